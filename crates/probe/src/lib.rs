@@ -1,10 +1,140 @@
-//! `wedsync-probe`: Health probes for Stripe, Twilio, Resend and Supabase, and the monitor that schedules them, feeds breakers and raises alerts.
+//! `wedsync-probe`: classified health probes for Stripe, Twilio, Resend and Supabase, and the
+//! monitor that schedules them, feeds circuit breakers and raises alerts.
 //!
 //! # Example
 //!
 //! ```
-//! assert_eq!(wedsync_probe::CRATE_NAME, "wedsync-probe");
+//! use std::time::Duration;
+//! use wedsync_probe::{aggregate, FnProbe, HealthProbe, ProbeResult, ProbeStatus};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let probe = FnProbe::new("stripe", Duration::from_secs(5), || async {
+//!     ProbeResult::new("stripe", ProbeStatus::AuthFailed, "HTTP 401 with key sk_live_abcdefghijklmnop1234")
+//!         .with_http_status(401)
+//! });
+//! let result = probe.check().await;
+//! assert_eq!(result.status, ProbeStatus::AuthFailed);
+//! assert!(!result.detail.contains("abcdefghijklmnop"), "details are redacted");
+//! // auth_failed is our misconfiguration, not a provider outage: it never opens the breaker
+//! assert!(!result.status.is_provider_failure());
+//! assert_eq!(aggregate([ProbeStatus::Healthy, result.status]), ProbeStatus::AuthFailed);
+//! # }
 //! ```
+//!
+//! # Details
+//!
+//! - [`HealthProbe`] is a small object-safe async trait; a probe never errors, it classifies:
+//!   `healthy`, `degraded`, `unhealthy`, `auth_failed`, `rate_limited`, `unknown`
+//!   ([`ProbeStatus`]). [`aggregate`] combines many, worst first:
+//!   `unhealthy` > `auth_failed` > `unknown` > `rate_limited` > `degraded` > `healthy`.
+//! - [`store`] holds the storage traits (results, incidents, notification outbox) with an in-memory
+//!   implementation; `wedsync-store` implements them on PostgreSQL and SQLite.
+//!
+//! # Guarantees
+//!
+//! - A [`ProbeResult`]'s `detail` and `request_id` always pass through [`sanitize_detail`]
+//!   (wedsync-redact) and are bounded; probes never keep a response body.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `http` | no | built-in provider probes and HTTP alert sinks on reqwest (rustls, ring) |
+//! | `conformance` | no | [`conformance`]: the test suite storage backends run |
 
-/// The package name of this crate.
-pub const CRATE_NAME: &str = "wedsync-probe";
+mod probe;
+mod result;
+mod status;
+pub mod store;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+
+pub use probe::{FnProbe, HealthProbe};
+pub use result::{PhaseTimings, ProbeResult, MAX_DETAIL_LEN};
+pub use status::{aggregate, ParseStatusError, ProbeStatus};
+
+/// The current time in unix milliseconds (UTC).
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Makes a probe detail safe to store and show: secrets and personal data redacted, control
+/// characters dropped, cut to [`MAX_DETAIL_LEN`] bytes on a character boundary.
+pub fn sanitize_detail(text: &str) -> String {
+    let clean = redact_text(text);
+    let mut out: String = clean
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if out.len() > MAX_DETAIL_LEN {
+        let mut cut = MAX_DETAIL_LEN;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+/// The smallest adapter until wedsync-redact's `sanitize_text` lands: masks every token that
+/// carries a known secret prefix or looks like a credential (long mixed alphanumerics).
+fn redact_text(text: &str) -> String {
+    const PREFIXES: [&str; 12] = [
+        "sk_",
+        "rk_",
+        "pk_",
+        "whsec_",
+        "re_",
+        "sb_secret_",
+        "sb_publishable_",
+        "Bearer",
+        "Basic",
+        "eyJ",
+        "AC",
+        "SK",
+    ];
+    let mut out = String::with_capacity(text.len());
+    let mut mask_next = false;
+    for (i, tok) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let bare = tok.trim_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-');
+        let looks_secret = mask_next
+            || (bare.len() >= 12
+                && (PREFIXES.iter().any(|p| bare.starts_with(p))
+                    || (bare.chars().any(|c| c.is_ascii_digit())
+                        && bare.chars().any(|c| c.is_ascii_alphabetic())
+                        && bare
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))));
+        mask_next = bare == "Bearer" || bare == "Basic";
+        if looks_secret && !bare.is_empty() {
+            out.push_str(&tok.replace(bare, "[REDACTED]"));
+        } else {
+            out.push_str(tok);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_never_keep_secrets_and_are_bounded() {
+        let key = concat!("sk_", "live_", "51Habcdefghijklmnopqrstuvw");
+        let d = sanitize_detail(&format!("Invalid API Key provided: {key}"));
+        assert!(!d.contains("51Habcdefgh"), "{d}");
+        let d = sanitize_detail("Authorization: Bearer abc.def");
+        assert!(!d.contains("abc.def"), "{d}");
+        let d = sanitize_detail(&"x".repeat(1000));
+        assert!(d.len() <= MAX_DETAIL_LEN + '…'.len_utf8());
+        assert_eq!(sanitize_detail("HTTP 503 from edge"), "HTTP 503 from edge");
+        assert_eq!(sanitize_detail("a\nb"), "a b");
+    }
+}

@@ -1,0 +1,441 @@
+//! A conformance suite for implementations of the storage traits (feature `conformance`).
+//!
+//! Every function takes a store and panics (with a message) when the store breaks a rule of the
+//! [`crate::store`] contract. They use their own service names and keys, so they can run one after
+//! another against one store, but the store should start empty of those names.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let store = wedsync_probe::store::MemoryStore::new();
+//! wedsync_probe::conformance::run_all(&store).await;
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use crate::store::Notification;
+use crate::store::{
+    Incident, IncidentState, NotificationKind, OpenOutcome, OutboxState, ProbeStore,
+};
+use crate::{PhaseTimings, ProbeResult, ProbeStatus};
+
+/// Runs every check below, in order.
+pub async fn run_all<S: ProbeStore + ?Sized>(store: &S) {
+    results_latest_and_history(store).await;
+    results_prune(store).await;
+    incidents_open_once_per_service(store).await;
+    incidents_update_and_resolve(store).await;
+    outbox_enqueue_is_idempotent(store).await;
+    outbox_claim_lease_and_retry(store).await;
+    outbox_concurrent_claims_never_share(store).await;
+}
+
+fn result(service: &str, status: ProbeStatus, at: i64) -> ProbeResult {
+    ProbeResult {
+        service: service.to_owned(),
+        status,
+        checked_at_ms: at,
+        latency: Duration::from_millis(42),
+        http_status: Some(200),
+        detail: format!("detail {at}"),
+        request_id: Some(format!("req_{at}")),
+        timings: PhaseTimings {
+            connect: Some(Duration::from_millis(3)),
+            first_byte: Some(Duration::from_millis(30)),
+            body: None,
+        },
+        retry_after: Some(Duration::from_secs(7)),
+    }
+}
+
+/// Results round-trip, `latest_results` returns the newest per service, `history` filters,
+/// orders newest first and limits.
+pub async fn results_latest_and_history<S: ProbeStore + ?Sized>(store: &S) {
+    let a = "conf-res-a";
+    let b = "conf-res-b";
+    for (svc, st, at) in [
+        (a, ProbeStatus::Healthy, 1_000),
+        (a, ProbeStatus::Unhealthy, 3_000),
+        (a, ProbeStatus::Degraded, 2_000),
+        (b, ProbeStatus::AuthFailed, 1_500),
+    ] {
+        store
+            .insert_result(&result(svc, st, at))
+            .await
+            .expect("insert_result");
+    }
+    let latest: Vec<ProbeResult> = store
+        .latest_results()
+        .await
+        .expect("latest_results")
+        .into_iter()
+        .filter(|r| r.service.starts_with("conf-res-"))
+        .collect();
+    assert_eq!(latest.len(), 2, "one latest result per service");
+    assert_eq!(
+        latest[0],
+        result(a, ProbeStatus::Unhealthy, 3_000),
+        "newest of a, all fields"
+    );
+    assert_eq!(latest[1], result(b, ProbeStatus::AuthFailed, 1_500));
+    let h = store.history(a, 2_000, 10).await.expect("history");
+    let times: Vec<i64> = h.iter().map(|r| r.checked_at_ms).collect();
+    assert_eq!(
+        times,
+        vec![3_000, 2_000],
+        "history: since filter, newest first"
+    );
+    let h = store.history(a, 0, 1).await.expect("history");
+    assert_eq!(h.len(), 1, "history: limit");
+    assert!(store
+        .history("conf-res-none", 0, 10)
+        .await
+        .expect("history")
+        .is_empty());
+}
+
+/// `prune_results` deletes exactly the results older than the bound.
+pub async fn results_prune<S: ProbeStore + ?Sized>(store: &S) {
+    let s = "conf-prune";
+    for at in [10, 20, 30] {
+        store
+            .insert_result(&result(s, ProbeStatus::Healthy, at))
+            .await
+            .expect("insert_result");
+    }
+    let n = store.prune_results(25).await.expect("prune_results");
+    assert!(
+        n >= 2,
+        "pruned at least this test's two old results, got {n}"
+    );
+    let h = store.history(s, 0, 10).await.expect("history");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].checked_at_ms, 30);
+}
+
+fn incident(service: &str, at: i64) -> Incident {
+    Incident {
+        dedup_key: Incident::dedup_key_for(service, at),
+        service: service.to_owned(),
+        state: IncidentState::Open,
+        status: ProbeStatus::Unhealthy,
+        opened_at_ms: at,
+        updated_at_ms: at,
+        resolved_at_ms: None,
+        last_notified_at_ms: None,
+        wedding_day: true,
+        summary: "HTTP 503".to_owned(),
+    }
+}
+
+/// Only one incident per service can be open; a second open returns the first.
+pub async fn incidents_open_once_per_service<S: ProbeStore + ?Sized>(store: &S) {
+    let s = "conf-inc-once";
+    let first = incident(s, 1_000);
+    match store
+        .open_incident(first.clone())
+        .await
+        .expect("open_incident")
+    {
+        OpenOutcome::Created(i) => assert_eq!(i, first),
+        other => panic!("first open must create, got {other:?}"),
+    }
+    match store
+        .open_incident(incident(s, 2_000))
+        .await
+        .expect("open_incident")
+    {
+        OpenOutcome::AlreadyOpen(i) => assert_eq!(i.dedup_key, first.dedup_key),
+        other => panic!("second open must find the open one, got {other:?}"),
+    }
+    // concurrent opens from two "processes": exactly one creates
+    let other_svc = "conf-inc-race";
+    let (x, y) = tokio::join!(
+        store.open_incident(incident(other_svc, 5_000)),
+        store.open_incident(incident(other_svc, 5_001))
+    );
+    let created = [x.expect("open"), y.expect("open")]
+        .iter()
+        .filter(|o| matches!(o, OpenOutcome::Created(_)))
+        .count();
+    assert_eq!(created, 1, "exactly one concurrent open creates");
+    let open: Vec<Incident> = store
+        .list_open_incidents()
+        .await
+        .expect("list_open_incidents")
+        .into_iter()
+        .filter(|i| i.service.starts_with("conf-inc-"))
+        .collect();
+    assert_eq!(open.len(), 2);
+    assert_eq!(open[0].dedup_key, first.dedup_key, "oldest first");
+}
+
+/// Updates change the mutable fields; resolve returns the incident once; a new one can open after.
+pub async fn incidents_update_and_resolve<S: ProbeStore + ?Sized>(store: &S) {
+    let s = "conf-inc-life";
+    let mut i = incident(s, 10_000);
+    store.open_incident(i.clone()).await.expect("open_incident");
+    i.status = ProbeStatus::AuthFailed;
+    i.updated_at_ms = 11_000;
+    i.last_notified_at_ms = Some(10_500);
+    i.summary = "HTTP 401".to_owned();
+    store.update_incident(&i).await.expect("update_incident");
+    let got = store
+        .get_incident(&i.dedup_key)
+        .await
+        .expect("get_incident")
+        .expect("incident exists");
+    assert_eq!(got, i, "update persisted every mutable field");
+    let mut missing = i.clone();
+    missing.dedup_key = "conf/none".to_owned();
+    assert!(
+        store.update_incident(&missing).await.is_err(),
+        "updating an unknown incident is an error"
+    );
+    let r = store
+        .resolve_incident(&i.dedup_key, 12_000)
+        .await
+        .expect("resolve_incident")
+        .expect("first resolve returns the incident");
+    assert_eq!(r.state, IncidentState::Resolved);
+    assert_eq!(r.resolved_at_ms, Some(12_000));
+    assert!(
+        store
+            .resolve_incident(&i.dedup_key, 12_001)
+            .await
+            .expect("resolve_incident")
+            .is_none(),
+        "second resolve returns None"
+    );
+    assert!(store
+        .get_incident("conf/none")
+        .await
+        .expect("get")
+        .is_none());
+    assert!(!store
+        .list_open_incidents()
+        .await
+        .expect("list")
+        .iter()
+        .any(|x| x.service == s));
+    assert!(matches!(
+        store
+            .open_incident(incident(s, 13_000))
+            .await
+            .expect("open"),
+        OpenOutcome::Created(_)
+    ));
+}
+
+fn notification(id: &str, key: &str, at: i64) -> Notification {
+    Notification {
+        id: id.to_owned(),
+        sink: "slack".to_owned(),
+        kind: NotificationKind::Trigger,
+        incident_key: key.to_owned(),
+        service: "conf".to_owned(),
+        payload: "{\"summary\":\"x\"}".to_owned(),
+        state: OutboxState::Pending,
+        attempts: 0,
+        next_attempt_at_ms: at,
+        created_at_ms: at,
+        lease_owner: None,
+        lease_until_ms: None,
+        last_error: None,
+    }
+}
+
+/// Enqueue twice with one id stores one notification.
+pub async fn outbox_enqueue_is_idempotent<S: ProbeStore + ?Sized>(store: &S) {
+    let key = "conf/outbox/idem";
+    // due far in the future, so the claim checks below never see it
+    let far = 9_000_000_000_000_000i64;
+    assert!(store
+        .enqueue(notification("conf-n-idem", key, far))
+        .await
+        .expect("enqueue"));
+    assert!(!store
+        .enqueue(notification("conf-n-idem", key, far))
+        .await
+        .expect("enqueue"));
+    let all = store
+        .notifications_for(key)
+        .await
+        .expect("notifications_for");
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0], notification("conf-n-idem", key, far));
+}
+
+/// Claims honour due time and leases; only the lease holder may complete; failures reschedule or
+/// kill; an expired lease can be re-claimed.
+pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
+    let key = "conf/outbox/claim";
+    let base = 1_000_000_000_000i64;
+    store
+        .enqueue(notification("conf-n-1", key, base))
+        .await
+        .expect("enqueue");
+    store
+        .enqueue(notification("conf-n-2", key, base + 50_000))
+        .await
+        .expect("enqueue");
+    let owned = |v: Vec<Notification>| -> Vec<Notification> {
+        v.into_iter().filter(|n| n.incident_key == key).collect()
+    };
+    let c = owned(
+        store
+            .claim_due("p1", base, 30_000, 100)
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(c.len(), 1, "only the due one");
+    assert_eq!(c[0].id, "conf-n-1");
+    assert_eq!(c[0].attempts, 1);
+    assert_eq!(c[0].lease_owner.as_deref(), Some("p1"));
+    assert_eq!(c[0].lease_until_ms, Some(base + 30_000));
+    assert!(
+        owned(
+            store
+                .claim_due("p2", base + 10, 30_000, 100)
+                .await
+                .expect("claim")
+        )
+        .is_empty(),
+        "leased notification is not claimed twice"
+    );
+    assert!(
+        !store
+            .mark_sent("conf-n-1", "p2", base)
+            .await
+            .expect("mark_sent"),
+        "not the holder"
+    );
+    assert!(store
+        .mark_failed("conf-n-1", "p1", "HTTP 503", Some(base + 5_000))
+        .await
+        .expect("mark_failed"));
+    let n = store
+        .get_notification("conf-n-1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(n.state, OutboxState::Pending);
+    assert_eq!(n.next_attempt_at_ms, base + 5_000);
+    assert_eq!(n.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(n.lease_owner, None);
+    assert!(owned(
+        store
+            .claim_due("p1", base + 4_999, 30_000, 100)
+            .await
+            .expect("claim")
+    )
+    .is_empty());
+    let c = owned(
+        store
+            .claim_due("p1", base + 5_000, 30_000, 100)
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].attempts, 2);
+    // p1 crashes; its lease expires; p2 takes over and p1's late completion is refused
+    let c = owned(
+        store
+            .claim_due("p2", base + 35_000, 30_000, 100)
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(c.len(), 1, "expired lease is claimable");
+    assert_eq!(c[0].attempts, 3);
+    assert!(!store
+        .mark_sent("conf-n-1", "p1", base + 35_001)
+        .await
+        .expect("mark_sent"));
+    assert!(store
+        .mark_sent("conf-n-1", "p2", base + 35_001)
+        .await
+        .expect("mark_sent"));
+    let n = store
+        .get_notification("conf-n-1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(n.state, OutboxState::Sent);
+    assert!(
+        owned(
+            store
+                .claim_due("p3", base + 40_000, 30_000, 100)
+                .await
+                .expect("claim")
+        )
+        .iter()
+        .all(|n| n.id != "conf-n-1"),
+        "sent is never claimed again"
+    );
+    // the second one: permanent failure → dead
+    let c = owned(
+        store
+            .claim_due("p1", base + 60_000, 30_000, 100)
+            .await
+            .expect("claim"),
+    );
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].id, "conf-n-2");
+    assert!(store
+        .mark_failed("conf-n-2", "p1", "HTTP 404", None)
+        .await
+        .expect("mark_failed"));
+    let n = store
+        .get_notification("conf-n-2")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(n.state, OutboxState::Dead);
+    assert!(
+        owned(
+            store
+                .claim_due("p1", base + 10_000_000, 30_000, 100)
+                .await
+                .expect("claim")
+        )
+        .is_empty(),
+        "dead is never claimed"
+    );
+    let all = store
+        .notifications_for(key)
+        .await
+        .expect("notifications_for");
+    let ids: Vec<&str> = all.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, vec!["conf-n-1", "conf-n-2"], "enqueue order");
+}
+
+/// Several concurrent claimers never receive the same notification.
+pub async fn outbox_concurrent_claims_never_share<S: ProbeStore + ?Sized>(store: &S) {
+    let key = "conf/outbox/race";
+    let base = 2_000_000_000_000i64;
+    for i in 0..20 {
+        store
+            .enqueue(notification(&format!("conf-race-{i:02}"), key, base + i))
+            .await
+            .expect("enqueue");
+    }
+    let (a, b, c) = tokio::join!(
+        store.claim_due("ra", base + 100, 60_000, 10),
+        store.claim_due("rb", base + 100, 60_000, 10),
+        store.claim_due("rc", base + 100, 60_000, 10),
+    );
+    let mut ids: Vec<String> = [a.expect("claim"), b.expect("claim"), c.expect("claim")]
+        .into_iter()
+        .flatten()
+        .filter(|n| n.incident_key == key)
+        .map(|n| n.id)
+        .collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "no notification claimed by two claimers");
+    assert_eq!(
+        total, 20,
+        "all twenty due notifications claimed (3 × 10 ≥ 20)"
+    );
+}

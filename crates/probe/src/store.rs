@@ -1,0 +1,551 @@
+//! Storage traits for probe results, incidents and the notification outbox, and an in-memory
+//! implementation.
+//!
+//! `wedsync-store` implements [`ResultStore`], [`IncidentStore`] and [`OutboxStore`] on PostgreSQL
+//! and SQLite and runs the same [`crate::conformance`] suite (feature `conformance`) on both.
+//! All times are unix milliseconds (UTC); all enums have `as_str`/`FromStr` for text columns.
+//!
+//! # Multi-process rules an implementation must keep
+//! - [`IncidentStore::open_incident`] is *insert if no incident of that service is open*: two
+//!   processes that both decide to open one get one incident, and only one of them gets
+//!   [`OpenOutcome::Created`] (PostgreSQL: a partial unique index on `service WHERE state = 'open'`).
+//! - [`IncidentStore::resolve_incident`] returns the incident only to the caller that resolved it.
+//! - [`OutboxStore::enqueue`] is idempotent on the notification id.
+//! - [`OutboxStore::claim_due`] hands a notification to one claimer until its lease expires
+//!   (PostgreSQL: `FOR UPDATE SKIP LOCKED`); `mark_sent`/`mark_failed` only act for the lease holder.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::{ProbeResult, ProbeStatus};
+
+/// An error from a storage backend.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend failed (connection, query, serialisation). The message never holds secrets.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    /// The record does not exist.
+    #[error("not found")]
+    NotFound,
+}
+
+/// The error returned when a string names no variant of a storage enum.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value: {0:?}")]
+pub struct ParseEnumError(pub String);
+
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            /// The stable lowercase name, as stored.
+            pub fn as_str(self) -> &'static str { match self { $($name::$v => $s),+ } }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl FromStr for $name {
+            type Err = ParseEnumError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s { $($s => Ok($name::$v),)+ _ => Err(ParseEnumError(s.to_owned())) }
+            }
+        }
+    };
+}
+
+str_enum! {
+    /// Whether an incident is still going on.
+    IncidentState {
+        /// Going on.
+        Open = "open",
+        /// Over.
+        Resolved = "resolved",
+    }
+}
+
+str_enum! {
+    /// What a notification announces.
+    NotificationKind {
+        /// An incident opened (PagerDuty `trigger`).
+        Trigger = "trigger",
+        /// An incident resolved (PagerDuty `resolve`).
+        Resolve = "resolve",
+        /// An incident is still open (never re-triggers PagerDuty).
+        Reminder = "reminder",
+        /// A service is flapping; one notice instead of a stream.
+        Flapping = "flapping",
+    }
+}
+
+str_enum! {
+    /// Where a notification is in its delivery.
+    OutboxState {
+        /// Waiting for (another) attempt.
+        Pending = "pending",
+        /// Delivered.
+        Sent = "sent",
+        /// Gave up (permanent error or attempts exhausted).
+        Dead = "dead",
+    }
+}
+
+/// One incident of one service. Keyed by its deterministic `dedup_key`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Incident {
+    /// Deterministic key per (service, incident): `wedsync/{service}/{opened_at_ms}`; it is the
+    /// PagerDuty `dedup_key`.
+    pub dedup_key: String,
+    /// The service.
+    pub service: String,
+    /// Open or resolved.
+    pub state: IncidentState,
+    /// The status that opened it (or the latest failing status while open).
+    pub status: ProbeStatus,
+    /// When it opened.
+    pub opened_at_ms: i64,
+    /// Last change.
+    pub updated_at_ms: i64,
+    /// When it resolved.
+    pub resolved_at_ms: Option<i64>,
+    /// When a trigger or reminder was last enqueued for it.
+    pub last_notified_at_ms: Option<i64>,
+    /// Whether it opened on a wedding day.
+    pub wedding_day: bool,
+    /// A short redacted summary (the latest failing detail).
+    pub summary: String,
+}
+
+impl Incident {
+    /// The deterministic dedup key of the incident of `service` opened at `opened_at_ms`.
+    pub fn dedup_key_for(service: &str, opened_at_ms: i64) -> String {
+        format!("wedsync/{service}/{opened_at_ms}")
+    }
+}
+
+/// What [`IncidentStore::open_incident`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenOutcome {
+    /// This call opened the incident: the caller notifies.
+    Created(Incident),
+    /// An incident of that service was already open (returned): the caller does not notify.
+    AlreadyOpen(Incident),
+}
+
+/// One notification in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Notification {
+    /// Unique, deterministic id, also the idempotency key sent to receivers:
+    /// `{incident dedup_key}/{kind}/{sink}[/{seq}]`.
+    pub id: String,
+    /// The sink's name (`"slack"`, `"pagerduty"`, `"webhook"`, `"log"`, or a configured name).
+    pub sink: String,
+    /// What it announces.
+    pub kind: NotificationKind,
+    /// The incident's dedup key.
+    pub incident_key: String,
+    /// The service.
+    pub service: String,
+    /// The message as JSON (an [`crate::alert::Alert`]); redacted.
+    pub payload: String,
+    /// Delivery state.
+    pub state: OutboxState,
+    /// Attempts made so far (incremented by each claim).
+    pub attempts: u32,
+    /// Earliest time of the next attempt.
+    pub next_attempt_at_ms: i64,
+    /// When it was enqueued.
+    pub created_at_ms: i64,
+    /// The current lease holder, if claimed.
+    pub lease_owner: Option<String>,
+    /// When the current lease ends.
+    pub lease_until_ms: Option<i64>,
+    /// The last delivery error (redacted).
+    pub last_error: Option<String>,
+}
+
+/// Probe results: insert, latest per service, history.
+#[async_trait]
+pub trait ResultStore: Send + Sync {
+    /// Stores one result.
+    async fn insert_result(&self, result: &ProbeResult) -> Result<(), StoreError>;
+    /// The newest result of every service, sorted by service name.
+    async fn latest_results(&self) -> Result<Vec<ProbeResult>, StoreError>;
+    /// Results of `service` with `checked_at_ms >= since_ms`, newest first, at most `limit`.
+    async fn history(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ProbeResult>, StoreError>;
+    /// Deletes results older than `before_ms`; returns how many.
+    async fn prune_results(&self, before_ms: i64) -> Result<u64, StoreError>;
+}
+
+/// Incidents: open (once per service), update, resolve, list open, get by dedup key.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Inserts `incident` (state open) unless an incident of its service is open already.
+    async fn open_incident(&self, incident: Incident) -> Result<OpenOutcome, StoreError>;
+    /// Overwrites the mutable fields (`status`, `updated_at_ms`, `last_notified_at_ms`, `summary`)
+    /// of the incident with this dedup key. `NotFound` when there is none.
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+    /// Resolves the open incident with this dedup key. Returns it (resolved) to the one caller that
+    /// changed it; `None` when it was not open (already resolved or unknown).
+    async fn resolve_incident(
+        &self,
+        dedup_key: &str,
+        resolved_at_ms: i64,
+    ) -> Result<Option<Incident>, StoreError>;
+    /// All open incidents, oldest first.
+    async fn list_open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
+    /// The incident with this dedup key, open or resolved.
+    async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, StoreError>;
+}
+
+/// The notification outbox: enqueue, claim due with a lease, mark sent, fail with retry time.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Enqueues a notification (state pending). Returns `false` (and changes nothing) when one with
+    /// the same id exists.
+    async fn enqueue(&self, notification: Notification) -> Result<bool, StoreError>;
+    /// Claims up to `limit` pending notifications with `next_attempt_at_ms <= now_ms` whose lease is
+    /// free or expired, oldest `next_attempt_at_ms` first: sets `lease_owner = owner`,
+    /// `lease_until_ms = now_ms + lease_ms`, and increments `attempts`. Returns them (updated).
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError>;
+    /// Marks a claimed notification sent. Returns `false` when `owner` no longer holds its lease.
+    async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Records a failed attempt: back to pending with `next_attempt_at_ms` when `Some`, dead when
+    /// `None`; clears the lease. Returns `false` when `owner` no longer holds the lease.
+    async fn mark_failed(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        next_attempt_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError>;
+    /// The notification with this id.
+    async fn get_notification(&self, id: &str) -> Result<Option<Notification>, StoreError>;
+    /// Notifications of one incident, in enqueue order.
+    async fn notifications_for(&self, incident_key: &str) -> Result<Vec<Notification>, StoreError>;
+}
+
+/// Everything the monitor stores; implemented for every type that implements the three traits.
+pub trait ProbeStore: ResultStore + IncidentStore + OutboxStore {}
+impl<T: ResultStore + IncidentStore + OutboxStore + ?Sized> ProbeStore for T {}
+
+/// An in-memory [`ProbeStore`] for tests and single-process embedding. Keeps at most
+/// `max_results_per_service` results per service (default 1,000).
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    max_results_per_service: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    results: HashMap<String, Vec<ProbeResult>>,
+    incidents: BTreeMap<String, Incident>,
+    outbox: BTreeMap<String, (u64, Notification)>,
+    seq: u64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::with_capacity(1_000)
+    }
+
+    /// An empty store keeping at most `max_results_per_service` results per service.
+    pub fn with_capacity(max_results_per_service: usize) -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            max_results_per_service: max_results_per_service.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl ResultStore for MemoryStore {
+    async fn insert_result(&self, result: &ProbeResult) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let v = g.results.entry(result.service.clone()).or_default();
+        v.push(result.clone());
+        if v.len() > self.max_results_per_service {
+            let excess = v.len() - self.max_results_per_service;
+            v.drain(..excess);
+        }
+        Ok(())
+    }
+
+    async fn latest_results(&self) -> Result<Vec<ProbeResult>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<ProbeResult> = g
+            .results
+            .values()
+            .filter_map(|v| v.iter().max_by_key(|r| r.checked_at_ms).cloned())
+            .collect();
+        out.sort_by(|a, b| a.service.cmp(&b.service));
+        Ok(out)
+    }
+
+    async fn history(
+        &self,
+        service: &str,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ProbeResult>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<ProbeResult> = g
+            .results
+            .get(service)
+            .map(|v| {
+                v.iter()
+                    .filter(|r| r.checked_at_ms >= since_ms)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|r| std::cmp::Reverse(r.checked_at_ms));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn prune_results(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let mut n = 0u64;
+        for v in g.results.values_mut() {
+            let before = v.len();
+            v.retain(|r| r.checked_at_ms >= before_ms);
+            n += (before - v.len()) as u64;
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl IncidentStore for MemoryStore {
+    async fn open_incident(&self, mut incident: Incident) -> Result<OpenOutcome, StoreError> {
+        let mut g = self.lock();
+        if let Some(open) = g
+            .incidents
+            .values()
+            .find(|i| i.service == incident.service && i.state == IncidentState::Open)
+        {
+            return Ok(OpenOutcome::AlreadyOpen(open.clone()));
+        }
+        if let Some(existing) = g.incidents.get(&incident.dedup_key) {
+            return Ok(OpenOutcome::AlreadyOpen(existing.clone()));
+        }
+        incident.state = IncidentState::Open;
+        incident.resolved_at_ms = None;
+        g.incidents
+            .insert(incident.dedup_key.clone(), incident.clone());
+        Ok(OpenOutcome::Created(incident))
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let cur = g
+            .incidents
+            .get_mut(&incident.dedup_key)
+            .ok_or(StoreError::NotFound)?;
+        cur.status = incident.status;
+        cur.updated_at_ms = incident.updated_at_ms;
+        cur.last_notified_at_ms = incident.last_notified_at_ms;
+        cur.summary = incident.summary.clone();
+        Ok(())
+    }
+
+    async fn resolve_incident(
+        &self,
+        dedup_key: &str,
+        resolved_at_ms: i64,
+    ) -> Result<Option<Incident>, StoreError> {
+        let mut g = self.lock();
+        match g.incidents.get_mut(dedup_key) {
+            Some(i) if i.state == IncidentState::Open => {
+                i.state = IncidentState::Resolved;
+                i.resolved_at_ms = Some(resolved_at_ms);
+                i.updated_at_ms = resolved_at_ms;
+                Ok(Some(i.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn list_open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let g = self.lock();
+        let mut v: Vec<Incident> = g
+            .incidents
+            .values()
+            .filter(|i| i.state == IncidentState::Open)
+            .cloned()
+            .collect();
+        v.sort_by_key(|i| i.opened_at_ms);
+        Ok(v)
+    }
+
+    async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, StoreError> {
+        Ok(self.lock().incidents.get(dedup_key).cloned())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn enqueue(&self, mut n: Notification) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        if g.outbox.contains_key(&n.id) {
+            return Ok(false);
+        }
+        n.state = OutboxState::Pending;
+        n.lease_owner = None;
+        n.lease_until_ms = None;
+        g.seq += 1;
+        let seq = g.seq;
+        g.outbox.insert(n.id.clone(), (seq, n));
+        Ok(true)
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let mut g = self.lock();
+        let mut due: Vec<(i64, u64, String)> = g
+            .outbox
+            .values()
+            .filter(|(_, n)| {
+                n.state == OutboxState::Pending
+                    && n.next_attempt_at_ms <= now_ms
+                    && n.lease_until_ms.is_none_or(|l| l <= now_ms)
+            })
+            .map(|(seq, n)| (n.next_attempt_at_ms, *seq, n.id.clone()))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        let mut out = Vec::with_capacity(due.len());
+        for (_, _, id) in due {
+            if let Some((_, n)) = g.outbox.get_mut(&id) {
+                n.lease_owner = Some(owner.to_owned());
+                n.lease_until_ms = Some(now_ms + lease_ms);
+                n.attempts += 1;
+                out.push(n.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn mark_sent(&self, id: &str, owner: &str, _now_ms: i64) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        match g.outbox.get_mut(id) {
+            Some((_, n))
+                if n.state == OutboxState::Pending && n.lease_owner.as_deref() == Some(owner) =>
+            {
+                n.state = OutboxState::Sent;
+                n.lease_owner = None;
+                n.lease_until_ms = None;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_failed(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        next_attempt_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        match g.outbox.get_mut(id) {
+            Some((_, n))
+                if n.state == OutboxState::Pending && n.lease_owner.as_deref() == Some(owner) =>
+            {
+                n.lease_owner = None;
+                n.lease_until_ms = None;
+                n.last_error = Some(error.to_owned());
+                match next_attempt_at_ms {
+                    Some(t) => n.next_attempt_at_ms = t,
+                    None => n.state = OutboxState::Dead,
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn get_notification(&self, id: &str) -> Result<Option<Notification>, StoreError> {
+        Ok(self.lock().outbox.get(id).map(|(_, n)| n.clone()))
+    }
+
+    async fn notifications_for(&self, incident_key: &str) -> Result<Vec<Notification>, StoreError> {
+        let g = self.lock();
+        let mut v: Vec<(u64, Notification)> = g
+            .outbox
+            .values()
+            .filter(|(_, n)| n.incident_key == incident_key)
+            .cloned()
+            .collect();
+        v.sort_by_key(|(s, _)| *s);
+        Ok(v.into_iter().map(|(_, n)| n).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip() {
+        for k in [
+            NotificationKind::Trigger,
+            NotificationKind::Resolve,
+            NotificationKind::Reminder,
+            NotificationKind::Flapping,
+        ] {
+            assert_eq!(k.as_str().parse::<NotificationKind>(), Ok(k));
+        }
+        for s in [OutboxState::Pending, OutboxState::Sent, OutboxState::Dead] {
+            assert_eq!(s.as_str().parse::<OutboxState>(), Ok(s));
+        }
+        for s in [IncidentState::Open, IncidentState::Resolved] {
+            assert_eq!(s.as_str().parse::<IncidentState>(), Ok(s));
+        }
+        assert!("nope".parse::<IncidentState>().is_err());
+    }
+
+    #[tokio::test]
+    async fn memory_store_passes_conformance() {
+        let store = MemoryStore::new();
+        crate::conformance::run_all(&store).await;
+    }
+}
