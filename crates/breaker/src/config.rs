@@ -81,7 +81,6 @@ impl OpenDuration {
 /// normal value. The window kind and size never change, so switching is instant and keeps the
 /// recorded outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-#[non_exhaustive]
 pub struct WeddingDay {
     /// Failure-rate threshold in percent.
     pub failure_rate_threshold: Option<f32>,

@@ -45,9 +45,9 @@ use std::time::SystemTime;
 
 use crate::State;
 
-/// A state change to share with other processes.
+/// A state change to share with other processes. The store builds one from each row it reads
+/// (all fields are public), or with [`SharedChange::new`] when stamping a change now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct SharedChange {
     /// The breaker's name (its registry key, e.g. `"stripe"`).
     pub breaker: String,
