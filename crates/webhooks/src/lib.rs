@@ -1,10 +1,17 @@
-//! `wedsync-webhooks`: Verify, record, forward, retry and replay provider webhooks (Stripe, Resend/Svix, Standard Webhooks, Supabase, Twilio).
+//! Verify, record, forward, retry and replay the webhooks Stripe, Resend, Supabase and Twilio send.
 //!
 //! # Example
 //!
 //! ```
-//! assert_eq!(wedsync_webhooks::CRATE_NAME, "wedsync-webhooks");
+//! use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
+//! let store = InMemoryStore::new();
+//! let _: &dyn WebhookStore = &store;
 //! ```
 
-/// The package name of this crate.
-pub const CRATE_NAME: &str = "wedsync-webhooks";
+pub mod provider;
+pub mod store;
+
+pub use provider::{ParseEnumError, Provider};
+
+/// Largest response excerpt stored with an attempt, in bytes.
+pub const MAX_EXCERPT_BYTES: usize = 4096;

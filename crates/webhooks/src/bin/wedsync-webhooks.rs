@@ -1,0 +1,2 @@
+//! `wedsync-webhooks`: sign and verify provider webhooks from the command line.
+fn main() {}
