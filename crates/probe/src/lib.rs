@@ -42,17 +42,31 @@
 //! | `http` | no | built-in provider probes and HTTP alert sinks on reqwest (rustls, ring) |
 //! | `conformance` | no | [`conformance`]: the test suite storage backends run |
 
+pub mod alert;
+pub mod clock;
+pub mod monitor;
+pub mod outbox;
+pub mod policy;
 mod probe;
 mod result;
+mod secret;
+pub mod sink;
 mod status;
 pub mod store;
+mod tcp;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
+pub use alert::{AlertConfig, AlertEngine, MaintenanceWindow};
+pub use monitor::{Monitor, MonitorConfig, MonitorError, ServiceConfig, Snapshot};
+pub use policy::WeddingDayPolicy;
 pub use probe::{FnProbe, HealthProbe};
 pub use result::{PhaseTimings, ProbeResult, MAX_DETAIL_LEN};
+pub use secret::Secret;
+pub use sink::{AlertSink, LogSink};
 pub use status::{aggregate, ParseStatusError, ProbeStatus};
+pub use tcp::TcpProbe;
 
 /// The current time in unix milliseconds (UTC).
 pub fn now_ms() -> i64 {
