@@ -45,20 +45,30 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | — | | no optional features yet |
 
+pub mod fixtures;
+mod handler;
+pub mod pagerduty;
+mod providers;
 pub mod resend;
 mod scenario;
 mod server;
+mod slack;
+pub mod statuspage;
 pub mod stripe;
 pub mod supabase;
 pub mod twilio;
 
+pub use handler::{FakeHttp, FakeWebhookHandler};
+pub use pagerduty::{FakePagerDuty, PagerDutyAlert};
+pub use providers::FakeProviders;
 pub use resend::FakeResend;
 pub use scenario::Scenario;
 pub use server::{
     FakeHandle, RecordedRequest, DEFAULT_LOG_CAPACITY, MASKED_HEADERS, MAX_BODY_BYTES,
 };
+pub use slack::FakeSlack;
+pub use statuspage::FakeStatuspage;
 pub use stripe::FakeStripe;
 pub use supabase::FakeSupabase;
 pub use twilio::FakeTwilio;

@@ -291,7 +291,7 @@ impl Incoming {
             .map(|(_, v)| v)
     }
 
-    fn to_record(&self, seq: u64) -> RecordedRequest {
+    pub(crate) fn to_record(&self, seq: u64) -> RecordedRequest {
         let headers = self
             .headers
             .iter()

@@ -1,0 +1,298 @@
+//! [`FakeWebhookHandler`] (our internal handler that forwarded webhooks reach) and [`FakeHttp`]
+//! (a generic health endpoint).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::server::{Incoming, Reply, Responder, Server};
+use crate::{FakeHandle, RecordedRequest, Scenario};
+
+/// A fake internal webhook handler on `127.0.0.1:0`: the destination the webhooks forwarder
+/// delivers to.
+///
+/// `POST` to any path → `200 {"received":true}`, and the request (method, path, headers with
+/// secrets masked, raw body) is added to [`delivered`](Self::delivered). With
+/// [`start_with_token`](Self::start_with_token) it requires `Authorization: Bearer <token>` and
+/// answers `401 {"error":"unauthorized"}` otherwise.
+///
+/// Scenarios: [`Scenario::ServerError`] (`500`), [`Scenario::Status`] (e.g. `410 Gone`: the
+/// destination is gone for good), [`Scenario::Hanging`] (a timeout), [`Scenario::Slow`],
+/// [`Scenario::RateLimited`] (`429` + `Retry-After`), [`Scenario::ConnectionReset`], and
+/// [`Scenario::fail_times`] to fail the first N deliveries. Rejected deliveries are in
+/// [`requests`](Self::requests) but not in `delivered`.
+#[derive(Debug)]
+pub struct FakeWebhookHandler {
+    server: Server,
+    handle: FakeHandle,
+    token: Option<String>,
+    delivered: Arc<Mutex<Vec<RecordedRequest>>>,
+}
+
+impl FakeWebhookHandler {
+    /// Start a handler that needs no credentials.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
+    pub async fn start() -> Self {
+        match Self::try_start(None).await {
+            Ok(fake) => fake,
+            Err(err) => panic!("cannot start fake webhook handler on 127.0.0.1: {err}"),
+        }
+    }
+
+    /// Start a handler that requires `Authorization: Bearer <token>`.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound.
+    pub async fn start_with_token(token: &str) -> Self {
+        match Self::try_start(Some(token.to_owned())).await {
+            Ok(fake) => fake,
+            Err(err) => panic!("cannot start fake webhook handler on 127.0.0.1: {err}"),
+        }
+    }
+
+    /// Start a handler, requiring `Authorization: Bearer <token>` when `token` is given.
+    ///
+    /// # Errors
+    /// When binding `127.0.0.1:0` fails.
+    pub async fn try_start(token: Option<String>) -> io::Result<Self> {
+        let delivered = Arc::new(Mutex::new(Vec::new()));
+        let handle = FakeHandle::new("webhook-handler");
+        let responder = HandlerResponder {
+            token: token.clone(),
+            delivered: Arc::clone(&delivered),
+        };
+        let server = Server::start(responder, vec![handle.clone()]).await?;
+        Ok(Self {
+            server,
+            handle,
+            token,
+            delivered,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// A conventional delivery URL: `{base_url}/webhooks/{provider}`.
+    #[must_use]
+    pub fn url_for(&self, provider: &str) -> String {
+        format!("{}/webhooks/{provider}", self.server.base_url())
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// The bearer token it requires, if any.
+    #[must_use]
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The deliveries it accepted (answered 2xx), oldest first.
+    #[must_use]
+    pub fn delivered(&self) -> Vec<RecordedRequest> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Wait until at least `count` deliveries were accepted, at most `timeout`; whether they were.
+    pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.delivered().len() >= count {
+                return true;
+            }
+            let seen = self.handle.request_count();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || !self.handle.wait_for_requests(seen + 1, left).await {
+                return self.delivered().len() >= count;
+            }
+        }
+    }
+
+    /// The shared scripting handle.
+    #[must_use]
+    pub fn handle(&self) -> FakeHandle {
+        self.handle.clone()
+    }
+
+    /// Set how the next deliveries are answered.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.handle.set_scenario(scenario);
+    }
+
+    /// Every request received (accepted or not), oldest first.
+    #[must_use]
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.handle.requests()
+    }
+
+    /// How many requests were received.
+    #[must_use]
+    pub fn request_count(&self) -> u64 {
+        self.handle.request_count()
+    }
+}
+
+struct HandlerResponder {
+    token: Option<String>,
+    delivered: Arc<Mutex<Vec<RecordedRequest>>>,
+}
+
+fn status_reply(code: u16) -> Reply {
+    let error = match code {
+        400 => "bad request",
+        401 => "unauthorized",
+        404 => "not found",
+        409 => "conflict",
+        410 => "gone",
+        422 => "unprocessable",
+        429 => "too many requests",
+        500 => "internal error",
+        502 => "bad gateway",
+        503 => "unavailable",
+        504 => "gateway timeout",
+        _ => "error",
+    };
+    Reply::json(code, &json!({ "error": error }))
+}
+
+impl Responder for HandlerResponder {
+    fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
+        match scenario {
+            Scenario::Unauthorized => return status_reply(401),
+            Scenario::RateLimited { retry_after } => {
+                return status_reply(429).with(
+                    "retry-after",
+                    Scenario::retry_after_secs(*retry_after).to_string(),
+                );
+            }
+            Scenario::ServerError => return status_reply(500),
+            Scenario::Status(code) => return status_reply(*code),
+            _ => {}
+        }
+        if req.method != http::Method::POST {
+            return status_reply(405);
+        }
+        if let Some(token) = &self.token {
+            if req.bearer() != Some(token.as_str()) {
+                return status_reply(401);
+            }
+        }
+        let mut delivered = self
+            .delivered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let seq = delivered.len() as u64;
+        delivered.push(req.to_record(seq));
+        Reply::json(200, &json!({ "received": true }))
+    }
+}
+
+/// A generic HTTP health endpoint on `127.0.0.1:0`, for generic HTTP probes and load tests.
+///
+/// `GET` any path → `200 {"status":"UP"}`; other methods → 405. Scenarios: all generic ones
+/// ([`Scenario::ServerError`] is `503 {"status":"DOWN"}`, [`Scenario::Status`] answers that code
+/// with `{"status":"DOWN"}` for 5xx and `{"error":…}` otherwise).
+#[derive(Debug)]
+pub struct FakeHttp {
+    server: Server,
+    handle: FakeHandle,
+}
+
+impl FakeHttp {
+    /// Start the fake.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
+    pub async fn start() -> Self {
+        match Self::try_start().await {
+            Ok(fake) => fake,
+            Err(err) => panic!("cannot start fake HTTP endpoint on 127.0.0.1: {err}"),
+        }
+    }
+
+    /// Start the fake.
+    ///
+    /// # Errors
+    /// When binding `127.0.0.1:0` fails.
+    pub async fn try_start() -> io::Result<Self> {
+        let handle = FakeHandle::new("http");
+        let server = Server::start(HttpResponder, vec![handle.clone()]).await?;
+        Ok(Self { server, handle })
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// The shared scripting handle.
+    #[must_use]
+    pub fn handle(&self) -> FakeHandle {
+        self.handle.clone()
+    }
+
+    /// Set how the next requests are answered.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.handle.set_scenario(scenario);
+    }
+
+    /// The requests received, oldest first.
+    #[must_use]
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.handle.requests()
+    }
+
+    /// How many requests were received.
+    #[must_use]
+    pub fn request_count(&self) -> u64 {
+        self.handle.request_count()
+    }
+}
+
+struct HttpResponder;
+
+impl Responder for HttpResponder {
+    fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
+        match scenario {
+            Scenario::Unauthorized => return status_reply(401),
+            Scenario::RateLimited { retry_after } => {
+                return status_reply(429).with(
+                    "retry-after",
+                    Scenario::retry_after_secs(*retry_after).to_string(),
+                );
+            }
+            Scenario::ServerError => return Reply::json(503, &json!({ "status": "DOWN" })),
+            Scenario::Status(code) if *code >= 500 => {
+                return Reply::json(*code, &json!({ "status": "DOWN" }));
+            }
+            Scenario::Status(code) => return status_reply(*code),
+            _ => {}
+        }
+        if req.method != http::Method::GET && req.method != http::Method::HEAD {
+            return status_reply(405);
+        }
+        Reply::json(200, &json!({ "status": "UP" }))
+    }
+}
