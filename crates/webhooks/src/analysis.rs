@@ -1,0 +1,220 @@
+//! Failure analysis: reliability statistics, failure groups, deliveries needing attention.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::provider::Provider;
+use crate::store::{
+    Delivery, DeliveryQuery, DeliveryStatus, ErrorKind, Priority, StoreError, WebhookStore,
+};
+
+/// Counts and timings over a set of deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Every delivery received (duplicates and rejected included).
+    pub received: u64,
+    /// Delivered (2xx).
+    pub delivered: u64,
+    /// Failed for good.
+    pub failed: u64,
+    /// Waiting for a retry.
+    pub retrying: u64,
+    /// Queued, no attempt yet.
+    pub pending: u64,
+    /// Duplicates (not forwarded).
+    pub duplicates: u64,
+    /// Rejected by signature verification.
+    pub rejected: u64,
+    /// `delivered / (delivered + failed + retrying)`; `None` when nothing was attempted.
+    pub success_rate: Option<f64>,
+    /// Median time from receipt to delivery, in milliseconds.
+    pub p50_ms: Option<u64>,
+    /// 95th percentile time from receipt to delivery, in milliseconds.
+    pub p95_ms: Option<u64>,
+}
+
+/// [`Stats`] overall and per provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReliabilityReport {
+    /// Window start (inclusive).
+    pub from: Option<OffsetDateTime>,
+    /// Window end (exclusive).
+    pub to: Option<OffsetDateTime>,
+    /// All providers.
+    pub overall: Stats,
+    /// Per provider.
+    pub per_provider: BTreeMap<Provider, Stats>,
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// Statistics over `deliveries`.
+pub fn stats<'a>(deliveries: impl IntoIterator<Item = &'a Delivery>) -> Stats {
+    let mut s = Stats::default();
+    let mut times = Vec::new();
+    for d in deliveries {
+        s.received += 1;
+        match d.status {
+            DeliveryStatus::Delivered => {
+                s.delivered += 1;
+                if let Some(at) = d.delivered_at {
+                    let ms = (at - d.received_at).whole_milliseconds().max(0);
+                    times.push(u64::try_from(ms).unwrap_or(u64::MAX));
+                }
+            }
+            DeliveryStatus::Failed => s.failed += 1,
+            DeliveryStatus::Retrying => s.retrying += 1,
+            DeliveryStatus::Pending => s.pending += 1,
+            DeliveryStatus::Duplicate => s.duplicates += 1,
+            DeliveryStatus::Rejected => s.rejected += 1,
+            DeliveryStatus::Received => {}
+        }
+    }
+    let attempted = s.delivered + s.failed + s.retrying;
+    s.success_rate = (attempted > 0).then(|| s.delivered as f64 / attempted as f64);
+    times.sort_unstable();
+    s.p50_ms = percentile(&times, 50.0);
+    s.p95_ms = percentile(&times, 95.0);
+    s
+}
+
+/// The report for deliveries received in `[from, to)`.
+pub async fn reliability(
+    store: &dyn WebhookStore,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<ReliabilityReport, StoreError> {
+    let ds = store
+        .list_deliveries(&DeliveryQuery {
+            received_from: Some(from),
+            received_to: Some(to),
+            ..Default::default()
+        })
+        .await?;
+    let mut r = report(&ds);
+    r.from = Some(from);
+    r.to = Some(to);
+    Ok(r)
+}
+
+/// The report over an already loaded set.
+pub fn report(deliveries: &[Delivery]) -> ReliabilityReport {
+    let mut by: BTreeMap<Provider, Vec<&Delivery>> = BTreeMap::new();
+    for d in deliveries {
+        by.entry(d.provider).or_default().push(d);
+    }
+    ReliabilityReport {
+        from: None,
+        to: None,
+        overall: stats(deliveries),
+        per_provider: by.into_iter().map(|(p, v)| (p, stats(v))).collect(),
+    }
+}
+
+/// `2xx`…`5xx`, or `none` when there was no HTTP answer.
+pub fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(100..=199) => "1xx",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+        None => "none",
+    }
+}
+
+/// Failing deliveries sharing (provider, event type, error kind, status class).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureGroup {
+    /// Provider.
+    pub provider: Provider,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// Last error kind.
+    pub error_kind: Option<ErrorKind>,
+    /// Last status class.
+    pub status_class: &'static str,
+    /// Deliveries in the group.
+    pub count: u64,
+    /// Earliest receipt in the group.
+    pub first_seen: OffsetDateTime,
+    /// Latest activity in the group.
+    pub last_seen: OffsetDateTime,
+    /// One delivery to look at (the most recent).
+    pub example_delivery_id: Uuid,
+}
+
+/// Group failed and retrying deliveries; largest groups first.
+pub fn failure_groups(deliveries: &[Delivery]) -> Vec<FailureGroup> {
+    type Key = (Provider, Option<String>, Option<ErrorKind>, &'static str);
+    let mut groups: BTreeMap<Key, FailureGroup> = BTreeMap::new();
+    for d in deliveries
+        .iter()
+        .filter(|d| matches!(d.status, DeliveryStatus::Failed | DeliveryStatus::Retrying))
+    {
+        let class = status_class(d.last_status);
+        let key = (d.provider, d.event_type.clone(), d.last_error, class);
+        let g = groups.entry(key).or_insert_with(|| FailureGroup {
+            provider: d.provider,
+            event_type: d.event_type.clone(),
+            error_kind: d.last_error,
+            status_class: class,
+            count: 0,
+            first_seen: d.received_at,
+            last_seen: d.updated_at,
+            example_delivery_id: d.id,
+        });
+        g.count += 1;
+        g.first_seen = g.first_seen.min(d.received_at);
+        if d.updated_at >= g.last_seen {
+            g.last_seen = d.updated_at;
+            g.example_delivery_id = d.id;
+        }
+    }
+    let mut v: Vec<FailureGroup> = groups.into_values().collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then(b.last_seen.cmp(&a.last_seen)));
+    v
+}
+
+/// Deliveries that need a person: failed for good, or critical and retrying. Critical first,
+/// then most recent.
+pub fn needs_attention(deliveries: &[Delivery]) -> Vec<&Delivery> {
+    let mut v: Vec<&Delivery> = deliveries
+        .iter()
+        .filter(|d| {
+            d.status == DeliveryStatus::Failed
+                || (d.priority == Priority::Critical && d.status == DeliveryStatus::Retrying)
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(b.updated_at.cmp(&a.updated_at))
+    });
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50));
+        assert_eq!(percentile(&v, 95.0), Some(95));
+        assert_eq!(percentile(&[7], 95.0), Some(7));
+        assert_eq!(percentile(&[], 50.0), None);
+    }
+}

@@ -1,0 +1,455 @@
+//! Forwarding: the worker that claims deliveries, sends them to the provider's handler (signed the
+//! Standard Webhooks way), records every attempt, applies the retry policy and reports exhausted
+//! deliveries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wedsync_breaker::{Outcome, Registry};
+
+use crate::clock::Clock;
+use crate::crypto::BodyCipher;
+use crate::provider::Provider;
+use crate::retry::{parse_retry_after, AttemptOutcome, Decision, GiveUp, RetryPolicy};
+use crate::sanitize::{RedactSanitizer, Sanitizer};
+use crate::secret::Secret;
+use crate::store::{AttemptRecord, Claimed, ErrorKind, Priority, StoreError, WebhookStore};
+use crate::verify::{standard, VerifyError};
+use crate::MAX_EXCERPT_BYTES;
+
+/// Header naming the provider on forwarded requests.
+pub const PROVIDER_HEADER: &str = "X-Wedsync-Provider";
+/// Header carrying the attempt number on forwarded requests.
+pub const ATTEMPT_HEADER: &str = "X-Wedsync-Attempt";
+
+/// Where one provider's deliveries go.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    /// The internal handler's URL.
+    pub url: String,
+    /// Standard Webhooks secret (`whsec_<base64>`) the handler verifies our signature with.
+    pub signing_secret: Secret,
+    /// Per-attempt timeout.
+    pub timeout: Duration,
+    /// This provider's retry policy.
+    pub retry: RetryPolicy,
+}
+
+impl Handler {
+    /// A handler at `url` with the default 30 s timeout and retry policy.
+    pub fn new(url: impl Into<String>, signing_secret: Secret) -> Self {
+        Handler {
+            url: url.into(),
+            signing_secret,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// One HTTP request to a handler.
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest {
+    /// Target.
+    pub url: String,
+    /// Headers (content type, `webhook-*`, `X-Wedsync-*`).
+    pub headers: Vec<(String, String)>,
+    /// The original raw body.
+    pub body: Vec<u8>,
+    /// Timeout for the whole exchange.
+    pub timeout: Duration,
+}
+
+/// A handler's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Its `Retry-After` header, raw.
+    pub retry_after: Option<String>,
+    /// The first bytes of the body (callers need at most [`MAX_EXCERPT_BYTES`]).
+    pub body_prefix: Vec<u8>,
+}
+
+/// Why no answer arrived.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct TransportError {
+    /// `timeout`, `connect`, `tls` or `other`.
+    pub kind: ErrorKind,
+}
+
+/// Sends requests (reqwest with feature `forward`; a fake in tests).
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Send `req` and wait for the answer (bounded by `req.timeout`).
+    async fn send(&self, req: OutgoingRequest) -> Result<Response, TransportError>;
+}
+
+/// Emitted when a delivery fails for good (retries exhausted or 410 Gone). The server routes it
+/// to the alert sinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryFailed {
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// Its provider.
+    pub provider: Provider,
+    /// Its event type.
+    pub event_type: Option<String>,
+    /// Its priority (critical failures deserve a page).
+    pub priority: Priority,
+    /// Attempts made over its life.
+    pub attempts: u32,
+    /// The last error kind.
+    pub last_error: Option<ErrorKind>,
+    /// The last HTTP status.
+    pub last_status: Option<u16>,
+    /// `exhausted` or `gone`.
+    pub reason: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Receives [`DeliveryFailed`] events. Must not block.
+pub trait EventSink: Send + Sync {
+    /// A delivery failed for good.
+    fn delivery_failed(&self, event: &DeliveryFailed);
+}
+
+/// An [`EventSink`] that drops everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn delivery_failed(&self, _: &DeliveryFailed) {}
+}
+
+/// Collects events in memory (tests, embedding).
+#[derive(Debug, Default)]
+pub struct CollectEvents(std::sync::Mutex<Vec<DeliveryFailed>>);
+
+impl CollectEvents {
+    /// Everything collected so far.
+    pub fn take(&self) -> Vec<DeliveryFailed> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl EventSink for CollectEvents {
+    fn delivery_failed(&self, event: &DeliveryFailed) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+    }
+}
+
+/// Worker errors (attempt failures are not errors: they are recorded and retried).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A handler secret is not a valid Standard Webhooks secret.
+    #[error(transparent)]
+    Signing(#[from] VerifyError),
+}
+
+/// Claims and forwards deliveries. Run one or more per process; any number of processes may share
+/// one store.
+pub struct Worker {
+    id: String,
+    store: Arc<dyn WebhookStore>,
+    transport: Arc<dyn Transport>,
+    handlers: HashMap<Provider, Handler>,
+    breakers: Arc<Registry>,
+    cipher: BodyCipher,
+    sanitizer: Arc<dyn Sanitizer>,
+    events: Arc<dyn EventSink>,
+    clock: Arc<dyn Clock>,
+    lease: Duration,
+    batch: usize,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .field("lease", &self.lease)
+            .field("batch", &self.batch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The breaker name used for `provider`'s handler.
+pub fn breaker_name(provider: Provider) -> String {
+    format!("webhooks.handler.{provider}")
+}
+
+impl Worker {
+    /// A worker called `id` (unique per worker; e.g. host + pid + n).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: impl Into<String>,
+        store: Arc<dyn WebhookStore>,
+        transport: Arc<dyn Transport>,
+        cipher: BodyCipher,
+        breakers: Arc<Registry>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Worker {
+            id: id.into(),
+            store,
+            transport,
+            handlers: HashMap::new(),
+            breakers,
+            cipher,
+            sanitizer: Arc::new(RedactSanitizer::new()),
+            events: Arc::new(NoEvents),
+            clock,
+            lease: Duration::from_secs(120),
+            batch: 16,
+        }
+    }
+
+    /// Forward `provider`'s deliveries to `handler`.
+    pub fn handler(mut self, provider: Provider, handler: Handler) -> Self {
+        self.handlers.insert(provider, handler);
+        self
+    }
+
+    /// Where [`DeliveryFailed`] events go.
+    pub fn events(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.events = sink;
+        self
+    }
+
+    /// Lease per claim (default 120 s; must exceed the longest handler timeout).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Deliveries claimed per round (default 16).
+    pub fn batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Replace the sanitiser used for response excerpts.
+    pub fn sanitizer(mut self, sanitizer: Arc<dyn Sanitizer>) -> Self {
+        self.sanitizer = sanitizer;
+        self
+    }
+
+    /// This worker's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// One round: release expired leases, claim due deliveries, forward them one by one.
+    /// Returns how many attempts were made.
+    pub async fn run_once(&self) -> Result<usize, WorkerError> {
+        let now = self.clock.now();
+        self.store.reclaim_expired(now).await?;
+        let claimed = self
+            .store
+            .claim(&self.id, now, self.lease, self.batch)
+            .await?;
+        let n = claimed.len();
+        for c in claimed {
+            match self.process(c).await {
+                // Another worker took over after our lease ran out: its attempt counts.
+                Err(WorkerError::Store(StoreError::LeaseLost)) => {}
+                r => r?,
+            }
+        }
+        Ok(n)
+    }
+
+    /// Forward one claimed delivery and report the attempt.
+    pub async fn process(&self, claimed: Claimed) -> Result<(), WorkerError> {
+        let d = &claimed.delivery;
+        let token = claimed.token;
+        let started = self.clock.now();
+        let mut record = AttemptRecord {
+            delivery_id: d.id,
+            attempt: token.attempt,
+            trigger: claimed.trigger,
+            worker: self.id.clone(),
+            started_at: started,
+            duration_ms: 0,
+            response_status: None,
+            error_kind: None,
+            response_excerpt: None,
+        };
+        let Some(handler) = self.handlers.get(&d.provider) else {
+            // Nothing to send to: count as a failed attempt and retry on the schedule, so that
+            // configuring the handler later picks it up.
+            record.error_kind = Some(ErrorKind::Other);
+            record.response_excerpt = Some("no handler configured for this provider".into());
+            return self
+                .finish(
+                    &claimed,
+                    record,
+                    &RetryPolicy::default(),
+                    AttemptOutcome::NetworkError,
+                )
+                .await;
+        };
+        let body = match d.raw_body.as_ref().map(|b| self.cipher.open(d.id, b)) {
+            Some(Ok(b)) => b,
+            other => {
+                record.error_kind = Some(ErrorKind::Other);
+                record.response_excerpt = Some(match other {
+                    Some(Err(e)) => e.to_string(),
+                    _ => "raw body expired".to_owned(),
+                });
+                self.store.fail(&token, record, None).await?;
+                return Ok(());
+            }
+        };
+        let breaker = self.breakers.get(&breaker_name(d.provider));
+        let permit = match breaker.try_acquire_owned() {
+            Ok(p) => p,
+            Err(rejected) => {
+                record.error_kind = Some(ErrorKind::CircuitOpen);
+                record.response_excerpt = Some(rejected.to_string());
+                return self
+                    .finish(
+                        &claimed,
+                        record,
+                        &handler.retry,
+                        AttemptOutcome::CircuitOpen(rejected.retry_after),
+                    )
+                    .await;
+            }
+        };
+        let timestamp = started.unix_timestamp();
+        let msg_id = format!("msg_{}", d.id.simple());
+        let mut headers = vec![(
+            "content-type".to_owned(),
+            d.content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+        )];
+        headers.extend(standard::headers(
+            standard::HeaderStyle::Standard,
+            handler.signing_secret.expose(),
+            &msg_id,
+            timestamp,
+            &body,
+        )?);
+        headers.push((PROVIDER_HEADER.to_owned(), d.provider.as_str().to_owned()));
+        headers.push((ATTEMPT_HEADER.to_owned(), token.attempt.to_string()));
+        let req = OutgoingRequest {
+            url: handler.url.clone(),
+            headers,
+            body,
+            timeout: handler.timeout,
+        };
+        let t0 = std::time::Instant::now();
+        let result = self.transport.send(req).await;
+        let elapsed = t0.elapsed();
+        record.duration_ms = elapsed.as_millis().min(u64::MAX as u128) as u64;
+        let outcome = match result {
+            Ok(resp) => {
+                record.response_status = Some(resp.status);
+                record.error_kind = ErrorKind::from_status(resp.status);
+                record.response_excerpt = Some(self.excerpt(d.provider, &resp.body_prefix));
+                AttemptOutcome::Status {
+                    status: resp.status,
+                    retry_after: resp
+                        .retry_after
+                        .as_deref()
+                        .and_then(|v| parse_retry_after(v, self.clock.now())),
+                }
+            }
+            Err(e) => {
+                record.error_kind = Some(e.kind);
+                if e.kind == ErrorKind::Timeout {
+                    AttemptOutcome::Timeout
+                } else {
+                    AttemptOutcome::NetworkError
+                }
+            }
+        };
+        permit.record_elapsed(breaker_outcome(&outcome), elapsed);
+        self.finish(&claimed, record, &handler.retry, outcome).await
+    }
+
+    async fn finish(
+        &self,
+        claimed: &Claimed,
+        record: AttemptRecord,
+        policy: &RetryPolicy,
+        outcome: AttemptOutcome,
+    ) -> Result<(), WorkerError> {
+        let d = &claimed.delivery;
+        let decision = policy.decide_random(d.priority, d.run_attempts, d.single_attempt, &outcome);
+        let (last_error, last_status) = (record.error_kind, record.response_status);
+        match decision {
+            Decision::Delivered => self.store.complete(&claimed.token, record).await?,
+            Decision::RetryIn(delay) => {
+                let at = self.clock.now() + delay;
+                self.store.fail(&claimed.token, record, Some(at)).await?;
+            }
+            Decision::GiveUp(why) => {
+                self.store.fail(&claimed.token, record, None).await?;
+                if why != GiveUp::SingleAttempt {
+                    self.events.delivery_failed(&DeliveryFailed {
+                        delivery_id: d.id,
+                        provider: d.provider,
+                        event_type: d.event_type.clone(),
+                        priority: d.priority,
+                        attempts: claimed.token.attempt,
+                        last_error,
+                        last_status,
+                        reason: why.as_str().to_owned(),
+                        at: self.clock.now(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn excerpt(&self, provider: Provider, body: &[u8]) -> String {
+        let cut = &body[..body.len().min(MAX_EXCERPT_BYTES)];
+        let mut s = self.sanitizer.body(provider, None, cut);
+        truncate_utf8(&mut s, MAX_EXCERPT_BYTES);
+        s
+    }
+}
+
+/// What the handler's breaker learns from an attempt: 5xx, 429, timeouts and network errors are
+/// failures; 2xx successes; other 3xx/4xx are the handler's bug, not its unavailability (ignored).
+pub fn breaker_outcome(outcome: &AttemptOutcome) -> Outcome {
+    match outcome {
+        AttemptOutcome::Status { status, .. } => match status {
+            200..=299 => Outcome::Success,
+            429 | 500..=599 => Outcome::Failure,
+            _ => Outcome::Ignored,
+        },
+        AttemptOutcome::Timeout | AttemptOutcome::NetworkError => Outcome::Failure,
+        AttemptOutcome::CircuitOpen(_) => Outcome::Ignored,
+    }
+}
+
+/// Cut `s` to at most `max` bytes on a character boundary.
+pub fn truncate_utf8(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut i = max;
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        s.truncate(i);
+    }
+}
