@@ -1,5 +1,214 @@
-//! The `wedsync-monitor` binary.
+//! The `wedsync-monitor` binary: `serve`, `migrate`, `api-key`, `check` and `demo`.
 
-fn main() {
-    println!("wedsync-monitor {}", env!("CARGO_PKG_VERSION"));
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use wedsync_monitor::admin::{generate_key, Scope};
+use wedsync_monitor::config::Config;
+use wedsync_monitor::logging::{self, LogFormat, Scrubber};
+
+/// Watches Stripe, Twilio, Resend and Supabase, trips circuit breakers, raises alerts and receives
+/// their webhooks without losing one.
+#[derive(Debug, Parser)]
+#[command(name = "wedsync-monitor", version, propagate_version = true)]
+struct Cli {
+    /// Configuration file (TOML); `WEDSYNC_*` environment variables overlay it.
+    #[arg(long, global = true, env = "WEDSYNC_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Store URL (`sqlite://PATH` or `postgres://…`); overrides `store.url`.
+    #[arg(long, global = true, env = "WEDSYNC_STORE_URL", value_name = "URL")]
+    store_url: Option<String>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "WEDSYNC_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API, webhook ingress, monitor, delivery worker and retention job.
+    Serve {
+        /// Listen address; overrides `server.listen`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Apply the store's migrations.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Run every configured probe once, print a table, exit non-zero if any is unhealthy.
+    Check,
+    /// Play the newcomer's demo: fake providers, a Saturday Stripe outage, webhooks, a replay.
+    Demo {
+        /// End the demo by itself after this many seconds (default: run until Ctrl-C).
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<u64>,
+        /// Port for the demo's API (default: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; it is printed once and stored hashed.
+    Create {
+        /// A name to recognise the key by.
+        #[arg(long)]
+        name: String,
+        /// Scopes: monitoring:read, monitoring:admin (repeatable).
+        #[arg(long = "scope", required = true, value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+    },
+    /// List keys (never the keys themselves).
+    List,
+    /// Revoke a key by id.
+    Revoke {
+        /// The key id (`key_…`).
+        id: String,
+    },
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a scope (monitoring:read | monitoring:admin)"))
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.store_url {
+        cfg.store.url.clone_from(url);
+        cfg.validate()?;
+    }
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(real_main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Demo { duration, port } = cli.command {
+        logging::init(cli.log_format, Scrubber::new(&[]));
+        return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
+            .await
+            .map(|()| ExitCode::SUCCESS);
+    }
+    let cfg = load_config(&cli)?;
+    logging::init(cli.log_format, Scrubber::new(&cfg.known_secrets()));
+    match cli.command {
+        Command::Serve { listen } => {
+            let mut cfg = cfg;
+            if let Some(l) = listen {
+                cfg.server.listen = l;
+                cfg.validate()?;
+            }
+            wedsync_monitor::run(cfg, None).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            wedsync_monitor::Components::migrate(&cfg)
+                .await
+                .context("migrating the store")?;
+            println!("migrations applied to {}", redact_url(&cfg.store.url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ApiKey(cmd) => {
+            let components = wedsync_monitor::Components::build(&cfg).await?;
+            match cmd {
+                ApiKeyCommand::Create { name, scopes } => {
+                    let new = generate_key(&name, &scopes);
+                    components.admin.insert_key(&new.record).await?;
+                    println!(
+                        "created API key {} ({})",
+                        new.record.id,
+                        scopes_text(&new.record.scopes)
+                    );
+                    println!();
+                    println!("    {}", new.key);
+                    println!();
+                    println!("It is shown only this once; the store keeps its SHA-256 hash.");
+                }
+                ApiKeyCommand::List => {
+                    let keys = components.admin.list_keys().await?;
+                    println!(
+                        "{:<22} {:<20} {:<34} {:<10} CREATED",
+                        "ID", "NAME", "SCOPES", "STATE"
+                    );
+                    for k in keys {
+                        println!(
+                            "{:<22} {:<20} {:<34} {:<10} {}",
+                            k.id,
+                            k.name,
+                            scopes_text(&k.scopes),
+                            if k.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            },
+                            k.created_at
+                        );
+                    }
+                }
+                ApiKeyCommand::Revoke { id } => {
+                    if components.admin.revoke_key(&id).await? {
+                        println!("revoked {id}");
+                    } else {
+                        anyhow::bail!("no API key with id {id}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let healthy = wedsync_monitor::check::run(&cfg, &mut std::io::stdout()).await?;
+            Ok(if healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Demo { .. } => unreachable!("handled above"),
+    }
+}
+
+fn scopes_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The store URL without any password, for printing.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }

@@ -1,0 +1,514 @@
+//! The application: routing, authentication, rate limits, metrics and the handlers.
+//!
+//! [`App::handle`] is generic over the request body, so handlers are testable without a socket.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+
+use crate::admin::{hash_key, AdminStore, ApiKeyRecord, AuditEntry, Scope};
+use crate::config::Config;
+use crate::error::{json_response, text_response, ApiError, Body};
+use crate::integrations::Integrations;
+use crate::metrics::Metrics;
+use crate::ratelimit::{Budget, RateLimits};
+use crate::routes::{self, Match, RouteId};
+use crate::webhooks::WebhookIngress;
+
+/// Readiness of whatever the process depends on (the store).
+#[async_trait]
+pub trait Readiness: Send + Sync + 'static {
+    /// `Ok` when ready; `Err(reason)` otherwise (the reason is logged, not returned).
+    async fn ready(&self) -> Result<(), String>;
+}
+
+/// Always ready (no store).
+#[derive(Debug, Default)]
+pub struct AlwaysReady;
+
+#[async_trait]
+impl Readiness for AlwaysReady {
+    async fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) admin: Arc<dyn AdminStore>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) limits: RateLimits,
+    pub(crate) readiness: Arc<dyn Readiness>,
+    pub(crate) integrations: Integrations,
+    pub(crate) webhooks: WebhookIngress,
+    openapi: Bytes,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// A request's authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key record.
+    pub key: ApiKeyRecord,
+}
+
+impl App {
+    /// Assembles the application from its parts.
+    pub fn new(
+        cfg: Arc<Config>,
+        admin: Arc<dyn AdminStore>,
+        metrics: Arc<Metrics>,
+        readiness: Arc<dyn Readiness>,
+        integrations: Integrations,
+        webhooks: WebhookIngress,
+    ) -> Self {
+        let openapi =
+            Bytes::from(serde_json::to_vec_pretty(&crate::openapi::document()).unwrap_or_default());
+        Self {
+            limits: RateLimits::new(&cfg.rate_limits),
+            cfg,
+            admin,
+            metrics,
+            readiness,
+            integrations,
+            webhooks,
+            openapi,
+        }
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The admin store (API keys, audit log).
+    pub fn admin(&self) -> &Arc<dyn AdminStore> {
+        &self.admin
+    }
+
+    /// Handles one request.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let (route_label, resp) = match routes::find(&method, &path) {
+            Match::Found { route, param } => {
+                let param = param.map(str::to_string);
+                let resp = match self.dispatch(route.id, param, req).await {
+                    Ok(r) => r,
+                    Err(e) => e.into_response(),
+                };
+                (route.path, resp)
+            }
+            Match::MethodNotAllowed(allowed) => {
+                let mut resp = ApiError::client(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("{method} is not allowed here"),
+                )
+                .into_response();
+                let allow = allowed
+                    .iter()
+                    .map(Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
+                ("unmatched", resp)
+            }
+            Match::NotFound => (
+                "unmatched",
+                ApiError::not_found("no such route").into_response(),
+            ),
+        };
+        let status = resp.status();
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics.inc(
+            "wedsync_http_requests_total",
+            "HTTP requests by method, route template and status",
+            &[
+                ("method", method_label(&method)),
+                ("route", route_label),
+                ("status", status.as_str()),
+            ],
+            1.0,
+        );
+        self.metrics.observe(
+            "wedsync_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            &[("route", route_label)],
+            elapsed,
+        );
+        tracing::debug!(%method, route = route_label, status = status.as_u16(), elapsed_ms = elapsed * 1000.0, "request");
+        resp
+    }
+
+    async fn dispatch<B>(
+        &self,
+        id: RouteId,
+        param: Option<String>,
+        req: Request<B>,
+    ) -> Result<Response<Body>, ApiError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match id {
+            RouteId::Healthz => Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+            )),
+            RouteId::Readyz => match self.readiness.ready().await {
+                Ok(()) => Ok(json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({"status": "ready"}),
+                )),
+                Err(reason) => {
+                    tracing::warn!(reason = %reason, "not ready");
+                    Err(ApiError::unavailable("the store is unreachable", 5))
+                }
+            },
+            RouteId::Metrics => {
+                self.integrations.refresh_metrics(&self.metrics);
+                self.webhooks.refresh_metrics(&self.metrics).await;
+                Ok(text_response(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    self.metrics.render(),
+                ))
+            }
+            RouteId::OpenApi => {
+                let mut r = text_response(StatusCode::OK, "application/json", self.openapi.clone());
+                r.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=60"),
+                );
+                Ok(r)
+            }
+            RouteId::IngestWebhook => {
+                let provider = param.unwrap_or_default();
+                let (parts, body) = req.into_parts();
+                let body = self.read_body(&parts.headers, body).await?;
+                self.webhooks
+                    .ingest(&provider, &parts.uri, &parts.headers, body)
+                    .await
+            }
+            RouteId::IntegrationsHealth => {
+                self.authorize(req.headers(), Scope::Read, None).await?;
+                let q = query_pairs(req.uri().query());
+                self.integrations.report(&q).await
+            }
+            RouteId::RunProbe => {
+                let caller = self
+                    .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
+                    .await?;
+                let (parts, body) = req.into_parts();
+                let body = self.read_body(&parts.headers, body).await?;
+                let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+                    ApiError::bad_request("body must be JSON: {\"service\": \"NAME\"}")
+                })?;
+                let service = v
+                    .get("service")
+                    .and_then(|s| s.as_str())
+                    .ok_or_else(|| ApiError::bad_request("`service` is required"))?
+                    .to_string();
+                let result = self.integrations.run_now(&service).await;
+                self.audit(&caller, "probe.run", &service, &result).await;
+                result
+            }
+            RouteId::ResetBreaker => {
+                let caller = self.authorize(req.headers(), Scope::Admin, None).await?;
+                let q = query_pairs(req.uri().query());
+                let service = q
+                    .iter()
+                    .find(|(k, _)| k == "service")
+                    .map(|(_, v)| v.clone())
+                    .ok_or_else(|| {
+                        ApiError::bad_request("query parameter `service` is required")
+                    })?;
+                let result = self.integrations.reset_breaker(&service).await;
+                self.audit(&caller, "breaker.reset", &service, &result)
+                    .await;
+                result
+            }
+            RouteId::WebhooksHealth => {
+                self.authorize(req.headers(), Scope::Read, None).await?;
+                let q = query_pairs(req.uri().query());
+                self.webhooks.stats(timeframe(&q)?).await
+            }
+            RouteId::WebhookFailures => {
+                self.authorize(req.headers(), Scope::Read, None).await?;
+                let q = query_pairs(req.uri().query());
+                self.webhooks.failures(timeframe(&q)?).await
+            }
+            RouteId::ReplayJob => {
+                self.authorize(req.headers(), Scope::Read, None).await?;
+                self.webhooks
+                    .replay_job(param.as_deref().unwrap_or_default())
+                    .await
+            }
+            RouteId::Replay => {
+                let caller = self
+                    .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
+                    .await?;
+                let (parts, body) = req.into_parts();
+                let body = self.read_body(&parts.headers, body).await?;
+                let v: serde_json::Value = serde_json::from_slice(&body)
+                    .map_err(|_| ApiError::bad_request("body must be a JSON object"))?;
+                let (target, result) = self.webhooks.replay(&v).await;
+                self.audit(&caller, "webhook.replay", &target, &result)
+                    .await;
+                result
+            }
+        }
+    }
+
+    /// Authenticates the bearer key, checks `scope`, and draws from the rate-limit budgets.
+    pub async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        scope: Scope,
+        extra: Option<Budget>,
+    ) -> Result<Caller, ApiError> {
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <api key>"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <api key>`"))?;
+        let key = self
+            .admin
+            .key_by_hash(&hash_key(token))
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+        if key.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("API key revoked"));
+        }
+        if !key.allows(scope) {
+            return Err(ApiError::client(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this key lacks the `{scope}` scope"),
+            ));
+        }
+        if let Err(wait) = self.limits.check(Budget::General, &key.id) {
+            return Err(rate_limited(wait));
+        }
+        if let Some(b) = extra {
+            if let Err(wait) = self.limits.check(b, &key.id) {
+                return Err(rate_limited(wait));
+            }
+        }
+        Ok(Caller { key })
+    }
+
+    async fn audit(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        result: &Result<Response<Body>, ApiError>,
+    ) {
+        let outcome = match result {
+            Ok(r) if r.status().is_success() => "ok".to_string(),
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(ApiError::Client { code, .. }) => (*code).to_string(),
+            Err(ApiError::Internal { .. }) => "internal_error".to_string(),
+        };
+        let entry = AuditEntry {
+            key_id: caller.key.id.clone(),
+            action: action.to_string(),
+            target: target.chars().take(200).collect(),
+            result: outcome,
+            at: time::OffsetDateTime::now_utc(),
+        };
+        if let Err(e) = self.admin.audit(&entry).await {
+            tracing::error!(error = %e, action, "could not write the audit log");
+        }
+        tracing::info!(key_id = %entry.key_id, action, target = %entry.target, result = %entry.result, "admin action");
+    }
+
+    async fn read_body<B>(&self, headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let limit = usize::try_from(self.cfg.server.body_limit_bytes).unwrap_or(usize::MAX);
+        let too_large = || {
+            ApiError::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body exceeds the limit of {limit} bytes"),
+            )
+        };
+        if let Some(len) = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            if len > self.cfg.server.body_limit_bytes {
+                return Err(too_large());
+            }
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(e) => {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    Err(too_large())
+                } else {
+                    Err(ApiError::bad_request("could not read the request body"))
+                }
+            }
+        }
+    }
+}
+
+fn rate_limited(wait: std::time::Duration) -> ApiError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::client(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests for this API key",
+    )
+    .with_retry_after(secs)
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Decodes a query string into pairs (percent-decoding, `+` as space).
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    let Some(q) = query else { return Vec::new() };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A statistics window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeframe {
+    /// One hour.
+    Hour,
+    /// 24 hours (default).
+    Day,
+    /// Seven days.
+    Week,
+    /// 30 days.
+    Month,
+}
+
+impl Timeframe {
+    /// The window's length.
+    pub fn duration(self) -> time::Duration {
+        match self {
+            Timeframe::Hour => time::Duration::hours(1),
+            Timeframe::Day => time::Duration::hours(24),
+            Timeframe::Week => time::Duration::days(7),
+            Timeframe::Month => time::Duration::days(30),
+        }
+    }
+
+    /// The wire name (`1h`, `24h`, `7d`, `30d`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::Hour => "1h",
+            Timeframe::Day => "24h",
+            Timeframe::Week => "7d",
+            Timeframe::Month => "30d",
+        }
+    }
+}
+
+fn timeframe(q: &[(String, String)]) -> Result<Timeframe, ApiError> {
+    match q
+        .iter()
+        .find(|(k, _)| k == "timeframe")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("24h") => Ok(Timeframe::Day),
+        Some("1h") => Ok(Timeframe::Hour),
+        Some("7d") => Ok(Timeframe::Week),
+        Some("30d") => Ok(Timeframe::Month),
+        Some(_) => Err(ApiError::bad_request(
+            "`timeframe` must be one of 1h, 24h, 7d, 30d",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = query_pairs(Some(
+            "service=stripe&include_history=true&x=a%20b+c&bad=%zz&t=%",
+        ));
+        assert_eq!(q[0], ("service".into(), "stripe".into()));
+        assert_eq!(q[2], ("x".into(), "a b c".into()));
+        assert_eq!(q[3], ("bad".into(), "%zz".into()));
+        assert_eq!(q[4], ("t".into(), "%".into()));
+    }
+}

@@ -1,0 +1,910 @@
+//! Configuration: a TOML file overlaid by `WEDSYNC_*` environment variables, validated at start.
+//!
+//! The file never holds a secret: it names the environment variables that do (`credential_env`,
+//! `secret_env`, …). Environment overlays use `__` between path segments, for example
+//! `WEDSYNC_STORE__URL=postgres://…` or `WEDSYNC_SERVICES__0__INTERVAL=10s`; the value is read as a
+//! TOML value when it parses as one (`true`, `42`, `["saturday"]`) and as a string otherwise.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Prefix of the environment variables that overlay the configuration file.
+pub const ENV_PREFIX: &str = "WEDSYNC_";
+
+/// The service kinds a `[[services]]` entry may name.
+pub const SERVICE_KINDS: &[&str] = &[
+    "stripe",
+    "twilio",
+    "resend",
+    "supabase_auth",
+    "supabase_data",
+    "http",
+    "statuspage",
+    "tcp",
+];
+
+/// The providers a `[webhooks.<provider>]` table may name.
+pub const WEBHOOK_PROVIDERS: &[&str] =
+    &["stripe", "resend", "twilio", "supabase_auth", "supabase_db"];
+
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// An error in the configuration; its message always names the offending key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The path that was tried.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file (or an environment overlay) is not valid TOML or has the wrong shape.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A key holds a value that fails validation.
+    #[error("invalid configuration: `{key}`: {message}")]
+    Invalid {
+        /// The dotted key, e.g. `services[1].interval`.
+        key: String,
+        /// What is wrong with it (never the value of a secret).
+        message: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A secret value (API key, signing secret). `Debug` and `Display` print a mask.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is handed to the code that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: the HTTP listener and its limits.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[store]`: where state is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[wedding_days]`: which days get the wedding-day policy.
+    #[serde(default)]
+    pub wedding_days: WeddingDaysConfig,
+    /// `[[services]]`: the external services to probe.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    /// `[webhooks.<provider>]`: webhook ingress per provider.
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, WebhookConfig>,
+    /// `[monitor]`: the probe scheduler, breakers and alerts.
+    #[serde(default)]
+    pub monitor: MonitorConfig,
+    /// `[worker]`: the webhook delivery worker.
+    #[serde(default)]
+    pub worker: WorkerConfig,
+    /// `[retention]`: the retention (cleanup) job.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// `[rate_limits]`: per-API-key request budgets.
+    #[serde(default)]
+    pub rate_limits: RateLimitConfig,
+    /// `[alerts]`: where incidents are sent.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    /// Secrets supplied in-process (tests, the demo); consulted before the environment.
+    #[serde(skip)]
+    pub secret_overrides: BTreeMap<String, Secret>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // An empty document deserialises to the documented defaults.
+        toml::from_str("").expect("the empty configuration is valid")
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (`127.0.0.1:8080`).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Largest accepted request body in bytes (1 MiB).
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: u64,
+    /// How long graceful shutdown waits for in-flight requests (`10s`).
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: String,
+    /// How long a client may take to send request headers (`10s`).
+    #[serde(default = "default_header_timeout")]
+    pub header_read_timeout: String,
+    /// Serve the HTTP API at all (`true`); `false` makes a worker-only process.
+    #[serde(default = "default_true")]
+    pub api_enabled: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            body_limit_bytes: default_body_limit(),
+            shutdown_timeout: default_shutdown_timeout(),
+            header_read_timeout: default_header_timeout(),
+            api_enabled: true,
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (default `sqlite://wedsync-monitor.db`), `sqlite::memory:` or
+    /// `postgres://user@host/db`.
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: default_store_url(),
+        }
+    }
+}
+
+/// `[wedding_days]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeddingDaysConfig {
+    /// IANA time zone the weekdays are read in (`Europe/London`).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Weekdays that are wedding days (`["saturday"]`).
+    #[serde(default = "default_weekdays")]
+    pub weekdays: Vec<String>,
+    /// Extra wedding days, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub dates: Vec<String>,
+}
+
+impl Default for WeddingDaysConfig {
+    fn default() -> Self {
+        Self {
+            timezone: default_timezone(),
+            weekdays: default_weekdays(),
+            dates: Vec::new(),
+        }
+    }
+}
+
+/// One `[[services]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Unique name (`stripe`).
+    pub name: String,
+    /// Probe kind, one of [`SERVICE_KINDS`].
+    pub kind: String,
+    /// Base URL of the API (or `host:port` for `tcp`).
+    pub base_url: String,
+    /// Name of the environment variable that holds the credential.
+    #[serde(default)]
+    pub credential_env: Option<String>,
+    /// Twilio: the environment variable holding the Account SID.
+    #[serde(default)]
+    pub account_sid_env: Option<String>,
+    /// Resend: the sending domain that must be verified.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Supabase data: the table read by the probe.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Probe interval (`30s`).
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// Probe timeout (`5s`); must be below the interval.
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+}
+
+/// One `[webhooks.<provider>]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Name of the environment variable holding the signing secret (several, comma separated,
+    /// during a rotation).
+    pub secret_env: String,
+    /// Internal handler the verified deliveries are forwarded to.
+    #[serde(default)]
+    pub forward_to: Option<String>,
+    /// Name of the environment variable holding the secret used to sign forwarded deliveries.
+    #[serde(default)]
+    pub handler_secret_env: Option<String>,
+    /// Twilio: the public URL Twilio calls (signatures cover it), when behind a proxy.
+    #[serde(default)]
+    pub public_url: Option<String>,
+}
+
+/// `[monitor]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Run the probes in this process (`true`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[worker]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Run the delivery worker in this process (`true`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Deliveries forwarded concurrently (`4`).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+    /// How often an idle worker polls the queue (`1s`).
+    #[serde(default = "default_poll")]
+    pub poll_interval: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: default_concurrency(),
+            poll_interval: default_poll(),
+        }
+    }
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Run the retention job in this process (`true`).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often it runs (`1h`).
+    #[serde(default = "default_retention_interval")]
+    pub interval: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_retention_interval(),
+        }
+    }
+}
+
+/// `[rate_limits]`, per API key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per minute on the admin API (`600`).
+    #[serde(default = "default_general_rpm")]
+    pub general_per_minute: u32,
+    /// Manual probe runs and replays per minute (`10`).
+    #[serde(default = "default_strict_rpm")]
+    pub strict_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            general_per_minute: default_general_rpm(),
+            strict_per_minute: default_strict_rpm(),
+        }
+    }
+}
+
+/// `[alerts]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Environment variable holding a Slack incoming-webhook URL.
+    #[serde(default)]
+    pub slack_webhook_env: Option<String>,
+    /// Environment variable holding a PagerDuty Events v2 routing key.
+    #[serde(default)]
+    pub pagerduty_routing_key_env: Option<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_body_limit() -> u64 {
+    1024 * 1024
+}
+fn default_shutdown_timeout() -> String {
+    "10s".into()
+}
+fn default_header_timeout() -> String {
+    "10s".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_store_url() -> String {
+    "sqlite://wedsync-monitor.db".into()
+}
+fn default_timezone() -> String {
+    "Europe/London".into()
+}
+fn default_weekdays() -> Vec<String> {
+    vec!["saturday".into()]
+}
+fn default_interval() -> String {
+    "30s".into()
+}
+fn default_timeout() -> String {
+    "5s".into()
+}
+fn default_concurrency() -> u32 {
+    4
+}
+fn default_poll() -> String {
+    "1s".into()
+}
+fn default_retention_interval() -> String {
+    "1h".into()
+}
+fn default_general_rpm() -> u32 {
+    600
+}
+fn default_strict_rpm() -> u32 {
+    10
+}
+
+/// Parses a duration such as `250ms`, `30s`, `5m`, `2h` or `1d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
+        _ => return None,
+    };
+    Some(d)
+}
+
+fn duration_key(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    match parse_duration(text) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(invalid(
+            key,
+            format!("`{text}` is not a duration (use e.g. 250ms, 30s, 5m, 2h)"),
+        )),
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn env_name_key(key: &str, name: &str) -> Result<(), ConfigError> {
+    if is_env_name(name) {
+        Ok(())
+    } else {
+        // Never echo the value: it may be a secret pasted into the wrong place.
+        Err(invalid(
+            key,
+            "must name an environment variable (A-Z, 0-9, _); secrets come from the environment, \
+             never from this file",
+        ))
+    }
+}
+
+fn http_url_key(key: &str, url: &str) -> Result<(), ConfigError> {
+    if (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8 {
+        if url.contains('@') {
+            return Err(invalid(
+                key,
+                "must not carry credentials; use the matching *_env key",
+            ));
+        }
+        Ok(())
+    } else {
+        Err(invalid(key, "must be an http:// or https:// URL"))
+    }
+}
+
+impl Config {
+    /// Loads the file at `path` (or the defaults when `None`), overlays `WEDSYNC_*` variables from
+    /// the process environment, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.display().to_string(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Self::from_toml_with_env(&text, std::env::vars())
+    }
+
+    /// Parses `text` and overlays the `WEDSYNC_*` variables among `env`, then validates.
+    pub fn from_toml_with_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let mut overlays: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+            .collect();
+        overlays.sort();
+        for (name, value) in overlays {
+            apply_overlay(&mut table, &name, &value)?;
+        }
+        let cfg: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses and validates a TOML document without looking at the environment.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_with_env(text, std::iter::empty())
+    }
+
+    /// Checks every key; the error names the first offending one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if self.server.body_limit_bytes == 0 {
+            return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
+        }
+        duration_key("server.shutdown_timeout", &self.server.shutdown_timeout)?;
+        duration_key(
+            "server.header_read_timeout",
+            &self.server.header_read_timeout,
+        )?;
+        let url = &self.store.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "store.url",
+                "must start with sqlite://, postgres:// or postgresql://",
+            ));
+        }
+        let tz = &self.wedding_days.timezone;
+        if tz.is_empty() || tz.contains(char::is_whitespace) {
+            return Err(invalid(
+                "wedding_days.timezone",
+                "must be an IANA time zone such as Europe/London",
+            ));
+        }
+        for (i, day) in self.wedding_days.weekdays.iter().enumerate() {
+            if !WEEKDAYS.contains(&day.to_ascii_lowercase().as_str()) {
+                return Err(invalid(
+                    format!("wedding_days.weekdays[{i}]"),
+                    format!("`{day}` is not a weekday (monday … sunday)"),
+                ));
+            }
+        }
+        let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
+        for (i, date) in self.wedding_days.dates.iter().enumerate() {
+            if time::Date::parse(date, date_fmt).is_err() {
+                return Err(invalid(
+                    format!("wedding_days.dates[{i}]"),
+                    format!("`{date}` is not a date in YYYY-MM-DD form"),
+                ));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, s) in self.services.iter().enumerate() {
+            let key = |k: &str| format!("services[{i}].{k}");
+            if s.name.is_empty()
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            {
+                return Err(invalid(
+                    key("name"),
+                    "must be non-empty lowercase letters, digits, `_` or `-`",
+                ));
+            }
+            if !names.insert(s.name.as_str()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("`{}` is used by another service", s.name),
+                ));
+            }
+            if !SERVICE_KINDS.contains(&s.kind.as_str()) {
+                return Err(invalid(
+                    key("kind"),
+                    format!("`{}` is not one of {}", s.kind, SERVICE_KINDS.join(" | ")),
+                ));
+            }
+            if s.kind == "tcp" {
+                if s.base_url.rsplit_once(':').is_none() {
+                    return Err(invalid(key("base_url"), "must be host:port for kind tcp"));
+                }
+            } else {
+                http_url_key(&key("base_url"), &s.base_url)?;
+            }
+            if let Some(env) = &s.credential_env {
+                env_name_key(&key("credential_env"), env)?;
+            }
+            if let Some(env) = &s.account_sid_env {
+                env_name_key(&key("account_sid_env"), env)?;
+            }
+            let interval = duration_key(&key("interval"), &s.interval)?;
+            let timeout = duration_key(&key("timeout"), &s.timeout)?;
+            if timeout >= interval {
+                return Err(invalid(
+                    key("timeout"),
+                    "must be shorter than the service's interval",
+                ));
+            }
+        }
+        for (provider, w) in &self.webhooks {
+            let key = |k: &str| format!("webhooks.{provider}.{k}");
+            if !WEBHOOK_PROVIDERS.contains(&provider.as_str()) {
+                return Err(invalid(
+                    format!("webhooks.{provider}"),
+                    format!(
+                        "unknown provider; use one of {}",
+                        WEBHOOK_PROVIDERS.join(" | ")
+                    ),
+                ));
+            }
+            for name in w.secret_env.split(',') {
+                env_name_key(&key("secret_env"), name.trim())?;
+            }
+            if let Some(url) = &w.forward_to {
+                http_url_key(&key("forward_to"), url)?;
+            }
+            if let Some(env) = &w.handler_secret_env {
+                env_name_key(&key("handler_secret_env"), env)?;
+            }
+            if let Some(url) = &w.public_url {
+                http_url_key(&key("public_url"), url)?;
+            }
+        }
+        if self.worker.concurrency == 0 {
+            return Err(invalid("worker.concurrency", "must be at least 1"));
+        }
+        duration_key("worker.poll_interval", &self.worker.poll_interval)?;
+        duration_key("retention.interval", &self.retention.interval)?;
+        if self.rate_limits.general_per_minute == 0 {
+            return Err(invalid(
+                "rate_limits.general_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if self.rate_limits.strict_per_minute == 0 {
+            return Err(invalid(
+                "rate_limits.strict_per_minute",
+                "must be at least 1",
+            ));
+        }
+        for (k, v) in [
+            ("alerts.slack_webhook_env", &self.alerts.slack_webhook_env),
+            (
+                "alerts.pagerduty_routing_key_env",
+                &self.alerts.pagerduty_routing_key_env,
+            ),
+        ] {
+            if let Some(env) = v {
+                env_name_key(k, env)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The validated listen address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.server
+            .listen
+            .parse()
+            .map_err(|_| invalid("server.listen", "must be an address such as 127.0.0.1:8080"))
+    }
+
+    /// `server.shutdown_timeout` as a duration.
+    pub fn shutdown_timeout(&self) -> Duration {
+        parse_duration(&self.server.shutdown_timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// `server.header_read_timeout` as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        parse_duration(&self.server.header_read_timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// Reads the secret held by the environment variable `name` (in-process overrides first).
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        if let Some(s) = self.secret_overrides.get(name) {
+            return Some(s.clone());
+        }
+        std::env::var(name)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(Secret)
+    }
+
+    /// Like [`Config::secret`], but an error naming `key` when the variable is unset.
+    pub fn require_secret(&self, key: &str, name: &str) -> Result<Secret, ConfigError> {
+        self.secret(name).ok_or_else(|| {
+            invalid(
+                key,
+                format!(
+                    "environment variable {name} is not set (secrets come from the environment)"
+                ),
+            )
+        })
+    }
+
+    /// Every secret value the configuration resolves to, for leak checks and log scrubbing.
+    pub fn known_secrets(&self) -> Vec<Secret> {
+        let mut names: Vec<&str> = Vec::new();
+        for s in &self.services {
+            names.extend(s.credential_env.as_deref());
+            names.extend(s.account_sid_env.as_deref());
+        }
+        for w in self.webhooks.values() {
+            names.extend(w.secret_env.split(',').map(str::trim));
+            names.extend(w.handler_secret_env.as_deref());
+        }
+        names.extend(self.alerts.slack_webhook_env.as_deref());
+        names.extend(self.alerts.pagerduty_routing_key_env.as_deref());
+        names.into_iter().filter_map(|n| self.secret(n)).collect()
+    }
+}
+
+fn apply_overlay(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = name[ENV_PREFIX.len()..]
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError::Parse(format!(
+            "environment variable {name}: empty path segment"
+        )));
+    }
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let (first, rest) = path.split_first().expect("path is not empty");
+    if rest.is_empty() {
+        table.insert(first.clone(), parsed);
+        return Ok(());
+    }
+    let node = table
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    set_path(node, rest, parsed, name)
+}
+
+fn set_path(
+    node: &mut toml::Value,
+    path: &[String],
+    value: toml::Value,
+    name: &str,
+) -> Result<(), ConfigError> {
+    let Some((seg, rest)) = path.split_first() else {
+        *node = value;
+        return Ok(());
+    };
+    let child = match node {
+        toml::Value::Table(t) => t
+            .entry(seg.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+        toml::Value::Array(a) => {
+            let len = a.len();
+            let idx: usize = seg.parse().map_err(|_| {
+                ConfigError::Parse(format!(
+                    "environment variable {name}: `{seg}` must be an array index"
+                ))
+            })?;
+            a.get_mut(idx).ok_or_else(|| {
+                ConfigError::Parse(format!(
+                    "environment variable {name}: index {idx} is out of range ({len} entries)"
+                ))
+            })?
+        }
+        _ => {
+            return Err(ConfigError::Parse(format!(
+                "environment variable {name}: `{seg}` is not inside a table"
+            )))
+        }
+    };
+    set_path(child, rest, value, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUE_EXAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+
+[store]
+url = "sqlite://wedsync-monitor.db"
+
+[wedding_days]
+timezone = "Europe/London"
+weekdays = ["saturday"]
+dates = []
+
+[[services]]
+name = "stripe"
+kind = "stripe"
+base_url = "https://api.stripe.com"
+credential_env = "STRIPE_SECRET_KEY"
+interval = "30s"
+timeout = "5s"
+
+[webhooks.stripe]
+secret_env = "STRIPE_WEBHOOK_SECRET"
+forward_to = "http://127.0.0.1:3000/webhooks/stripe"
+"#;
+
+    #[test]
+    fn the_issue_example_parses() {
+        let cfg = Config::from_toml(ISSUE_EXAMPLE).unwrap();
+        assert_eq!(cfg.services[0].name, "stripe");
+        assert_eq!(cfg.webhooks["stripe"].secret_env, "STRIPE_WEBHOOK_SECRET");
+        assert_eq!(cfg.listen_addr().unwrap().port(), 8080);
+    }
+
+    #[test]
+    fn the_shipped_example_parses() {
+        let text = include_str!("../../../examples/wedsync-monitor.toml");
+        let cfg = Config::from_toml(text).unwrap();
+        assert!(!cfg.services.is_empty());
+    }
+
+    #[test]
+    fn defaults_match_the_issue() {
+        let cfg = Config::default();
+        assert_eq!(cfg.server.listen, "127.0.0.1:8080");
+        assert_eq!(cfg.store.url, "sqlite://wedsync-monitor.db");
+        assert_eq!(cfg.wedding_days.weekdays, vec!["saturday".to_string()]);
+        assert_eq!(cfg.server.body_limit_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn env_overlays_win_and_parse_values() {
+        let env = vec![
+            (
+                "WEDSYNC_STORE__URL".to_string(),
+                "postgres://u@h/db".to_string(),
+            ),
+            (
+                "WEDSYNC_SERVICES__0__INTERVAL".to_string(),
+                "10s".to_string(),
+            ),
+            ("WEDSYNC_WORKER__ENABLED".to_string(), "false".to_string()),
+            ("WEDSYNC_IGNORED".to_string(), "x".to_string()),
+        ];
+        let cfg = Config::from_toml_with_env(ISSUE_EXAMPLE, env).unwrap();
+        assert_eq!(cfg.store.url, "postgres://u@h/db");
+        assert_eq!(cfg.services[0].interval, "10s");
+        assert!(!cfg.worker.enabled);
+    }
+
+    fn err(text: &str) -> String {
+        Config::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err("[server]\nlisten = \"nope\"").contains("server.listen"));
+        let bad_interval = ISSUE_EXAMPLE.replace("interval = \"30s\"", "interval = \"3x\"");
+        assert!(err(&bad_interval).contains("services[0].interval"));
+        let bad_kind = ISSUE_EXAMPLE.replace("kind = \"stripe\"", "kind = \"paypal\"");
+        assert!(err(&bad_kind).contains("services[0].kind"));
+        let slow = ISSUE_EXAMPLE.replace("timeout = \"5s\"", "timeout = \"30s\"");
+        assert!(err(&slow).contains("services[0].timeout"));
+        assert!(
+            err("[wedding_days]\nweekdays = [\"caturday\"]").contains("wedding_days.weekdays[0]")
+        );
+        assert!(err("[wedding_days]\ndates = [\"2026-13-01\"]").contains("wedding_days.dates[0]"));
+        assert!(err("[store]\nurl = \"mysql://x\"").contains("store.url"));
+        assert!(err("[webhooks.paypal]\nsecret_env = \"X\"").contains("webhooks.paypal"));
+        let dup = format!(
+            "{ISSUE_EXAMPLE}\n[[services]]\nname = \"stripe\"\nkind = \"http\"\nbase_url = \"http://x.test\"\n"
+        );
+        assert!(err(&dup).contains("services[1].name"));
+    }
+
+    #[test]
+    fn a_secret_in_the_file_is_rejected_without_echoing_it() {
+        let secret = concat!("sk_", "live_", "abcdefghijklmnop");
+        let text = ISSUE_EXAMPLE.replace("STRIPE_SECRET_KEY", secret);
+        let e = err(&text);
+        assert!(e.contains("services[0].credential_env"), "{e}");
+        assert!(!e.contains(secret));
+        let unknown = format!("[store]\nurl = \"sqlite://x.db\"\npassword = \"{secret}\"\n");
+        assert!(err(&unknown).contains("password"));
+    }
+
+    #[test]
+    fn secrets_mask_in_debug() {
+        let s = Secret::new(concat!("whsec_", "abc"));
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(s.to_string(), "***");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("10y"), None);
+    }
+}

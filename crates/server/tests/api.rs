@@ -1,0 +1,284 @@
+//! End-to-end tests of the HTTP surface: routes, OpenAPI, auth matrix, rate limits, limits.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{memory_config, TestServer};
+use wedsync_monitor::admin::Scope;
+use wedsync_monitor::routes::ROUTES;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_readyz_metrics() {
+    let t = TestServer::start(memory_config()).await;
+    let r = t.http.get(t.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = t.http.get(t.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = t.http.get(t.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains(
+            "wedsync_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("wedsync_http_request_duration_seconds_bucket{route=\"/readyz\""));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_lists_exactly_the_routed_paths() {
+    let t = TestServer::start(memory_config()).await;
+    let doc: serde_json::Value = t
+        .http
+        .get(t.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let mut documented = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            documented.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    let routed: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    assert_eq!(
+        documented, routed,
+        "openapi.json and the route table disagree"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let t = TestServer::start(memory_config()).await;
+    let r = t.http.get(t.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+    let r = t
+        .http
+        .put(t.url("/api/admin/integrations/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, POST, DELETE");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_matrix() {
+    let t = TestServer::start(memory_config()).await;
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let (admin, _) = t.key(&[Scope::Admin]).await;
+    let (revoked, revoked_id) = t.key(&[Scope::Admin]).await;
+    assert!(t.admin().revoke_key(&revoked_id).await.unwrap());
+
+    let read_routes = [
+        ("GET", "/api/admin/integrations/health"),
+        ("GET", "/api/admin/webhooks/health"),
+        ("GET", "/api/admin/webhooks/health/failures"),
+    ];
+    let admin_routes = [
+        (
+            "POST",
+            "/api/admin/integrations/health",
+            r#"{"service":"stripe"}"#,
+        ),
+        (
+            "DELETE",
+            "/api/admin/integrations/health?service=stripe",
+            "",
+        ),
+        (
+            "POST",
+            "/api/admin/webhooks/health",
+            r#"{"webhook_id":"00000000-0000-0000-0000-000000000000"}"#,
+        ),
+    ];
+    let send = |method: &str, path: &str, body: &str, key: Option<&str>| {
+        let mut rb = t
+            .http
+            .request(method.parse().unwrap(), t.url(path))
+            .body(body.to_string());
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        rb.send()
+    };
+    let bad = concat!("wsm_", "0000000000000000000000000000000000000000000000ff");
+    for (m, p) in read_routes {
+        for key in [None, Some(bad), Some(revoked.as_str())] {
+            let r = send(m, p, "", key).await.unwrap();
+            assert_eq!(r.status(), 401, "{m} {p} with {key:?}");
+            assert_eq!(r.headers()["www-authenticate"], "Bearer");
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(v["error"]["code"], "unauthorized");
+        }
+        let r = send(m, p, "", Some(&read)).await.unwrap();
+        assert_ne!(r.status(), 401, "{m} {p}");
+        assert_ne!(r.status(), 403, "{m} {p}");
+        let r = send(m, p, "", Some(&admin)).await.unwrap();
+        assert_ne!(r.status(), 403, "admin implies read: {m} {p}");
+    }
+    for (m, p, body) in admin_routes {
+        for key in [None, Some(bad), Some(revoked.as_str())] {
+            let r = send(m, p, body, key).await.unwrap();
+            assert_eq!(r.status(), 401, "{m} {p} with {key:?}");
+        }
+        let r = send(m, p, body, Some(&read)).await.unwrap();
+        assert_eq!(r.status(), 403, "read-only key on {m} {p}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "forbidden");
+        let r = send(m, p, body, Some(&admin)).await.unwrap();
+        assert!(
+            r.status() != 401 && r.status() != 403,
+            "{m} {p}: {}",
+            r.status()
+        );
+    }
+    // a malformed Authorization header is a 401 too
+    let r = t
+        .http
+        .get(t.url("/api/admin/integrations/health"))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_per_key_with_retry_after() {
+    let mut cfg = memory_config();
+    cfg.rate_limits.general_per_minute = 5;
+    cfg.rate_limits.strict_per_minute = 2;
+    let t = TestServer::start(cfg).await;
+    let (admin, _) = t.key(&[Scope::Admin]).await;
+    let (other, _) = t.key(&[Scope::Admin]).await;
+    // strict budget: manual probe runs
+    let run = |k: String| {
+        t.http
+            .post(t.url("/api/admin/integrations/health"))
+            .bearer_auth(k)
+            .body(r#"{"service":"stripe"}"#)
+            .send()
+    };
+    assert_ne!(run(admin.clone()).await.unwrap().status(), 429);
+    assert_ne!(run(admin.clone()).await.unwrap().status(), 429);
+    let r = run(admin.clone()).await.unwrap();
+    assert_eq!(r.status(), 429);
+    let secs: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&secs), "{secs}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "rate_limited");
+    // another key is unaffected
+    assert_ne!(run(other.clone()).await.unwrap().status(), 429);
+    // general budget: 5 per minute, three already spent by `admin`
+    let get = || {
+        t.http
+            .get(t.url("/api/admin/integrations/health"))
+            .bearer_auth(&admin)
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(get().await.unwrap().status(), 200);
+    let r = get().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_above_the_limit_get_413() {
+    let mut cfg = memory_config();
+    cfg.server.body_limit_bytes = 1024;
+    let t = TestServer::start(cfg).await;
+    let (admin, _) = t.key(&[Scope::Admin]).await;
+    let big = vec![b'x'; 4096];
+    // with a Content-Length
+    let r = t
+        .http
+        .post(t.url("/api/admin/integrations/health"))
+        .bearer_auth(&admin)
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // chunked, no Content-Length: Limited catches it while streaming
+    let stream = futures_stream(big);
+    let r = t
+        .http
+        .post(t.url("/api/admin/integrations/health"))
+        .bearer_auth(&admin)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    t.stop().await;
+}
+
+fn futures_stream(
+    data: Vec<u8>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        data.chunks(512).map(|c| Ok(c.to_vec())).collect();
+    ChunkStream(chunks.into_iter())
+}
+
+struct ChunkStream(std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>);
+
+impl futures_util::Stream for ChunkStream {
+    type Item = Result<Vec<u8>, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.next())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_actions_are_audited() {
+    let t = TestServer::start(memory_config()).await;
+    let (admin, id) = t.key(&[Scope::Admin]).await;
+    let _ = t
+        .http
+        .delete(t.url("/api/admin/integrations/health?service=nope"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    let log = t.admin().recent_audit(10).await.unwrap();
+    let e = log
+        .iter()
+        .find(|e| e.action == "breaker.reset")
+        .expect("audited");
+    assert_eq!(e.key_id, id);
+    assert_eq!(e.target, "nope");
+    assert_eq!(e.result, "not_found");
+    t.stop().await;
+}

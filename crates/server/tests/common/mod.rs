@@ -1,0 +1,70 @@
+//! Shared harness: the real server in-process on 127.0.0.1:0, spoken to over HTTP with reqwest.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use wedsync_monitor::admin::{generate_key, AdminStore, Scope};
+use wedsync_monitor::config::Config;
+use wedsync_monitor::{start, RunningServer};
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(cfg: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = start(cfg, Some(listener)).await.expect("server starts");
+        let base = format!("http://{}", server.local_addr());
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            server: Some(server),
+            base,
+            http,
+        }
+    }
+
+    pub fn admin(&self) -> Arc<dyn AdminStore> {
+        self.server.as_ref().unwrap().app().admin().clone()
+    }
+
+    /// Creates a key with `scopes`; returns (key, id).
+    pub async fn key(&self, scopes: &[Scope]) -> (String, String) {
+        let k = generate_key("test", scopes);
+        self.admin().insert_key(&k.record).await.unwrap();
+        (k.key, k.record.id)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+pub fn memory_config() -> Config {
+    Config::from_toml(
+        r#"
+[store]
+url = "sqlite::memory:"
+
+[[services]]
+name = "stripe"
+kind = "stripe"
+base_url = "http://127.0.0.1:9"
+credential_env = "WEDSYNC_TEST_STRIPE_KEY"
+interval = "30s"
+timeout = "5s"
+"#,
+    )
+    .unwrap()
+}
