@@ -40,11 +40,26 @@
 //! - Every handle logs what it received (method, path, query, headers with secrets masked, body),
 //!   bounded to the last [`DEFAULT_LOG_CAPACITY`] requests, and counts all of them.
 //! - Credentials are generated at run time; no key-shaped literal is in the source.
+//! - [`fixtures`] holds realistic provider payloads compiled into the crate.
+//!
+//! | fake | what it serves |
+//! |---|---|
+//! | [`FakeStripe`] | `/v1/balance`, `/v1/account` |
+//! | [`FakeTwilio`] | `/2010-04-01/Accounts/{sid}.json`, `…/Balance.json` |
+//! | [`FakeResend`] | `/domains` |
+//! | [`FakeSupabase`] | `/auth/v1/health`, `/rest/v1/{table}` |
+//! | [`FakeStatuspage`] | `/api/v2/status.json`, `/api/v2/summary.json`, `/current` |
+//! | [`FakeSlack`] | an incoming webhook |
+//! | [`FakePagerDuty`] | `/v2/enqueue` |
+//! | [`FakeWebhookHandler`] | our internal webhook destination |
+//! | [`FakeHttp`] | a generic health endpoint |
+//! | [`FakeProviders`] | all of them at once |
 //!
 //! # Feature flags
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `signed-webhooks` | no | `signed`: realistic signed provider webhooks built from the fixtures with `wedsync-webhooks`' signing functions |
 
 pub mod fixtures;
 mod handler;
@@ -101,4 +116,9 @@ pub async fn raw_get_status(
             std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP/1.1 answer")
         })
 }
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
