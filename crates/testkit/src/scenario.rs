@@ -192,4 +192,31 @@ mod tests {
         assert_eq!(Scenario::retry_after_secs(Duration::ZERO), 1);
         assert_eq!(Scenario::retry_after_secs(Duration::from_secs(30)), 30);
     }
+
+    proptest::proptest! {
+        /// Flapping agrees with a naive model that walks the calls one by one.
+        #[test]
+        fn flapping_matches_a_naive_model(every in 0_u32..7, calls in 0_u64..64) {
+            let s = Scenario::flapping(every);
+            let run = u64::from(every.max(1));
+            let (mut healthy, mut left) = (true, run);
+            for call in 0..calls {
+                let expected = if healthy { Scenario::Healthy } else { Scenario::ServerError };
+                proptest::prop_assert_eq!(s.resolve(call), expected);
+                left -= 1;
+                if left == 0 {
+                    healthy = !healthy;
+                    left = run;
+                }
+            }
+        }
+
+        /// FailTimes fails exactly the first `times` calls.
+        #[test]
+        fn fail_times_fails_exactly_n(times in 0_u32..20, call in 0_u64..40) {
+            let s = Scenario::fail_times(times, Scenario::Status(503));
+            let failed = s.resolve(call) == Scenario::Status(503);
+            proptest::prop_assert_eq!(failed, call < u64::from(times));
+        }
+    }
 }

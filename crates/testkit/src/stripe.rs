@@ -367,4 +367,20 @@ mod tests {
         assert_eq!(mask_key("short"), "***");
         assert_eq!(mask_key("sk_x"), "***");
     }
+
+    proptest::proptest! {
+        /// Stripe-style masking shows at most the prefix and the last four characters.
+        #[test]
+        fn mask_key_hides_the_middle(mode in "(test|live)", body in "[A-Za-z0-9]{4,60}") {
+            let key = format!("sk_{mode}_{body}");
+            let masked = mask_key(&key);
+            if masked != "***" {
+                let prefix = format!("sk_{mode}_");
+                proptest::prop_assert!(masked.starts_with(&prefix));
+                let middle = &masked[prefix.len()..masked.len() - 4];
+                proptest::prop_assert!(middle.chars().all(|c| c == '*'));
+                proptest::prop_assert_eq!(&masked[masked.len() - 4..], &key[key.len() - 4..]);
+            }
+        }
+    }
 }
