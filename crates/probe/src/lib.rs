@@ -44,6 +44,10 @@
 
 pub mod alert;
 pub mod clock;
+#[cfg(feature = "http")]
+pub mod http_probes;
+#[cfg(feature = "http")]
+pub mod http_sinks;
 pub mod monitor;
 pub mod outbox;
 pub mod policy;
@@ -59,6 +63,13 @@ mod tcp;
 pub mod conformance;
 
 pub use alert::{AlertConfig, AlertEngine, MaintenanceWindow};
+#[cfg(feature = "http")]
+pub use http_probes::{
+    Condition, HttpProbe, HttpSettings, ResendProbe, StatuspageProbe, StripeProbe,
+    SupabaseAuthProbe, SupabaseDataProbe, TwilioProbe,
+};
+#[cfg(feature = "http")]
+pub use http_sinks::{PagerDutySink, SlackSink, WebhookSink};
 pub use monitor::{Monitor, MonitorConfig, MonitorError, ServiceConfig, Snapshot};
 pub use policy::WeddingDayPolicy;
 pub use probe::{FnProbe, HealthProbe};
@@ -93,46 +104,8 @@ pub fn sanitize_detail(text: &str) -> String {
     out
 }
 
-/// The smallest adapter until wedsync-redact's `sanitize_text` lands: masks every token that
-/// carries a known secret prefix or looks like a credential (long mixed alphanumerics).
 fn redact_text(text: &str) -> String {
-    const PREFIXES: [&str; 12] = [
-        "sk_",
-        "rk_",
-        "pk_",
-        "whsec_",
-        "re_",
-        "sb_secret_",
-        "sb_publishable_",
-        "Bearer",
-        "Basic",
-        "eyJ",
-        "AC",
-        "SK",
-    ];
-    let mut out = String::with_capacity(text.len());
-    let mut mask_next = false;
-    for (i, tok) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let bare = tok.trim_matches(|c: char| !c.is_alphanumeric() && c != '_' && c != '-');
-        let looks_secret = mask_next
-            || (bare.len() >= 12
-                && (PREFIXES.iter().any(|p| bare.starts_with(p))
-                    || (bare.chars().any(|c| c.is_ascii_digit())
-                        && bare.chars().any(|c| c.is_ascii_alphabetic())
-                        && bare
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))));
-        mask_next = bare == "Bearer" || bare == "Basic";
-        if looks_secret && !bare.is_empty() {
-            out.push_str(&tok.replace(bare, "[REDACTED]"));
-        } else {
-            out.push_str(tok);
-        }
-    }
-    out
+    wedsync_redact::text(text)
 }
 
 #[cfg(test)]
