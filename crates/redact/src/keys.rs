@@ -1,6 +1,7 @@
 //! Key names: normalisation into words and classification.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use crate::Profile;
 
@@ -58,10 +59,6 @@ impl Words {
     pub(crate) fn get(&self, i: usize) -> &[u8] {
         let (s, e) = self.spans[i];
         &self.buf[s..e]
-    }
-
-    pub(crate) fn last(&self) -> &[u8] {
-        self.get(self.len() - 1)
     }
 
     /// The words joined with `_` (allocates; slow paths only).
@@ -166,14 +163,6 @@ const SENSITIVE: &[&[u8]] = &[
     b"setcookie",
 ];
 
-const PAIRS: &[(&[u8], &[u8])] = &[
-    (b"api", b"key"),
-    (b"access", b"key"),
-    (b"private", b"key"),
-    (b"client", b"secret"),
-    (b"secret", b"key"),
-];
-
 /// Leading words that make a key a flag about a secret rather than the secret (`has_password`).
 const FLAG_FIRST: &[&[u8]] = &[
     b"has",
@@ -199,6 +188,8 @@ const FLAG_LAST: &[&[u8]] = &[
     b"set",
     b"count",
     b"length",
+    b"check",
+    b"checks",
 ];
 
 const PERSON_CTX: &[&[u8]] = &[
@@ -338,8 +329,188 @@ const NONPERSON_NAME: &[&[u8]] = &[
     b"display",
 ];
 
-fn is_in(word: &[u8], set: &[&[u8]]) -> bool {
-    set.contains(&word)
+const F_SENS: u16 = 1;
+const F_PAIR_KEY: u16 = 2; // api/access/private/secret + key
+const F_PAIR_SECRET: u16 = 4; // client + secret
+const F_KEY: u16 = 8;
+const F_SECRET: u16 = 16;
+const F_FLAG_FIRST: u16 = 32;
+const F_FLAG_LAST: u16 = 64;
+const F_PERSON: u16 = 128;
+const F_NONPERSON: u16 = 256;
+const F_ADDRESS: u16 = 512;
+const F_NONPERSON_NAME: u16 = 1024;
+const F_PAIR_LAST: u16 = 2048;
+const F_STREET: u16 = 4096;
+
+#[derive(Debug, Clone, Copy)]
+struct WordInfo {
+    flags: u16,
+    /// The rule when the key is this one word.
+    single: Rule,
+    /// The rule when this is the last of several words.
+    last: Rule,
+}
+
+const EMPTY: WordInfo = WordInfo {
+    flags: 0,
+    single: Rule::None,
+    last: Rule::None,
+};
+
+const SINGLE: &[(&[u8], Rule)] = &[
+    (b"email", Rule::Email),
+    (b"emails", Rule::Email),
+    (b"mail", Rule::Email),
+    (b"phone", Rule::Phone),
+    (b"phones", Rule::Phone),
+    (b"mobile", Rule::Phone),
+    (b"telephone", Rule::Phone),
+    (b"tel", Rule::Phone),
+    (b"msisdn", Rule::Phone),
+    (b"cellphone", Rule::Phone),
+    (b"name", Rule::NameIfPerson),
+    (b"fullname", Rule::Name),
+    (b"firstname", Rule::Name),
+    (b"lastname", Rule::Name),
+    (b"surname", Rule::Name),
+    (b"forename", Rule::Name),
+    (b"givenname", Rule::Name),
+    (b"familyname", Rule::Name),
+    (b"username", Rule::Name),
+    (b"nickname", Rule::Name),
+    (b"address", Rule::Address),
+    (b"street", Rule::Address),
+    (b"postcode", Rule::Address),
+    (b"zip", Rule::Address),
+    (b"zipcode", Rule::Address),
+    (b"postalcode", Rule::Address),
+    (b"line1", Rule::AddressLine),
+    (b"line2", Rule::AddressLine),
+    (b"line3", Rule::AddressLine),
+    (b"ip", Rule::Ip),
+    (b"ipaddress", Rule::Ip),
+    (b"ipv4", Rule::Ip),
+    (b"ipv6", Rule::Ip),
+    (b"iban", Rule::Iban),
+];
+
+const LAST: &[(&[u8], Rule)] = &[
+    (b"email", Rule::Email),
+    (b"emails", Rule::Email),
+    (b"phone", Rule::Phone),
+    (b"mobile", Rule::Phone),
+    (b"ip", Rule::Ip),
+    (b"iban", Rule::Iban),
+    (b"name", Rule::Name),
+    (b"names", Rule::Name),
+];
+
+const TABLE_BITS: u32 = 10;
+
+struct Table {
+    slots: Vec<Option<(&'static [u8], WordInfo)>>,
+}
+
+fn hash(w: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in w {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h >> (32 - TABLE_BITS)) as usize
+}
+
+impl Table {
+    fn build() -> Table {
+        let mut entries: Vec<(&'static [u8], WordInfo)> = Vec::new();
+        let mut add = |w: &'static [u8], f: &dyn Fn(&mut WordInfo)| match entries
+            .iter_mut()
+            .find(|(k, _)| *k == w)
+        {
+            Some((_, info)) => f(info),
+            None => {
+                let mut info = EMPTY;
+                f(&mut info);
+                entries.push((w, info));
+            }
+        };
+        for w in SENSITIVE {
+            add(w, &|i| i.flags |= F_SENS);
+        }
+        for w in [&b"api"[..], b"access", b"private", b"secret"] {
+            add(w, &|i| i.flags |= F_PAIR_KEY);
+        }
+        add(b"client", &|i| i.flags |= F_PAIR_SECRET);
+        add(b"key", &|i| i.flags |= F_KEY);
+        add(b"secret", &|i| i.flags |= F_SECRET);
+        for w in FLAG_FIRST {
+            add(w, &|i| i.flags |= F_FLAG_FIRST);
+        }
+        for w in FLAG_LAST {
+            add(w, &|i| i.flags |= F_FLAG_LAST);
+        }
+        for w in PERSON_CTX {
+            add(w, &|i| i.flags |= F_PERSON);
+        }
+        for w in NONPERSON_CTX {
+            add(w, &|i| i.flags |= F_NONPERSON);
+        }
+        for w in [&b"address"[..], b"addresses"] {
+            add(w, &|i| i.flags |= F_ADDRESS);
+        }
+        for w in NONPERSON_NAME {
+            add(w, &|i| i.flags |= F_NONPERSON_NAME);
+        }
+        for w in [
+            &b"address"[..],
+            b"addr",
+            b"code",
+            b"number",
+            b"line1",
+            b"line2",
+            b"line3",
+        ] {
+            add(w, &|i| i.flags |= F_PAIR_LAST);
+        }
+        add(b"street", &|i| i.flags |= F_STREET);
+        for (w, r) in SINGLE {
+            let r = *r;
+            add(w, &move |i| i.single = r);
+        }
+        for (w, r) in LAST {
+            let r = *r;
+            add(w, &move |i| i.last = r);
+        }
+        let mut slots = vec![None; 1 << TABLE_BITS];
+        for (w, info) in entries {
+            let mut h = hash(w);
+            while slots[h].is_some() {
+                h = (h + 1) & ((1 << TABLE_BITS) - 1);
+            }
+            slots[h] = Some((w, info));
+        }
+        Table { slots }
+    }
+
+    fn get(&self, w: &[u8]) -> WordInfo {
+        if w.len() > 16 {
+            return EMPTY;
+        }
+        let mut h = hash(w);
+        loop {
+            match &self.slots[h] {
+                None => return EMPTY,
+                Some((k, info)) if *k == w => return *info,
+                Some(_) => h = (h + 1) & ((1 << TABLE_BITS) - 1),
+            }
+        }
+    }
+}
+
+fn table() -> &'static Table {
+    static T: OnceLock<Table> = OnceLock::new();
+    T.get_or_init(Table::build)
 }
 
 /// Extra rules compiled from the policy.
@@ -349,6 +520,9 @@ pub(crate) struct KeyConfig {
     pub(crate) sensitive: Vec<Vec<Vec<u8>>>,
     pub(crate) allowed: Vec<String>,
 }
+
+/// At most this many words are classified (longer keys are judged on their first words).
+const MAX_WORDS: usize = 16;
 
 impl KeyConfig {
     pub(crate) fn new(profile: Profile, sensitive: &[String], allowed: &[String]) -> Self {
@@ -374,9 +548,17 @@ impl KeyConfig {
         }
     }
 
-    /// True when the key, already split into `w`, names a secret.
-    pub(crate) fn is_sensitive(&self, w: &Words) -> bool {
-        let n = w.len();
+    fn infos(w: &Words, out: &mut [WordInfo; MAX_WORDS]) -> usize {
+        let t = table();
+        let n = w.len().min(MAX_WORDS);
+        for (i, slot) in out.iter_mut().enumerate().take(n) {
+            *slot = t.get(w.get(i));
+        }
+        n
+    }
+
+    fn sensitive_from(&self, w: &Words, info: &[WordInfo]) -> bool {
+        let n = info.len();
         if n == 0 {
             return false;
         }
@@ -386,22 +568,31 @@ impl KeyConfig {
         if self.sensitive.iter().any(|p| w.contains_phrase(p)) {
             return true;
         }
-        if n > 1 && (is_in(w.get(0), FLAG_FIRST) || is_in(w.last(), FLAG_LAST)) {
+        if n > 1 && (info[0].flags & F_FLAG_FIRST != 0 || info[n - 1].flags & F_FLAG_LAST != 0) {
             return false;
         }
         for i in 0..n {
-            let word = w.get(i);
-            if is_in(word, SENSITIVE) {
+            let f = info[i].flags;
+            if f & F_SENS != 0 {
                 return true;
             }
             if i + 1 < n {
-                let next = w.get(i + 1);
-                if PAIRS.iter().any(|(a, b)| *a == word && *b == next) {
+                let g = info[i + 1].flags;
+                if (f & F_PAIR_KEY != 0 && g & F_KEY != 0)
+                    || (f & F_PAIR_SECRET != 0 && g & F_SECRET != 0)
+                {
                     return true;
                 }
             }
         }
         false
+    }
+
+    /// True when the key, already split into `w`, names a secret.
+    pub(crate) fn is_sensitive(&self, w: &Words) -> bool {
+        let mut buf = [EMPTY; MAX_WORDS];
+        let n = Self::infos(w, &mut buf);
+        self.sensitive_from(w, &buf[..n])
     }
 
     /// Classifies a key (already split into `w`).
@@ -411,107 +602,104 @@ impl KeyConfig {
             ctx: 0,
             ctx_set: false,
         };
-        let n = w.len();
+        let mut buf = [EMPTY; MAX_WORDS];
+        let n = Self::infos(w, &mut buf);
+        let info = &buf[..n];
         if n == 0 {
             return class;
         }
-        for i in 0..n {
-            let word = w.get(i);
-            if is_in(word, PERSON_CTX) {
+        for i in info {
+            if i.flags & F_PERSON != 0 {
                 class.ctx = (class.ctx & !CTX_NONPERSON) | CTX_PERSON;
                 class.ctx_set = true;
-            } else if is_in(word, NONPERSON_CTX) {
+            } else if i.flags & F_NONPERSON != 0 {
                 class.ctx = (class.ctx & !CTX_PERSON) | CTX_NONPERSON;
                 class.ctx_set = true;
             }
-            if word == b"address" || word == b"addresses" {
+            if i.flags & F_ADDRESS != 0 {
                 class.ctx |= CTX_ADDRESS;
             }
         }
-        if self.is_sensitive(w) {
+        if self.sensitive_from(w, info) {
             class.rule = Rule::Sensitive;
             return class;
         }
-        class.rule = self.personal(w);
+        class.rule = self.personal(w, info);
         class
     }
 
-    fn personal(&self, w: &Words) -> Rule {
-        let n = w.len();
+    fn personal(&self, w: &Words, info: &[WordInfo]) -> Rule {
+        let n = info.len();
         let first = w.get(0);
-        let last = w.last();
-        match self.profile {
-            Profile::Twilio if n <= 2 => match (first, if n == 2 { Some(last) } else { None }) {
-                (b"body", None) => return Rule::Message,
-                (b"from" | b"to" | b"caller" | b"called" | b"forwarded", None) => {
-                    return Rule::Phone
-                }
-                (b"from" | b"to" | b"caller" | b"called", Some(b"zip")) => return Rule::Address,
-                _ => {}
-            },
-            Profile::Resend => match (n, first, last) {
-                (1, b"to" | b"from" | b"cc" | b"bcc", _) => return Rule::Email,
-                (2, b"reply", b"to") => return Rule::Email,
-                _ => {}
-            },
-            Profile::Stripe => match (n, first, last) {
-                (1, b"dob", _) => return Rule::Message,
-                (2, b"id", b"number") => return Rule::Sensitive,
-                _ => {}
-            },
-            Profile::Supabase => match (n, first, last) {
-                (2, b"email", b"change") | (2, b"new", b"email") => return Rule::Email,
-                (2, b"phone", b"change") | (2, b"new", b"phone") => return Rule::Phone,
-                _ => {}
-            },
-            _ => {}
+        let last = w.get(n - 1);
+        if n <= 2 {
+            if let Some(r) = self.profile_rule(n, first, last) {
+                return r;
+            }
         }
         if n == 1 {
-            return match first {
-                b"email" | b"emails" | b"mail" => Rule::Email,
-                b"phone" | b"phones" | b"mobile" | b"telephone" | b"tel" | b"msisdn"
-                | b"cellphone" => Rule::Phone,
-                b"name" => Rule::NameIfPerson,
-                b"fullname" | b"firstname" | b"lastname" | b"surname" | b"forename"
-                | b"givenname" | b"familyname" | b"username" | b"nickname" => Rule::Name,
-                b"address" | b"street" | b"postcode" | b"zip" | b"zipcode" | b"postalcode" => {
-                    Rule::Address
-                }
-                b"line1" | b"line2" | b"line3" => Rule::AddressLine,
-                b"ip" | b"ipaddress" | b"ipv4" | b"ipv6" => Rule::Ip,
-                b"iban" => Rule::Iban,
-                _ => Rule::None,
-            };
+            return info[0].single;
         }
-        match last {
-            b"email" | b"emails" => return Rule::Email,
-            b"phone" | b"mobile" => return Rule::Phone,
-            b"ip" => return Rule::Ip,
-            b"iban" => return Rule::Iban,
-            b"name" | b"names" => {
-                return if is_in(first, NONPERSON_NAME) && !is_in(first, PERSON_CTX) {
+        let li = info[n - 1];
+        match li.last {
+            Rule::None => {}
+            Rule::Name => {
+                let fi = info[0].flags;
+                return if fi & F_NONPERSON_NAME != 0 && fi & F_PERSON == 0 {
                     Rule::None
                 } else {
                     Rule::Name
-                }
+                };
             }
-            _ => {}
+            r => return r,
         }
-        let pair = (w.get(n - 2), last);
-        match pair {
+        if info.iter().any(|i| i.flags & F_STREET != 0) {
+            return Rule::Address;
+        }
+        if li.flags & F_PAIR_LAST == 0 {
+            return Rule::None;
+        }
+        match (w.get(n - 2), last) {
             (b"email", b"address") => Rule::Email,
-            (b"ip", b"address") | (b"remote", b"addr") | (b"client", b"addr") => Rule::Ip,
+            (b"ip", b"address") | (b"remote" | b"client", b"addr") => Rule::Ip,
             (b"phone" | b"mobile" | b"telephone", b"number") => Rule::Phone,
             (b"postal" | b"post" | b"zip", b"code") => Rule::Address,
             (b"address", b"line1" | b"line2" | b"line3") => Rule::Address,
-            (b"street", _) | (_, b"street") => Rule::Address,
-            (_, b"address") if n == 2 => match first {
+            (
                 b"billing" | b"shipping" | b"home" | b"street" | b"postal" | b"mailing"
-                | b"physical" | b"residential" | b"customer" | b"guest" => Rule::Address,
-                _ => Rule::None,
-            },
+                | b"physical" | b"residential" | b"customer" | b"guest",
+                b"address",
+            ) if n == 2 => Rule::Address,
             _ => Rule::None,
         }
+    }
+
+    fn profile_rule(&self, n: usize, first: &[u8], last: &[u8]) -> Option<Rule> {
+        let r = match self.profile {
+            Profile::Twilio => match (n, first, last) {
+                (1, b"body", _) => Rule::Message,
+                (1, b"from" | b"to" | b"caller" | b"called" | b"forwarded", _) => Rule::Phone,
+                (2, b"from" | b"to" | b"caller" | b"called", b"zip") => Rule::Address,
+                _ => return None,
+            },
+            Profile::Resend => match (n, first, last) {
+                (1, b"to" | b"from" | b"cc" | b"bcc", _) => Rule::Email,
+                (2, b"reply", b"to") => Rule::Email,
+                _ => return None,
+            },
+            Profile::Stripe => match (n, first, last) {
+                (1, b"dob", _) => Rule::Message,
+                (2, b"id", b"number") => Rule::Sensitive,
+                _ => return None,
+            },
+            Profile::Supabase => match (n, first, last) {
+                (2, b"email", b"change") | (2, b"new", b"email") => Rule::Email,
+                (2, b"phone", b"change") | (2, b"new", b"phone") => Rule::Phone,
+                _ => return None,
+            },
+            Profile::Generic => return None,
+        };
+        Some(r)
     }
 }
 

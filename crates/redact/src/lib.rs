@@ -74,6 +74,27 @@ use scan::{Scanner, Scratch};
 /// Appended to input cut at the size limit.
 const TRUNCATED: &str = "\n[TRUNCATED]";
 
+/// Where to cut `s` to at most `max` bytes: at the last whitespace within the final KiB (so no
+/// half token, such as a secret cut below its detector's minimum length, survives), else on a
+/// character boundary.
+fn cut_point(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let floor = end.saturating_sub(1024);
+    match s.as_bytes()[floor..end]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+    {
+        Some(p) => floor + p,
+        None => end,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PathSeg {
     One,
@@ -206,11 +227,7 @@ impl Engine {
         if input.len() <= max {
             return None;
         }
-        let mut end = max.saturating_sub(TRUNCATED.len());
-        while !input.is_char_boundary(end) {
-            end -= 1;
-        }
-        Some(&input[..end])
+        Some(&input[..cut_point(input, max.saturating_sub(TRUNCATED.len()))])
     }
 
     fn text(&self, input: &str, report: &mut Report) -> String {
@@ -225,10 +242,7 @@ impl Engine {
             for _ in 0..3 {
                 let max = self.limits.max_input_bytes - TRUNCATED.len();
                 if out.len() > max {
-                    let mut end = max;
-                    while !out.is_char_boundary(end) {
-                        end -= 1;
-                    }
+                    let end = cut_point(&out, max);
                     out.truncate(end);
                 }
                 match self.scanner.sanitize(&out, &mut s, report) {

@@ -46,20 +46,31 @@ impl Body {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pat {
-    /// A known secret prefix; `exact` means the body has exactly `min` characters.
+    /// A known secret prefix. The match may begin `back` bytes after the real start, whose
+    /// byte must be one of `lead` (`k_live_` after `s` or `r`). `exact` means the body has
+    /// exactly `min` characters; `mixed` that it must hold a digit and a letter.
     Prefix {
         body: Body,
         min: usize,
         exact: bool,
         boundary: bool,
         mixed: bool,
+        back: usize,
+        lead: &'static [u8],
     },
-    ClientSecret,
+    /// `xox` + one of `bpares` + `-`: Slack tokens.
+    Slack,
     Jwt,
     Pem,
-    Scheme,
+    /// `Bearer`/`Basic`; `back` as for prefixes.
+    Scheme {
+        back: usize,
+    },
     Url,
-    KeyWord,
+    /// A sensitive key word; `secret` also checks for Stripe client secrets and Supabase keys.
+    KeyWord {
+        secret: bool,
+    },
 }
 
 struct PatDef(&'static str, Pat);
@@ -73,6 +84,8 @@ const fn prefix(s: &'static str, body: Body, min: usize) -> PatDef {
             exact: false,
             boundary: true,
             mixed: false,
+            back: 0,
+            lead: b"",
         },
     )
 }
@@ -86,19 +99,39 @@ const fn exact(s: &'static str, body: Body, len: usize) -> PatDef {
             exact: true,
             boundary: true,
             mixed: false,
+            back: 0,
+            lead: b"",
         },
     )
 }
 
+const fn stripe(s: &'static str) -> PatDef {
+    PatDef(
+        s,
+        Pat::Prefix {
+            body: Body::Alnum,
+            min: 8,
+            exact: false,
+            boundary: true,
+            mixed: false,
+            back: 1,
+            lead: b"sr",
+        },
+    )
+}
+
+const fn word(s: &'static str) -> PatDef {
+    PatDef(s, Pat::KeyWord { secret: false })
+}
+
+/// The trigger literals. The automaton is case-sensitive so that its packed (SIMD) prefilter
+/// applies; key words are listed in their usual spellings (`token`/`Token` via the suffix
+/// `oken`, and `OKEN`). Keep the list at or under 64 patterns.
 const BUILTIN: &[PatDef] = &[
-    prefix("sk_live_", Body::Alnum, 8),
-    prefix("sk_test_", Body::Alnum, 8),
-    prefix("sk_prod_", Body::Alnum, 8),
-    prefix("rk_live_", Body::Alnum, 8),
-    prefix("rk_test_", Body::Alnum, 8),
-    prefix("rk_prod_", Body::Alnum, 8),
+    stripe("k_live_"),
+    stripe("k_test_"),
+    stripe("k_prod_"),
     prefix("whsec_", Body::Base64, 8),
-    PatDef("_secret_", Pat::ClientSecret),
     PatDef(
         "re_",
         Pat::Prefix {
@@ -107,17 +140,13 @@ const BUILTIN: &[PatDef] = &[
             exact: false,
             boundary: true,
             mixed: true,
+            back: 0,
+            lead: b"",
         },
     ),
-    prefix("sb_secret_", Body::WordDash, 8),
     prefix("sbp_", Body::Alnum, 20),
     exact("SK", Body::Hex, 32),
-    prefix("xoxb-", Body::WordDash, 8),
-    prefix("xoxp-", Body::WordDash, 8),
-    prefix("xoxa-", Body::WordDash, 8),
-    prefix("xoxr-", Body::WordDash, 8),
-    prefix("xoxs-", Body::WordDash, 8),
-    prefix("xoxe-", Body::WordDash, 8),
+    PatDef("xox", Pat::Slack),
     prefix("xapp-", Body::WordDash, 8),
     PatDef(
         "hooks.slack.com/services/",
@@ -127,19 +156,12 @@ const BUILTIN: &[PatDef] = &[
             exact: false,
             boundary: false,
             mixed: false,
+            back: 0,
+            lead: b"",
         },
     ),
     exact("AKIA", Body::Upper, 16),
     exact("ASIA", Body::Upper, 16),
-    exact("ABIA", Body::Upper, 16),
-    exact("ACCA", Body::Upper, 16),
-    exact("AGPA", Body::Upper, 16),
-    exact("AIDA", Body::Upper, 16),
-    exact("AIPA", Body::Upper, 16),
-    exact("ANPA", Body::Upper, 16),
-    exact("ANVA", Body::Upper, 16),
-    exact("AROA", Body::Upper, 16),
-    exact("APKA", Body::Upper, 16),
     prefix("ghp_", Body::Alnum, 20),
     prefix("gho_", Body::Alnum, 20),
     prefix("ghu_", Body::Alnum, 20),
@@ -150,34 +172,70 @@ const BUILTIN: &[PatDef] = &[
     exact("AIza", Body::WordDash, 35),
     PatDef("eyJ", Pat::Jwt),
     PatDef("-----BEGIN ", Pat::Pem),
-    PatDef("bearer", Pat::Scheme),
-    PatDef("basic", Pat::Scheme),
     PatDef("://", Pat::Url),
+    PatDef("earer", Pat::Scheme { back: 1 }),
+    PatDef("EARER", Pat::Scheme { back: 1 }),
+    PatDef("basic", Pat::Scheme { back: 0 }),
+    PatDef("Basic", Pat::Scheme { back: 0 }),
+    PatDef("BASIC", Pat::Scheme { back: 0 }),
+    PatDef("ecret", Pat::KeyWord { secret: true }),
+    PatDef("ECRET", Pat::KeyWord { secret: true }),
+    word("pass"),
+    word("Pass"),
+    word("PASS"),
+    word("pwd"),
+    word("PWD"),
+    word("oken"),
+    word("OKEN"),
+    word("auth"),
+    word("Auth"),
+    word("AUTH"),
+    word("redential"),
+    word("REDENTIAL"),
+    word("ookie"),
+    word("OOKIE"),
+    word("ignature"),
+    word("IGNATURE"),
+    word("otp"),
+    word("OTP"),
+    word("pin"),
+    word("PIN"),
+    word("cvc"),
+    word("CVC"),
+    word("cvv"),
+    word("CVV"),
+    word("ssn"),
+    word("SSN"),
+    word("key"),
+    word("Key"),
+    word("KEY"),
 ];
 
-/// Words whose presence inside a token makes it worth classifying as a key.
-const KEY_WORDS: &[&str] = &[
-    "pass",
-    "pwd",
-    "secret",
-    "token",
-    "auth",
-    "credential",
-    "cookie",
-    "signature",
-    "otp",
-    "pin",
-    "cvc",
-    "cvv",
-    "ssn",
-    "key",
-];
+/// Texts longer than this are verified line-window by line-window after replacement.
+const VERIFY_WINDOWED_ABOVE: usize = 4096;
 
 /// Priority of findings: higher wins when two start at the same byte.
 const PRIO_URL: u8 = 9;
 const PRIO_KV: u8 = 8;
 const PRIO_SECRET: u8 = 7;
 const PRIO_PII: u8 = 3;
+
+#[derive(Debug, Clone, Copy)]
+struct PrefixSpec {
+    body: Body,
+    min: usize,
+    exact: bool,
+    boundary: bool,
+    mixed: bool,
+}
+
+const WORD_DASH_8: PrefixSpec = PrefixSpec {
+    body: Body::WordDash,
+    min: 8,
+    exact: false,
+    boundary: true,
+    mixed: false,
+};
 
 /// One detected value to replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,7 +278,6 @@ pub(crate) struct Scanner {
     pub(crate) det: Detectors,
     pub(crate) keys: KeyConfig,
     pub(crate) pseudo: Option<SecretKey>,
-    user_prefixes: Vec<String>,
     pct40: memmem::Finder<'static>,
 }
 
@@ -427,10 +484,6 @@ impl Scanner {
             strs.push(d.0.to_owned());
             pats.push(d.1);
         }
-        for w in KEY_WORDS {
-            strs.push((*w).to_owned());
-            pats.push(Pat::KeyWord);
-        }
         for p in extra_prefixes {
             strs.push(p.clone());
             pats.push(Pat::Prefix {
@@ -439,19 +492,29 @@ impl Scanner {
                 exact: false,
                 boundary: true,
                 mixed: false,
+                back: 0,
+                lead: b"",
             });
         }
         for w in extra_words {
             let mut words = Words::default();
             words.split(w);
             for i in 0..words.len() {
-                strs.push(String::from_utf8_lossy(words.get(i)).into_owned());
-                pats.push(Pat::KeyWord);
+                let lower = String::from_utf8_lossy(words.get(i)).into_owned();
+                let mut cap = lower.clone();
+                if let Some(f) = cap.get_mut(..1) {
+                    f.make_ascii_uppercase();
+                }
+                for v in [lower.to_ascii_uppercase(), cap, lower] {
+                    if !strs.contains(&v) {
+                        strs.push(v);
+                        pats.push(Pat::KeyWord { secret: false });
+                    }
+                }
             }
         }
         let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
+            .match_kind(MatchKind::LeftmostFirst)
             .build(&strs)
             .unwrap_or_else(|_| {
                 // Building only fails on absurd pattern sets; fall back to the built-ins.
@@ -465,7 +528,6 @@ impl Scanner {
             det,
             keys,
             pseudo,
-            user_prefixes: extra_prefixes.to_vec(),
             pct40: memmem::Finder::new(b"%40").into_owned(),
         }
     }
@@ -482,7 +544,11 @@ impl Scanner {
         if s.findings.is_empty() {
             return None;
         }
-        let mut out = self.apply(text, &s.findings, report);
+        let mut windows = Vec::new();
+        let mut out = self.apply_tracking(text, &s.findings, report, Some(&mut windows));
+        if out.len() > VERIFY_WINDOWED_ABOVE && self.verify_windows(&out, &windows, s) {
+            return Some(out);
+        }
         for _ in 0..4 {
             self.find_all(&out, s);
             if s.findings.is_empty() {
@@ -495,13 +561,46 @@ impl Scanner {
         Some(String::from("[REDACTED]"))
     }
 
-    /// Replaces the findings in `text`.
-    pub(crate) fn apply(&self, text: &str, findings: &[Finding], report: &mut Report) -> String {
+    /// Re-scans only the lines that were changed (detectors other than PEM never cross a line
+    /// break, and a PEM replacement lies inside its window). True when they are clean.
+    fn verify_windows(&self, out: &str, windows: &[(usize, usize)], s: &mut Scratch) -> bool {
+        let h = out.as_bytes();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for &(a, b) in windows {
+            let a = memchr::memrchr(b'\n', &h[..a]).map_or(0, |p| p + 1);
+            let b = memchr::memchr(b'\n', &h[b..]).map_or(h.len(), |p| b + p);
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        merged.iter().all(|&(a, b)| {
+            self.find_all(&out[a..b], s);
+            s.findings.is_empty()
+        })
+    }
+
+    fn apply(&self, text: &str, findings: &[Finding], report: &mut Report) -> String {
+        self.apply_tracking(text, findings, report, None)
+    }
+
+    /// Replaces the findings in `text`, recording the replaced spans (output offsets).
+    fn apply_tracking(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        report: &mut Report,
+        mut spans: Option<&mut Vec<(usize, usize)>>,
+    ) -> String {
         let mut out = String::with_capacity(text.len() + 16 * findings.len());
         let mut last = 0;
         for f in findings {
             out.push_str(&text[last..f.start]);
+            let a = out.len();
             self.render(&text[f.start..f.end], f, &mut out);
+            if let Some(sp) = spans.as_deref_mut() {
+                sp.push((a, out.len()));
+            }
             report.add(f.kind, 1);
             last = f.end;
         }
@@ -579,39 +678,83 @@ impl Scanner {
                     exact,
                     boundary,
                     mixed,
+                    back,
+                    lead,
                 } if self.det.secrets => {
-                    self.prefix_secret(text, ms, me, body, min, exact, boundary, mixed, s)
+                    if back > 0 && (ms < back || !lead.contains(&h[ms - back])) {
+                        None
+                    } else {
+                        let spec = PrefixSpec {
+                            body,
+                            min,
+                            exact,
+                            boundary,
+                            mixed,
+                        };
+                        self.prefix_secret(h, ms - back, me, spec, s)
+                    }
                 }
-                Pat::ClientSecret if self.det.secrets => self.client_secret(h, ms, me, s),
+                Pat::Slack if self.det.secrets => {
+                    if me + 1 < h.len() && b"bpares".contains(&h[me]) && h[me + 1] == b'-' {
+                        self.prefix_secret(h, ms, me + 2, WORD_DASH_8, s)
+                    } else {
+                        None
+                    }
+                }
                 Pat::Jwt if self.det.jwt => self.jwt(h, ms, s),
                 Pat::Pem if self.det.pem => self.pem(text, ms, me, s),
-                Pat::Scheme if self.det.auth_schemes => self.scheme(h, ms, me, s),
+                Pat::Scheme { back } => {
+                    if self.det.auth_schemes
+                        && ms >= back
+                        && (back == 0 || (h[ms - 1] | 0x20) == b'b')
+                    {
+                        self.scheme(h, ms - back, me, s)
+                    } else {
+                        None
+                    }
+                }
                 Pat::Url if self.det.url_userinfo => self.url(text, me, s),
-                Pat::KeyWord if self.det.key_value => self.key_value(text, ms, me, s),
+                Pat::KeyWord { secret } => {
+                    let mut r = None;
+                    if secret
+                        && self.det.secrets
+                        && ms >= 2
+                        && h[ms - 2] == b'_'
+                        && h[ms - 1] == b's'
+                        && me < h.len()
+                        && h[me] == b'_'
+                    {
+                        r = self.client_secret(h, ms - 2, me + 1, s);
+                        if r.is_none() && ms >= 4 && &h[ms - 4..ms - 2] == b"sb" {
+                            r = self.prefix_secret(h, ms - 4, me + 1, WORD_DASH_8, s);
+                        }
+                    }
+                    if r.is_none() && self.det.key_value {
+                        r = self.key_value(text, ms, me, s);
+                    }
+                    r
+                }
                 _ => None,
             };
             pos = next.unwrap_or(ms + 1).max(ms + 1);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn prefix_secret(
         &self,
-        text: &str,
+        h: &[u8],
         ms: usize,
         me: usize,
-        body: Body,
-        min: usize,
-        exact: bool,
-        boundary: bool,
-        mixed: bool,
+        spec: PrefixSpec,
         s: &mut Scratch,
     ) -> Option<usize> {
-        let h = text.as_bytes();
-        // Secret prefixes are case-sensitive; the automaton is not.
-        if !self.case_matches(&h[ms..me]) {
-            return None;
-        }
+        let PrefixSpec {
+            body,
+            min,
+            exact,
+            boundary,
+            mixed,
+        } = spec;
         if boundary && ms > 0 && is_alnum(h[ms - 1]) {
             return None;
         }
@@ -636,12 +779,6 @@ impl Scanner {
         f.keep_pre = me - ms;
         s.findings.push(f);
         Some(e)
-    }
-
-    /// Secret prefixes (built-in and user) are matched case-sensitively.
-    fn case_matches(&self, m: &[u8]) -> bool {
-        BUILTIN.iter().any(|d| d.0.as_bytes() == m)
-            || self.user_prefixes.iter().any(|p| p.as_bytes() == m)
     }
 
     fn client_secret(&self, h: &[u8], ms: usize, me: usize, s: &mut Scratch) -> Option<usize> {
@@ -876,10 +1013,8 @@ impl Scanner {
             (vs, e, true)
         } else if h[p] == b'\\' && p + 1 < n && h[p + 1] == b'"' {
             let vs = p + 2;
-            let e = memmem::find(&h[vs..], b"\\\"").map_or_else(
-                || memchr::memchr(b'\n', &h[vs..]).map_or(n, |x| vs + x),
-                |x| vs + x,
-            );
+            let line_end = memchr::memchr(b'\n', &h[vs..]).map_or(n, |x| vs + x);
+            let e = memmem::find(&h[vs..line_end], b"\\\"").map_or(line_end, |x| vs + x);
             (vs, e, true)
         } else if h[p] == b'[' {
             // A placeholder (or a bracketed value): up to the closing bracket.
