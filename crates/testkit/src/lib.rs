@@ -68,6 +68,8 @@ mod providers;
 pub mod resend;
 mod scenario;
 mod server;
+#[cfg(feature = "signed-webhooks")]
+pub mod signed;
 mod slack;
 pub mod statuspage;
 pub mod stripe;
@@ -109,12 +111,60 @@ pub async fn raw_get_status(
     stream.write_all(request.as_bytes()).await?;
     let mut head = [0_u8; 12];
     stream.read_exact(&mut head).await?;
+    parse_status(&head)
+}
+
+/// Send a bare `POST` over HTTP/1.1 to `url` (`http://HOST:PORT/path?query`) with `headers` and
+/// `body`, and return the status code. Dependency-free, for smoke checks and the signed webhook
+/// builders.
+///
+/// # Errors
+/// On a URL that is not `http://…`, connection or I/O errors, or an answer that is not HTTP/1.1.
+pub async fn raw_post(url: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let invalid =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_owned());
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| invalid("only http:// URLs are supported"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_owned()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_owned()),
+    };
+    if authority.is_empty() {
+        return Err(invalid("the URL has no host"));
+    }
+    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nhost: {authority}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("host") {
+            continue;
+        }
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    stream.write_all(body).await?;
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).await?;
+    parse_status(&head)
+}
+
+fn parse_status(head: &[u8; 12]) -> std::io::Result<u16> {
+    if !head.starts_with(b"HTTP/1.") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not an HTTP/1.x answer",
+        ));
+    }
     std::str::from_utf8(&head[9..12])
         .ok()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP/1.1 answer")
-        })
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad status line"))
 }
 
 /// The README's examples, compiled as doctests.
