@@ -73,11 +73,15 @@ impl std::error::Error for Rejected {}
 
 /// The error of [`CircuitBreaker::call`]: the breaker rejected the call, or the call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CallError<E> {
     /// The breaker did not permit the call; it was not made.
     Rejected(Rejected),
     /// The call was made and returned this error.
     Inner(E),
+    /// The call did not finish within the timeout of `call_with_timeout` (feature `tokio`); it
+    /// was cancelled and counted as a failure.
+    Timeout(Duration),
 }
 
 impl<E> CallError<E> {
@@ -85,7 +89,7 @@ impl<E> CallError<E> {
     pub fn into_inner(self) -> Option<E> {
         match self {
             CallError::Inner(e) => Some(e),
-            CallError::Rejected(_) => None,
+            CallError::Rejected(_) | CallError::Timeout(_) => None,
         }
     }
 
@@ -100,6 +104,7 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
         match self {
             CallError::Rejected(r) => r.fmt(f),
             CallError::Inner(e) => e.fmt(f),
+            CallError::Timeout(d) => write!(f, "call timed out after {:.3}s", d.as_secs_f64()),
         }
     }
 }
@@ -109,6 +114,7 @@ impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
         match self {
             CallError::Rejected(r) => Some(r),
             CallError::Inner(e) => Some(e),
+            CallError::Timeout(_) => None,
         }
     }
 }
@@ -562,6 +568,32 @@ impl CircuitBreaker {
         result.map_err(CallError::Inner)
     }
 
+    /// Awaits `f()` for at most `timeout` (tokio's clock) if permitted. A timeout cancels the
+    /// call, records a failure and returns [`CallError::Timeout`]; otherwise `Ok` is a success and
+    /// `Err` a failure.
+    #[cfg(feature = "tokio")]
+    pub async fn call_with_timeout<T, E, F, Fut>(
+        &self,
+        timeout: Duration,
+        f: F,
+    ) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        match tokio::time::timeout(timeout, f()).await {
+            Ok(result) => {
+                permit.record_result(&result, &DefaultClassifier);
+                result.map_err(CallError::Inner)
+            }
+            Err(_) => {
+                permit.record_elapsed(Outcome::Failure, timeout);
+                Err(CallError::Timeout(timeout))
+            }
+        }
+    }
+
     /// A snapshot of the state and the current window.
     pub fn metrics(&self) -> Metrics {
         self.inner.metrics()
@@ -837,7 +869,7 @@ struct Effects {
 impl Inner {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        duration_nanos(self.clock.now())
+        self.clock.now_nanos()
     }
 
     fn rules_now(&self) -> &Rules {
@@ -1033,10 +1065,17 @@ impl Inner {
     #[inline]
     fn evaluate_closed(&self, cur: u64, c: Counts, rules: &Rules, second: Option<u64>) {
         if c.calls < rules.minimum_calls {
+            if let ClosedWindow::Time(w) = &self.closed {
+                w.clear_healthy();
+            }
             return;
         }
         let (f_ex, s_ex) = exceeded(c, rules);
-        if !f_ex && !s_ex {
+        if f_ex || s_ex {
+            if let ClosedWindow::Time(w) = &self.closed {
+                w.clear_healthy();
+            }
+        } else {
             if self.exceeded.load(Ordering::Relaxed) != 0 {
                 self.exceeded.store(0, Ordering::Relaxed);
             }
@@ -1210,6 +1249,10 @@ impl Inner {
             return false;
         }
         let next = if on { cur | WEDDING } else { cur & !WEDDING };
+        if let ClosedWindow::Time(w) = &self.closed {
+            // The thresholds change: a healthy verdict under the old ones no longer holds.
+            w.clear_healthy();
+        }
         self.word.store(next, Ordering::Release);
         drop(ctl);
         self.deliver(Effects {

@@ -20,6 +20,13 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// Time elapsed since this clock's origin.
     fn now(&self) -> Duration;
+
+    /// [`now`](Clock::now) in whole nanoseconds (saturating); what the breaker reads on its call
+    /// path. Override it when the clock keeps nanoseconds natively.
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        duration_nanos(self.now())
+    }
 }
 
 /// A precise clock backed by [`std::time::Instant`].
@@ -114,11 +121,16 @@ impl Default for CoarseClock {
 impl Clock for CoarseClock {
     #[inline]
     fn now(&self) -> Duration {
+        Duration::from_nanos(self.now_nanos())
+    }
+
+    #[inline]
+    fn now_nanos(&self) -> u64 {
         if !self.shared.started.load(Ordering::Relaxed) {
             let now = duration_nanos(self.shared.origin.elapsed());
             self.shared.nanos.fetch_max(now, Ordering::Relaxed);
         }
-        Duration::from_nanos(self.shared.nanos.load(Ordering::Relaxed))
+        self.shared.nanos.load(Ordering::Relaxed)
     }
 }
 
@@ -148,10 +160,15 @@ impl FakeClock {
 
 impl Clock for FakeClock {
     fn now(&self) -> Duration {
-        Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+        Duration::from_nanos(self.now_nanos())
+    }
+
+    fn now_nanos(&self) -> u64 {
+        self.nanos.load(Ordering::SeqCst)
     }
 }
 
+#[inline]
 pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

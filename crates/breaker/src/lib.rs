@@ -99,8 +99,14 @@ pub mod clock;
 pub mod config;
 mod outcome;
 mod registry;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod state;
 pub mod sync;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod window;
 
 pub use breaker::{

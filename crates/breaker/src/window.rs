@@ -195,8 +195,9 @@ impl TimeWindow {
         if self.epoch() != epoch {
             return None;
         }
-        let len = self.buckets.len() as u64;
-        let b = &self.buckets[(second % len) as usize];
+        // 32-bit modulo: cheaper, and seconds since the clock's origin fit in 32 bits for 136 years.
+        let len = self.buckets.len() as u32;
+        let b = &self.buckets[(second as u32 % len) as usize];
         let want = stamp(epoch, second);
         let mut s = b.stamp.load(Ordering::Acquire);
         while s != want {
@@ -237,6 +238,14 @@ impl TimeWindow {
     pub fn mark_healthy(&self, epoch: u16, second: u64) {
         self.healthy_at
             .store(stamp(epoch, second), Ordering::Release);
+    }
+
+    /// Forgets the last healthy evaluation (a later one found the window unhealthy or below its
+    /// minimum, or the rules changed).
+    pub fn clear_healthy(&self) {
+        if self.healthy_at.load(Ordering::Relaxed) != u64::MAX {
+            self.healthy_at.store(u64::MAX, Ordering::Release);
+        }
     }
 
     /// Sums the buckets of `(second - n, second]` tagged with `epoch`.
