@@ -18,7 +18,8 @@ pub enum Scenario {
     Healthy,
     /// The normal answer, sent after the given delay.
     Slow(Duration),
-    /// Read the request and never answer (until the client gives up or the fake is dropped).
+    /// Read the request and never answer; the connection is closed without a response when the
+    /// scenario changes or the fake is dropped.
     Hanging,
     /// The provider's 401 answer, whatever credentials were sent (as if the key was revoked).
     Unauthorized,

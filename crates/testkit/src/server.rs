@@ -3,7 +3,6 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
@@ -96,11 +95,16 @@ pub struct FakeHandle {
 struct HandleInner {
     name: &'static str,
     state: Mutex<HandleState>,
+    /// Woken on every recorded request.
     notify: Notify,
+    /// Woken on every scenario change.
+    changed: Notify,
 }
 
 struct HandleState {
     scenario: Scenario,
+    /// Bumped on every scenario change.
+    generation: u64,
     calls_since_set: u64,
     total: u64,
     log: VecDeque<RecordedRequest>,
@@ -127,12 +131,14 @@ impl FakeHandle {
                 name,
                 state: Mutex::new(HandleState {
                     scenario: Scenario::Healthy,
+                    generation: 0,
                     calls_since_set: 0,
                     total: 0,
                     log: VecDeque::new(),
                     capacity: DEFAULT_LOG_CAPACITY,
                 }),
                 notify: Notify::new(),
+                changed: Notify::new(),
             }),
         }
     }
@@ -152,10 +158,15 @@ impl FakeHandle {
 
     /// Answer the next requests according to `scenario`. Call counting for
     /// [`Scenario::Flapping`] and [`Scenario::FailTimes`] restarts at 0.
+    /// Requests hanging under [`Scenario::Hanging`] are then closed without a response.
     pub fn set_scenario(&self, scenario: Scenario) {
-        let mut state = self.lock();
-        state.scenario = scenario;
-        state.calls_since_set = 0;
+        {
+            let mut state = self.lock();
+            state.scenario = scenario;
+            state.calls_since_set = 0;
+            state.generation += 1;
+        }
+        self.inner.changed.notify_waiters();
     }
 
     /// The scenario currently set.
@@ -189,10 +200,14 @@ impl FakeHandle {
 
     /// Back to [`Scenario::Healthy`] with an empty log.
     pub fn reset(&self) {
-        let mut state = self.lock();
-        state.scenario = Scenario::Healthy;
-        state.calls_since_set = 0;
-        state.log.clear();
+        {
+            let mut state = self.lock();
+            state.scenario = Scenario::Healthy;
+            state.calls_since_set = 0;
+            state.generation += 1;
+            state.log.clear();
+        }
+        self.inner.changed.notify_waiters();
     }
 
     /// Keep at most `capacity` requests in the log (0 keeps none; the counter still counts).
@@ -221,8 +236,21 @@ impl FakeHandle {
         }
     }
 
-    /// Log the request and return the scenario that applies to it.
-    pub(crate) fn record(&self, req: &Incoming) -> Scenario {
+    /// Wait until the scenario changes after `generation`.
+    async fn scenario_changed_since(&self, generation: u64) {
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.lock().generation != generation {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Log the request; return the scenario that applies to it and the scenario generation.
+    pub(crate) fn record(&self, req: &Incoming) -> (Scenario, u64) {
         let scenario = {
             let mut state = self.lock();
             let seq = state.total;
@@ -235,7 +263,7 @@ impl FakeHandle {
                 }
                 state.log.push_back(req.to_record(seq));
             }
-            state.scenario.resolve(call)
+            (state.scenario.resolve(call), state.generation)
         };
         self.inner.notify.notify_waiters();
         scenario
@@ -563,14 +591,17 @@ async fn handle<R: Responder>(
         .handles
         .get(slot)
         .unwrap_or_else(|| &shared.handles[0]);
-    let mut scenario = handle.record(&incoming);
+    let (mut scenario, generation) = handle.record(&incoming);
     match scenario {
         Scenario::Slow(delay) => {
             tokio::time::sleep(delay).await;
             scenario = Scenario::Healthy;
         }
         Scenario::Hanging => {
-            std::future::pending::<Infallible>().await;
+            // never answer; once the scenario changes, close the connection (the client gave up
+            // long ago or will see a reset), so a long-running demo does not pile up tasks
+            handle.scenario_changed_since(generation).await;
+            return Err(Reset);
         }
         Scenario::ConnectionReset => return Err(Reset),
         Scenario::ServerErrorHtml => {

@@ -259,3 +259,38 @@ async fn drop_closes_the_listener_and_hanging_connections() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(client().get(&url).send().await.is_err());
 }
+
+#[tokio::test]
+async fn hanging_request_is_released_when_the_scenario_changes() {
+    let stripe = FakeStripe::start().await;
+    stripe.set_scenario(Scenario::Hanging);
+    let url = format!("{}/v1/balance", stripe.base_url());
+    let pending = tokio::spawn(async move { client().get(url).send().await });
+    assert!(
+        stripe
+            .handle()
+            .wait_for_requests(1, Duration::from_secs(5))
+            .await
+    );
+    stripe.set_scenario(Scenario::Healthy);
+    let result = tokio::time::timeout(Duration::from_secs(3), pending)
+        .await
+        .expect("released after the scenario change")
+        .unwrap();
+    assert!(result.is_err(), "closed without a response");
+    // and the fake answers normally again
+    assert_eq!(balance(&stripe, stripe.secret_key()).await.status, 200);
+}
+
+#[tokio::test]
+async fn wait_for_requests_times_out() {
+    let stripe = FakeStripe::start().await;
+    let started = Instant::now();
+    assert!(
+        !stripe
+            .handle()
+            .wait_for_requests(1, Duration::from_millis(100))
+            .await
+    );
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
