@@ -270,7 +270,7 @@ impl App {
                 let body = self.read_body(&parts.headers, body).await?;
                 let v: serde_json::Value = serde_json::from_slice(&body)
                     .map_err(|_| ApiError::bad_request("body must be a JSON object"))?;
-                let (target, result) = self.webhooks.replay(&v).await;
+                let (target, result) = self.webhooks.replay(&v, &caller.key.id).await;
                 self.audit(&caller, "webhook.replay", &target, &result)
                     .await;
                 result

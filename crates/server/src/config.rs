@@ -136,6 +136,9 @@ pub struct Config {
     /// `[alerts]`: where incidents are sent.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// `[ingress]`: how received webhooks are kept.
+    #[serde(default)]
+    pub ingress: IngressConfig,
     /// Secrets supplied in-process (tests, the demo); consulted before the environment.
     #[serde(skip)]
     pub secret_overrides: BTreeMap<String, Secret>,
@@ -364,6 +367,32 @@ pub struct AlertsConfig {
     /// Environment variable holding a PagerDuty Events v2 routing key.
     #[serde(default)]
     pub pagerduty_routing_key_env: Option<String>,
+}
+
+/// `[ingress]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngressConfig {
+    /// Environment variable holding the base64 32-byte key that encrypts raw webhook bodies at
+    /// rest. Unset: a random key per process (raw bodies cannot be replayed after a restart).
+    #[serde(default)]
+    pub encryption_key_env: Option<String>,
+    /// How long raw bodies are kept for replay (`7d`).
+    #[serde(default = "default_raw_retention")]
+    pub raw_body_retention: String,
+}
+
+impl Default for IngressConfig {
+    fn default() -> Self {
+        Self {
+            encryption_key_env: None,
+            raw_body_retention: default_raw_retention(),
+        }
+    }
+}
+
+fn default_raw_retention() -> String {
+    "7d".into()
 }
 
 fn default_listen() -> String {
@@ -637,6 +666,13 @@ impl Config {
         }
         duration_key("worker.poll_interval", &self.worker.poll_interval)?;
         duration_key("retention.interval", &self.retention.interval)?;
+        duration_key(
+            "ingress.raw_body_retention",
+            &self.ingress.raw_body_retention,
+        )?;
+        if let Some(env) = &self.ingress.encryption_key_env {
+            env_name_key("ingress.encryption_key_env", env)?;
+        }
         if self.rate_limits.general_per_minute == 0 {
             return Err(invalid(
                 "rate_limits.general_per_minute",
@@ -681,6 +717,21 @@ impl Config {
         parse_duration(&self.server.header_read_timeout).unwrap_or(Duration::from_secs(10))
     }
 
+    /// `ingress.raw_body_retention` as a duration.
+    pub fn raw_body_retention(&self) -> Duration {
+        parse_duration(&self.ingress.raw_body_retention).unwrap_or(Duration::from_secs(7 * 86_400))
+    }
+
+    /// `worker.poll_interval` as a duration.
+    pub fn worker_poll(&self) -> Duration {
+        parse_duration(&self.worker.poll_interval).unwrap_or(Duration::from_secs(1))
+    }
+
+    /// `retention.interval` as a duration.
+    pub fn retention_interval(&self) -> Duration {
+        parse_duration(&self.retention.interval).unwrap_or(Duration::from_secs(3600))
+    }
+
     /// Reads the secret held by the environment variable `name` (in-process overrides first).
     pub fn secret(&self, name: &str) -> Option<Secret> {
         if let Some(s) = self.secret_overrides.get(name) {
@@ -715,6 +766,7 @@ impl Config {
             names.extend(w.secret_env.split(',').map(str::trim));
             names.extend(w.handler_secret_env.as_deref());
         }
+        names.extend(self.ingress.encryption_key_env.as_deref());
         names.extend(self.alerts.slack_webhook_env.as_deref());
         names.extend(self.alerts.pagerduty_routing_key_env.as_deref());
         names.into_iter().filter_map(|n| self.secret(n)).collect()

@@ -69,6 +69,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use wedsync_probe::store::ProbeStore;
+use wedsync_webhooks::crypto::BodyCipher;
+use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
+
 use crate::admin::{AdminStore, MemoryAdminStore};
 use crate::app::{AlwaysReady, App, Readiness};
 use crate::config::Config;
@@ -102,6 +109,14 @@ pub struct Components {
     pub admin: Arc<dyn AdminStore>,
     /// Readiness of the store.
     pub readiness: Arc<dyn Readiness>,
+    /// Webhook deliveries, attempts, queue and replay jobs.
+    pub webhook_store: Arc<dyn WebhookStore>,
+    /// Probe results, incidents and the notification outbox.
+    pub probe_store: Arc<dyn ProbeStore>,
+    /// Extra alert sinks (the demo adds its fake Slack here).
+    pub sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
+    /// Probes to use instead of the built-in ones, by service name (tests, the demo).
+    pub probes: BTreeMap<String, Arc<dyn wedsync_probe::HealthProbe>>,
 }
 
 impl std::fmt::Debug for Components {
@@ -111,6 +126,18 @@ impl std::fmt::Debug for Components {
 }
 
 impl Components {
+    /// In-memory parts (nothing persists; for tests and embedding).
+    pub fn in_memory() -> Self {
+        Self {
+            admin: Arc::new(MemoryAdminStore::default()),
+            readiness: Arc::new(AlwaysReady),
+            webhook_store: Arc::new(InMemoryStore::new()),
+            probe_store: Arc::new(wedsync_probe::store::MemoryStore::new()),
+            sinks: Vec::new(),
+            probes: BTreeMap::new(),
+        }
+    }
+
     /// Applies the configured store's migrations.
     pub async fn migrate(cfg: &Config) -> Result<(), StartError> {
         let _ = cfg;
@@ -119,10 +146,7 @@ impl Components {
 
     /// Opens the configured store and builds the parts.
     pub async fn build(_cfg: &Config) -> Result<Self, StartError> {
-        Ok(Self {
-            admin: Arc::new(MemoryAdminStore::default()),
-            readiness: Arc::new(AlwaysReady),
-        })
+        Ok(Self::in_memory())
     }
 }
 
@@ -197,8 +221,25 @@ pub async fn start_with(
     cfg.validate()?;
     let cfg = Arc::new(cfg);
     let metrics = Arc::new(Metrics::new());
+    let instance = format!(
+        "wedsync-monitor-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let cipher = body_cipher(&cfg)?;
+    let breakers = Arc::new(
+        wedsync_breaker::Registry::builder()
+            .instance(instance.clone())
+            .build(),
+    );
     let integrations = Integrations::new(cfg.clone());
-    let webhooks = WebhookIngress::new(cfg.clone());
+    let webhooks = WebhookIngress::new(
+        cfg.clone(),
+        components.webhook_store.clone(),
+        cipher.clone(),
+        metrics.clone(),
+        cfg.raw_body_retention(),
+    )?;
+    let receiver = webhooks.receiver().clone();
     let app = Arc::new(App::new(
         cfg.clone(),
         components.admin,
@@ -208,16 +249,68 @@ pub async fn start_with(
         webhooks,
     ));
     let (stop, stop_rx) = watch::channel(false);
+    let stopped = |rx: &watch::Receiver<bool>| {
+        let mut rx = rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
     let mut background = Vec::new();
     {
         // keep rate-limiter state bounded
         let app = app.clone();
-        let mut rx = stop_rx.clone();
+        let stop = stopped(&stop_rx);
         background.push(tokio::spawn(async move {
+            tokio::pin!(stop);
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(std::time::Duration::from_secs(60)) => app.limits.retain_recent(),
-                    _ = rx.changed() => break,
+                    () = tokio::time::sleep(Duration::from_secs(60)) => app.limits.retain_recent(),
+                    () = &mut stop => break,
+                }
+            }
+        }));
+    }
+    if cfg.worker.enabled {
+        let worker = Arc::new(build_worker(
+            &cfg,
+            &instance,
+            components.webhook_store.clone(),
+            cipher,
+            breakers.clone(),
+        )?);
+        for _ in 0..cfg.worker.concurrency {
+            let worker = worker.clone();
+            let idle = cfg.worker_poll();
+            let stop = stopped(&stop_rx);
+            background.push(tokio::spawn(async move {
+                wedsync_webhooks::forward::run_worker(worker, idle, stop, |e| {
+                    tracing::error!(error = %e, "delivery worker round failed");
+                })
+                .await;
+            }));
+        }
+        tracing::info!(
+            concurrency = cfg.worker.concurrency,
+            "delivery worker started"
+        );
+    }
+    if cfg.retention.enabled {
+        let every = cfg.retention_interval();
+        let stop = stopped(&stop_rx);
+        background.push(tokio::spawn(async move {
+            tokio::pin!(stop);
+            loop {
+                match receiver
+                    .purge_expired(time::OffsetDateTime::now_utc())
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "retention: raw webhook bodies deleted"),
+                    Err(e) => tracing::error!(error = %e, "retention job failed"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = &mut stop => break,
                 }
             }
         }));
@@ -242,10 +335,7 @@ pub async fn start_with(
             header_read_timeout: cfg.header_read_timeout(),
             shutdown_timeout: cfg.shutdown_timeout(),
         };
-        let mut rx = stop_rx.clone();
-        let shutdown = async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
+        let shutdown = stopped(&stop_rx);
         tracing::info!(%addr, "listening");
         let app2 = app.clone();
         (
@@ -262,6 +352,97 @@ pub async fn start_with(
         http,
         background,
     })
+}
+
+fn body_cipher(cfg: &Config) -> Result<BodyCipher, StartError> {
+    match &cfg.ingress.encryption_key_env {
+        Some(env) => {
+            let key = cfg.require_secret("ingress.encryption_key_env", env)?;
+            BodyCipher::from_base64("k1", &wedsync_webhooks::Secret::new(key.expose())).map_err(
+                |e| {
+                    StartError::Config(config::ConfigError::Invalid {
+                        key: "ingress.encryption_key_env".into(),
+                        message: format!("not a base64 32-byte key: {e}"),
+                    })
+                },
+            )
+        }
+        None => {
+            tracing::warn!(
+                "ingress.encryption_key_env is not set: raw webhook bodies are sealed with a \
+                 random per-process key and cannot be replayed after a restart"
+            );
+            Ok(BodyCipher::new("ephemeral", &BodyCipher::generate_key()))
+        }
+    }
+}
+
+/// A random Standard Webhooks secret (`whsec_<base64>`).
+pub fn random_whsec() -> String {
+    use base64::Engine as _;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(BodyCipher::generate_key())
+    )
+}
+
+fn build_worker(
+    cfg: &Config,
+    instance: &str,
+    store: Arc<dyn WebhookStore>,
+    cipher: BodyCipher,
+    breakers: Arc<wedsync_breaker::Registry>,
+) -> Result<wedsync_webhooks::delivery::Worker, StartError> {
+    let transport = wedsync_webhooks::forward::ReqwestTransport::new()
+        .map_err(|e| StartError::Store(format!("cannot build the HTTP client: {e}")))?;
+    let mut worker = wedsync_webhooks::delivery::Worker::new(
+        instance,
+        store,
+        Arc::new(transport),
+        cipher,
+        breakers,
+        Arc::new(wedsync_webhooks::clock::SystemClock),
+    )
+    .events(Arc::new(FailedDeliveryLog));
+    for (name, w) in &cfg.webhooks {
+        let (Some(provider), Some(url)) = (webhooks::provider_of(name), &w.forward_to) else {
+            continue;
+        };
+        let secret = match &w.handler_secret_env {
+            Some(env) => cfg
+                .require_secret(&format!("webhooks.{name}.handler_secret_env"), env)?
+                .expose()
+                .to_string(),
+            None => {
+                tracing::warn!(provider = %name, "no handler_secret_env: forwarded deliveries are signed with a random per-process secret");
+                random_whsec()
+            }
+        };
+        worker = worker.handler(
+            provider,
+            wedsync_webhooks::delivery::Handler::new(
+                url.clone(),
+                wedsync_webhooks::Secret::new(secret),
+            ),
+        );
+    }
+    Ok(worker)
+}
+
+/// Logs exhausted deliveries (the alert sinks get them through the monitor when it runs).
+#[derive(Debug)]
+struct FailedDeliveryLog;
+
+impl wedsync_webhooks::delivery::EventSink for FailedDeliveryLog {
+    fn delivery_failed(&self, e: &wedsync_webhooks::delivery::DeliveryFailed) {
+        tracing::error!(
+            delivery = %e.delivery_id,
+            provider = %e.provider,
+            attempts = e.attempts,
+            reason = %e.reason,
+            "webhook delivery failed for good"
+        );
+    }
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully.

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use wedsync_monitor::admin::{generate_key, AdminStore, Scope};
 use wedsync_monitor::config::Config;
-use wedsync_monitor::{start, RunningServer};
+use wedsync_monitor::{start, start_with, Components, RunningServer};
 
 pub struct TestServer {
-    pub server: Option<RunningServer>,
+    pub server: std::sync::Mutex<Option<RunningServer>>,
     pub base: String,
     pub http: reqwest::Client,
 }
@@ -23,14 +23,38 @@ impl TestServer {
             .build()
             .unwrap();
         Self {
-            server: Some(server),
+            server: std::sync::Mutex::new(Some(server)),
+            base,
+            http,
+        }
+    }
+
+    pub async fn start_with(cfg: Config, components: Components) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = start_with(cfg, Some(listener), components)
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", server.local_addr());
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            server: std::sync::Mutex::new(Some(server)),
             base,
             http,
         }
     }
 
     pub fn admin(&self) -> Arc<dyn AdminStore> {
-        self.server.as_ref().unwrap().app().admin().clone()
+        self.server
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .app()
+            .admin()
+            .clone()
     }
 
     /// Creates a key with `scopes`; returns (key, id).
@@ -44,8 +68,14 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
-    pub async fn stop(mut self) {
-        if let Some(s) = self.server.take() {
+    /// Takes the running server out (to shut it down from another task).
+    pub fn shutdown_handle(&self) -> Option<RunningServer> {
+        self.server.lock().unwrap().take()
+    }
+
+    pub async fn stop(self) {
+        let s = self.shutdown_handle();
+        if let Some(s) = s {
             s.shutdown().await;
         }
     }

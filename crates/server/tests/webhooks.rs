@@ -1,0 +1,645 @@
+//! End-to-end webhook tests: real signatures over real HTTP, durable recording, forwarding with
+//! retries to a fake handler, replay, store failures and graceful shutdown.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::TestServer;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wedsync_monitor::admin::Scope;
+use wedsync_monitor::config::{Config, Secret};
+use wedsync_monitor::Components;
+use wedsync_testkit::{fixtures, FakeWebhookHandler, Scenario};
+use wedsync_webhooks::store::{
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, InMemoryStore,
+    InsertOutcome, NewDelivery, ReplayJob, ReplayRequest, StoreError, WebhookStore,
+};
+use wedsync_webhooks::verify::{standard, stripe, twilio};
+
+fn stripe_secret() -> String {
+    concat!("whsec_", "c3RyaXBlLXRlc3Qtc2VjcmV0LXBsYW50ZWQ").to_string()
+}
+fn svix_secret() -> String {
+    // whsec_ + base64("resend-test-secret-planted-000000")
+    concat!("whsec_", "cmVzZW5kLXRlc3Qtc2VjcmV0LXBsYW50ZWQtMDAwMDAw").to_string()
+}
+fn supabase_auth_secret() -> String {
+    concat!("v1,whsec_", "c3VwYWJhc2UtYXV0aC1ob29rLXNlY3JldC0wMDA=").to_string()
+}
+fn twilio_token() -> String {
+    concat!("twilio", "authtoken", "0123456789abcd").to_string()
+}
+fn db_secret() -> String {
+    concat!("supabase", "-db-", "shared-secret-planted").to_string()
+}
+
+fn config(handler: Option<&FakeWebhookHandler>) -> Config {
+    let fwd = |p: &str| {
+        handler
+            .map(|h| format!("forward_to = \"{}\"\n", h.url_for(p)))
+            .unwrap_or_default()
+    };
+    let text = format!(
+        r#"
+[store]
+url = "sqlite::memory:"
+
+[worker]
+poll_interval = "100ms"
+
+[webhooks.stripe]
+secret_env = "T_STRIPE_WHSEC"
+{}
+[webhooks.resend]
+secret_env = "T_RESEND_WHSEC"
+{}
+[webhooks.twilio]
+secret_env = "T_TWILIO_TOKEN"
+
+[webhooks.supabase_auth]
+secret_env = "T_SUPA_AUTH"
+
+[webhooks.supabase_db]
+secret_env = "T_SUPA_DB"
+"#,
+        fwd("stripe"),
+        fwd("resend")
+    );
+    let mut cfg = Config::from_toml(&text).unwrap();
+    for (k, v) in [
+        ("T_STRIPE_WHSEC", stripe_secret()),
+        ("T_RESEND_WHSEC", svix_secret()),
+        ("T_TWILIO_TOKEN", twilio_token()),
+        ("T_SUPA_AUTH", supabase_auth_secret()),
+        ("T_SUPA_DB", db_secret()),
+    ] {
+        cfg.secret_overrides.insert(k.into(), Secret::new(v));
+    }
+    cfg
+}
+
+fn stripe_event(id: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(fixtures::STRIPE_PAYMENT_INTENT_PAYMENT_FAILED).unwrap();
+    v["id"] = serde_json::Value::String(id.to_string());
+    v.to_string()
+}
+
+async fn post_stripe(t: &TestServer, body: &str, secret: &str) -> reqwest::Response {
+    let ts = OffsetDateTime::now_utc().unix_timestamp();
+    let sig = stripe::sign(secret, ts, body.as_bytes());
+    t.http
+        .post(t.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", format!("t={ts},v1={sig}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_accepted_tampered_and_duplicate() {
+    let store = Arc::new(InMemoryStore::new());
+    let mut c = Components::in_memory();
+    c.webhook_store = store.clone();
+    let t = TestServer::start_with(config(None), c).await;
+    let body = stripe_event("evt_1");
+    let r = post_stripe(&t, &body, &stripe_secret()).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let id = Uuid::parse_str(v["id"].as_str().unwrap()).unwrap();
+    // durable before the 2xx: it is in the store now
+    assert!(store.get_delivery(id).await.unwrap().is_some());
+
+    // the same event again (a provider retry): acknowledged, recorded as a duplicate
+    let r = post_stripe(&t, &body, &stripe_secret()).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "duplicate");
+    assert_eq!(v["duplicate_of"], id.to_string());
+
+    // tampered body: 401 with a reason, no secret
+    let ts = OffsetDateTime::now_utc().unix_timestamp();
+    let sig = stripe::sign(&stripe_secret(), ts, body.as_bytes());
+    let tampered = body.replace("evt_1", "evt_2");
+    let r = t
+        .http
+        .post(t.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", format!("t={ts},v1={sig}"))
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("invalid_signature"), "{text}");
+    assert!(!text.contains(&stripe_secret()));
+    // missing header
+    let r = t
+        .http
+        .post(t.url("/webhooks/stripe"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // wrong secret
+    let r = post_stripe(&t, &stripe_event("evt_3"), concat!("whsec_", "wrong")).await;
+    assert_eq!(r.status(), 401);
+    // malformed input: 400
+    let r = t
+        .http
+        .post(t.url("/webhooks/stripe"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = t.http.post(t.url("/webhooks/stripe")).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // unknown provider
+    let r = t
+        .http
+        .post(t.url("/webhooks/paypal"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // too large
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let r = t
+        .http
+        .post(t.url("/webhooks/stripe"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+
+    let metrics = t
+        .http
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics
+        .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"duplicate\"} 1"));
+    assert!(metrics
+        .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"rejected\"} 3"));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_provider_signs_its_own_way() {
+    let t = TestServer::start(config(None)).await;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+
+    // Resend (Svix headers)
+    let body = fixtures::RESEND_EMAIL_BOUNCED;
+    let hs = standard::headers(
+        standard::HeaderStyle::Svix,
+        &svix_secret(),
+        "msg_1",
+        now,
+        body.as_bytes(),
+    )
+    .unwrap();
+    let send = |path: &'static str, hs: Vec<(String, String)>, body: String, ct: &'static str| {
+        let mut rb = t
+            .http
+            .post(t.url(path))
+            .header("content-type", ct)
+            .body(body);
+        for (k, v) in hs {
+            rb = rb.header(k, v);
+        }
+        rb.send()
+    };
+    let r = send(
+        "/webhooks/resend",
+        hs.clone(),
+        body.to_string(),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = send(
+        "/webhooks/resend",
+        hs,
+        body.replace("bounced", "delivered"),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Supabase auth hook (Standard Webhooks, v1,whsec_ secret)
+    let body = fixtures::SUPABASE_AUTH_HOOK_SEND_SMS;
+    let hs = standard::headers(
+        standard::HeaderStyle::Standard,
+        &supabase_auth_secret(),
+        "msg_2",
+        now,
+        body.as_bytes(),
+    )
+    .unwrap();
+    let r = send(
+        "/webhooks/supabase_auth",
+        hs.clone(),
+        body.to_string(),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = send(
+        "/webhooks/supabase_auth",
+        hs,
+        format!("{body} "),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Supabase database webhook (shared secret)
+    let body = fixtures::SUPABASE_DB_WEBHOOK_INSERT;
+    let ok = vec![(
+        "authorization".to_string(),
+        format!("Bearer {}", db_secret()),
+    )];
+    let r = send(
+        "/webhooks/supabase_db",
+        ok,
+        body.to_string(),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let bad = vec![("authorization".to_string(), "Bearer nope".to_string())];
+    let r = send(
+        "/webhooks/supabase_db",
+        bad,
+        body.to_string(),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Twilio (form body; the signature covers the URL we were called at)
+    let body = fixtures::TWILIO_SMS_STATUS_UNDELIVERED.trim();
+    let url = t.url("/webhooks/twilio");
+    let sig = twilio::sign(&twilio_token(), &url, body.as_bytes());
+    let hs = vec![("x-twilio-signature".to_string(), sig)];
+    let r = send(
+        "/webhooks/twilio",
+        hs.clone(),
+        body.to_string(),
+        "application/x-www-form-urlencoded",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = send(
+        "/webhooks/twilio",
+        hs,
+        format!("{body}&Extra=1"),
+        "application/x-www-form-urlencoded",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 401);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
+    let handler = FakeWebhookHandler::start().await;
+    handler.set_scenario(Scenario::ServerError);
+    let store = Arc::new(InMemoryStore::new());
+    let mut c = Components::in_memory();
+    c.webhook_store = store.clone();
+    let t = TestServer::start_with(config(Some(&handler)), c).await;
+    let r = post_stripe(&t, &stripe_event("evt_retry"), &stripe_secret()).await;
+    assert_eq!(r.status(), 200);
+    let id: String = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .into();
+    // the first attempt fails (500)
+    assert!(
+        handler
+            .handle()
+            .wait_for_requests(1, Duration::from_secs(10))
+            .await
+    );
+    assert!(handler.delivered().is_empty());
+    handler.set_scenario(Scenario::Healthy);
+    // the retry (5 s ± 20 % later) succeeds
+    assert!(
+        handler
+            .wait_for_deliveries(1, Duration::from_secs(15))
+            .await,
+        "retried and delivered"
+    );
+    let d = handler.delivered();
+    assert_eq!(d[0].header("x-wedsync-provider"), Some("stripe"));
+    assert!(d[0].header("webhook-signature").is_some());
+    // wait for the store to say delivered
+    let uuid = Uuid::parse_str(&id).unwrap();
+    for _ in 0..50 {
+        if store.get_delivery(uuid).await.unwrap().unwrap().status == DeliveryStatus::Delivered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.get_delivery(uuid).await.unwrap().unwrap().status,
+        DeliveryStatus::Delivered
+    );
+
+    // replay through the API
+    let (admin, key_id) = t.key(&[Scope::Admin]).await;
+    let r = t
+        .http
+        .post(t.url("/api/admin/webhooks/health"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"webhook_id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "delivered already; needs force");
+    let r = t
+        .http
+        .post(t.url("/api/admin/webhooks/health"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"webhook_id": id, "force": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        handler
+            .wait_for_deliveries(2, Duration::from_secs(10))
+            .await,
+        "replayed"
+    );
+    let audit = t.admin().recent_audit(10).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "webhook.replay" && e.key_id == key_id && e.result == "ok"));
+    // unknown id → 404
+    let r = t
+        .http
+        .post(t.url("/api/admin/webhooks/health"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"webhook_id": Uuid::new_v4().to_string()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    // stats and failures
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let v: serde_json::Value = t
+        .http
+        .get(t.url("/api/admin/webhooks/health?timeframe=1h"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["timeframe"], "1h");
+    assert_eq!(v["overall"]["received"], 1, "{v}");
+    assert_eq!(v["overall"]["delivered"], 1, "{v}");
+    let r = t
+        .http
+        .get(t.url("/api/admin/webhooks/health/failures?timeframe=24h"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["groups"].is_array() && v["needs_attention"].is_array());
+    let r = t
+        .http
+        .get(t.url("/api/admin/webhooks/health?timeframe=2y"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // bulk replay by filter starts a tracked job
+    let r = t
+        .http
+        .post(t.url("/api/admin/webhooks/health"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"filter": {"provider": "stripe", "status": "delivered"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let job = v["job"]["id"].as_str().unwrap().to_string();
+    let r = t
+        .http
+        .get(t.url(&format!("/api/admin/webhooks/replays/{job}")))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    t.stop().await;
+}
+
+/// A store whose inserts fail while `down` is set (the database went away).
+struct FlakyStore {
+    inner: InMemoryStore,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl WebhookStore for FlakyStore {
+    async fn insert_delivery(&self, new: NewDelivery) -> Result<InsertOutcome, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend(
+                "connection refused (password=hunter2)".into(),
+            ));
+        }
+        self.inner.insert_delivery(new).await
+    }
+    async fn get_delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        self.inner.get_delivery(id).await
+    }
+    async fn find_by_dedupe_key(
+        &self,
+        provider: wedsync_webhooks::Provider,
+        key: &str,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.inner.find_by_dedupe_key(provider, key).await
+    }
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.inner.claim(worker, now, lease, limit).await
+    }
+    async fn complete(&self, token: &ClaimToken, attempt: AttemptRecord) -> Result<(), StoreError> {
+        self.inner.complete(token, attempt).await
+    }
+    async fn fail(
+        &self,
+        token: &ClaimToken,
+        attempt: AttemptRecord,
+        next: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        self.inner.fail(token, attempt, next).await
+    }
+    async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.reclaim_expired(now).await
+    }
+    async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> Result<Delivery, StoreError> {
+        self.inner.schedule_replay(id, req).await
+    }
+    async fn list_attempts(&self, id: Uuid) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.inner.list_attempts(id).await
+    }
+    async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
+        self.inner.list_deliveries(q).await
+    }
+    async fn purge_raw_bodies(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.purge_raw_bodies(now).await
+    }
+    async fn insert_replay_job(&self, job: ReplayJob) -> Result<(), StoreError> {
+        self.inner.insert_replay_job(job).await
+    }
+    async fn update_replay_job(&self, job: &ReplayJob) -> Result<(), StoreError> {
+        self.inner.update_replay_job(job).await
+    }
+    async fn get_replay_job(&self, id: Uuid) -> Result<Option<ReplayJob>, StoreError> {
+        self.inner.get_replay_job(id).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_down_means_503_and_nothing_acknowledged_is_lost() {
+    let store = Arc::new(FlakyStore {
+        inner: InMemoryStore::new(),
+        down: AtomicBool::new(false),
+    });
+    let mut c = Components::in_memory();
+    c.webhook_store = store.clone();
+    let t = TestServer::start_with(config(None), c).await;
+    let r = post_stripe(&t, &stripe_event("evt_a"), &stripe_secret()).await;
+    assert_eq!(r.status(), 200);
+    let acked: String = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .into();
+    store.down.store(true, Ordering::SeqCst);
+    let r = post_stripe(&t, &stripe_event("evt_b"), &stripe_secret()).await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("hunter2"), "store detail leaked: {text}");
+    // the provider retries once the store is back: accepted then
+    store.down.store(false, Ordering::SeqCst);
+    let r = post_stripe(&t, &stripe_event("evt_b"), &stripe_secret()).await;
+    assert_eq!(r.status(), 200);
+    assert!(store
+        .get_delivery(Uuid::parse_str(&acked).unwrap())
+        .await
+        .unwrap()
+        .is_some());
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_loses_no_acknowledged_webhook() {
+    let store = Arc::new(InMemoryStore::new());
+    let mut c = Components::in_memory();
+    c.webhook_store = store.clone();
+    let t = TestServer::start_with(config(None), c).await;
+    let t = Arc::new(t);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let tc = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = tc;
+            let body = stripe_event(&format!("evt_shutdown_{i}"));
+            let ts = OffsetDateTime::now_utc().unix_timestamp();
+            let sig = stripe::sign(&stripe_secret(), ts, body.as_bytes());
+            let r = t
+                .http
+                .post(t.url("/webhooks/stripe"))
+                .header("stripe-signature", format!("t={ts},v1={sig}"))
+                .body(body)
+                .send()
+                .await;
+            match r {
+                Ok(r) if r.status() == 200 => {
+                    let v: serde_json::Value = r.json().await.ok()?;
+                    Some(v["id"].as_str()?.to_string())
+                }
+                _ => None,
+            }
+        }));
+        if i == 20 {
+            // shut down while requests are in flight
+            let t2 = t.clone();
+            tokio::spawn(async move {
+                let server = unsafe_take(&t2);
+                if let Some(s) = server {
+                    s.shutdown().await;
+                }
+            });
+        }
+    }
+    let mut acked = Vec::new();
+    for task in tasks {
+        if let Some(id) = task.await.unwrap() {
+            acked.push(id);
+        }
+    }
+    assert!(!acked.is_empty());
+    for id in acked {
+        assert!(
+            store
+                .get_delivery(Uuid::parse_str(&id).unwrap())
+                .await
+                .unwrap()
+                .is_some(),
+            "acknowledged {id} is in the store"
+        );
+    }
+}
+
+fn unsafe_take(t: &Arc<TestServer>) -> Option<wedsync_monitor::RunningServer> {
+    t.shutdown_handle()
+}
