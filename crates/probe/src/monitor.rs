@@ -121,7 +121,7 @@ pub struct MonitorConfig {
     pub retry: RetryPolicy,
     /// Whether every result is written to the result store (default true).
     pub persist_results: bool,
-    /// Snapshots are published at most this often (default 100 ms).
+    /// Snapshots are published at most this often (default 100 ms); see [`Monitor::subscribe`].
     pub publish_every: Duration,
     /// How long a self-connectivity answer is reused (default 5 s).
     pub connectivity_ttl: Duration,
@@ -522,8 +522,11 @@ impl Monitor {
         Arc::new(self.inner.build_snapshot())
     }
 
-    /// A receiver of snapshots, published after results arrive (at most every
-    /// [`MonitorConfig::publish_every`]) and when the wedding-day state changes.
+    /// A receiver of snapshots, published when something a subscriber acts on changes — a
+    /// service's status, incident, maintenance, flapping or breaker state, or the wedding-day
+    /// state — at most every [`MonitorConfig::publish_every`]. Results that change none of these
+    /// (a healthy service staying healthy) are in [`Monitor::snapshot`] but publish nothing, so a
+    /// large fleet does not copy its state several times a second.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.inner.tx.subscribe()
     }
@@ -793,21 +796,44 @@ impl Inner {
                 None
             }
         };
-        {
+        let changed = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(h) = live.get_mut(&r.service) {
-                h.status = r.status;
-                h.last = Some(r.clone());
-                h.breaker = breaker.state().as_str().to_owned();
-                if let Some(a) = alert {
-                    h.consecutive_failures = a.consecutive_failures;
-                    h.incident = a.incident;
-                    h.in_maintenance = a.in_maintenance;
-                    h.flapping = a.flapping;
+            match live.get_mut(&r.service) {
+                Some(h) => {
+                    let before = (
+                        h.status,
+                        h.incident.clone(),
+                        h.in_maintenance,
+                        h.flapping,
+                        h.breaker.clone(),
+                    );
+                    h.status = r.status;
+                    h.last = Some(r.clone());
+                    let state = breaker.state().as_str();
+                    if h.breaker != state {
+                        h.breaker = state.to_owned();
+                    }
+                    if let Some(a) = alert {
+                        h.consecutive_failures = a.consecutive_failures;
+                        h.incident = a.incident;
+                        h.in_maintenance = a.in_maintenance;
+                        h.flapping = a.flapping;
+                    }
+                    before
+                        != (
+                            h.status,
+                            h.incident.clone(),
+                            h.in_maintenance,
+                            h.flapping,
+                            h.breaker.clone(),
+                        )
                 }
+                None => false,
             }
+        };
+        if changed {
+            self.dirty.notify_one();
         }
-        self.dirty.notify_one();
     }
 }
 
