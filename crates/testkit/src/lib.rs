@@ -80,7 +80,7 @@ pub use handler::{FakeHttp, FakeWebhookHandler};
 pub use pagerduty::{FakePagerDuty, PagerDutyAlert};
 pub use providers::FakeProviders;
 pub use resend::FakeResend;
-pub use scenario::Scenario;
+pub use scenario::{ParseScenarioError, Scenario};
 pub use server::{
     FakeHandle, RecordedRequest, DEFAULT_LOG_CAPACITY, MASKED_HEADERS, MAX_BODY_BYTES,
 };

@@ -1,5 +1,7 @@
 //! [`Scenario`]: how a fake answers its next requests.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// How a fake server answers, set at run time with `set_scenario` on any fake or [`FakeHandle`].
@@ -145,6 +147,172 @@ impl Scenario {
     }
 }
 
+/// Why a scenario spec did not parse (see [`Scenario`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParseScenarioError {
+    /// The spec that did not parse.
+    pub spec: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for ParseScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid scenario `{}`: {}", self.spec, self.reason)
+    }
+}
+
+impl std::error::Error for ParseScenarioError {}
+
+const NAMES: &[(&str, Scenario)] = &[
+    ("healthy", Scenario::Healthy),
+    ("hanging", Scenario::Hanging),
+    ("unauthorized", Scenario::Unauthorized),
+    ("server_error", Scenario::ServerError),
+    ("server_error_html", Scenario::ServerErrorHtml),
+    ("connection_reset", Scenario::ConnectionReset),
+    ("livemode_mismatch", Scenario::LivemodeMismatch),
+    ("charges_disabled", Scenario::ChargesDisabled),
+    ("domain_not_verified", Scenario::DomainNotVerified),
+    (
+        "domain_partially_verified",
+        Scenario::DomainPartiallyVerified,
+    ),
+    ("domain_failed", Scenario::DomainFailed),
+    ("low_balance", Scenario::LowBalance),
+    ("account_suspended", Scenario::AccountSuspended),
+    ("account_closed", Scenario::AccountClosed),
+    ("partial_outage", Scenario::PartialOutage),
+    ("major_outage", Scenario::MajorOutage),
+    ("maintenance", Scenario::Maintenance),
+];
+
+fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    if let Some(ms) = text.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    text.strip_suffix('s')
+        .unwrap_or(text)
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Specs, as used on command lines and in the demo: `healthy`, `slow:500ms`, `hanging`,
+/// `unauthorized`, `rate_limited:30s`, `server_error`, `status:503`, `server_error_html`,
+/// `connection_reset`, `flapping:3` or `flapping:3:status:502`, `fail_times:2:server_error`, and
+/// the business cases in snake case (`livemode_mismatch`, `low_balance`, `domain_failed`, …).
+/// Durations take `ms` or `s` (bare numbers are seconds). `Display` writes the same syntax.
+///
+/// ```
+/// use wedsync_testkit::Scenario;
+/// let s: Scenario = "flapping:3:status:502".parse().unwrap();
+/// assert_eq!(s, Scenario::Flapping { every: 3, failure: Box::new(Scenario::Status(502)) });
+/// assert_eq!(s.to_string(), "flapping:3:status:502");
+/// assert!("exploding".parse::<Scenario>().is_err());
+/// ```
+impl FromStr for Scenario {
+    type Err = ParseScenarioError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let err = |reason| ParseScenarioError {
+            spec: spec.to_owned(),
+            reason,
+        };
+        let spec_trimmed = spec.trim();
+        let (name, arg) = match spec_trimmed.split_once(':') {
+            Some((name, arg)) => (name, Some(arg)),
+            None => (spec_trimmed, None),
+        };
+        let name = name.to_ascii_lowercase().replace('-', "_");
+        let needs_arg = |reason| arg.ok_or_else(|| err(reason));
+        match name.as_str() {
+            "slow" => parse_duration(needs_arg("slow needs a duration, e.g. slow:500ms")?)
+                .map(Scenario::Slow)
+                .ok_or_else(|| err("bad duration (use e.g. 500ms or 2s)")),
+            "rate_limited" => match arg {
+                None => Ok(Scenario::rate_limited(1)),
+                Some(arg) => parse_duration(arg)
+                    .map(|retry_after| Scenario::RateLimited { retry_after })
+                    .ok_or_else(|| err("bad duration (use e.g. 30s)")),
+            },
+            "status" => needs_arg("status needs a code, e.g. status:503")?
+                .parse::<u16>()
+                .ok()
+                .filter(|c| (100..=999).contains(c))
+                .map(Scenario::Status)
+                .ok_or_else(|| err("bad status code")),
+            "flapping" | "fail_times" => {
+                let arg = needs_arg("needs a count, e.g. flapping:3 or fail_times:2:server_error")?;
+                let (count, failure) = match arg.split_once(':') {
+                    Some((count, failure)) => (count, Some(failure)),
+                    None => (arg, None),
+                };
+                let count: u32 = count.parse().map_err(|_| err("bad count"))?;
+                let failure = match failure {
+                    Some(f) => Box::new(f.parse::<Scenario>().map_err(|e| ParseScenarioError {
+                        spec: spec.to_owned(),
+                        reason: e.reason,
+                    })?),
+                    None => Box::new(Scenario::ServerError),
+                };
+                Ok(if name == "flapping" {
+                    Scenario::Flapping {
+                        every: count,
+                        failure,
+                    }
+                } else {
+                    Scenario::FailTimes {
+                        times: count,
+                        failure,
+                    }
+                })
+            }
+            other => {
+                if arg.is_some() {
+                    return Err(err("this scenario takes no argument"));
+                }
+                NAMES
+                    .iter()
+                    .find(|(n, _)| *n == other)
+                    .map(|(_, s)| s.clone())
+                    .ok_or_else(|| err("unknown scenario"))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scenario::Slow(d) => write!(f, "slow:{}", fmt_duration(*d)),
+            Scenario::RateLimited { retry_after } => {
+                write!(f, "rate_limited:{}", fmt_duration(*retry_after))
+            }
+            Scenario::Status(code) => write!(f, "status:{code}"),
+            Scenario::Flapping { every, failure } => write!(f, "flapping:{every}:{failure}"),
+            Scenario::FailTimes { times, failure } => write!(f, "fail_times:{times}:{failure}"),
+            other => {
+                let name = NAMES
+                    .iter()
+                    .find(|(_, s)| s == other)
+                    .map_or("healthy", |(n, _)| *n);
+                f.write_str(name)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +387,67 @@ mod tests {
             let failed = s.resolve(call) == Scenario::Status(503);
             proptest::prop_assert_eq!(failed, call < u64::from(times));
         }
+    }
+
+    fn leaf() -> impl proptest::strategy::Strategy<Value = Scenario> {
+        use proptest::prelude::*;
+        prop_oneof![
+            proptest::sample::select(NAMES.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>()),
+            (0_u64..100_000).prop_map(|ms| Scenario::Slow(Duration::from_millis(ms))),
+            (0_u64..100_000).prop_map(|ms| Scenario::RateLimited {
+                retry_after: Duration::from_millis(ms)
+            }),
+            (100_u16..600).prop_map(Scenario::Status),
+        ]
+    }
+
+    fn any_scenario() -> impl proptest::strategy::Strategy<Value = Scenario> {
+        use proptest::prelude::*;
+        leaf().prop_recursive(2, 4, 1, |inner| {
+            prop_oneof![
+                (0_u32..50, inner.clone()).prop_map(|(every, f)| Scenario::Flapping {
+                    every,
+                    failure: Box::new(f)
+                }),
+                (0_u32..50, inner).prop_map(|(times, f)| Scenario::FailTimes {
+                    times,
+                    failure: Box::new(f)
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Every scenario (millisecond durations) survives Display then FromStr.
+        #[test]
+        fn display_parse_round_trip(s in any_scenario()) {
+            let text = s.to_string();
+            proptest::prop_assert_eq!(text.parse::<Scenario>(), Ok(s), "{}", text);
+        }
+    }
+
+    #[test]
+    fn parse_accepts_friendly_forms_and_rejects_junk() {
+        assert_eq!("Rate-Limited:30".parse(), Ok(Scenario::rate_limited(30)));
+        assert_eq!("rate_limited".parse(), Ok(Scenario::rate_limited(1)));
+        assert_eq!(
+            "slow:2s".parse(),
+            Ok(Scenario::Slow(Duration::from_secs(2)))
+        );
+        assert_eq!("flapping:2".parse(), Ok(Scenario::flapping(2)));
+        for bad in [
+            "",
+            "slow",
+            "slow:fast",
+            "status:abc",
+            "status:42",
+            "healthy:1",
+            "flapping:x",
+            "fail_times:1:nope",
+        ] {
+            assert!(bad.parse::<Scenario>().is_err(), "{bad}");
+        }
+        let e = "nope".parse::<Scenario>().unwrap_err();
+        assert_eq!(e.to_string(), "invalid scenario `nope`: unknown scenario");
     }
 }
