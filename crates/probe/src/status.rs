@@ -152,4 +152,17 @@ mod tests {
         assert!(!RateLimited.is_provider_failure());
         assert!(Unhealthy.is_provider_failure());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn aggregate_is_the_maximum_and_ignores_order(idx in proptest::collection::vec(0usize..6, 0..12)) {
+            let v: Vec<ProbeStatus> = idx.iter().map(|i| ProbeStatus::ALL[*i]).collect();
+            let agg = aggregate(v.iter().copied());
+            let mut rev = v.clone();
+            rev.reverse();
+            proptest::prop_assert_eq!(agg, aggregate(rev));
+            proptest::prop_assert!(v.iter().all(|s| s.severity() <= agg.severity()));
+            proptest::prop_assert!(v.is_empty() || v.contains(&agg));
+        }
+    }
 }

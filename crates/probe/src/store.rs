@@ -5,6 +5,9 @@
 //! and SQLite and runs the same [`crate::conformance`] suite (feature `conformance`) on both.
 //! All times are unix milliseconds (UTC); all enums have `as_str`/`FromStr` for text columns.
 //!
+//! Every field of a stored [`ProbeResult`] must round-trip, `timings` and `retry_after` included
+//! (durations at millisecond precision or finer; JSON columns are fine).
+//!
 //! # Multi-process rules an implementation must keep
 //! - [`IncidentStore::open_incident`] is *insert if no incident of that service is open*: two
 //!   processes that both decide to open one get one incident, and only one of them gets
