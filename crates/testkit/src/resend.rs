@@ -2,6 +2,8 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use serde_json::json;
 
@@ -21,7 +23,10 @@ pub const RATE_LIMIT: u32 = 2;
 /// Credentials: `Authorization: Bearer re_…` with [`api_key`](Self::api_key) (full access); the
 /// [`sending_key`](Self::sending_key) gets 401 `restricted_api_key`; a missing key 401
 /// `missing_api_key`; a wrong key 401 `invalid_api_key`. Every answer carries `ratelimit-limit`,
-/// `ratelimit-remaining`, `ratelimit-reset` (and `retry-after` on 429).
+/// `ratelimit-remaining`, `ratelimit-reset` (and `retry-after` on 429). With
+/// [`set_enforce_rate_limit`](Self::set_enforce_rate_limit) the fake also enforces Resend's limit
+/// of [`RATE_LIMIT`] requests per second for real: `ratelimit-remaining` counts down and the
+/// request over the limit gets 429.
 ///
 /// Scenarios: all generic ones; [`Scenario::DomainNotVerified`] (`pending`),
 /// [`Scenario::DomainPartiallyVerified`] and [`Scenario::DomainFailed`] set the sending domain's
@@ -32,6 +37,34 @@ pub struct FakeResend {
     handle: FakeHandle,
     api_key: String,
     sending_key: String,
+    limiter: Arc<Mutex<Limiter>>,
+}
+
+/// Fixed one-second windows, like Resend's per-second team limit.
+#[derive(Debug)]
+struct Limiter {
+    enabled: bool,
+    window_start: Option<Instant>,
+    used: u32,
+}
+
+impl Limiter {
+    /// Count a request: `Ok(remaining)` or `Err(seconds until the window resets)`.
+    fn hit(&mut self) -> Result<u32, u64> {
+        let now = Instant::now();
+        let fresh = self
+            .window_start
+            .is_none_or(|start| now.duration_since(start).as_secs() >= 1);
+        if fresh {
+            self.window_start = Some(now);
+            self.used = 0;
+        }
+        if self.used >= RATE_LIMIT {
+            return Err(1);
+        }
+        self.used += 1;
+        Ok(RATE_LIMIT - self.used)
+    }
 }
 
 impl FakeResend {
@@ -54,9 +87,15 @@ impl FakeResend {
         let api_key = format!("{}{}", "re_", random_token(32));
         let sending_key = format!("{}{}", "re_", random_token(32));
         let handle = FakeHandle::new("resend");
+        let limiter = Arc::new(Mutex::new(Limiter {
+            enabled: false,
+            window_start: None,
+            used: 0,
+        }));
         let responder = ResendResponder {
             api_key: api_key.clone(),
             sending_key: sending_key.clone(),
+            limiter: Arc::clone(&limiter),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
         Ok(Self {
@@ -64,7 +103,17 @@ impl FakeResend {
             handle,
             api_key,
             sending_key,
+            limiter,
         })
+    }
+
+    /// Enforce Resend's real limit of [`RATE_LIMIT`] requests per second (off by default, so
+    /// tests that call quickly are not throttled).
+    pub fn set_enforce_rate_limit(&self, enforce: bool) {
+        let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        limiter.enabled = enforce;
+        limiter.window_start = None;
+        limiter.used = 0;
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash); routes sit at the root (`/domains`).
@@ -124,6 +173,7 @@ impl FakeResend {
 struct ResendResponder {
     api_key: String,
     sending_key: String,
+    limiter: Arc<Mutex<Limiter>>,
 }
 
 fn error(status: u16, name: &str, message: &str) -> Reply {
@@ -229,14 +279,26 @@ impl ResendResponder {
 
 impl Responder for ResendResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        let mut reply = self.route(req, scenario);
+        let limited = {
+            let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+            if limiter.enabled {
+                Some(limiter.hit())
+            } else {
+                None
+            }
+        };
+        let (mut reply, remaining) = match limited {
+            Some(Err(reset)) => (rate_limited(reset), 0),
+            Some(Ok(remaining)) => (self.route(req, scenario), remaining),
+            None => (self.route(req, scenario), RATE_LIMIT - 1),
+        };
         if !reply
             .headers
             .iter()
             .any(|(n, _)| *n == "ratelimit-remaining")
         {
             reply = reply
-                .with("ratelimit-remaining", (RATE_LIMIT - 1).to_string())
+                .with("ratelimit-remaining", remaining.to_string())
                 .with("ratelimit-reset", "1");
         }
         reply

@@ -1,4 +1,4 @@
-//! Realistic signed provider webhooks, built from the [`fixtures`](crate::fixtures) with
+//! Realistic signed provider webhooks, built from the [`fixtures`] with
 //! `wedsync-webhooks`' own signing functions (so what they verify is exactly what providers send).
 //!
 //! | provider | builder | headers |

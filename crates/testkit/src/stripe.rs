@@ -345,7 +345,11 @@ fn status_error(code: u16) -> Reply {
 
 impl Responder for StripeResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        self.route(req, scenario)
+        let mut reply = self.route(req, scenario);
+        if reply.status == 401 {
+            reply = reply.with("www-authenticate", "Basic realm=\"Stripe\"");
+        }
+        reply
             .with("request-id", format!("req_{}", random_token(14)))
             .with("stripe-version", API_VERSION)
             .with("server", "nginx")

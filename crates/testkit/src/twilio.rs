@@ -264,7 +264,11 @@ impl TwilioResponder {
 
 impl Responder for TwilioResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        self.route(req, scenario)
+        let mut reply = self.route(req, scenario);
+        if reply.status == 401 {
+            reply = reply.with("www-authenticate", "Basic realm=\"Twilio API\"");
+        }
+        reply
             .with("twilio-request-id", format!("RQ{}", random_hex(32)))
             .with("twilio-concurrent-requests", "1")
     }

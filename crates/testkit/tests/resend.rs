@@ -113,3 +113,37 @@ async fn server_errors() {
     };
     assert_eq!(statuses, [200, 500, 200, 500]);
 }
+
+#[tokio::test]
+async fn enforced_rate_limit_counts_down_then_429s() {
+    let rs = FakeResend::start().await;
+    rs.set_enforce_rate_limit(true);
+    // Fixed one-second windows: retry the burst if a window boundary splits it (loaded machine).
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.clear();
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            let a = domains(&rs, Some(rs.api_key())).await;
+            seen.push((a.status, a.header("ratelimit-remaining").map(str::to_owned)));
+        }
+        if started.elapsed() < std::time::Duration::from_millis(500) && seen[2].0 == 429 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    assert_eq!(
+        seen,
+        [
+            (200, Some("1".to_owned())),
+            (200, Some("0".to_owned())),
+            (429, Some("0".to_owned())),
+        ]
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(domains(&rs, Some(rs.api_key())).await.status, 200);
+    rs.set_enforce_rate_limit(false);
+    for _ in 0..4 {
+        assert_eq!(domains(&rs, Some(rs.api_key())).await.status, 200);
+    }
+}

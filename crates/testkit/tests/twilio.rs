@@ -135,3 +135,13 @@ async fn log_masks_basic_credentials() {
     assert_eq!(rec.header("authorization"), Some("Basic ***"));
     assert!(rec.path.ends_with(".json"));
 }
+
+#[tokio::test]
+async fn unauthorized_carries_www_authenticate() {
+    let tw = FakeTwilio::start().await;
+    let a = get(&tw, ".json", tw.account_sid(), "wrong").await;
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Basic realm=\"Twilio API\"")
+    );
+}
