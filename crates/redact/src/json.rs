@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::keys::Rule;
+use crate::keys::{KeyClass, Rule};
 use crate::scan::{is_card, is_placeholder, secret_replacement, Scratch};
 use crate::{Action, Engine, Kind, Report};
 
@@ -40,6 +40,21 @@ struct Rewriter<'a> {
     scratch: Scratch,
     skip: u32,
     max_depth: usize,
+    key_cache: [Option<(usize, usize, KeyClass)>; KEY_CACHE],
+    /// Start offsets of trigger literals in the document, and a cursor into them.
+    triggers: Vec<usize>,
+    trigger_at: usize,
+}
+
+const KEY_CACHE: usize = 64;
+
+fn cache_slot(key: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in key {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    (h >> 26) as usize
 }
 
 /// Sanitises the JSON document `text`. `Ok(None)` when nothing changed.
@@ -67,7 +82,11 @@ pub(crate) fn rewrite(
         scratch: Scratch::default(),
         skip: 0,
         max_depth: eng.limits.max_depth,
+        key_cache: [None; KEY_CACHE],
+        triggers: Vec::new(),
+        trigger_at: 0,
     };
+    eng.scanner.trigger_starts(text.as_bytes(), &mut w.triggers);
     w.value(base_depth, Rule::None, ctx)?;
     w.ws();
     if w.pos != w.src.len() {
@@ -444,6 +463,24 @@ impl Rewriter<'_> {
     }
 
     fn key_rule(&mut self, ks: usize, ke: usize, kesc: bool, ctx: u8) -> (Rule, u8) {
+        if !kesc && self.eng.rules.is_empty() {
+            // Keys repeat (line items, arrays of objects): cache classifications by key bytes.
+            let key = &self.src[ks..ke];
+            let slot = cache_slot(key);
+            let class = match self.key_cache[slot] {
+                Some((a, b, class)) if &self.src[a..b] == key => class,
+                _ => {
+                    let class = self
+                        .eng
+                        .classify_key(&self.text[ks..ke], &mut self.scratch.words);
+                    self.key_cache[slot] = Some((ks, ke, class));
+                    class
+                }
+            };
+            return self
+                .eng
+                .apply_class(class, ctx, &self.scratch.words, &mut self.norm_path);
+        }
         let text = self.text;
         let decoded: Cow<'_, str> = if kesc {
             Cow::Owned(unescape(&text[ks..ke]).unwrap_or_default())
@@ -535,11 +572,17 @@ impl Rewriter<'_> {
                 Err(_) => {}
             }
         }
+        // Does a trigger literal start inside this (unescaped) string?
+        while self.trigger_at < self.triggers.len() && self.triggers[self.trigger_at] < cs {
+            self.trigger_at += 1;
+        }
+        let ac =
+            esc || (self.trigger_at < self.triggers.len() && self.triggers[self.trigger_at] < ce);
         let mut sub = Report::default();
-        if let Some(new) = self
-            .eng
-            .scanner
-            .sanitize(&decoded, &mut self.scratch, &mut sub)
+        if let Some(new) =
+            self.eng
+                .scanner
+                .sanitize_hinted(&decoded, &mut self.scratch, &mut sub, ac)
         {
             self.replace_str(start, end, &new);
             self.report.merge_counts(&sub);

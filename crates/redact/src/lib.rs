@@ -181,9 +181,26 @@ impl Engine {
         words: &mut Words,
         norm_path: &mut Vec<String>,
     ) -> (Rule, u8) {
+        let class = self.classify_key(key, words);
+        self.apply_class(class, ctx, words, norm_path)
+    }
+
+    /// Splits and classifies `key` (JSON escapes already decoded).
+    pub(crate) fn classify_key(&self, key: &str, words: &mut Words) -> keys::KeyClass {
         let key = keys::decode_key(key);
         words.split(&key);
-        let class = self.scanner.keys.classify(words);
+        self.scanner.keys.classify(words)
+    }
+
+    /// The rule for a classified key under `ctx`; see [`Engine::key_rule`]. `words` must hold
+    /// the key's words when path rules exist.
+    pub(crate) fn apply_class(
+        &self,
+        class: keys::KeyClass,
+        ctx: u8,
+        words: &Words,
+        norm_path: &mut Vec<String>,
+    ) -> (Rule, u8) {
         let mut rule = match class.rule {
             Rule::NameIfPerson => {
                 if ctx & CTX_PERSON != 0 && ctx & CTX_NONPERSON == 0 {

@@ -540,7 +540,18 @@ impl Scanner {
         s: &mut Scratch,
         report: &mut Report,
     ) -> Option<String> {
-        self.find_all(text, s);
+        self.sanitize_hinted(text, s, report, true)
+    }
+
+    /// As [`Scanner::sanitize`], with the automaton hint of [`Scanner::find_all_hinted`].
+    pub(crate) fn sanitize_hinted(
+        &self,
+        text: &str,
+        s: &mut Scratch,
+        report: &mut Report,
+        ac: bool,
+    ) -> Option<String> {
+        self.find_all_hinted(text, s, ac);
         if s.findings.is_empty() {
             return None;
         }
@@ -633,12 +644,26 @@ impl Scanner {
         }
     }
 
+    /// Start offsets of trigger literals in `h` (a superset test for [`Scanner::find_all_hinted`]:
+    /// a string holding none of them needs no automaton pass).
+    pub(crate) fn trigger_starts(&self, h: &[u8], out: &mut Vec<usize>) {
+        out.extend(self.ac.find_iter(h).map(|m| m.start()));
+    }
+
     /// Collects and resolves all findings in `text` into `s.findings`.
     pub(crate) fn find_all(&self, text: &str, s: &mut Scratch) {
+        self.find_all_hinted(text, s, true);
+    }
+
+    /// As [`Scanner::find_all`]; `ac` false skips the literal automaton (the caller knows no
+    /// trigger literal occurs in `text`).
+    pub(crate) fn find_all_hinted(&self, text: &str, s: &mut Scratch, ac: bool) {
         s.findings.clear();
         s.claims.clear();
         let h = text.as_bytes();
-        self.scan_ac(text, s);
+        if ac {
+            self.scan_ac(text, s);
+        }
         if self.det.email {
             for at in memchr::memchr_iter(b'@', h) {
                 if let Some(f) = self.email(h, at, 1) {
@@ -1299,7 +1324,9 @@ fn phone_end(h: &[u8], i: usize) -> Option<usize> {
     let n = h.len();
     let mut p = i;
     let mut digits = 0;
-    let mut good = None;
+    // Group ends where the number could stop (8 to 15 digits so far).
+    let mut ends = [0usize; 16];
+    let mut ne = 0;
     loop {
         let gs = p;
         while p < n && h[p].is_ascii_digit() {
@@ -1309,8 +1336,9 @@ fn phone_end(h: &[u8], i: usize) -> Option<usize> {
         if digits > 15 {
             break;
         }
-        if digits >= 8 {
-            good = Some(p);
+        if digits >= 8 && ne < ends.len() {
+            ends[ne] = p;
+            ne += 1;
         }
         let ss = p;
         while p < n && p - ss < 3 && matches!(h[p], b' ' | b'-' | b'.' | b'(' | b')') {
@@ -1320,13 +1348,11 @@ fn phone_end(h: &[u8], i: usize) -> Option<usize> {
             break;
         }
     }
-    let end = good?;
-    if end < n
-        && (is_word(h[end]) || (h[end] == b'.' && end + 1 < n && h[end + 1].is_ascii_digit()))
-    {
-        return None;
-    }
-    Some(end)
+    // The longest candidate that ends on a boundary (`+44 7700 900123 8f14…` stops before `8`).
+    ends[..ne].iter().rev().copied().find(|&end| {
+        !(end < n
+            && (is_word(h[end]) || (h[end] == b'.' && end + 1 < n && h[end + 1].is_ascii_digit())))
+    })
 }
 
 fn iban_end(h: &[u8], s: usize) -> Option<usize> {
