@@ -109,7 +109,7 @@ pub struct DeliveryFailed {
     pub last_error: Option<ErrorKind>,
     /// The last HTTP status.
     pub last_status: Option<u16>,
-    /// `exhausted` or `gone`.
+    /// `exhausted`, `gone` or `raw_body_unavailable` (expired or undecryptable).
     pub reason: String,
     /// When.
     pub at: OffsetDateTime,
@@ -312,7 +312,19 @@ impl Worker {
                     Some(Err(e)) => e.to_string(),
                     _ => "raw body expired".to_owned(),
                 });
+                let last_error = record.error_kind;
                 self.store.fail(&token, record, None).await?;
+                self.events.delivery_failed(&DeliveryFailed {
+                    delivery_id: d.id,
+                    provider: d.provider,
+                    event_type: d.event_type.clone(),
+                    priority: d.priority,
+                    attempts: token.attempt,
+                    last_error,
+                    last_status: None,
+                    reason: "raw_body_unavailable".to_owned(),
+                    at: self.clock.now(),
+                });
                 return Ok(());
             }
         };

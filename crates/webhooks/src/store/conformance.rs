@@ -41,6 +41,7 @@ where
     list_filters(&fresh().await).await;
     replay_jobs(&fresh().await).await;
     concurrent_claims(&fresh().await).await;
+    random_interleavings(&mut fresh, 0x5eed, 20, 60).await;
 }
 
 /// A fixed base time all checks count from (2030-06-01 12:00 UTC).
@@ -618,4 +619,220 @@ pub async fn concurrent_claims(s: &dyn WebhookStore) {
         }
     }
     assert_eq!(total, n.min(8 * 7));
+}
+
+/// One step of a random interleaving (see [`interleaving`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Receive a verified delivery with dedupe key `k{0}` (repeats are duplicates).
+    Receive(u8),
+    /// Worker `worker` claims up to `limit` deliveries.
+    Claim {
+        /// Worker index.
+        worker: u8,
+        /// Claim limit.
+        limit: u8,
+    },
+    /// Worker `worker` completes its `pick`-th held claim (modulo how many it holds).
+    Complete {
+        /// Worker index.
+        worker: u8,
+        /// Which held claim.
+        pick: u8,
+    },
+    /// Worker `worker` fails its `pick`-th held claim, retrying after `retry_secs` (or giving up
+    /// when `None`).
+    Fail {
+        /// Worker index.
+        worker: u8,
+        /// Which held claim.
+        pick: u8,
+        /// Retry delay.
+        retry_secs: Option<u16>,
+    },
+    /// Time passes (leases of 30 s may expire).
+    Advance(u16),
+    /// Release expired leases.
+    Reclaim,
+}
+
+impl Op {
+    /// A pseudo-random op from a seeded generator (used by [`run_all`] without proptest).
+    pub fn random(rng: &mut fastrand::Rng, workers: u8) -> Op {
+        let w = rng.u8(..workers);
+        match rng.u8(..12) {
+            0..=2 => Op::Receive(rng.u8(..12)),
+            3..=4 => Op::Claim {
+                worker: w,
+                limit: rng.u8(1..4),
+            },
+            5..=6 => Op::Complete {
+                worker: w,
+                pick: rng.u8(..),
+            },
+            7..=8 => Op::Fail {
+                worker: w,
+                pick: rng.u8(..),
+                retry_secs: if rng.u8(..4) == 0 {
+                    None
+                } else {
+                    Some(rng.u16(..90))
+                },
+            },
+            9..=10 => Op::Advance(rng.u16(..40)),
+            _ => Op::Reclaim,
+        }
+    }
+}
+
+/// Run `ops` against a fresh store and check, after every step, that no attempt is ever held by
+/// two workers (a claim never returns a delivery under another unexpired lease, and every
+/// `(delivery, attempt)` is claimed once), that reports succeed exactly for the current claim, and
+/// at the end that no delivery was lost: draining the queue leaves every original delivery
+/// `delivered` or (if some worker gave up on it) `failed`.
+pub async fn interleaving(s: &dyn WebhookStore, ops: &[Op]) {
+    use std::collections::{HashMap, HashSet};
+    let lease = Duration::from_secs(30);
+    let mut now = t0();
+    let mut originals: HashMap<String, Uuid> = HashMap::new();
+    let mut gave_up: HashSet<Uuid> = HashSet::new();
+    let mut held: HashMap<u8, Vec<super::ClaimToken>> = HashMap::new();
+    // delivery → (current token, lease expiry); removed when reported or reclaimed.
+    let mut current: HashMap<Uuid, (super::ClaimToken, OffsetDateTime)> = HashMap::new();
+    let mut seen_attempts: HashSet<(Uuid, u32)> = HashSet::new();
+    let report = |at: OffsetDateTime, t: &super::ClaimToken, status| AttemptRecord {
+        delivery_id: t.delivery_id,
+        attempt: t.attempt,
+        trigger: AttemptTrigger::Scheduled,
+        worker: "model".into(),
+        started_at: at,
+        duration_ms: 1,
+        response_status: Some(status),
+        error_kind: ErrorKind::from_status(status),
+        response_excerpt: None,
+    };
+    for op in ops {
+        match *op {
+            Op::Receive(k) => {
+                let key = format!("k{k}");
+                let mut d = sample(&key);
+                d.received_at = now;
+                d.next_attempt_at = Some(now);
+                let out = s.insert_delivery(d).await.unwrap();
+                match originals.get(&key) {
+                    Some(&orig) => assert_eq!(
+                        out,
+                        InsertOutcome::Duplicate {
+                            id: out.id(),
+                            original: orig
+                        }
+                    ),
+                    None => {
+                        assert!(matches!(out, InsertOutcome::Inserted { .. }));
+                        originals.insert(key, out.id());
+                    }
+                }
+            }
+            Op::Claim { worker, limit } => {
+                for c in s
+                    .claim(&format!("w{worker}"), now, lease, limit as usize)
+                    .await
+                    .unwrap()
+                {
+                    let id = c.delivery.id;
+                    assert!(!gave_up.contains(&id), "a failed delivery was claimed");
+                    if let Some((_, exp)) = current.get(&id) {
+                        assert!(
+                            *exp <= now,
+                            "delivery {id} claimed while another lease was live"
+                        );
+                    }
+                    assert!(
+                        seen_attempts.insert((id, c.token.attempt)),
+                        "attempt claimed twice"
+                    );
+                    current.insert(id, (c.token, now + lease));
+                    held.entry(worker).or_default().push(c.token);
+                }
+            }
+            Op::Complete { worker, pick } | Op::Fail { worker, pick, .. } => {
+                let list = held.entry(worker).or_default();
+                if list.is_empty() {
+                    continue;
+                }
+                let t = list.remove(pick as usize % list.len());
+                let is_current = current.get(&t.delivery_id).is_some_and(|(c, _)| *c == t);
+                let result = match *op {
+                    Op::Complete { .. } => s.complete(&t, report(now, &t, 200)).await,
+                    Op::Fail { retry_secs, .. } => {
+                        let next = retry_secs.map(|r| now + secs(i64::from(r)));
+                        let r = s.fail(&t, report(now, &t, 500), next).await;
+                        if r.is_ok() && next.is_none() {
+                            gave_up.insert(t.delivery_id);
+                        }
+                        r
+                    }
+                    _ => unreachable!(),
+                };
+                if is_current {
+                    assert!(result.is_ok(), "current claim refused: {result:?}");
+                    current.remove(&t.delivery_id);
+                } else {
+                    assert!(
+                        matches!(result, Err(StoreError::LeaseLost)),
+                        "stale claim accepted: {result:?}"
+                    );
+                }
+            }
+            Op::Advance(sec) => now += secs(i64::from(sec)),
+            Op::Reclaim => {
+                let expired: Vec<Uuid> = current
+                    .iter()
+                    .filter(|(_, (_, exp))| *exp <= now)
+                    .map(|(id, _)| *id)
+                    .collect();
+                let n = s.reclaim_expired(now).await.unwrap();
+                assert_eq!(n, expired.len() as u64);
+                for id in expired {
+                    current.remove(&id);
+                }
+            }
+        }
+    }
+    // Drain: nothing may be stuck.
+    for _ in 0..1000 {
+        now += secs(3600);
+        let claims = s.claim("drain", now, lease, 64).await.unwrap();
+        if claims.is_empty() {
+            break;
+        }
+        for c in claims {
+            s.complete(&c.token, report(now, &c.token, 200))
+                .await
+                .unwrap();
+        }
+    }
+    for (key, id) in &originals {
+        let d = s.get_delivery(*id).await.unwrap().unwrap();
+        let want = if gave_up.contains(id) {
+            DeliveryStatus::Failed
+        } else {
+            DeliveryStatus::Delivered
+        };
+        assert_eq!(d.status, want, "delivery {key} lost (status {})", d.status);
+    }
+}
+
+/// [`interleaving`] over `runs` pseudo-random sequences of `len` ops with 3 workers.
+pub async fn random_interleavings<F, Fut, S>(mut fresh: F, seed: u64, runs: usize, len: usize)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+    S: WebhookStore,
+{
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for _ in 0..runs {
+        let ops: Vec<Op> = (0..len).map(|_| Op::random(&mut rng, 3)).collect();
+        interleaving(&fresh().await, &ops).await;
+    }
 }

@@ -65,19 +65,32 @@ fn sorted(mut params: Vec<(String, String)>) -> Vec<(String, String)> {
     params
 }
 
-fn mac(auth_token: &str, url: &str, body: &[u8]) -> [u8; 20] {
+/// The bytes appended to the URL: sorted `name` + `value` pairs for form bodies, nothing when the
+/// URL carries `bodySHA256` (JSON bodies).
+fn signed_params(url: &str, body: &[u8]) -> Vec<u8> {
+    if is_json_url(url) {
+        return Vec::new();
+    }
+    let mut params: Vec<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> =
+        url::form_urlencoded::parse(body).collect();
+    params.sort_unstable();
+    let mut out = Vec::with_capacity(body.len());
+    for (k, v) in params {
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(v.as_bytes());
+    }
+    out
+}
+
+fn mac_with(auth_token: &str, url: &str, params: &[u8]) -> [u8; 20] {
     let mut m = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
     m.update(url.as_bytes());
-    if !is_json_url(url) {
-        let params: Vec<(String, String)> = url::form_urlencoded::parse(body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        for (k, v) in sorted(params) {
-            m.update(k.as_bytes());
-            m.update(v.as_bytes());
-        }
-    }
+    m.update(params);
     m.finalize().into_bytes().into()
+}
+
+fn mac(auth_token: &str, url: &str, body: &[u8]) -> [u8; 20] {
+    mac_with(auth_token, url, &signed_params(url, body))
 }
 
 /// The URL variants tried: as given, and with the scheme's default port toggled.
@@ -199,10 +212,12 @@ impl TwilioVerifier {
             }
         }
         let variants = url_variants(url);
+        // The variants differ only by the port, never by `bodySHA256`: parse the body once.
+        let params = signed_params(url, body);
         let mut ok = false;
         for token in &self.tokens {
             for u in &variants {
-                ok |= ct_eq(&mac(token.expose(), u, body), &given);
+                ok |= ct_eq(&mac_with(token.expose(), u, &params), &given);
             }
         }
         if ok {
