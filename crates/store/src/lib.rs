@@ -1,10 +1,77 @@
-//! `wedsync-store`: PostgreSQL (diesel-async + deadpool) and embedded SQLite storage for the WedSync monitoring crates.
+//! Durable storage for the WedSync monitoring crates: PostgreSQL (diesel-async + deadpool) for
+//! production and scale-out, an embedded SQLite file as the zero-install default.
 //!
 //! # Example
 //!
 //! ```
-//! assert_eq!(wedsync_store::CRATE_NAME, "wedsync-store");
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use wedsync_store::{ApiKeyStore, NewApiKey, SqliteStore};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SqliteStore::open(dir.path().join("wedsync.db")).await.unwrap();
+//! let created = store
+//!     .create_api_key(NewApiKey {
+//!         name: "grafana".into(),
+//!         scopes: vec!["monitoring:read".into()],
+//!         expires_at: None,
+//!     })
+//!     .await
+//!     .unwrap();
+//! // the plaintext is returned once; only its hash is stored
+//! let verified = store.verify_api_key(&created.secret).await.unwrap().unwrap();
+//! assert!(verified.has_scope("monitoring:read"));
+//! assert!(store.revoke_api_key(&verified.id).await.unwrap());
+//! assert!(store.verify_api_key(&created.secret).await.unwrap().is_none());
+//! # });
 //! ```
+//!
+//! # Details
+//!
+//! - **Schema.** Diesel migrations in the repository's top-level `migrations/postgres` and
+//!   `migrations/sqlite`, embedded with `embed_migrations!` ([`pg::MIGRATIONS`],
+//!   [`sqlite::MIGRATIONS`]); every one is reversible and tested up, down and up again.
+//!   `docs/storage.md` describes the tables, indexes, Row Level Security and retention.
+//! - **PostgreSQL** ([`PgStore`]): a deadpool pool with explicit size and timeouts; every new
+//!   connection gets `application_name` and `statement_timeout`; migrations run on a dedicated
+//!   connection inside `spawn_blocking` (safe on a current-thread runtime).
+//! - **SQLite** ([`SqliteStore`]): bundled SQLite (no system library), WAL, a busy timeout,
+//!   foreign keys on; calls run on the blocking pool.
+//! - **Queue** ([`JobQueue`]): claim with `FOR UPDATE SKIP LOCKED` and a lease, priority first,
+//!   then due time; expired leases are reclaimed; `LISTEN/NOTIFY` wakes workers, polling is the
+//!   backstop. SQLite gives the same semantics within one process.
+//! - **Hot path** ([`DeliveryLog::record_delivery`]): "record a delivery and enqueue it" is one
+//!   statement; concurrent calls are batched into one statement and one commit.
+//! - **Errors.** An unreachable database is [`StoreError::Unavailable`]; nothing is dropped
+//!   silently — the caller decides to retry or refuse.
+//!
+//! # Guarantees
+//!
+//! - A job is leased to one worker at a time, across processes on PostgreSQL.
+//! - At most one unresolved incident per dedup key (partial unique index).
+//! - API keys are stored as SHA-256 hashes; the plaintext is returned once, at creation.
+//!
+//! # Feature flags
+//!
+//! | feature    | default | what it adds |
+//! |------------|---------|--------------|
+//! | `postgres` | yes     | [`PgStore`]: diesel-async + deadpool, LISTEN/NOTIFY via tokio-postgres |
+//! | `sqlite`   | yes     | [`SqliteStore`]: diesel + bundled SQLite (compiles C, no system library) |
+//! | `testing`  | no      | `testing::fresh_postgres()`: a migrated per-test database (uses `wedsync-testkit`) |
 
-/// The package name of this crate.
-pub const CRATE_NAME: &str = "wedsync-store";
+pub mod error;
+pub mod keys;
+pub mod model;
+#[cfg(feature = "postgres")]
+pub mod pg;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+#[cfg(feature = "postgres")]
+pub use pg::{PgConfig, PgStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;

@@ -60,6 +60,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `signed-webhooks` | no | `signed`: realistic signed provider webhooks built from the fixtures with `wedsync-webhooks`' signing functions |
+//! | `postgres` | no | per-test PostgreSQL databases (`pg`) |
 
 pub mod fixtures;
 mod handler;
@@ -172,3 +173,5 @@ fn parse_status(head: &[u8; 12]) -> std::io::Result<u16> {
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(feature = "postgres")]
+pub mod pg;

@@ -1,0 +1,1065 @@
+//! Embedded SQLite: the zero-install default store for one process.
+//!
+//! One connection (WAL mode, busy timeout, foreign keys on) behind a mutex; every call runs on
+//! tokio's blocking pool. Timestamps are stored as INTEGER microseconds since the Unix epoch (UTC).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, SmallInt, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::model::*;
+
+/// The SQLite migrations (`migrations/sqlite`), embedded in the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// How long a writer waits for a lock held by another connection before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite store. Cheap to clone; clones share the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<SqliteConnection>>,
+    path: PathBuf,
+    jobs: Arc<Notify>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn us(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
+fn from_us(v: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn dur_us(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn now_us() -> i64 {
+    us(OffsetDateTime::now_utc())
+}
+
+fn status(s: &str) -> Result<HealthStatus> {
+    HealthStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and runs pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let url = path
+            .to_str()
+            .ok_or_else(|| StoreError::Config("the SQLite path is not UTF-8".into()))?
+            .to_owned();
+        Self::open_url(url, path).await
+    }
+
+    /// An in-memory database (gone when the store is dropped), migrated.
+    pub async fn open_in_memory() -> Result<Self> {
+        Self::open_url(":memory:".to_owned(), PathBuf::from(":memory:")).await
+    }
+
+    async fn open_url(url: String, path: PathBuf) -> Result<Self> {
+        let conn = tokio::task::spawn_blocking(move || -> Result<SqliteConnection> {
+            let mut conn = SqliteConnection::establish(&url).map_err(|e| {
+                StoreError::Unavailable(format!("cannot open SQLite database: {e}"))
+            })?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {};
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;",
+                BUSY_TIMEOUT.as_millis()
+            ))?;
+            conn.run_pending_migrations(MIGRATIONS)
+                .map_err(|e| StoreError::Migration(e.to_string()))?;
+            Ok(conn)
+        })
+        .await??;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            jobs: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn with_conn<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = match conn.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            f(&mut guard)
+        })
+        .await?
+    }
+
+    /// Reverts every applied migration (for tests and `migrate down`).
+    pub async fn revert_all_migrations(&self) -> Result<Vec<String>> {
+        self.with_conn(|c| {
+            c.revert_all_migrations(MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map_err(|e| StoreError::Migration(e.to_string()))
+        })
+        .await
+    }
+
+    /// Applies pending migrations.
+    pub async fn run_migrations(&self) -> Result<Vec<String>> {
+        self.with_conn(|c| {
+            c.run_pending_migrations(MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map_err(|e| StoreError::Migration(e.to_string()))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl StoreHealthCheck for SqliteStore {
+    async fn health(&self, timeout: Duration) -> StoreHealth {
+        let started = Instant::now();
+        let result = tokio::time::timeout(
+            timeout,
+            self.with_conn(|c| {
+                diesel::sql_query("SELECT 1").execute(c)?;
+                Ok(())
+            }),
+        )
+        .await;
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {timeout:?}")),
+        };
+        StoreHealth {
+            backend: "sqlite",
+            ok: error.is_none(),
+            latency: started.elapsed(),
+            error,
+            pool_size: 1,
+            pool_available: usize::from(self.conn.try_lock().is_ok()),
+            pool_max: 1,
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// probe results
+// ------------------------------------------------------------------------------------------------
+
+#[derive(QueryableByName)]
+struct ProbeRow {
+    #[diesel(sql_type = Text)]
+    service: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    latency_ms: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    http_status: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    detail: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    checked_at: i64,
+}
+
+impl ProbeRow {
+    fn into_record(self) -> Result<ProbeRecord> {
+        Ok(ProbeRecord {
+            status: status(&self.status)?,
+            service: self.service,
+            latency_ms: self.latency_ms,
+            http_status: self.http_status,
+            detail: self.detail,
+            checked_at: from_us(self.checked_at),
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct OverviewRow {
+    #[diesel(embed)]
+    latest: ProbeRow,
+    #[diesel(sql_type = BigInt)]
+    checks: i64,
+    #[diesel(sql_type = BigInt)]
+    up: i64,
+}
+
+#[derive(QueryableByName)]
+struct RollupRow {
+    #[diesel(sql_type = Text)]
+    service: String,
+    #[diesel(sql_type = BigInt)]
+    bucket: i64,
+    #[diesel(sql_type = BigInt)]
+    checks: i64,
+    #[diesel(sql_type = BigInt)]
+    healthy: i64,
+    #[diesel(sql_type = BigInt)]
+    degraded: i64,
+    #[diesel(sql_type = BigInt)]
+    down: i64,
+    #[diesel(sql_type = BigInt)]
+    latency_sum_ms: i64,
+    #[diesel(sql_type = Nullable<Integer>)]
+    latency_max_ms: Option<i32>,
+}
+
+const OVERVIEW_SQL: &str = "\
+WITH RECURSIVE services(service) AS (
+    SELECT min(service) FROM service_health_metrics
+    UNION ALL
+    SELECT (SELECT min(m.service) FROM service_health_metrics m WHERE m.service > s.service)
+    FROM services s WHERE s.service IS NOT NULL
+)
+SELECT l.service, l.status, l.latency_ms, l.http_status, l.detail, l.checked_at,
+       (SELECT count(*) FROM service_health_metrics m
+        WHERE m.service = s.service AND m.checked_at > ?1 - 86400000000 AND m.checked_at <= ?1)
+           AS checks,
+       (SELECT count(*) FROM service_health_metrics m
+        WHERE m.service = s.service AND m.checked_at > ?1 - 86400000000 AND m.checked_at <= ?1
+          AND m.status IN ('healthy', 'degraded')) AS up
+FROM services s
+JOIN service_health_metrics l ON l.id = (
+    SELECT id FROM service_health_metrics m WHERE m.service = s.service
+    ORDER BY m.checked_at DESC, m.id DESC LIMIT 1)
+WHERE s.service IS NOT NULL
+ORDER BY s.service";
+
+const HOUR_US: i64 = 3_600_000_000;
+const DAY_US: i64 = 24 * HOUR_US;
+
+#[async_trait]
+impl MetricsStore for SqliteStore {
+    async fn record_probe_results(&self, records: &[ProbeRecord]) -> Result<()> {
+        let records = records.to_vec();
+        self.with_conn(move |c| {
+            c.transaction::<_, StoreError, _>(|c| {
+                for r in &records {
+                    diesel::sql_query(
+                        "INSERT INTO service_health_metrics
+                             (service, status, latency_ms, http_status, detail, checked_at)
+                         VALUES (?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind::<Text, _>(&r.service)
+                    .bind::<Text, _>(r.status.as_str())
+                    .bind::<Nullable<Integer>, _>(r.latency_ms)
+                    .bind::<Nullable<Integer>, _>(r.http_status)
+                    .bind::<Nullable<Text>, _>(&r.detail)
+                    .bind::<BigInt, _>(us(r.checked_at))
+                    .execute(c)?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn services_overview(&self, now: OffsetDateTime) -> Result<Vec<ServiceOverview>> {
+        let rows: Vec<OverviewRow> = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(OVERVIEW_SQL)
+                    .bind::<BigInt, _>(us(now))
+                    .load(c)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(ServiceOverview {
+                    service: r.latest.service.clone(),
+                    latest: r.latest.into_record()?,
+                    checks_24h: r.checks,
+                    up_24h: r.up,
+                })
+            })
+            .collect()
+    }
+
+    async fn probe_history(
+        &self,
+        service: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<ProbeRecord>> {
+        let service = service.to_owned();
+        let rows: Vec<ProbeRow> = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(
+                    "SELECT service, status, latency_ms, http_status, detail, checked_at
+                     FROM service_health_metrics
+                     WHERE service = ? AND checked_at >= ? AND checked_at < ?
+                     ORDER BY checked_at DESC LIMIT ?",
+                )
+                .bind::<Text, _>(&service)
+                .bind::<BigInt, _>(us(from))
+                .bind::<BigInt, _>(us(to))
+                .bind::<BigInt, _>(limit)
+                .load(c)?)
+            })
+            .await?;
+        rows.into_iter().map(ProbeRow::into_record).collect()
+    }
+
+    async fn compute_rollups(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<()> {
+        let (from, to) = (us(from), us(to));
+        self.with_conn(move |c| {
+            c.transaction::<_, StoreError, _>(|c| {
+                let h_from = from - from.rem_euclid(HOUR_US);
+                let h_to = (to - 1) - (to - 1).rem_euclid(HOUR_US) + HOUR_US;
+                diesel::sql_query(
+                    "INSERT INTO service_health_rollups_hourly
+                         (service, bucket, checks, healthy, degraded, down, latency_sum_ms,
+                          latency_max_ms)
+                     SELECT service, checked_at - (checked_at % 3600000000), count(*),
+                            sum(status = 'healthy'), sum(status = 'degraded'), sum(status = 'down'),
+                            coalesce(sum(latency_ms), 0), max(latency_ms)
+                     FROM service_health_metrics
+                     WHERE checked_at >= ? AND checked_at < ?
+                     GROUP BY 1, 2
+                     ON CONFLICT (service, bucket) DO UPDATE SET
+                         checks = excluded.checks, healthy = excluded.healthy,
+                         degraded = excluded.degraded, down = excluded.down,
+                         latency_sum_ms = excluded.latency_sum_ms,
+                         latency_max_ms = excluded.latency_max_ms",
+                )
+                .bind::<BigInt, _>(h_from)
+                .bind::<BigInt, _>(h_to)
+                .execute(c)?;
+                let d_from = from - from.rem_euclid(DAY_US);
+                let d_to = (to - 1) - (to - 1).rem_euclid(DAY_US) + DAY_US;
+                diesel::sql_query(
+                    "INSERT INTO service_health_rollups_daily
+                         (service, bucket, checks, healthy, degraded, down, latency_sum_ms,
+                          latency_max_ms)
+                     SELECT service, bucket - (bucket % 86400000000), sum(checks), sum(healthy),
+                            sum(degraded), sum(down), sum(latency_sum_ms), max(latency_max_ms)
+                     FROM service_health_rollups_hourly
+                     WHERE bucket >= ? AND bucket < ?
+                     GROUP BY 1, 2
+                     ON CONFLICT (service, bucket) DO UPDATE SET
+                         checks = excluded.checks, healthy = excluded.healthy,
+                         degraded = excluded.degraded, down = excluded.down,
+                         latency_sum_ms = excluded.latency_sum_ms,
+                         latency_max_ms = excluded.latency_max_ms",
+                )
+                .bind::<BigInt, _>(d_from)
+                .bind::<BigInt, _>(d_to)
+                .execute(c)?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn rollups(
+        &self,
+        service: &str,
+        period: RollupPeriod,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Rollup>> {
+        let table = match period {
+            RollupPeriod::Hourly => "service_health_rollups_hourly",
+            RollupPeriod::Daily => "service_health_rollups_daily",
+        };
+        let service = service.to_owned();
+        let rows: Vec<RollupRow> = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(format!(
+                    "SELECT service, bucket, checks, healthy, degraded, down, latency_sum_ms,
+                            latency_max_ms
+                     FROM {table} WHERE service = ? AND bucket >= ? AND bucket < ? ORDER BY bucket"
+                ))
+                .bind::<Text, _>(&service)
+                .bind::<BigInt, _>(us(from))
+                .bind::<BigInt, _>(us(to))
+                .load(c)?)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Rollup {
+                service: r.service,
+                bucket: from_us(r.bucket),
+                checks: r.checks,
+                healthy: r.healthy,
+                degraded: r.degraded,
+                down: r.down,
+                latency_sum_ms: r.latency_sum_ms,
+                latency_max_ms: r.latency_max_ms,
+            })
+            .collect())
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// API keys and the audit log
+// ------------------------------------------------------------------------------------------------
+
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    key_prefix: String,
+    #[diesel(sql_type = Text)]
+    scopes: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    expires_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    revoked_at: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    last_used_at: Option<i64>,
+}
+
+fn split_scopes(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+impl From<KeyRow> for ApiKeyInfo {
+    fn from(r: KeyRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            prefix: r.key_prefix,
+            scopes: split_scopes(&r.scopes),
+            created_at: from_us(r.created_at),
+            expires_at: r.expires_at.map(from_us),
+            revoked_at: r.revoked_at.map(from_us),
+            last_used_at: r.last_used_at.map(from_us),
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct VerifyRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Binary)]
+    key_hash: Vec<u8>,
+    #[diesel(sql_type = Text)]
+    scopes: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    last_used_at: Option<i64>,
+}
+
+const KEY_COLUMNS: &str =
+    "id, name, key_prefix, scopes, created_at, expires_at, revoked_at, last_used_at";
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn create_api_key(&self, new: NewApiKey) -> Result<CreatedApiKey> {
+        if new
+            .scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
+            return Err(StoreError::Config(
+                "a scope is empty or contains whitespace".into(),
+            ));
+        }
+        let secret = keys::generate_key();
+        let id = uuid::Uuid::new_v4().to_string();
+        let (prefix, hash) = (keys::display_prefix(&secret), keys::hash_key(&secret));
+        let row: KeyRow = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(format!(
+                    "INSERT INTO api_keys (id, name, key_prefix, key_hash, scopes, created_at,
+                                           expires_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {KEY_COLUMNS}"
+                ))
+                .bind::<Text, _>(&id)
+                .bind::<Text, _>(&new.name)
+                .bind::<Text, _>(&prefix)
+                .bind::<Binary, _>(&hash)
+                .bind::<Text, _>(new.scopes.join(" "))
+                .bind::<BigInt, _>(now_us())
+                .bind::<Nullable<BigInt>, _>(new.expires_at.map(us))
+                .get_result(c)?)
+            })
+            .await?;
+        Ok(CreatedApiKey {
+            info: row.into(),
+            secret,
+        })
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>> {
+        let rows: Vec<KeyRow> = self
+            .with_conn(|c| {
+                Ok(diesel::sql_query(format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id"
+                ))
+                .load(c)?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn revoke_api_key(&self, id: &str) -> Result<bool> {
+        let id = id.to_owned();
+        self.with_conn(move |c| {
+            let n = diesel::sql_query(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            )
+            .bind::<BigInt, _>(now_us())
+            .bind::<Text, _>(&id)
+            .execute(c)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn verify_api_key(&self, key: &ApiKeySecret) -> Result<Option<VerifiedKey>> {
+        let hash = keys::hash_key(key);
+        self.with_conn(move |c| {
+            let now = now_us();
+            let rows: Vec<VerifyRow> = diesel::sql_query(
+                "SELECT id, key_hash, scopes, last_used_at FROM api_keys
+                 WHERE key_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+            )
+            .bind::<Binary, _>(&hash)
+            .bind::<BigInt, _>(now)
+            .load(c)?;
+            let Some(row) = rows
+                .into_iter()
+                .find(|r| keys::hashes_equal(&r.key_hash, &hash))
+            else {
+                return Ok(None);
+            };
+            if row.last_used_at.is_none_or(|t| t < now - 60_000_000) {
+                diesel::sql_query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+                    .bind::<BigInt, _>(now)
+                    .bind::<Text, _>(&row.id)
+                    .execute(c)?;
+            }
+            Ok(Some(VerifiedKey {
+                id: row.id,
+                scopes: split_scopes(&row.scopes),
+            }))
+        })
+        .await
+    }
+}
+
+#[derive(QueryableByName)]
+struct AuditRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    at: i64,
+    #[diesel(sql_type = Text)]
+    actor: String,
+    #[diesel(sql_type = Text)]
+    action: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    target: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    detail: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    request_id: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64> {
+        let detail = entry.detail.as_ref().map(|d| d.to_string());
+        let row: IdRow = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(
+                    "INSERT INTO audit_log (at, actor, action, target, detail, request_id)
+                     VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                )
+                .bind::<BigInt, _>(now_us())
+                .bind::<Text, _>(&entry.actor)
+                .bind::<Text, _>(&entry.action)
+                .bind::<Nullable<Text>, _>(&entry.target)
+                .bind::<Nullable<Text>, _>(&detail)
+                .bind::<Nullable<Text>, _>(&entry.request_id)
+                .get_result(c)?)
+            })
+            .await?;
+        Ok(row.id)
+    }
+
+    async fn list_audit(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEntry>> {
+        let rows: Vec<AuditRow> = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(
+                    "SELECT id, at, actor, action, target, detail, request_id FROM audit_log
+                     WHERE id < ? ORDER BY id DESC LIMIT ?",
+                )
+                .bind::<BigInt, _>(before_id.unwrap_or(i64::MAX))
+                .bind::<BigInt, _>(limit)
+                .load(c)?)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                let detail = r
+                    .detail
+                    .map(|d| serde_json::from_str(&d))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?;
+                Ok(AuditEntry {
+                    id: r.id,
+                    at: from_us(r.at),
+                    entry: NewAuditEntry {
+                        actor: r.actor,
+                        action: r.action,
+                        target: r.target,
+                        detail,
+                        request_id: r.request_id,
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// the queue
+// ------------------------------------------------------------------------------------------------
+
+#[derive(QueryableByName)]
+struct JobRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    queue: String,
+    #[diesel(sql_type = Text)]
+    delivery_id: String,
+    #[diesel(sql_type = SmallInt)]
+    priority: i16,
+    #[diesel(sql_type = BigInt)]
+    run_at: i64,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = BigInt)]
+    lease_until: i64,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn insert_jobs(c: &mut SqliteConnection, jobs: &[NewJob]) -> Result<Vec<i64>> {
+    let now = now_us();
+    let mut ids = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let row: IdRow = diesel::sql_query(
+            "INSERT INTO delivery_queue (queue, delivery_id, priority, run_at, created_at)
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind::<Text, _>(&j.queue)
+        .bind::<Text, _>(&j.delivery_id)
+        .bind::<SmallInt, _>(j.priority)
+        .bind::<BigInt, _>(us(j.run_at))
+        .bind::<BigInt, _>(now)
+        .get_result(c)?;
+        ids.push(row.id);
+    }
+    Ok(ids)
+}
+
+#[async_trait]
+impl JobQueue for SqliteStore {
+    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<i64>> {
+        let jobs = jobs.to_vec();
+        let ids = self
+            .with_conn(move |c| c.transaction::<_, StoreError, _>(|c| insert_jobs(c, &jobs)))
+            .await?;
+        self.jobs.notify_waiters();
+        Ok(ids)
+    }
+
+    async fn claim(&self, queue: &str, owner: &str, max: i64, lease: Duration) -> Result<Vec<Job>> {
+        let (queue, owner) = (queue.to_owned(), owner.to_owned());
+        let rows: Vec<JobRow> = self
+            .with_conn(move |c| {
+                let now = now_us();
+                Ok(diesel::sql_query(
+                    "UPDATE delivery_queue
+                     SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
+                     WHERE id IN (
+                         SELECT id FROM delivery_queue
+                         WHERE queue = ? AND lease_until IS NULL AND run_at <= ?
+                         ORDER BY priority DESC, run_at, id LIMIT ?)
+                     RETURNING id, queue, delivery_id, priority, run_at, attempts, lease_until",
+                )
+                .bind::<Text, _>(&owner)
+                .bind::<BigInt, _>(now.saturating_add(dur_us(lease)))
+                .bind::<Text, _>(&queue)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(max)
+                .load(c)?)
+            })
+            .await?;
+        let mut jobs: Vec<Job> = rows
+            .into_iter()
+            .map(|r| Job {
+                id: r.id,
+                queue: r.queue,
+                delivery_id: r.delivery_id,
+                priority: r.priority,
+                run_at: from_us(r.run_at),
+                attempts: r.attempts,
+                lease_until: from_us(r.lease_until),
+            })
+            .collect();
+        jobs.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.run_at.cmp(&b.run_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(jobs)
+    }
+
+    async fn complete(&self, owner: &str, ids: &[i64]) -> Result<u64> {
+        let (owner, ids) = (owner.to_owned(), ids.to_vec());
+        self.with_conn(move |c| {
+            c.transaction::<_, StoreError, _>(|c| {
+                let mut n = 0;
+                for id in &ids {
+                    n += diesel::sql_query(
+                        "DELETE FROM delivery_queue WHERE id = ? AND lease_owner = ?",
+                    )
+                    .bind::<BigInt, _>(id)
+                    .bind::<Text, _>(&owner)
+                    .execute(c)? as u64;
+                }
+                Ok(n)
+            })
+        })
+        .await
+    }
+
+    async fn retry(&self, owner: &str, id: i64, run_at: OffsetDateTime) -> Result<bool> {
+        let owner = owner.to_owned();
+        let done = self
+            .with_conn(move |c| {
+                let n = diesel::sql_query(
+                    "UPDATE delivery_queue SET lease_owner = NULL, lease_until = NULL, run_at = ?
+                     WHERE id = ? AND lease_owner = ?",
+                )
+                .bind::<BigInt, _>(us(run_at))
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(&owner)
+                .execute(c)?;
+                Ok(n > 0)
+            })
+            .await?;
+        if done {
+            self.jobs.notify_waiters();
+        }
+        Ok(done)
+    }
+
+    async fn reclaim_expired(&self) -> Result<u64> {
+        let n = self
+            .with_conn(|c| {
+                Ok(diesel::sql_query(
+                    "UPDATE delivery_queue SET lease_owner = NULL, lease_until = NULL
+                     WHERE lease_until < ?",
+                )
+                .bind::<BigInt, _>(now_us())
+                .execute(c)? as u64)
+            })
+            .await?;
+        if n > 0 {
+            self.jobs.notify_waiters();
+        }
+        Ok(n)
+    }
+
+    async fn queue_len(&self, queue: &str) -> Result<i64> {
+        let queue = queue.to_owned();
+        let row: CountRow = self
+            .with_conn(move |c| {
+                Ok(
+                    diesel::sql_query("SELECT count(*) AS n FROM delivery_queue WHERE queue = ?")
+                        .bind::<Text, _>(&queue)
+                        .get_result(c)?,
+                )
+            })
+            .await?;
+        Ok(row.n)
+    }
+
+    async fn wait_for_jobs(&self, timeout: Duration) -> Result<bool> {
+        Ok(tokio::time::timeout(timeout, self.jobs.notified())
+            .await
+            .is_ok())
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// deliveries
+// ------------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl DeliveryLog for SqliteStore {
+    async fn record_delivery(
+        &self,
+        d: NewDelivery,
+        enqueue: Option<(&str, i16)>,
+    ) -> Result<RecordOutcome> {
+        let enqueue = enqueue.map(|(q, p)| (q.to_owned(), p));
+        let wakes_workers = enqueue.is_some();
+        let outcome = self
+            .with_conn(move |c| {
+                c.transaction::<_, StoreError, _>(|c| {
+                    let at = us(d.received_at);
+                    let n = diesel::sql_query(
+                        "INSERT INTO webhook_delivery_log
+                             (id, provider, event_id, event_type, status, signature_valid,
+                              raw_body, sanitized_body, received_at, updated_at)
+                         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+                         ON CONFLICT (provider, event_id) DO NOTHING",
+                    )
+                    .bind::<Text, _>(&d.id)
+                    .bind::<Text, _>(&d.provider)
+                    .bind::<Text, _>(&d.event_id)
+                    .bind::<Text, _>(&d.event_type)
+                    .bind::<Integer, _>(i32::from(d.signature_valid))
+                    .bind::<Nullable<Binary>, _>(&d.raw_body)
+                    .bind::<Nullable<Text>, _>(&d.sanitized_body)
+                    .bind::<BigInt, _>(at)
+                    .bind::<BigInt, _>(at)
+                    .execute(c)?;
+                    if n == 0 {
+                        return Ok(RecordOutcome::Duplicate);
+                    }
+                    if let Some((queue, priority)) = &enqueue {
+                        insert_jobs(
+                            c,
+                            &[NewJob {
+                                queue: queue.clone(),
+                                delivery_id: d.id.clone(),
+                                priority: *priority,
+                                run_at: d.received_at,
+                            }],
+                        )?;
+                    }
+                    Ok(RecordOutcome::Recorded)
+                })
+            })
+            .await?;
+        if outcome == RecordOutcome::Recorded && wakes_workers {
+            self.jobs.notify_waiters();
+        }
+        Ok(outcome)
+    }
+
+    async fn delivery_status(&self, id: &str) -> Result<Option<String>> {
+        #[derive(QueryableByName)]
+        struct StatusRow {
+            #[diesel(sql_type = Text)]
+            status: String,
+        }
+        let id = id.to_owned();
+        let rows: Vec<StatusRow> = self
+            .with_conn(move |c| {
+                Ok(
+                    diesel::sql_query("SELECT status FROM webhook_delivery_log WHERE id = ?")
+                        .bind::<Text, _>(&id)
+                        .load(c)?,
+                )
+            })
+            .await?;
+        Ok(rows.into_iter().next().map(|r| r.status))
+    }
+
+    async fn set_delivery_status(
+        &self,
+        id: &str,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<bool> {
+        let (id, status, error) = (id.to_owned(), status.to_owned(), error.map(str::to_owned));
+        self.with_conn(move |c| {
+            let now = now_us();
+            let terminal = matches!(status.as_str(), "delivered" | "failed" | "dead");
+            let n = diesel::sql_query(
+                "UPDATE webhook_delivery_log
+                 SET status = ?, last_error = ?, attempts = attempts + 1, updated_at = ?,
+                     completed_at = ?
+                 WHERE id = ?",
+            )
+            .bind::<Text, _>(&status)
+            .bind::<Nullable<Text>, _>(&error)
+            .bind::<BigInt, _>(now)
+            .bind::<Nullable<BigInt>, _>(terminal.then_some(now))
+            .bind::<Text, _>(&id)
+            .execute(c)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// retention
+// ------------------------------------------------------------------------------------------------
+
+/// `?1` the cutoff (µs), `?2` the batch size; each statement is one short transaction.
+const RETENTION: &[(&str, &str)] = &[
+    (
+        "raw_bodies",
+        "UPDATE webhook_delivery_log SET raw_body = NULL WHERE rowid IN (
+             SELECT rowid FROM webhook_delivery_log WHERE raw_body IS NOT NULL AND received_at < ?1
+             LIMIT ?2)",
+    ),
+    (
+        "deliveries",
+        "DELETE FROM webhook_delivery_log WHERE rowid IN (
+             SELECT d.rowid FROM webhook_delivery_log d WHERE d.received_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.delivery_id = d.id)
+             LIMIT ?2)",
+    ),
+    (
+        "probe_results",
+        "DELETE FROM service_health_metrics WHERE rowid IN (
+             SELECT rowid FROM service_health_metrics WHERE checked_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "rollups",
+        "DELETE FROM service_health_rollups_hourly WHERE rowid IN (
+             SELECT rowid FROM service_health_rollups_hourly WHERE bucket < ?1 LIMIT ?2)",
+    ),
+    (
+        "rollups",
+        "DELETE FROM service_health_rollups_daily WHERE rowid IN (
+             SELECT rowid FROM service_health_rollups_daily WHERE bucket < ?1 LIMIT ?2)",
+    ),
+    (
+        "other",
+        "DELETE FROM notification_outbox WHERE rowid IN (
+             SELECT rowid FROM notification_outbox WHERE status <> 'pending' AND created_at < ?1
+             LIMIT ?2)",
+    ),
+    (
+        "other",
+        "DELETE FROM service_alerts WHERE rowid IN (
+             SELECT rowid FROM service_alerts WHERE resolved_at < ?1 LIMIT ?2)",
+    ),
+    (
+        "audit",
+        "DELETE FROM audit_log WHERE rowid IN (SELECT rowid FROM audit_log WHERE at < ?1 LIMIT ?2)",
+    ),
+];
+
+#[async_trait]
+impl Retention for SqliteStore {
+    async fn run_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: OffsetDateTime,
+    ) -> Result<RetentionReport> {
+        let probe_cutoff = now - policy.probe_results;
+        #[derive(QueryableByName)]
+        struct Oldest {
+            #[diesel(sql_type = Nullable<BigInt>)]
+            t: Option<i64>,
+        }
+        let oldest: Oldest = self
+            .with_conn(|c| {
+                Ok(
+                    diesel::sql_query("SELECT min(checked_at) AS t FROM service_health_metrics")
+                        .get_result(c)?,
+                )
+            })
+            .await?;
+        if let Some(oldest) = oldest.t.map(from_us).filter(|t| *t < probe_cutoff) {
+            self.compute_rollups(oldest, probe_cutoff).await?;
+        }
+        let mut report = RetentionReport::default();
+        for (kind, sql) in RETENTION {
+            let age = match *kind {
+                "raw_bodies" => policy.raw_webhook_bodies,
+                "deliveries" | "other" => policy.sanitized_logs,
+                "probe_results" => policy.probe_results,
+                "rollups" => policy.rollups,
+                _ => policy.audit_log,
+            };
+            let cutoff = us(now - age);
+            let mut total = 0u64;
+            let mut batches = 0u32;
+            loop {
+                if batches >= policy.max_batches {
+                    report.incomplete = true;
+                    break;
+                }
+                let batch = policy.batch_size;
+                // one batch per call: the connection is released between batches
+                let n = self
+                    .with_conn(move |c| {
+                        Ok(diesel::sql_query(*sql)
+                            .bind::<BigInt, _>(cutoff)
+                            .bind::<BigInt, _>(batch)
+                            .execute(c)? as u64)
+                    })
+                    .await?;
+                total += n;
+                batches += 1;
+                if (n as i64) < batch {
+                    break;
+                }
+            }
+            match *kind {
+                "raw_bodies" => report.raw_bodies_cleared += total,
+                "deliveries" => report.deliveries_deleted += total,
+                "probe_results" => report.probe_results_deleted += total,
+                "rollups" => report.rollups_deleted += total,
+                _ => report.other_deleted += total,
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,12 @@
+DROP TABLE IF EXISTS service_health_rollups_daily;
+DROP TABLE IF EXISTS service_health_rollups_hourly;
+DROP TABLE IF EXISTS delivery_queue;
+DROP TABLE IF EXISTS notification_outbox;
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS monitoring_configuration;
+DROP TABLE IF EXISTS circuit_breaker_status;
+DROP TABLE IF EXISTS webhook_delivery_attempts;
+DROP TABLE IF EXISTS webhook_delivery_log;
+DROP TABLE IF EXISTS service_alerts;
+DROP TABLE IF EXISTS service_health_metrics;
