@@ -24,12 +24,21 @@ use crate::{FakeHandle, RecordedRequest, Scenario};
 /// [`Scenario::RateLimited`] (`429` + `Retry-After`), [`Scenario::ConnectionReset`], and
 /// [`Scenario::fail_times`] to fail the first N deliveries. Rejected deliveries are in
 /// [`requests`](Self::requests) but not in `delivered`.
-#[derive(Debug)]
 pub struct FakeWebhookHandler {
     server: Server,
     handle: FakeHandle,
     token: Option<String>,
     delivered: Arc<Mutex<Vec<RecordedRequest>>>,
+}
+
+impl std::fmt::Debug for FakeWebhookHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeWebhookHandler")
+            .field("base_url", &self.server.base_url())
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeWebhookHandler {

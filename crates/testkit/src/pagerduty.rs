@@ -42,12 +42,21 @@ pub struct PagerDutyAlert {
 /// [`Scenario::ServerError`] and `Status(5xx)` a `5xx` JSON error; use [`Scenario::fail_times`] to
 /// fail the first N posts. Only accepted events reach [`events`](Self::events) and
 /// [`alerts`](Self::alerts).
-#[derive(Debug)]
 pub struct FakePagerDuty {
     server: Server,
     handle: FakeHandle,
     routing_key: String,
     state: Arc<Mutex<PdState>>,
+}
+
+impl std::fmt::Debug for FakePagerDuty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakePagerDuty")
+            .field("base_url", &self.server.base_url())
+            .field("routing_key", &"***")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]

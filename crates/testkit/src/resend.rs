@@ -31,13 +31,23 @@ pub const RATE_LIMIT: u32 = 2;
 /// Scenarios: all generic ones; [`Scenario::DomainNotVerified`] (`pending`),
 /// [`Scenario::DomainPartiallyVerified`] and [`Scenario::DomainFailed`] set the sending domain's
 /// status.
-#[derive(Debug)]
 pub struct FakeResend {
     server: Server,
     handle: FakeHandle,
     api_key: String,
     sending_key: String,
     limiter: Arc<Mutex<Limiter>>,
+}
+
+impl std::fmt::Debug for FakeResend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeResend")
+            .field("base_url", &self.server.base_url())
+            .field("api_key", &"re_***")
+            .field("sending_key", &"re_***")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Fixed one-second windows, like Resend's per-second team limit.

@@ -31,7 +31,9 @@ use crate::fixtures;
 use crate::server::random_token;
 
 /// A signed webhook, ready to send: `POST` [`body`](Self::body) with [`headers`](Self::headers).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` masks the `Authorization` header (Supabase database webhooks carry their shared secret
+/// there).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SignedWebhook {
     /// `stripe`, `resend`, `standard`, `supabase-db` or `twilio`.
@@ -49,6 +51,30 @@ pub struct SignedWebhook {
     /// `MessageSid:MessageStatus`; `None` where the provider gives nothing stable (Standard
     /// Webhooks from Supabase, database webhooks: hash the body).
     pub dedupe_id: Option<String>,
+}
+
+impl std::fmt::Debug for SignedWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                if k.eq_ignore_ascii_case("authorization") {
+                    (k.as_str(), "***")
+                } else {
+                    (k.as_str(), v.as_str())
+                }
+            })
+            .collect();
+        f.debug_struct("SignedWebhook")
+            .field("provider", &self.provider)
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .field("timestamp", &self.timestamp)
+            .field("url", &self.url)
+            .field("dedupe_id", &self.dedupe_id)
+            .finish()
+    }
 }
 
 impl SignedWebhook {
@@ -382,6 +408,15 @@ pub fn twilio_sms_inbound(auth_token: &str, url: &str) -> SignedWebhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_masks_the_shared_secret() {
+        let secret = shared_secret();
+        let hook = supabase_db_webhook_insert(&secret);
+        let shown = format!("{hook:?}");
+        assert!(!shown.contains(&secret));
+        assert!(shown.contains("supabase-db"));
+    }
 
     #[test]
     fn twilio_dedupe_uses_sid_and_status() {

@@ -23,12 +23,21 @@ use crate::{FakeHandle, RecordedRequest, Scenario};
 /// `500 internal_error`; [`Scenario::Unauthorized`] answers `403 invalid_token`; use
 /// [`Scenario::fail_times`] to fail the first N posts. Rejected posts are logged but not added to
 /// `messages`.
-#[derive(Debug)]
 pub struct FakeSlack {
     server: Server,
     handle: FakeHandle,
     path: String,
     messages: Arc<Mutex<Vec<Value>>>,
+}
+
+impl std::fmt::Debug for FakeSlack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeSlack")
+            .field("base_url", &self.server.base_url())
+            .field("webhook_path", &"/services/***")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeSlack {

@@ -21,7 +21,6 @@ const API_VERSION: &str = "2024-06-20";
 ///
 /// Scenarios: all generic ones; [`Scenario::LivemodeMismatch`] flips `livemode` on the balance,
 /// [`Scenario::ChargesDisabled`] sets `charges_enabled: false` on the account.
-#[derive(Debug)]
 pub struct FakeStripe {
     server: Server,
     handle: FakeHandle,
@@ -29,6 +28,18 @@ pub struct FakeStripe {
     restricted_key: String,
     account_id: String,
     live: bool,
+}
+
+impl std::fmt::Debug for FakeStripe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeStripe")
+            .field("base_url", &self.server.base_url())
+            .field("secret_key", &"sk_***")
+            .field("restricted_key", &"rk_***")
+            .field("livemode", &self.live)
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeStripe {

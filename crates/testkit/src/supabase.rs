@@ -31,7 +31,6 @@ pub const GOTRUE_VERSION: &str = "v2.177.0";
 /// [`rest_handle`](Self::rest_handle)); [`set_scenario`](Self::set_scenario) sets both. On REST,
 /// [`Scenario::ServerError`] is the `503 PGRST002` schema-cache error with
 /// `proxy-status: PostgREST; error=PGRST002` (database path down while the gateway is up).
-#[derive(Debug)]
 pub struct FakeSupabase {
     server: Server,
     auth: FakeHandle,
@@ -40,6 +39,18 @@ pub struct FakeSupabase {
     publishable_key: String,
     secret_key: String,
     legacy_anon_key: String,
+}
+
+impl std::fmt::Debug for FakeSupabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeSupabase")
+            .field("base_url", &self.server.base_url())
+            .field("project_ref", &self.project_ref)
+            .field("keys", &"***")
+            .field("auth", &self.auth)
+            .field("rest", &self.rest)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeSupabase {

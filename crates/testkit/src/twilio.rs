@@ -26,7 +26,6 @@ pub const LOW_BALANCE: &str = "0.42";
 /// Scenarios: all generic ones (429 is code 20429, [`Scenario::ServerError`] 500 code 20500);
 /// [`Scenario::LowBalance`] reports [`LOW_BALANCE`], [`Scenario::AccountSuspended`] /
 /// [`Scenario::AccountClosed`] set the account's `status`.
-#[derive(Debug)]
 pub struct FakeTwilio {
     server: Server,
     handle: FakeHandle,
@@ -34,6 +33,18 @@ pub struct FakeTwilio {
     auth_token: String,
     api_key_sid: String,
     api_key_secret: String,
+}
+
+impl std::fmt::Debug for FakeTwilio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTwilio")
+            .field("base_url", &self.server.base_url())
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"***")
+            .field("api_key_secret", &"***")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
 }
 
 impl FakeTwilio {

@@ -77,3 +77,37 @@ async fn provider_scenario_and_reset() {
     assert!(fakes.supabase.requests().is_empty());
     assert!(fakes.handle("nope").is_none());
 }
+
+#[tokio::test]
+async fn debug_output_never_shows_credentials() {
+    let fakes = FakeProviders::start().await;
+    let shown = format!("{fakes:?}");
+    for secret in [
+        fakes.stripe.secret_key(),
+        fakes.stripe.restricted_key(),
+        fakes.twilio.auth_token(),
+        fakes.twilio.api_key_secret(),
+        fakes.resend.api_key(),
+        fakes.resend.sending_key(),
+        fakes.supabase.publishable_key(),
+        fakes.supabase.secret_key(),
+        fakes.supabase.legacy_anon_key(),
+        fakes.pagerduty.routing_key(),
+    ] {
+        assert!(!shown.contains(secret), "Debug leaks a credential");
+    }
+    let slack_path = fakes
+        .slack
+        .webhook_url()
+        .replace(&fakes.slack.base_url(), "");
+    assert!(!shown.contains(&slack_path));
+    assert!(shown.contains(&fakes.stripe.base_url()));
+}
+
+#[test]
+fn fakes_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<FakeProviders>();
+    check::<wedsync_testkit::FakeHandle>();
+    check::<wedsync_testkit::FakeHttp>();
+}
