@@ -1,36 +1,269 @@
-//! The integrations-health routes: the monitor's snapshot, manual probe runs and breaker resets.
+//! The integrations-health routes on `wedsync-probe`'s monitor: the snapshot, manual probe runs
+//! and breaker resets; plus building the probes and the monitor from configuration.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::{Response, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
+use wedsync_breaker::Registry;
+use wedsync_probe::store::{Incident, ProbeStore};
+use wedsync_probe::{
+    HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, ResendProbe, ServiceConfig,
+    StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe, TwilioProbe,
+    WeddingDayPolicy,
+};
 
-use crate::config::Config;
+use crate::config::{parse_duration, Config, ConfigError};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
 
-/// Serves the integrations-health routes from the monitor.
+fn secret(
+    cfg: &Config,
+    key: String,
+    env: Option<&String>,
+) -> Result<wedsync_probe::Secret, ConfigError> {
+    let env = env.ok_or_else(|| ConfigError::Invalid {
+        key: key.clone(),
+        message: "this kind of service needs a credential; name its environment variable".into(),
+    })?;
+    Ok(wedsync_probe::Secret::new(
+        cfg.require_secret(&key, env)?.expose(),
+    ))
+}
+
+/// Builds the probe for `services[i]` (credentials from the environment).
+pub fn build_probe(cfg: &Config, i: usize) -> Result<Arc<dyn HealthProbe>, ConfigError> {
+    let s = &cfg.services[i];
+    let timeout = parse_duration(&s.timeout).unwrap_or(Duration::from_secs(5));
+    let key = |k: &str| format!("services[{i}].{k}");
+    let probe: Arc<dyn HealthProbe> = match s.kind.as_str() {
+        "stripe" => {
+            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
+            let live = k.expose().contains("_live_");
+            Arc::new(
+                StripeProbe::new(k, live)
+                    .base_url(&s.base_url)
+                    .service_name(&s.name)
+                    .timeout(timeout),
+            )
+        }
+        "twilio" => {
+            let token = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
+            let sid = secret(cfg, key("account_sid_env"), s.account_sid_env.as_ref())?;
+            let sid = sid.expose().to_string();
+            Arc::new(
+                TwilioProbe::new(sid.clone(), sid, token)
+                    .base_url(&s.base_url)
+                    .service_name(&s.name)
+                    .timeout(timeout),
+            )
+        }
+        "resend" => {
+            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
+            let domain = s.domain.clone().ok_or_else(|| ConfigError::Invalid {
+                key: key("domain"),
+                message: "resend services need the sending domain to check".into(),
+            })?;
+            Arc::new(
+                ResendProbe::new(k, domain)
+                    .base_url(&s.base_url)
+                    .service_name(&s.name)
+                    .timeout(timeout),
+            )
+        }
+        "supabase_auth" => {
+            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
+            Arc::new(
+                SupabaseAuthProbe::new(&s.base_url, k)
+                    .service_name(&s.name)
+                    .timeout(timeout),
+            )
+        }
+        "supabase_data" => {
+            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
+            let table = s.table.clone().ok_or_else(|| ConfigError::Invalid {
+                key: key("table"),
+                message: "supabase_data services need a table to read".into(),
+            })?;
+            Arc::new(
+                SupabaseDataProbe::new(&s.base_url, k, table)
+                    .service_name(&s.name)
+                    .timeout(timeout),
+            )
+        }
+        "http" => {
+            let mut p = wedsync_probe::HttpProbe::new(s.name.clone(), s.base_url.clone());
+            if let Some(env) = &s.credential_env {
+                let k = cfg.require_secret(&key("credential_env"), env)?;
+                p = p.header(
+                    "authorization",
+                    wedsync_probe::Secret::new(format!("Bearer {}", k.expose())),
+                );
+            }
+            Arc::new(p.timeout(timeout))
+        }
+        "statuspage" => Arc::new(
+            StatuspageProbe::atlassian(s.name.clone(), &s.base_url)
+                .service_name(&s.name)
+                .timeout(timeout),
+        ),
+        "tcp" => Arc::new(TcpProbe::new(s.name.clone(), s.base_url.clone()).timeout(timeout)),
+        other => {
+            return Err(ConfigError::Invalid {
+                key: key("kind"),
+                message: format!("unknown kind `{other}`"),
+            })
+        }
+    };
+    Ok(probe)
+}
+
+/// Builds the monitor for the configured services. `overrides` replace built-in probes by service
+/// name (tests and the demo); `sinks` receive alerts (the log always does).
+pub fn build_monitor(
+    cfg: &Config,
+    store: Arc<dyn ProbeStore>,
+    breakers: Registry,
+    instance: &str,
+    overrides: &BTreeMap<String, Arc<dyn HealthProbe>>,
+    sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
+) -> Result<Monitor, ConfigError> {
+    let policy = WeddingDayPolicy::new(
+        &cfg.wedding_days.timezone,
+        &cfg.wedding_days.weekdays,
+        &cfg.wedding_days.dates,
+    )
+    .map_err(|e| ConfigError::Invalid {
+        key: "wedding_days".into(),
+        message: e.to_string(),
+    })?;
+    let mut services = Vec::new();
+    for (i, s) in cfg.services.iter().enumerate() {
+        let probe = match overrides.get(&s.name) {
+            Some(p) => p.clone(),
+            None => build_probe(cfg, i)?,
+        };
+        let interval = parse_duration(&s.interval).unwrap_or(Duration::from_secs(30));
+        let timeout = parse_duration(&s.timeout).unwrap_or(Duration::from_secs(5));
+        // wedding days: twice as often (the seed's "50 % faster detection"), as long as the
+        // timeout still fits in the shorter interval
+        let wedding = if interval / 2 > timeout {
+            interval / 2
+        } else {
+            interval
+        };
+        services.push(ServiceConfig::new(probe).intervals(interval, wedding));
+    }
+    let mut builder = Monitor::builder()
+        .services(services)
+        .config(MonitorConfig {
+            policy,
+            ..MonitorConfig::default()
+        })
+        .store(store)
+        .breakers(breakers)
+        .instance(instance.to_string())
+        .sink(Arc::new(wedsync_probe::LogSink::new()));
+    if let Some(env) = &cfg.alerts.slack_webhook_env {
+        let url = cfg.require_secret("alerts.slack_webhook_env", env)?;
+        builder = builder.sink(Arc::new(wedsync_probe::SlackSink::new(
+            wedsync_probe::Secret::new(url.expose()),
+        )));
+    }
+    if let Some(env) = &cfg.alerts.pagerduty_routing_key_env {
+        let key = cfg.require_secret("alerts.pagerduty_routing_key_env", env)?;
+        builder = builder.sink(Arc::new(wedsync_probe::PagerDutySink::new(
+            wedsync_probe::Secret::new(key.expose()),
+        )));
+    }
+    for sink in sinks {
+        builder = builder.sink(sink);
+    }
+    builder.build().map_err(|e| ConfigError::Invalid {
+        key: "services".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Serves the integrations-health routes.
 pub struct Integrations {
     cfg: Arc<Config>,
+    monitor: Option<Arc<Monitor>>,
+    store: Arc<dyn ProbeStore>,
+    breakers: Registry,
 }
 
 impl std::fmt::Debug for Integrations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Integrations").finish_non_exhaustive()
+        f.debug_struct("Integrations")
+            .field("monitor", &self.monitor.is_some())
+            .finish_non_exhaustive()
     }
 }
 
+fn rfc3339_ms(ms: i64) -> Value {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map_or(Value::Null, Value::String)
+}
+
+fn result_json(r: &ProbeResult) -> Value {
+    json!({
+        "status": r.status.as_str(),
+        "response_time_ms": r.latency.as_secs_f64() * 1000.0,
+        "checked_at": rfc3339_ms(r.checked_at_ms),
+        "http_status": r.http_status,
+        "detail": r.detail,
+        "request_id": r.request_id,
+    })
+}
+
 impl Integrations {
-    /// Integrations for the configured services.
-    pub fn new(cfg: Arc<Config>) -> Self {
-        Self { cfg }
+    /// Integrations backed by `monitor` (or, in an API-only process, by the stored results).
+    pub fn new(
+        cfg: Arc<Config>,
+        monitor: Option<Arc<Monitor>>,
+        store: Arc<dyn ProbeStore>,
+        breakers: Registry,
+    ) -> Self {
+        Self {
+            cfg,
+            monitor,
+            store,
+            breakers,
+        }
     }
 
     fn known(&self, service: &str) -> Result<(), ApiError> {
         if self.cfg.services.iter().any(|s| s.name == service) {
             Ok(())
         } else {
-            Err(ApiError::not_found(format!("unknown service `{service}`")))
+            Err(ApiError::not_found(format!(
+                "unknown service `{}`",
+                service.chars().take(64).collect::<String>()
+            )))
+        }
+    }
+
+    fn breaker_json(&self, service: &str) -> Value {
+        match self.breakers.get_existing(service) {
+            Some(b) => {
+                let m = b.metrics();
+                json!({
+                    "state": m.state.to_string(),
+                    "failure_rate": m.failure_rate,
+                    "slow_call_rate": m.slow_call_rate,
+                    "wedding_day": m.wedding_day,
+                    "retry_after": Value::Null,
+                })
+            }
+            None => json!({"state": "closed", "failure_rate": null, "retry_after": null}),
         }
     }
 
@@ -43,37 +276,200 @@ impl Integrations {
         if let Some(f) = filter {
             self.known(f)?;
         }
-        let services: Vec<_> = self
-            .cfg
-            .services
+        let history = q
             .iter()
-            .filter(|s| filter.is_none_or(|f| f == s.name))
-            .map(|s| json!({"name": s.name, "kind": s.kind, "status": "unknown"}))
+            .any(|(k, v)| k == "include_history" && (v == "true" || v == "1"));
+        let incidents: BTreeMap<String, Incident> = self
+            .store
+            .list_open_incidents()
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "probe store failed");
+                ApiError::unavailable("the store is unavailable", 5)
+            })?
+            .into_iter()
+            .map(|i| (i.service.clone(), i))
             .collect();
+        let (wedding_day, checked_at, snapshot) = match &self.monitor {
+            Some(m) => {
+                let snap = m.snapshot();
+                (snap.wedding_day, rfc3339_ms(snap.at_ms), Some(snap))
+            }
+            None => (false, rfc3339_ms(wedsync_probe::now_ms()), None),
+        };
+        let latest: BTreeMap<String, ProbeResult> = if snapshot.is_none() {
+            self.store
+                .latest_results()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| (r.service.clone(), r))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let mut services = Vec::new();
+        let mut statuses = Vec::new();
+        for s in &self.cfg.services {
+            if filter.is_some_and(|f| f != s.name) {
+                continue;
+            }
+            let health = snapshot.as_ref().and_then(|sn| sn.services.get(&s.name));
+            let last = health
+                .and_then(|h| h.last.as_ref())
+                .or_else(|| latest.get(&s.name));
+            let status = health
+                .map(|h| h.status)
+                .or_else(|| last.map(|l| l.status))
+                .unwrap_or(ProbeStatus::Unknown);
+            statuses.push(status);
+            let breaker = self.breaker_json(&s.name);
+            let mut v = json!({
+                "name": s.name,
+                "kind": s.kind,
+                "status": status.as_str(),
+                "response_time_ms": last.map(|l| l.latency.as_secs_f64() * 1000.0),
+                "last_checked": last.map_or(Value::Null, |l| rfc3339_ms(l.checked_at_ms)),
+                "last_result": last.map(result_json),
+                "error_rate": breaker["failure_rate"].clone(),
+                "consecutive_failures": health.map_or(0, |h| h.consecutive_failures),
+                "flapping": health.is_some_and(|h| h.flapping),
+                "in_maintenance": health.is_some_and(|h| h.in_maintenance),
+                "breaker": breaker,
+                "incident": incidents.get(&s.name).map(|i| json!({
+                    "dedup_key": i.dedup_key,
+                    "status": i.status.as_str(),
+                    "opened_at": rfc3339_ms(i.opened_at_ms),
+                    "summary": i.summary,
+                    "wedding_day": i.wedding_day,
+                })),
+            });
+            if history {
+                let since = wedsync_probe::now_ms() - 24 * 3_600_000;
+                let rows = self
+                    .store
+                    .history(&s.name, since, 2000)
+                    .await
+                    .unwrap_or_default();
+                v["history"] = Value::Array(
+                    rows.iter()
+                        .map(|r| json!({"status": r.status.as_str(), "checked_at": rfc3339_ms(r.checked_at_ms), "response_time_ms": r.latency.as_secs_f64() * 1000.0}))
+                        .collect(),
+                );
+            }
+            services.push(v);
+        }
+        let overall = wedsync_probe::aggregate(statuses);
         Ok(json_response(
             StatusCode::OK,
-            &json!({"status": "unknown", "services": services}),
+            &json!({
+                "status": overall.as_str(),
+                "wedding_day": wedding_day,
+                "checked_at": checked_at,
+                "monitor_running": self.monitor.is_some(),
+                "services": services,
+            }),
         ))
     }
 
     /// `POST /api/admin/integrations/health`.
     pub async fn run_now(&self, service: &str) -> Result<Response<Body>, ApiError> {
         self.known(service)?;
-        Err(ApiError::unavailable(
-            "the monitor is not running in this process",
-            30,
-        ))
+        let Some(m) = &self.monitor else {
+            return Err(ApiError::unavailable(
+                "the monitor is switched off in this process ([monitor] enabled = false)",
+                30,
+            ));
+        };
+        let r = m.run_now(service).await.map_err(ApiError::internal)?;
+        let mut v = result_json(&r);
+        v["service"] = json!(service);
+        v["breaker"] = self.breaker_json(service);
+        Ok(json_response(StatusCode::OK, &v))
     }
 
-    /// `DELETE /api/admin/integrations/health`.
+    /// `DELETE /api/admin/integrations/health`: resets the breaker; the registry publishes the
+    /// reset to the other instances through its state sharing.
     pub async fn reset_breaker(&self, service: &str) -> Result<Response<Body>, ApiError> {
         self.known(service)?;
-        Err(ApiError::unavailable(
-            "the monitor is not running in this process",
-            30,
+        let b = self.breakers.get(service);
+        b.reset();
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({"service": service, "reset": true, "breaker": self.breaker_json(service)}),
         ))
     }
 
     /// Updates the probe and breaker gauges before `/metrics` renders.
-    pub fn refresh_metrics(&self, _metrics: &Metrics) {}
+    pub fn refresh_metrics(&self, metrics: &Metrics) {
+        let mut status_series = Vec::new();
+        let mut latency_series = Vec::new();
+        let mut breaker_series = Vec::new();
+        let snapshot = self.monitor.as_ref().map(|m| m.snapshot());
+        for s in &self.cfg.services {
+            let health = snapshot.as_ref().and_then(|sn| sn.services.get(&s.name));
+            let status = health.map_or(ProbeStatus::Unknown, |h| h.status);
+            for st in [
+                ProbeStatus::Healthy,
+                ProbeStatus::Degraded,
+                ProbeStatus::Unhealthy,
+                ProbeStatus::AuthFailed,
+                ProbeStatus::RateLimited,
+                ProbeStatus::Unknown,
+            ] {
+                status_series.push((
+                    vec![
+                        ("service", s.name.clone()),
+                        ("status", st.as_str().to_string()),
+                    ],
+                    f64::from(u8::from(st == status)),
+                ));
+            }
+            if let Some(l) = health.and_then(|h| h.last.as_ref()) {
+                latency_series.push((vec![("service", s.name.clone())], l.latency.as_secs_f64()));
+            }
+            let state = self
+                .breakers
+                .get_existing(&s.name)
+                .map_or_else(|| "closed".to_string(), |b| b.state().to_string());
+            for st in [
+                "closed",
+                "open",
+                "half_open",
+                "forced_open",
+                "disabled",
+                "metrics_only",
+            ] {
+                breaker_series.push((
+                    vec![("service", s.name.clone()), ("state", st.to_string())],
+                    f64::from(u8::from(st == state)),
+                ));
+            }
+        }
+        metrics.replace_gauge(
+            "wedsync_service_status",
+            "1 for each service's current probe status",
+            status_series,
+        );
+        metrics.replace_gauge(
+            "wedsync_probe_last_latency_seconds",
+            "Latency of each service's latest probe",
+            latency_series,
+        );
+        metrics.replace_gauge(
+            "wedsync_breaker_state",
+            "1 for each service breaker's current state",
+            breaker_series,
+        );
+    }
+
+    /// Records a probe result into the latency histogram (called for every new result).
+    pub fn observe(metrics: &Metrics, r: &ProbeResult) {
+        metrics.observe(
+            "wedsync_probe_duration_seconds",
+            "Probe latency by service",
+            &[("service", r.service.as_str())],
+            r.latency.as_secs_f64(),
+        );
+    }
 }

@@ -228,10 +228,29 @@ pub async fn start_with(
     let cipher = body_cipher(&cfg)?;
     let breakers = Arc::new(
         wedsync_breaker::Registry::builder()
+            .default_config(service_breaker_config())
             .instance(instance.clone())
             .build(),
     );
-    let integrations = Integrations::new(cfg.clone());
+    let monitor = if cfg.monitor.enabled {
+        let m = integrations::build_monitor(
+            &cfg,
+            components.probe_store.clone(),
+            (*breakers).clone(),
+            &instance,
+            &components.probes,
+            components.sinks.clone(),
+        )?;
+        Some(Arc::new(m))
+    } else {
+        None
+    };
+    let integrations = Integrations::new(
+        cfg.clone(),
+        monitor.clone(),
+        components.probe_store.clone(),
+        (*breakers).clone(),
+    );
     let webhooks = WebhookIngress::new(
         cfg.clone(),
         components.webhook_store.clone(),
@@ -269,6 +288,38 @@ pub async fn start_with(
                 }
             }
         }));
+    }
+    if let Some(m) = &monitor {
+        let handle = m
+            .start()
+            .await
+            .map_err(|e| StartError::Store(format!("cannot start the monitor: {e}")))?;
+        let mut rx = m.subscribe();
+        let metrics = app.metrics().clone();
+        let stop = stopped(&stop_rx);
+        background.push(tokio::spawn(async move {
+            tokio::pin!(stop);
+            let mut seen: BTreeMap<String, i64> = BTreeMap::new();
+            loop {
+                tokio::select! {
+                    changed = rx.changed() => {
+                        if changed.is_err() { break; }
+                        let snap = rx.borrow_and_update().clone();
+                        for (name, h) in &snap.services {
+                            if let Some(last) = &h.last {
+                                if seen.get(name) != Some(&last.checked_at_ms) {
+                                    seen.insert(name.clone(), last.checked_at_ms);
+                                    Integrations::observe(&metrics, last);
+                                }
+                            }
+                        }
+                    }
+                    () = &mut stop => break,
+                }
+            }
+            handle.shutdown().await;
+        }));
+        tracing::info!(services = cfg.services.len(), "monitor started");
     }
     if cfg.worker.enabled {
         let worker = Arc::new(build_worker(
@@ -352,6 +403,20 @@ pub async fn start_with(
         http,
         background,
     })
+}
+
+/// The breaker configuration for services and webhook handlers: the last 10 outcomes, judged
+/// after 4, opening at a 50 % failure rate for 30 s, two probes in half-open. Probes arrive every
+/// few seconds, not hundreds per second, so the library's defaults (100 calls) would never trip.
+pub fn service_breaker_config() -> wedsync_breaker::BreakerConfig {
+    wedsync_breaker::BreakerConfig::builder()
+        .sliding_window(wedsync_breaker::SlidingWindow::Count(10))
+        .minimum_calls(4)
+        .failure_rate_threshold(50.0)
+        .wait_duration_in_open(Duration::from_secs(30))
+        .permitted_calls_in_half_open(2)
+        .build()
+        .unwrap_or_default()
 }
 
 fn body_cipher(cfg: &Config) -> Result<BodyCipher, StartError> {

@@ -82,7 +82,7 @@ impl TestServer {
 }
 
 pub fn memory_config() -> Config {
-    Config::from_toml(
+    let mut cfg = Config::from_toml(
         r#"
 [store]
 url = "sqlite::memory:"
@@ -96,5 +96,10 @@ interval = "30s"
 timeout = "5s"
 "#,
     )
-    .unwrap()
+    .unwrap();
+    cfg.secret_overrides.insert(
+        "WEDSYNC_TEST_STRIPE_KEY".into(),
+        wedsync_monitor::config::Secret::new(concat!("sk_", "test_", "planted0123456789abcdef")),
+    );
+    cfg
 }

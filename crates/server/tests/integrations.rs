@@ -1,0 +1,207 @@
+//! End-to-end monitor tests against the testkit fakes: a Saturday Stripe outage opens an incident
+//! and the breaker, the alert reaches the fake Slack, manual runs and resets work, and it recovers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use wedsync_monitor::admin::Scope;
+use wedsync_monitor::config::{Config, Secret};
+use wedsync_testkit::{FakeSlack, FakeStripe, Scenario};
+
+fn config(stripe: &FakeStripe, slack: &FakeSlack) -> Config {
+    let text = format!(
+        r#"
+[store]
+url = "sqlite::memory:"
+
+[wedding_days]
+timezone = "Europe/London"
+weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+[alerts]
+slack_webhook_env = "T_SLACK_URL"
+
+[[services]]
+name = "stripe"
+kind = "stripe"
+base_url = "{}"
+credential_env = "T_STRIPE_KEY"
+interval = "1s"
+timeout = "300ms"
+"#,
+        stripe.base_url()
+    );
+    let mut cfg = Config::from_toml(&text).unwrap();
+    cfg.secret_overrides
+        .insert("T_STRIPE_KEY".into(), Secret::new(stripe.secret_key()));
+    cfg.secret_overrides
+        .insert("T_SLACK_URL".into(), Secret::new(slack.webhook_url()));
+    cfg
+}
+
+async fn health(t: &TestServer, key: &str) -> serde_json::Value {
+    t.http
+        .get(t.url("/api/admin/integrations/health?service=stripe"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_for(
+    t: &TestServer,
+    key: &str,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..300 {
+        let v = health(t, key).await;
+        if pred(&v) {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}: {}", health(t, key).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_breaker_alert_and_recovery() {
+    let stripe = FakeStripe::start().await;
+    let slack = FakeSlack::start().await;
+    let t = TestServer::start(config(&stripe, &slack)).await;
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let (admin, admin_id) = t.key(&[Scope::Admin]).await;
+
+    let v = wait_for(&t, &read, "healthy", |v| {
+        v["services"][0]["status"] == "healthy"
+    })
+    .await;
+    assert_eq!(v["wedding_day"], true);
+    assert_eq!(v["status"], "healthy");
+    let s = &v["services"][0];
+    assert_eq!(s["name"], "stripe");
+    assert!(s["response_time_ms"].as_f64().unwrap() >= 0.0);
+    assert!(s["last_checked"].is_string());
+    assert_eq!(s["breaker"]["state"], "closed");
+
+    // the outage
+    stripe.set_scenario(Scenario::ServerError);
+    let v = wait_for(&t, &read, "an incident", |v| {
+        v["services"][0]["incident"].is_object()
+    })
+    .await;
+    assert_eq!(v["services"][0]["status"], "unhealthy");
+    assert!(
+        slack.wait_for_messages(1, Duration::from_secs(15)).await,
+        "the alert reached Slack"
+    );
+    let v = wait_for(&t, &read, "the breaker to open", |v| {
+        v["services"][0]["breaker"]["state"] == "open"
+    })
+    .await;
+    assert!(v["services"][0]["consecutive_failures"].as_u64().unwrap() >= 2);
+
+    // a manual run (admin, audited)
+    let r = t
+        .http
+        .post(t.url("/api/admin/integrations/health"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"service": "stripe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "unhealthy");
+    // reset the breaker
+    let r = t
+        .http
+        .delete(t.url("/api/admin/integrations/health?service=stripe"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["breaker"]["state"], "closed");
+    let audit = t.admin().recent_audit(10).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "probe.run" && e.key_id == admin_id && e.result == "ok"));
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "breaker.reset" && e.target == "stripe" && e.result == "ok"));
+
+    // unknown services are 404 everywhere
+    for (m, p, b) in [
+        ("GET", "/api/admin/integrations/health?service=paypal", ""),
+        (
+            "POST",
+            "/api/admin/integrations/health",
+            r#"{"service":"paypal"}"#,
+        ),
+        (
+            "DELETE",
+            "/api/admin/integrations/health?service=paypal",
+            "",
+        ),
+    ] {
+        let r = t
+            .http
+            .request(m.parse().unwrap(), t.url(p))
+            .bearer_auth(&admin)
+            .body(b)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{m} {p}");
+    }
+
+    // recovery resolves the incident and tells Slack
+    stripe.set_scenario(Scenario::Healthy);
+    wait_for(&t, &read, "recovery", |v| {
+        v["services"][0]["status"] == "healthy" && v["services"][0]["incident"].is_null()
+    })
+    .await;
+    assert!(
+        slack.wait_for_messages(2, Duration::from_secs(15)).await,
+        "resolution reached Slack"
+    );
+
+    // history and metrics
+    let v: serde_json::Value = t
+        .http
+        .get(t.url("/api/admin/integrations/health?include_history=true"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["services"][0]["history"].as_array().unwrap().len() >= 3);
+    let m = t
+        .http
+        .get(t.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("wedsync_probe_duration_seconds_count{service=\"stripe\"}"),
+        "{m}"
+    );
+    assert!(m.contains("wedsync_service_status{service=\"stripe\",status=\"healthy\"} 1"));
+    assert!(m.contains("wedsync_breaker_state{service=\"stripe\",state=\"closed\"} 1"));
+    // no secret anywhere
+    assert!(!m.contains(stripe.secret_key()));
+    assert!(!v.to_string().contains(stripe.secret_key()));
+    t.stop().await;
+}
