@@ -266,6 +266,9 @@ impl Subscribers {
     }
 }
 
+// The count window's ring index is cache-padded on purpose (one per breaker); boxing it would add
+// an indirection to every call.
+#[allow(clippy::large_enum_variant)]
 enum ClosedWindow {
     Count(CountWindow),
     Time(TimeWindow),
@@ -1044,6 +1047,13 @@ impl Inner {
                 let slow = self.is_slow(rules, &t, elapsed, &mut now);
                 match &self.closed {
                     ClosedWindow::Count(w) => {
+                        if !failed
+                            && !slow
+                            && w.full_of_successes(epoch_of(cur))
+                            && self.exceeded.load(Ordering::Relaxed) == 0
+                        {
+                            return; // a fast success replacing a fast success: nothing changes
+                        }
                         if let Some(c) = w.record(epoch_of(cur), failed, slow) {
                             self.evaluate_closed(cur, c, rules, None);
                         }

@@ -73,9 +73,11 @@
 //!
 //! # Guarantees
 //!
-//! - The closed-state call path takes no lock and allocates nothing: one atomic load of the
-//!   state, one compare-and-swap on the ring index, a load of the slot (a success replacing a
-//!   success writes nothing) and a load of the counters. The clock is read only when a rule
+//! - The closed-state call path takes no lock and allocates nothing. On a count window full of
+//!   fast successes (the healthy steady state) a fast success is two atomic loads and no write
+//!   at all, so it scales across cores; otherwise it is one compare-and-swap on the ring index,
+//!   a load of the slot (a success replacing a success writes nothing) and a load of the packed
+//!   counters, plus a compare-and-swap on them when they change. The clock is read only when a rule
 //!   needs it — never for a count window without slow-call detection — and the default
 //!   [`CoarseClock`] costs one atomic load, so timing a call never costs two `Instant::now()`.
 //! - Transitions take a per-breaker mutex; events and [`StateSync::publish`] run after it is
@@ -91,8 +93,6 @@
 //! | `reqwest` | no | [`reqwest::ReqwestClassifier`]: 5xx/408/429/timeouts/connect errors are failures, 429 `Retry-After` opens the breaker |
 //! | `serde` | no | `Deserialize`/`Serialize` for [`BreakerConfig`] (the keys in `docs/breaker.md`) |
 //! | `sim` | no | the `breaker-sim` binary (implies `serde`) |
-
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod breaker;
 pub mod clock;
@@ -122,3 +122,6 @@ pub use outcome::{Classifier, DefaultClassifier, Outcome};
 pub use registry::{Group, Registry, RegistryBuilder};
 pub use state::{ParseStateError, State};
 pub use sync::{RemoteApplied, SharedChange, SharedChangeKind, StateSync};
+
+/// The package name of this crate.
+pub const CRATE_NAME: &str = "wedsync-breaker";

@@ -51,8 +51,22 @@ fn unpack(w: u64) -> (u16, Counts) {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     slots: Box<[AtomicU32]>,
-    head: AtomicU32,
+    /// Written by every call: on a cache line of its own, so that it does not evict the counters
+    /// and the breaker's state word from other cores' caches.
+    head: CachePadded<AtomicU32>,
     counts: AtomicU64,
+}
+
+/// Aligns its content to a cache line (128 bytes covers adjacent-line prefetch on x86).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 impl CountWindow {
@@ -60,7 +74,7 @@ impl CountWindow {
         let size = size.max(1);
         Self {
             slots: (0..size).map(|_| AtomicU32::new(0)).collect(),
-            head: AtomicU32::new(0),
+            head: CachePadded(AtomicU32::new(0)),
             counts: AtomicU64::new(pack(0, Counts::default())),
         }
     }
@@ -74,6 +88,16 @@ impl CountWindow {
     /// The window's epoch and counts.
     pub fn snapshot(&self) -> (u16, Counts) {
         unpack(self.counts.load(Ordering::Acquire))
+    }
+
+    /// Whether the window is full of successes (no failure, no slow call) under `epoch`. Then
+    /// recording one more fast success changes nothing at all — it would evict a fast success —
+    /// so the caller may skip [`record`](Self::record): the healthy closed path does no
+    /// read-modify-write and scales across cores.
+    #[inline]
+    pub fn full_of_successes(&self, epoch: u16) -> bool {
+        let (e, c) = unpack(self.counts.load(Ordering::Acquire));
+        e == epoch && c.failed == 0 && c.slow == 0 && c.calls as usize == self.slots.len()
     }
 
     /// Records one outcome under `epoch`; `None` when the window has moved to another epoch.
