@@ -145,7 +145,6 @@ const BUILTIN: &[PatDef] = &[
         },
     ),
     prefix("sbp_", Body::Alnum, 20),
-    exact("SK", Body::Hex, 32),
     PatDef("xox", Pat::Slack),
     prefix("xapp-", Body::WordDash, 8),
     PatDef(
@@ -229,6 +228,14 @@ struct PrefixSpec {
     mixed: bool,
 }
 
+const TWILIO_SK: PrefixSpec = PrefixSpec {
+    body: Body::Hex,
+    min: 32,
+    exact: true,
+    boundary: true,
+    mixed: false,
+};
+
 const WORD_DASH_8: PrefixSpec = PrefixSpec {
     body: Body::WordDash,
     min: 8,
@@ -279,6 +286,7 @@ pub(crate) struct Scanner {
     pub(crate) keys: KeyConfig,
     pub(crate) pseudo: Option<SecretKey>,
     pct40: memmem::Finder<'static>,
+    twilio_sk: memmem::Finder<'static>,
 }
 
 impl std::fmt::Debug for Scanner {
@@ -529,6 +537,7 @@ impl Scanner {
             keys,
             pseudo,
             pct40: memmem::Finder::new(b"%40").into_owned(),
+            twilio_sk: memmem::Finder::new(b"SK").into_owned(),
         }
     }
 
@@ -663,6 +672,18 @@ impl Scanner {
         let h = text.as_bytes();
         if ac {
             self.scan_ac(text, s);
+        }
+        if self.det.secrets && h.len() >= 34 {
+            // Twilio API key SIDs: `SK` + 32 hex. Two bytes are too short a literal for the
+            // automaton's SIMD prefilter, so they get their own memmem pass.
+            let mut from = 0;
+            for at in self.twilio_sk.find_iter(h) {
+                if at >= from {
+                    if let Some(e) = self.prefix_secret(h, at, at + 2, TWILIO_SK, s) {
+                        from = e;
+                    }
+                }
+            }
         }
         if self.det.email {
             for at in memchr::memchr_iter(b'@', h) {

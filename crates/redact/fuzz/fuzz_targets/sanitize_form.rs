@@ -1,0 +1,12 @@
+#![no_main]
+//! `Redactor::sanitize_form` (Twilio profile): never panics, output is UTF-8, idempotent.
+
+use libfuzzer_sys::fuzz_target;
+use wedsync_redact::{Profile, Redactor};
+
+fuzz_target!(|data: &[u8]| {
+    let r = Redactor::for_profile(Profile::Twilio);
+    let once = r.sanitize_form(data).output;
+    assert!(std::str::from_utf8(&once).is_ok());
+    assert_eq!(r.sanitize_form(&once).output, once);
+});
