@@ -17,7 +17,10 @@ use crate::{FakeHandle, RecordedRequest, Scenario};
 /// `POST` to any path → `200 {"received":true}`, and the request (method, path, headers with
 /// secrets masked, raw body) is added to [`delivered`](Self::delivered). With
 /// [`start_with_token`](Self::start_with_token) it requires `Authorization: Bearer <token>` and
-/// answers `401 {"error":"unauthorized"}` otherwise.
+/// answers `401 {"error":"unauthorized"}` otherwise. With `start_verifying` (feature
+/// `signed-webhooks`) it verifies the Standard Webhooks signature (`webhook-id`,
+/// `webhook-timestamp`, `webhook-signature`) our forwarder puts on every delivery, and answers 401
+/// to a delivery that does not verify.
 ///
 /// Scenarios: [`Scenario::ServerError`] (`500`), [`Scenario::Status`] (e.g. `410 Gone`: the
 /// destination is gone for good), [`Scenario::Hanging`] (a timeout), [`Scenario::Slow`],
@@ -28,14 +31,19 @@ pub struct FakeWebhookHandler {
     server: Server,
     handle: FakeHandle,
     token: Option<String>,
+    verifying: bool,
     delivered: Arc<Mutex<Vec<RecordedRequest>>>,
 }
+
+/// Checks a delivery's signature (feature `signed-webhooks`).
+type Check = Box<dyn Fn(&Incoming) -> bool + Send + Sync>;
 
 impl std::fmt::Debug for FakeWebhookHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeWebhookHandler")
             .field("base_url", &self.server.base_url())
             .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("verifying", &self.verifying)
             .field("handle", &self.handle)
             .finish_non_exhaustive()
     }
@@ -69,10 +77,39 @@ impl FakeWebhookHandler {
     /// # Errors
     /// When binding `127.0.0.1:0` fails.
     pub async fn try_start(token: Option<String>) -> io::Result<Self> {
+        Self::start_inner(token, None).await
+    }
+
+    /// Start a handler that verifies the Standard Webhooks signature of every delivery with
+    /// `secret` (`whsec_<base64>`, the forwarder's handler secret) and answers 401 when it does not
+    /// verify (bad signature, or a timestamp more than 5 minutes off).
+    ///
+    /// # Errors
+    /// When `secret` is not a valid Standard Webhooks secret, or binding `127.0.0.1:0` fails.
+    #[cfg(feature = "signed-webhooks")]
+    pub async fn start_verifying(secret: &str) -> io::Result<Self> {
+        let verifier = wedsync_webhooks::verify::StandardWebhooksVerifier::new([secret])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let check: Check = Box::new(move |req: &Incoming| {
+            let headers: Vec<(&str, &str)> = req
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+                .collect();
+            verifier
+                .verify(&headers, &req.body, time::OffsetDateTime::now_utc())
+                .is_ok()
+        });
+        Self::start_inner(None, Some(check)).await
+    }
+
+    async fn start_inner(token: Option<String>, check: Option<Check>) -> io::Result<Self> {
         let delivered = Arc::new(Mutex::new(Vec::new()));
         let handle = FakeHandle::new("webhook-handler");
+        let verifying = check.is_some();
         let responder = HandlerResponder {
             token: token.clone(),
+            check,
             delivered: Arc::clone(&delivered),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
@@ -80,8 +117,15 @@ impl FakeWebhookHandler {
             server,
             handle,
             token,
+            verifying,
             delivered,
         })
+    }
+
+    /// Whether it verifies Standard Webhooks signatures (started with `start_verifying`).
+    #[must_use]
+    pub fn is_verifying(&self) -> bool {
+        self.verifying
     }
 
     /// `http://127.0.0.1:PORT` (no trailing slash).
@@ -158,6 +202,7 @@ impl FakeWebhookHandler {
 
 struct HandlerResponder {
     token: Option<String>,
+    check: Option<Check>,
     delivered: Arc<Mutex<Vec<RecordedRequest>>>,
 }
 
@@ -199,6 +244,11 @@ impl Responder for HandlerResponder {
         if let Some(token) = &self.token {
             if req.bearer() != Some(token.as_str()) {
                 return status_reply(401);
+            }
+        }
+        if let Some(check) = &self.check {
+            if !check(req) {
+                return Reply::json(401, &json!({ "error": "invalid signature" }));
             }
         }
         let mut delivered = self

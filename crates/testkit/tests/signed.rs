@@ -175,3 +175,24 @@ async fn signed_webhook_reaches_the_fake_handler_byte_for_byte() {
         .verify(&url, &got.headers, &got.body)
         .unwrap();
 }
+
+#[tokio::test]
+async fn verifying_handler_accepts_only_valid_standard_webhooks() {
+    let secret = signed::svix_secret();
+    let handler = FakeWebhookHandler::start_verifying(&secret).await.unwrap();
+    assert!(handler.is_verifying());
+    let url = handler.url_for("stripe");
+    let good = signed::standard(&secret, fixtures::STRIPE_CHECKOUT_SESSION_COMPLETED).unwrap();
+    assert_eq!(good.post(&url).await.unwrap(), 200);
+    let wrong = signed::standard(&signed::svix_secret(), "{}").unwrap();
+    assert_eq!(wrong.post(&url).await.unwrap(), 401);
+    let stale = signed::standard_at(&secret, "msg_1", "{}", signed::now() - 3_600).unwrap();
+    assert_eq!(stale.post(&url).await.unwrap(), 401);
+    let unsigned = signed::supabase_db("x", "{}");
+    assert_eq!(unsigned.post(&url).await.unwrap(), 401);
+    assert_eq!(handler.delivered().len(), 1);
+    assert_eq!(handler.request_count(), 4);
+    assert!(FakeWebhookHandler::start_verifying("not a secret!")
+        .await
+        .is_err());
+}
