@@ -2,7 +2,7 @@
 //!
 //! | provider | event id | dedupe key | event type |
 //! |---|---|---|---|
-//! | Stripe | `id` (`evt_…`) | `id` | `type` |
+//! | Stripe | `id` (`evt_…`) | `id` | `type` (wedding date from `data.object.metadata`) |
 //! | Resend (Svix) | `svix-id` / `webhook-id` | the same | `type` |
 //! | Standard | `webhook-id` | the same | `type` |
 //! | Supabase auth hook | — (`webhook-id` changes per attempt) | `sha256:` + body hash | `hook` |
@@ -51,15 +51,12 @@ pub fn extract(provider: Provider, headers: &dyn HeaderSource, body: &[u8]) -> E
     };
     match provider {
         Provider::Twilio => twilio(body),
+        Provider::Stripe => stripe(body),
         _ => {
             let json: Option<Value> = serde_json::from_slice(body).ok();
             let wedding_date = json.as_ref().and_then(find_wedding_date);
             let j = json.as_ref();
             let (event_id, event_type) = match provider {
-                Provider::Stripe => (
-                    j.and_then(|v| str_field(v, "id")),
-                    j.and_then(|v| str_field(v, "type")),
-                ),
                 Provider::Resend | Provider::Standard => (
                     header("svix-id", "webhook-id"),
                     j.and_then(|v| str_field(v, "type")),
@@ -73,7 +70,7 @@ pub fn extract(provider: Provider, headers: &dyn HeaderSource, body: &[u8]) -> E
                         Some(format!("{table}.{}", op.to_ascii_lowercase()))
                     }),
                 ),
-                Provider::Twilio => unreachable!("handled above"),
+                Provider::Twilio | Provider::Stripe => unreachable!("handled above"),
             };
             let dedupe_key = event_id.clone().unwrap_or_else(|| body_hash_key(body));
             EventInfo {
@@ -83,6 +80,49 @@ pub fn extract(provider: Provider, headers: &dyn HeaderSource, body: &[u8]) -> E
                 wedding_date,
             }
         }
+    }
+}
+
+/// Stripe events: only `id`, `type` and `data.object.metadata` are materialised; the rest of the
+/// body is skipped without building a tree (the ingest hot path).
+fn stripe(body: &[u8]) -> EventInfo {
+    #[derive(serde::Deserialize)]
+    struct Event {
+        id: Option<String>,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        data: Option<Data>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data {
+        object: Option<Object>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Object {
+        metadata: Option<Value>,
+    }
+    match serde_json::from_slice::<Event>(body) {
+        Ok(e) => {
+            let wedding_date = e
+                .data
+                .and_then(|d| d.object)
+                .and_then(|o| o.metadata)
+                .and_then(|m| {
+                    find_wedding_date(&Value::Object(
+                        std::iter::once(("metadata".to_owned(), m)).collect(),
+                    ))
+                });
+            EventInfo {
+                dedupe_key: e.id.clone().unwrap_or_else(|| body_hash_key(body)),
+                event_id: e.id,
+                event_type: e.kind,
+                wedding_date,
+            }
+        }
+        Err(_) => EventInfo {
+            dedupe_key: body_hash_key(body),
+            ..EventInfo::default()
+        },
     }
 }
 
@@ -175,6 +215,20 @@ mod tests {
             Some("payment_intent.payment_failed")
         );
         assert_eq!(e.wedding_date, Some(time::macros::date!(2026 - 12 - 05)));
+    }
+
+    #[test]
+    fn stripe_without_wedding_or_json() {
+        let none: [(&str, &str); 0] = [];
+        let e = extract(
+            Provider::Stripe,
+            &none,
+            br#"{"id":"evt_9","type":"invoice.paid","data":{"object":{"metadata":{}}}}"#,
+        );
+        assert_eq!((e.dedupe_key.as_str(), e.wedding_date), ("evt_9", None));
+        let e = extract(Provider::Stripe, &none, b"not json");
+        assert!(e.dedupe_key.starts_with("sha256:"));
+        assert!(e.event_id.is_none());
     }
 
     #[test]

@@ -74,6 +74,14 @@ pub enum ReceiveError {
     Store(#[from] StoreError),
 }
 
+/// One shared default sanitiser: building the redactors is not free.
+fn default_sanitizer() -> Arc<dyn Sanitizer> {
+    static DEFAULT: std::sync::OnceLock<Arc<RedactSanitizer>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| Arc::new(RedactSanitizer::new()))
+        .clone()
+}
+
 /// Receives webhooks into a [`WebhookStore`].
 pub struct Receiver {
     store: Arc<dyn WebhookStore>,
@@ -104,7 +112,7 @@ impl Receiver {
             store,
             verifiers: HashMap::new(),
             forwarded: Vec::new(),
-            sanitizer: Arc::new(RedactSanitizer::new()),
+            sanitizer: default_sanitizer(),
             cipher,
             rules: PriorityRules::default(),
             retention: DEFAULT_RETENTION,

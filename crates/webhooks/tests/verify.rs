@@ -292,3 +292,25 @@ proptest! {
         let _ = twilio::url_variants(&header);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The fast form decoder agrees with the `url` crate's parser on any input.
+    #[test]
+    fn twilio_fast_params_match_the_oracle(
+        raw in proptest::collection::vec(
+            prop_oneof![
+                Just(b'&'), Just(b'='), Just(b'+'), Just(b'%'), Just(b'a'), Just(b'Z'), Just(b'0'),
+                Just(b'f'), Just(0xC3), Just(0xA9), Just(0xFF), any::<u8>()
+            ],
+            0..64,
+        ),
+    ) {
+        let url = "https://h.example.org/t";
+        prop_assert_eq!(
+            twilio::signed_params_fast(url, &raw),
+            twilio::signed_params_oracle(url, &raw)
+        );
+    }
+}
