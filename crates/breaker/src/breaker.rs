@@ -397,9 +397,10 @@ impl BreakerBuilder {
         self
     }
 
-    /// Builds the breaker, closed.
+    /// Builds the breaker, closed. A configuration edited out of range after validation is
+    /// clamped into range.
     pub fn build(self) -> CircuitBreaker {
-        let cfg = self.config;
+        let cfg = self.config.clamped();
         let rules = [cfg.rules(false), cfg.rules(true)];
         let timed = [
             rules[0].slow_call_nanos.is_some(),

@@ -241,6 +241,38 @@ impl BreakerConfig {
         self.rules(true).validate()
     }
 
+    /// A copy with every out-of-range value clamped into range (the fields are public, so a
+    /// configuration may be edited after [`validate`](Self::validate)); breakers are built from
+    /// this, so they never see an invalid value.
+    pub(crate) fn clamped(&self) -> BreakerConfig {
+        fn count(n: u32) -> u32 {
+            n.clamp(1, MAX_COUNT_WINDOW)
+        }
+        fn pct(p: f32) -> f32 {
+            if p.is_nan() {
+                100.0
+            } else {
+                p.clamp(f32::MIN_POSITIVE, 100.0)
+            }
+        }
+        let mut c = self.clone();
+        c.sliding_window = match c.sliding_window {
+            SlidingWindow::Count(n) => SlidingWindow::Count(count(n)),
+            SlidingWindow::Time(n) => SlidingWindow::Time(n.clamp(1, MAX_TIME_WINDOW_SECS)),
+        };
+        c.minimum_calls = count(c.minimum_calls);
+        c.permitted_calls_in_half_open = count(c.permitted_calls_in_half_open);
+        c.failure_rate_threshold = pct(c.failure_rate_threshold);
+        c.slow_call_rate_threshold = pct(c.slow_call_rate_threshold);
+        if let Some(w) = c.wedding_day.as_mut() {
+            w.minimum_calls = w.minimum_calls.map(count);
+            w.permitted_calls_in_half_open = w.permitted_calls_in_half_open.map(count);
+            w.failure_rate_threshold = w.failure_rate_threshold.map(pct);
+            w.slow_call_rate_threshold = w.slow_call_rate_threshold.map(pct);
+        }
+        c
+    }
+
     /// The effective values in normal (`wedding = false`) or wedding-day mode.
     pub(crate) fn rules(&self, wedding: bool) -> Rules {
         let mut r = Rules {
@@ -452,6 +484,22 @@ mod tests {
             })
             .build()
             .is_err());
+    }
+
+    #[test]
+    fn edited_fields_are_clamped_for_breakers() {
+        let c = BreakerConfig {
+            minimum_calls: 0,
+            sliding_window: SlidingWindow::Count(1_000_000),
+            failure_rate_threshold: 250.0,
+            permitted_calls_in_half_open: 0,
+            ..BreakerConfig::default()
+        };
+        let k = c.clamped();
+        assert!(k.validate().is_ok());
+        assert_eq!(k.minimum_calls, 1);
+        assert_eq!(k.sliding_window, SlidingWindow::Count(MAX_COUNT_WINDOW));
+        assert_eq!(k.failure_rate_threshold, 100.0);
     }
 
     #[test]
