@@ -1386,9 +1386,22 @@ impl Inner {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let me = self.me.clone();
             handle.spawn(async move {
-                tokio::time::sleep(d).await;
-                if let Some(inner) = me.upgrade() {
-                    inner.transition_auto(word, State::HalfOpen, OpenSpec::Trip, Origin::Local);
+                let mut wait = d;
+                // Re-arm a few times if the breaker's clock says the deadline is still ahead
+                // (timer rounding, or `open_for` moved it); give up once the state moved on.
+                for _ in 0..4 {
+                    tokio::time::sleep(wait).await;
+                    let Some(inner) = me.upgrade() else { return };
+                    if !same_gen(inner.word.load(Ordering::Acquire), word) {
+                        return;
+                    }
+                    let (now, until) =
+                        (inner.now_nanos(), inner.open_until.load(Ordering::Acquire));
+                    if now >= until {
+                        inner.transition_auto(word, State::HalfOpen, OpenSpec::Trip, Origin::Local);
+                        return;
+                    }
+                    wait = Duration::from_nanos(until - now);
                 }
             });
         }
