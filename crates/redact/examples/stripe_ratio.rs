@@ -16,8 +16,16 @@ fn cpu_ns() -> u64 {
 }
 /// Prints the three per-iteration CPU times and the two ratios.
 fn main() {
-    let dirty = std::fs::read("tests/fixtures/stripe_checkout_session_completed.json").unwrap();
-    let clean = std::fs::read("tests/fixtures/stripe_checkout_session_clean.json").unwrap();
+    let dirty = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stripe_checkout_session_completed.json"
+    ))
+    .unwrap();
+    let clean = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stripe_checkout_session_clean.json"
+    ))
+    .unwrap();
     let r = wedsync_redact::Redactor::for_profile(wedsync_redact::Profile::Stripe);
     let (mut a, mut b, mut c) = (0u64, 0u64, 0u64);
     for _ in 0..20 {
