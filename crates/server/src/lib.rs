@@ -479,7 +479,7 @@ fn build_worker(
                 .expose()
                 .to_string(),
             None => {
-                tracing::warn!(provider = %name, "no handler_secret_env: forwarded deliveries are signed with a random per-process secret");
+                tracing::warn!(provider = %name, "no handler_secret_env: the handler sees deliveries signed with a random per-process key");
                 random_whsec()
             }
         };

@@ -163,12 +163,24 @@ pub fn init(format: LogFormat, scrubber: Scrubber) -> bool {
     init_with_writer(format, scrubber, io::stderr)
 }
 
+/// Like [`init`] with another default level when `RUST_LOG` is unset (the demo uses `warn`).
+pub fn init_level(format: LogFormat, scrubber: Scrubber, default: &str) -> bool {
+    init_inner(format, scrubber, io::stderr, default)
+}
+
 /// Installs the global subscriber writing to `writer` (through the scrubber).
 pub fn init_with_writer<W>(format: LogFormat, scrubber: Scrubber, writer: W) -> bool
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_inner(format, scrubber, writer, "info")
+}
+
+fn init_inner<W>(format: LogFormat, scrubber: Scrubber, writer: W, default: &str) -> bool
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let make = RedactingMakeWriter::new(scrubber, writer);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -110,7 +110,7 @@ fn main() -> ExitCode {
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { duration, port } = cli.command {
-        logging::init(cli.log_format, Scrubber::new(&[]));
+        logging::init_level(cli.log_format, Scrubber::new(&[]), "warn");
         return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
             .await
             .map(|()| ExitCode::SUCCESS);
