@@ -213,7 +213,7 @@ pub struct NewDelivery {
     pub provider: Provider,
     /// The provider's event id (`evt_…`, `svix-id`, `MessageSid`), when it has one.
     pub event_id: Option<String>,
-    /// What duplicates are recognised by (see [`crate::dedupe`]).
+    /// What duplicates are recognised by (see [`crate::event`]).
     pub dedupe_key: String,
     /// The provider's event type (`invoice.payment_failed`, `email.bounced`, a Twilio status…).
     pub event_type: Option<String>,
