@@ -191,8 +191,10 @@ pub enum EventKind {
     },
 }
 
-/// A point-in-time view of a breaker.
+/// A point-in-time view of a breaker (with feature `serde`, it serializes with these field
+/// names and the state as its snake_case name, for admin APIs).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct Metrics {
     /// The state.

@@ -91,7 +91,7 @@
 //! | `tokio` | no | timer-driven open → half-open (`automatic_transition_to_half_open`) and [`CircuitBreaker::call_with_timeout`] |
 //! | `tower` | no | [`tower::BreakerLayer`], a `tower::Layer` honouring `poll_ready` |
 //! | `reqwest` | no | [`reqwest::ReqwestClassifier`]: 5xx/408/429/timeouts/connect errors are failures, 429 `Retry-After` opens the breaker |
-//! | `serde` | no | `Deserialize`/`Serialize` for [`BreakerConfig`] (the keys in `docs/breaker.md`) |
+//! | `serde` | no | `Deserialize`/`Serialize` for [`BreakerConfig`] (the keys in `docs/breaker.md`) and [`State`]; `Serialize` for [`Metrics`] |
 //! | `sim` | no | the `breaker-sim` binary (implies `serde`) |
 
 mod breaker;

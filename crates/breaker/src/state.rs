@@ -101,6 +101,21 @@ impl FromStr for State {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for State {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for State {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +129,23 @@ mod tests {
         assert!("ajar".parse::<State>().is_err());
         assert!(!State::Closed.can_transition_to(State::HalfOpen));
         assert!(State::Open.can_transition_to(State::HalfOpen));
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use crate::{BreakerConfig, CircuitBreaker, State};
+
+    #[test]
+    fn state_and_metrics_serialize_for_admin_apis() {
+        let b = CircuitBreaker::new("s", BreakerConfig::default());
+        b.force_open();
+        let v = serde_json::to_value(b.metrics()).unwrap();
+        assert_eq!(v["state"], "forced_open");
+        assert_eq!(v["failure_rate"], serde_json::Value::Null);
+        assert_eq!(v["buffered_calls"], 0);
+        let s: State = serde_json::from_str("\"half_open\"").unwrap();
+        assert_eq!(s, State::HalfOpen);
+        assert!(serde_json::from_str::<State>("\"ajar\"").is_err());
     }
 }
