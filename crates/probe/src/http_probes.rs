@@ -28,14 +28,20 @@ const REQUEST_ID_HEADERS: [&str; 5] = [
     "cf-ray",
 ];
 
-/// A shared HTTP client with rustls; one per process is enough (connection pooling).
+/// The process-wide HTTP client (rustls, connection pooling, no redirects), built once; clones
+/// share one pool. Every probe and sink uses it unless given another.
 pub fn default_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("wedsync-probe/", env!("CARGO_PKG_VERSION")))
-        .pool_idle_timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("wedsync-probe/", env!("CARGO_PKG_VERSION")))
+                .pool_idle_timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 /// Settings every HTTP probe shares.

@@ -601,7 +601,8 @@ impl Monitor {
                         _ = tokio::time::sleep_until(next) => {}
                         _ = rx.changed() => return,
                     }
-                    let r = inner.run_service(idx, Some(next)).await;
+                    // boxed: an idle service task stays small (10,000 of them wait at once)
+                    let r = Box::pin(inner.run_service(idx, Some(next))).await;
                     next = Instant::now() + inner.next_delay(idx, &r);
                 }
             });
