@@ -249,9 +249,11 @@ impl Registry {
     /// Calls `f` with every event of every breaker, present and future.
     pub fn subscribe(&self, f: impl Fn(&Event) + Send + Sync + 'static) {
         let f: Subscriber = Arc::new(f);
-        let mut subs = write(&self.inner.subscribers);
-        subs.push(Arc::clone(&f));
-        for b in read(&self.inner.breakers).values() {
+        // Same lock order as `get` (breakers, then subscribers): no breaker is created in between
+        // without the subscriber, and the two cannot deadlock.
+        let breakers = write(&self.inner.breakers);
+        write(&self.inner.subscribers).push(Arc::clone(&f));
+        for b in breakers.values() {
             b.subscribe_arc(Arc::clone(&f));
         }
     }

@@ -656,3 +656,39 @@ fn open_until_and_open_for() {
     let r = b.try_acquire().unwrap_err().retry_after.unwrap();
     assert!(r > 90 * S && r <= 100 * S, "{r:?}");
 }
+
+#[test]
+fn registry_subscribers_see_present_and_future_breakers_and_concurrent_use_does_not_deadlock() {
+    let reg = Registry::builder()
+        .default_config(count(2, 2, 50.0).build().unwrap())
+        .build();
+    let _early = reg.get("early");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    reg.subscribe(move |e| {
+        if let EventKind::Transition { to, .. } = e.kind {
+            s.lock().unwrap().push((e.breaker.to_string(), to));
+        }
+    });
+    reg.get("early").force_open();
+    reg.get("late").disable();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("early".to_owned(), State::ForcedOpen),
+            ("late".to_owned(), State::Disabled)
+        ]
+    );
+    // Creating breakers while subscribing from another thread (the lock-order hazard).
+    let r2 = reg.clone();
+    let t = std::thread::spawn(move || {
+        for i in 0..500 {
+            r2.get(&format!("b{i}"));
+        }
+    });
+    for _ in 0..50 {
+        reg.subscribe(|_| {});
+    }
+    t.join().unwrap();
+    assert_eq!(reg.names().len(), 502);
+}
