@@ -156,8 +156,8 @@ fn url_userinfo_last_at_ends_it() {
 #[test]
 fn key_value_pairs_in_text() {
     assert_eq!(
-        t("login failed password=hunter2 user=7"),
-        "login failed password=[REDACTED] user=7"
+        t("login failed password=hunter2 user=7 Pin: 1234"),
+        "login failed password=[REDACTED] user=7 Pin: [REDACTED]"
     );
     assert_eq!(
         t(r#"body {"api_key": "abc123", "n": 1}"#),
