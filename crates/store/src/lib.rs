@@ -57,13 +57,19 @@
 //! |------------|---------|--------------|
 //! | `postgres` | yes     | [`PgStore`]: diesel-async + deadpool, LISTEN/NOTIFY via tokio-postgres |
 //! | `sqlite`   | yes     | [`SqliteStore`]: diesel + bundled SQLite (compiles C, no system library) |
+//! | `probe`    | no      | `wedsync-probe`'s `ResultStore`/`IncidentStore`/`OutboxStore` on both backends |
+//! | `breaker`  | no      | `breaker_sync::PgBreakerSync`: `wedsync-breaker`'s `StateSync` on PostgreSQL |
 //! | `testing`  | no      | `testing::fresh_postgres()`: a migrated per-test database (uses `wedsync-testkit`) |
 
+#[cfg(feature = "breaker")]
+pub mod breaker_sync;
 pub mod error;
 pub mod keys;
 pub mod model;
 #[cfg(feature = "postgres")]
 pub mod pg;
+#[cfg(feature = "probe")]
+pub mod probe_store;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testing")]

@@ -16,16 +16,20 @@ use crate::error::Result;
 // probe results and the overview
 // ------------------------------------------------------------------------------------------------
 
-/// A service's health as one probe saw it.
+/// A service's health as one probe saw it (the same words as `wedsync_probe::ProbeStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HealthStatus {
     /// Answered correctly and in time.
     Healthy,
     /// Answered, but slowly or partly.
     Degraded,
-    /// Did not answer correctly.
-    Down,
-    /// Not known (never probed, or the probe itself failed).
+    /// Did not answer correctly (timeout, connect error, 5xx).
+    Unhealthy,
+    /// Our credentials or configuration were refused (401/403); not a provider outage.
+    AuthFailed,
+    /// The provider asked us to slow down (429); not a provider outage.
+    RateLimited,
+    /// Not known (the monitor itself could not reach the network).
     Unknown,
 }
 
@@ -35,7 +39,9 @@ impl HealthStatus {
         match self {
             Self::Healthy => "healthy",
             Self::Degraded => "degraded",
-            Self::Down => "down",
+            Self::Unhealthy => "unhealthy",
+            Self::AuthFailed => "auth_failed",
+            Self::RateLimited => "rate_limited",
             Self::Unknown => "unknown",
         }
     }
@@ -45,7 +51,9 @@ impl HealthStatus {
         Some(match s {
             "healthy" => Self::Healthy,
             "degraded" => Self::Degraded,
-            "down" => Self::Down,
+            "unhealthy" => Self::Unhealthy,
+            "auth_failed" => Self::AuthFailed,
+            "rate_limited" => Self::RateLimited,
             "unknown" => Self::Unknown,
             _ => return None,
         })
@@ -113,7 +121,7 @@ pub struct Rollup {
     pub healthy: i64,
     /// Degraded results.
     pub degraded: i64,
-    /// Down results.
+    /// Unhealthy results (column `down`).
     pub down: i64,
     /// Sum of latencies (ms) of results that had one; divide by `checks` for a mean.
     pub latency_sum_ms: i64,

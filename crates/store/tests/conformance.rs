@@ -288,13 +288,13 @@ async fn overview_and_rollups(s: &impl Store) {
     // stripe: 4 results in the last 24 h, one down; plus an old one outside the window
     records.push(probe(
         "stripe",
-        HealthStatus::Down,
+        HealthStatus::Unhealthy,
         now - time::Duration::hours(30),
         10,
     ));
     for (i, st) in [
         HealthStatus::Healthy,
-        HealthStatus::Down,
+        HealthStatus::Unhealthy,
         HealthStatus::Degraded,
         HealthStatus::Healthy,
     ]
@@ -310,7 +310,7 @@ async fn overview_and_rollups(s: &impl Store) {
     }
     records.push(probe(
         "twilio",
-        HealthStatus::Down,
+        HealthStatus::Unhealthy,
         now - time::Duration::minutes(5),
         900,
     ));
@@ -336,7 +336,7 @@ async fn overview_and_rollups(s: &impl Store) {
         "resend's only result is older than 24 h"
     );
     assert_eq!(overview[0].uptime_24h(), None);
-    assert_eq!(overview[2].latest.status, HealthStatus::Down);
+    assert_eq!(overview[2].latest.status, HealthStatus::Unhealthy);
 
     let history = s
         .probe_history("stripe", now - time::Duration::days(3), now, 2)

@@ -10,6 +10,7 @@ DROP TABLE IF EXISTS audit_log;
 DROP TABLE IF EXISTS api_keys;
 DROP TABLE IF EXISTS monitoring_configuration;
 DROP TABLE IF EXISTS circuit_breaker_status;
+DROP SEQUENCE IF EXISTS circuit_breaker_status_seq;
 DROP TABLE IF EXISTS webhook_delivery_attempts;
 DROP TABLE IF EXISTS webhook_delivery_log;
 DROP TABLE IF EXISTS service_alerts;

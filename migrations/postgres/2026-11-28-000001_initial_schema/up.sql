@@ -5,11 +5,13 @@
 CREATE TABLE service_health_metrics (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     service     TEXT        NOT NULL,
-    status      TEXT        NOT NULL CHECK (status IN ('healthy', 'degraded', 'down', 'unknown')),
+    status      TEXT        NOT NULL
+                CHECK (status IN ('healthy', 'degraded', 'unhealthy', 'auth_failed', 'rate_limited', 'unknown')),
     latency_ms  INTEGER     CHECK (latency_ms >= 0),
     http_status INTEGER,
     detail      TEXT,
-    checked_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+    checked_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    result      JSONB       -- the full probe result (timings, request id, retry-after) when known
 );
 -- latest result per service, a service's history, 24 h uptime
 CREATE INDEX service_health_metrics_service_checked_at
@@ -20,21 +22,23 @@ CREATE INDEX service_health_metrics_checked_at ON service_health_metrics (checke
 -- Incidents.
 CREATE TABLE service_alerts (
     id                 BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    dedup_key          TEXT        NOT NULL UNIQUE,
     service            TEXT        NOT NULL,
-    severity           TEXT        NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
-    state              TEXT        NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'resolved')),
-    dedup_key          TEXT        NOT NULL,
-    title              TEXT        NOT NULL,
-    detail             TEXT,
+    state              TEXT        NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+    status             TEXT        NOT NULL,
+    severity           TEXT        NOT NULL DEFAULT 'critical' CHECK (severity IN ('info', 'warning', 'critical')),
+    summary            TEXT        NOT NULL DEFAULT '',
+    wedding_day        BOOLEAN     NOT NULL DEFAULT FALSE,
     opened_at          TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
     resolved_at        TIMESTAMPTZ,
+    last_notified_at   TIMESTAMPTZ,
     notifications_sent INTEGER     NOT NULL DEFAULT 0
 );
--- at most one unresolved incident per dedup key, even with several server processes
-CREATE UNIQUE INDEX service_alerts_open_dedup ON service_alerts (dedup_key) WHERE state <> 'resolved';
+-- at most one open incident per service, even with several server processes
+CREATE UNIQUE INDEX service_alerts_one_open_per_service ON service_alerts (service) WHERE state = 'open';
+CREATE INDEX service_alerts_open_opened_at ON service_alerts (opened_at) WHERE state = 'open';
 CREATE INDEX service_alerts_service_opened_at ON service_alerts (service, opened_at DESC);
-CREATE INDEX service_alerts_opened_at ON service_alerts (opened_at DESC);
 CREATE INDEX service_alerts_resolved_at ON service_alerts (resolved_at) WHERE resolved_at IS NOT NULL;
 
 -- Webhook deliveries received from providers.
@@ -76,16 +80,25 @@ CREATE TABLE webhook_delivery_attempts (
 CREATE INDEX webhook_delivery_attempts_finished_at ON webhook_delivery_attempts (finished_at);
 
 -- Per-breaker state shared by every server process.
+CREATE SEQUENCE circuit_breaker_status_seq;
 CREATE TABLE circuit_breaker_status (
     name          TEXT        PRIMARY KEY,
-    state         TEXT        NOT NULL CHECK (state IN ('closed', 'open', 'half_open', 'forced_open', 'disabled')),
+    state         TEXT        NOT NULL
+                  CHECK (state IN ('closed', 'open', 'half_open', 'disabled', 'forced_open', 'metrics_only')),
     failure_count BIGINT      NOT NULL DEFAULT 0,
     success_count BIGINT      NOT NULL DEFAULT 0,
     open_until    TIMESTAMPTZ,
-    changed_by    TEXT        NOT NULL,
+    wedding_day   BOOLEAN,
+    last_change   TEXT        NOT NULL, -- the breaker crate's SharedChangeKind (transition, reset, ...)
+    changed_from  TEXT,                 -- the state before, for transitions
+    changed_by    TEXT        NOT NULL, -- the instance that made the change
+    changed_at    TIMESTAMPTZ NOT NULL,
+    seq           BIGINT      NOT NULL DEFAULT nextval('circuit_breaker_status_seq'),
     version       BIGINT      NOT NULL DEFAULT 1,
     updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- followers read the changes after the last sequence number they saw
+CREATE INDEX circuit_breaker_status_seq_idx ON circuit_breaker_status (seq);
 CREATE INDEX circuit_breaker_status_updated_at ON circuit_breaker_status (updated_at);
 
 -- Per-service settings, versioned: a change inserts a new version.
@@ -127,19 +140,24 @@ CREATE INDEX audit_log_at ON audit_log (at DESC, id DESC);
 
 -- Alert notifications waiting to be sent (transactional outbox).
 CREATE TABLE notification_outbox (
-    id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    alert_id        BIGINT REFERENCES service_alerts (id) ON DELETE SET NULL,
-    channel         TEXT        NOT NULL,
-    payload         JSONB       NOT NULL,
-    status          TEXT        NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    id              TEXT        PRIMARY KEY,
+    seq             BIGINT      GENERATED ALWAYS AS IDENTITY,
+    incident_key    TEXT        NOT NULL,
+    service         TEXT        NOT NULL,
+    sink            TEXT        NOT NULL,
+    kind            TEXT        NOT NULL,
+    payload         TEXT        NOT NULL,
+    state           TEXT        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
     attempts        INTEGER     NOT NULL DEFAULT 0,
-    next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    next_attempt_at TIMESTAMPTZ NOT NULL,
+    lease_owner     TEXT,
     lease_until     TIMESTAMPTZ,
     last_error      TEXT,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    created_at      TIMESTAMPTZ NOT NULL,
     sent_at         TIMESTAMPTZ
 );
-CREATE INDEX notification_outbox_pending ON notification_outbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at, seq) WHERE state = 'pending';
+CREATE INDEX notification_outbox_incident ON notification_outbox (incident_key, seq);
 CREATE INDEX notification_outbox_created_at ON notification_outbox (created_at);
 
 -- The delivery queue: one row per job waiting or leased; a finished job is deleted.

@@ -5,31 +5,35 @@
 CREATE TABLE service_health_metrics (
     id          INTEGER PRIMARY KEY,
     service     TEXT    NOT NULL,
-    status      TEXT    NOT NULL CHECK (status IN ('healthy', 'degraded', 'down', 'unknown')),
+    status      TEXT    NOT NULL
+                CHECK (status IN ('healthy', 'degraded', 'unhealthy', 'auth_failed', 'rate_limited', 'unknown')),
     latency_ms  INTEGER CHECK (latency_ms >= 0),
     http_status INTEGER,
     detail      TEXT,
-    checked_at  INTEGER NOT NULL
+    checked_at  INTEGER NOT NULL,
+    result      TEXT -- the full probe result as JSON, when known
 );
 CREATE INDEX service_health_metrics_service_checked_at ON service_health_metrics (service, checked_at DESC, status);
 CREATE INDEX service_health_metrics_checked_at ON service_health_metrics (checked_at);
 
 CREATE TABLE service_alerts (
     id                 INTEGER PRIMARY KEY,
+    dedup_key          TEXT    NOT NULL UNIQUE,
     service            TEXT    NOT NULL,
-    severity           TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
-    state              TEXT    NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'resolved')),
-    dedup_key          TEXT    NOT NULL,
-    title              TEXT    NOT NULL,
-    detail             TEXT,
+    state              TEXT    NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'resolved')),
+    status             TEXT    NOT NULL,
+    severity           TEXT    NOT NULL DEFAULT 'critical' CHECK (severity IN ('info', 'warning', 'critical')),
+    summary            TEXT    NOT NULL DEFAULT '',
+    wedding_day        INTEGER NOT NULL DEFAULT 0,
     opened_at          INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL,
     resolved_at        INTEGER,
+    last_notified_at   INTEGER,
     notifications_sent INTEGER NOT NULL DEFAULT 0
 );
-CREATE UNIQUE INDEX service_alerts_open_dedup ON service_alerts (dedup_key) WHERE state <> 'resolved';
+CREATE UNIQUE INDEX service_alerts_one_open_per_service ON service_alerts (service) WHERE state = 'open';
+CREATE INDEX service_alerts_open_opened_at ON service_alerts (opened_at) WHERE state = 'open';
 CREATE INDEX service_alerts_service_opened_at ON service_alerts (service, opened_at DESC);
-CREATE INDEX service_alerts_opened_at ON service_alerts (opened_at DESC);
 CREATE INDEX service_alerts_resolved_at ON service_alerts (resolved_at) WHERE resolved_at IS NOT NULL;
 
 CREATE TABLE webhook_delivery_log (
@@ -68,14 +72,21 @@ CREATE INDEX webhook_delivery_attempts_finished_at ON webhook_delivery_attempts 
 
 CREATE TABLE circuit_breaker_status (
     name          TEXT    PRIMARY KEY,
-    state         TEXT    NOT NULL CHECK (state IN ('closed', 'open', 'half_open', 'forced_open', 'disabled')),
+    state         TEXT    NOT NULL
+                  CHECK (state IN ('closed', 'open', 'half_open', 'disabled', 'forced_open', 'metrics_only')),
     failure_count INTEGER NOT NULL DEFAULT 0,
     success_count INTEGER NOT NULL DEFAULT 0,
     open_until    INTEGER,
+    wedding_day   INTEGER,
+    last_change   TEXT    NOT NULL,
+    changed_from  TEXT,
     changed_by    TEXT    NOT NULL,
+    changed_at    INTEGER NOT NULL,
+    seq           INTEGER NOT NULL DEFAULT 0,
     version       INTEGER NOT NULL DEFAULT 1,
     updated_at    INTEGER NOT NULL
 );
+CREATE INDEX circuit_breaker_status_seq_idx ON circuit_breaker_status (seq);
 CREATE INDEX circuit_breaker_status_updated_at ON circuit_breaker_status (updated_at);
 
 CREATE TABLE monitoring_configuration (
@@ -113,19 +124,24 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_at ON audit_log (at DESC, id DESC);
 
 CREATE TABLE notification_outbox (
-    id              INTEGER PRIMARY KEY,
-    alert_id        INTEGER REFERENCES service_alerts (id) ON DELETE SET NULL,
-    channel         TEXT    NOT NULL,
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT    NOT NULL UNIQUE,
+    incident_key    TEXT    NOT NULL,
+    service         TEXT    NOT NULL,
+    sink            TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
     payload         TEXT    NOT NULL,
-    status          TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+    state           TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'dead')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
+    lease_owner     TEXT,
     lease_until     INTEGER,
     last_error      TEXT,
     created_at      INTEGER NOT NULL,
     sent_at         INTEGER
 );
-CREATE INDEX notification_outbox_pending ON notification_outbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at, seq) WHERE state = 'pending';
+CREATE INDEX notification_outbox_incident ON notification_outbox (incident_key, seq);
 CREATE INDEX notification_outbox_created_at ON notification_outbox (created_at);
 
 CREATE TABLE delivery_queue (

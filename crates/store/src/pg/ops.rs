@@ -206,7 +206,7 @@ impl MetricsStore for PgStore {
              SELECT service, date_trunc('hour', checked_at), count(*),
                     count(*) FILTER (WHERE status = 'healthy'),
                     count(*) FILTER (WHERE status = 'degraded'),
-                    count(*) FILTER (WHERE status = 'down'),
+                    count(*) FILTER (WHERE status = 'unhealthy'),
                     coalesce(sum(latency_ms), 0), max(latency_ms)
              FROM service_health_metrics
              WHERE checked_at >= date_trunc('hour', $1::timestamptz)
@@ -913,7 +913,7 @@ const RETENTION: &[(&str, &str)] = &[
     (
         "other",
         "DELETE FROM notification_outbox WHERE id IN (
-             SELECT id FROM notification_outbox WHERE status <> 'pending' AND created_at < $1
+             SELECT id FROM notification_outbox WHERE state <> 'pending' AND created_at < $1
              LIMIT $2 FOR UPDATE SKIP LOCKED)",
     ),
     (

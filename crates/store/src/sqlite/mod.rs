@@ -344,7 +344,7 @@ impl MetricsStore for SqliteStore {
                          (service, bucket, checks, healthy, degraded, down, latency_sum_ms,
                           latency_max_ms)
                      SELECT service, checked_at - (checked_at % 3600000000), count(*),
-                            sum(status = 'healthy'), sum(status = 'degraded'), sum(status = 'down'),
+                            sum(status = 'healthy'), sum(status = 'degraded'), sum(status = 'unhealthy'),
                             coalesce(sum(latency_ms), 0), max(latency_ms)
                      FROM service_health_metrics
                      WHERE checked_at >= ? AND checked_at < ?
@@ -981,7 +981,7 @@ const RETENTION: &[(&str, &str)] = &[
     (
         "other",
         "DELETE FROM notification_outbox WHERE rowid IN (
-             SELECT rowid FROM notification_outbox WHERE status <> 'pending' AND created_at < ?1
+             SELECT rowid FROM notification_outbox WHERE state <> 'pending' AND created_at < ?1
              LIMIT ?2)",
     ),
     (

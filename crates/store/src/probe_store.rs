@@ -1,0 +1,1061 @@
+//! `wedsync-probe`'s storage traits ([`ResultStore`], [`IncidentStore`], [`OutboxStore`]) on
+//! PostgreSQL and SQLite (feature `probe`). Both pass `wedsync_probe::conformance::run_all`
+//! (`tests/probe.rs`).
+//!
+//! Results go to `service_health_metrics` (the full result as JSON in `result`), incidents to
+//! `service_alerts` (a partial unique index keeps one open incident per service across processes),
+//! notifications to `notification_outbox` (claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+
+use std::str::FromStr;
+
+use wedsync_probe::store::{
+    Incident, IncidentState, IncidentStore, Notification, NotificationKind, OpenOutcome,
+    OutboxState, OutboxStore, ResultStore, StoreError as ProbeError,
+};
+use wedsync_probe::{ProbeResult, ProbeStatus};
+
+fn backend(e: impl std::fmt::Display) -> ProbeError {
+    ProbeError::Backend(e.to_string())
+}
+
+fn result_from_columns(
+    service: String,
+    status: &str,
+    checked_at_ms: i64,
+    latency_ms: Option<i32>,
+    http_status: Option<i32>,
+    detail: Option<String>,
+    json: Option<&str>,
+) -> Result<ProbeResult, ProbeError> {
+    if let Some(json) = json {
+        return serde_json::from_str(json).map_err(backend);
+    }
+    let status = ProbeStatus::from_str(status).map_err(backend)?;
+    let mut r = ProbeResult::new(service, status, detail.unwrap_or_default());
+    r.checked_at_ms = checked_at_ms;
+    r.latency = std::time::Duration::from_millis(latency_ms.unwrap_or(0).max(0) as u64);
+    r.http_status = http_status.and_then(|s| u16::try_from(s).ok());
+    Ok(r)
+}
+
+fn parse<T: FromStr>(s: &str) -> Result<T, ProbeError>
+where
+    T::Err: std::fmt::Display,
+{
+    T::from_str(s).map_err(backend)
+}
+
+fn latency_ms(r: &ProbeResult) -> i32 {
+    i32::try_from(r.latency.as_millis()).unwrap_or(i32::MAX)
+}
+
+#[cfg(feature = "postgres")]
+mod pg {
+    use super::*;
+    use async_trait::async_trait;
+    use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    use time::OffsetDateTime;
+
+    use crate::pg::PgStore;
+
+    fn dt(ms: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    fn ms(t: OffsetDateTime) -> i64 {
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+
+    async fn conn(
+        s: &PgStore,
+    ) -> Result<
+        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
+        ProbeError,
+    > {
+        s.conn().await.map_err(backend)
+    }
+
+    #[derive(QueryableByName)]
+    struct ResultRow {
+        #[diesel(sql_type = Text)]
+        service: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = Timestamptz)]
+        checked_at: OffsetDateTime,
+        #[diesel(sql_type = Nullable<Integer>)]
+        latency_ms: Option<i32>,
+        #[diesel(sql_type = Nullable<Integer>)]
+        http_status: Option<i32>,
+        #[diesel(sql_type = Nullable<Text>)]
+        detail: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        result: Option<String>,
+    }
+
+    impl ResultRow {
+        fn into_result(self) -> Result<ProbeResult, ProbeError> {
+            result_from_columns(
+                self.service,
+                &self.status,
+                ms(self.checked_at),
+                self.latency_ms,
+                self.http_status,
+                self.detail,
+                self.result.as_deref(),
+            )
+        }
+    }
+
+    const RESULT_COLUMNS: &str =
+        "service, status, checked_at, latency_ms, http_status, detail, result::text AS result";
+
+    #[async_trait]
+    impl ResultStore for PgStore {
+        async fn insert_result(&self, r: &ProbeResult) -> Result<(), ProbeError> {
+            let json = serde_json::to_value(r).map_err(backend)?;
+            let mut c = conn(self).await?;
+            diesel::sql_query(
+                "INSERT INTO service_health_metrics
+                     (service, status, latency_ms, http_status, detail, checked_at, result)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind::<Text, _>(&r.service)
+            .bind::<Text, _>(r.status.as_str())
+            .bind::<Integer, _>(latency_ms(r))
+            .bind::<Nullable<Integer>, _>(r.http_status.map(i32::from))
+            .bind::<Text, _>(&r.detail)
+            .bind::<Timestamptz, _>(dt(r.checked_at_ms))
+            .bind::<Jsonb, _>(json)
+            .execute(&mut c)
+            .await
+            .map_err(backend)?;
+            Ok(())
+        }
+
+        async fn latest_results(&self) -> Result<Vec<ProbeResult>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<ResultRow> = diesel::sql_query(
+                "WITH RECURSIVE services(service) AS (
+                     (SELECT service FROM service_health_metrics ORDER BY service LIMIT 1)
+                     UNION ALL
+                     SELECT (SELECT m.service FROM service_health_metrics m
+                             WHERE m.service > s.service ORDER BY m.service LIMIT 1)
+                     FROM services s WHERE s.service IS NOT NULL)
+                 SELECT l.service, l.status, l.checked_at, l.latency_ms, l.http_status, l.detail,
+                        l.result::text AS result
+                 FROM services s CROSS JOIN LATERAL (
+                     SELECT * FROM service_health_metrics m WHERE m.service = s.service
+                     ORDER BY m.checked_at DESC, m.id DESC LIMIT 1) l
+                 WHERE s.service IS NOT NULL ORDER BY s.service",
+            )
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            rows.into_iter().map(ResultRow::into_result).collect()
+        }
+
+        async fn history(
+            &self,
+            service: &str,
+            since_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<ProbeResult>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<ResultRow> = diesel::sql_query(format!(
+                "SELECT {RESULT_COLUMNS} FROM service_health_metrics
+                 WHERE service = $1 AND checked_at >= $2
+                 ORDER BY checked_at DESC, id DESC LIMIT $3"
+            ))
+            .bind::<Text, _>(service)
+            .bind::<Timestamptz, _>(dt(since_ms))
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            rows.into_iter().map(ResultRow::into_result).collect()
+        }
+
+        async fn prune_results(&self, before_ms: i64) -> Result<u64, ProbeError> {
+            let mut total = 0u64;
+            loop {
+                let mut c = conn(self).await?;
+                let n = diesel::sql_query(
+                    "DELETE FROM service_health_metrics WHERE id IN (
+                         SELECT id FROM service_health_metrics WHERE checked_at < $1
+                         LIMIT 5000 FOR UPDATE SKIP LOCKED)",
+                )
+                .bind::<Timestamptz, _>(dt(before_ms))
+                .execute(&mut c)
+                .await
+                .map_err(backend)?;
+                total += n as u64;
+                if n < 5000 {
+                    return Ok(total);
+                }
+            }
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct IncidentRow {
+        #[diesel(sql_type = Text)]
+        dedup_key: String,
+        #[diesel(sql_type = Text)]
+        service: String,
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = Timestamptz)]
+        opened_at: OffsetDateTime,
+        #[diesel(sql_type = Timestamptz)]
+        updated_at: OffsetDateTime,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        resolved_at: Option<OffsetDateTime>,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        last_notified_at: Option<OffsetDateTime>,
+        #[diesel(sql_type = Bool)]
+        wedding_day: bool,
+        #[diesel(sql_type = Text)]
+        summary: String,
+    }
+
+    impl IncidentRow {
+        fn into_incident(self) -> Result<Incident, ProbeError> {
+            Ok(Incident {
+                dedup_key: self.dedup_key,
+                service: self.service,
+                state: parse::<IncidentState>(&self.state)?,
+                status: parse::<ProbeStatus>(&self.status)?,
+                opened_at_ms: ms(self.opened_at),
+                updated_at_ms: ms(self.updated_at),
+                resolved_at_ms: self.resolved_at.map(ms),
+                last_notified_at_ms: self.last_notified_at.map(ms),
+                wedding_day: self.wedding_day,
+                summary: self.summary,
+            })
+        }
+    }
+
+    const INCIDENT_COLUMNS: &str = "dedup_key, service, state, status, opened_at, updated_at, \
+                                    resolved_at, last_notified_at, wedding_day, summary";
+
+    async fn incident_where(
+        s: &PgStore,
+        cond: &str,
+        key: &str,
+    ) -> Result<Option<Incident>, ProbeError> {
+        let mut c = conn(s).await?;
+        let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM service_alerts WHERE {cond} LIMIT 1"
+        ))
+        .bind::<Text, _>(key)
+        .load(&mut c)
+        .await
+        .map_err(backend)?;
+        rows.into_iter()
+            .next()
+            .map(IncidentRow::into_incident)
+            .transpose()
+    }
+
+    #[async_trait]
+    impl IncidentStore for PgStore {
+        async fn open_incident(&self, i: Incident) -> Result<OpenOutcome, ProbeError> {
+            for _ in 0..3 {
+                let mut c = conn(self).await?;
+                let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+                    "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at,
+                         updated_at, last_notified_at, wedding_day, summary)
+                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT DO NOTHING RETURNING {INCIDENT_COLUMNS}"
+                ))
+                .bind::<Text, _>(&i.dedup_key)
+                .bind::<Text, _>(&i.service)
+                .bind::<Text, _>(i.status.as_str())
+                .bind::<Timestamptz, _>(dt(i.opened_at_ms))
+                .bind::<Timestamptz, _>(dt(i.updated_at_ms))
+                .bind::<Nullable<Timestamptz>, _>(i.last_notified_at_ms.map(dt))
+                .bind::<Bool, _>(i.wedding_day)
+                .bind::<Text, _>(&i.summary)
+                .load(&mut c)
+                .await
+                .map_err(backend)?;
+                // release the connection before the follow-up lookups (pools of size 1)
+                drop(c);
+                if let Some(row) = rows.into_iter().next() {
+                    return Ok(OpenOutcome::Created(row.into_incident()?));
+                }
+                if let Some(open) =
+                    incident_where(self, "service = $1 AND state = 'open'", &i.service).await?
+                {
+                    return Ok(OpenOutcome::AlreadyOpen(open));
+                }
+                if let Some(same) = incident_where(self, "dedup_key = $1", &i.dedup_key).await? {
+                    return Ok(OpenOutcome::AlreadyOpen(same));
+                }
+                // the conflicting incident was resolved meanwhile: try again
+            }
+            Err(ProbeError::Backend("open_incident kept conflicting".into()))
+        }
+
+        async fn update_incident(&self, i: &Incident) -> Result<(), ProbeError> {
+            let mut c = conn(self).await?;
+            let n = diesel::sql_query(
+                "UPDATE service_alerts SET status = $2, updated_at = $3, last_notified_at = $4,
+                     summary = $5
+                 WHERE dedup_key = $1",
+            )
+            .bind::<Text, _>(&i.dedup_key)
+            .bind::<Text, _>(i.status.as_str())
+            .bind::<Timestamptz, _>(dt(i.updated_at_ms))
+            .bind::<Nullable<Timestamptz>, _>(i.last_notified_at_ms.map(dt))
+            .bind::<Text, _>(&i.summary)
+            .execute(&mut c)
+            .await
+            .map_err(backend)?;
+            if n == 0 {
+                Err(ProbeError::NotFound)
+            } else {
+                Ok(())
+            }
+        }
+
+        async fn resolve_incident(
+            &self,
+            dedup_key: &str,
+            resolved_at_ms: i64,
+        ) -> Result<Option<Incident>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+                "UPDATE service_alerts SET state = 'resolved', resolved_at = $2, updated_at = $2
+                 WHERE dedup_key = $1 AND state = 'open' RETURNING {INCIDENT_COLUMNS}"
+            ))
+            .bind::<Text, _>(dedup_key)
+            .bind::<Timestamptz, _>(dt(resolved_at_ms))
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            rows.into_iter()
+                .next()
+                .map(IncidentRow::into_incident)
+                .transpose()
+        }
+
+        async fn list_open_incidents(&self) -> Result<Vec<Incident>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+                "SELECT {INCIDENT_COLUMNS} FROM service_alerts WHERE state = 'open'
+                 ORDER BY opened_at, id"
+            ))
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            rows.into_iter().map(IncidentRow::into_incident).collect()
+        }
+
+        async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, ProbeError> {
+            incident_where(self, "dedup_key = $1", dedup_key).await
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct NotificationRow {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Text)]
+        sink: String,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Text)]
+        incident_key: String,
+        #[diesel(sql_type = Text)]
+        service: String,
+        #[diesel(sql_type = Text)]
+        payload: String,
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = Integer)]
+        attempts: i32,
+        #[diesel(sql_type = Timestamptz)]
+        next_attempt_at: OffsetDateTime,
+        #[diesel(sql_type = Timestamptz)]
+        created_at: OffsetDateTime,
+        #[diesel(sql_type = Nullable<Text>)]
+        lease_owner: Option<String>,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        lease_until: Option<OffsetDateTime>,
+        #[diesel(sql_type = Nullable<Text>)]
+        last_error: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+
+    impl NotificationRow {
+        fn into_notification(self) -> Result<Notification, ProbeError> {
+            Ok(Notification {
+                id: self.id,
+                sink: self.sink,
+                kind: parse::<NotificationKind>(&self.kind)?,
+                incident_key: self.incident_key,
+                service: self.service,
+                payload: self.payload,
+                state: parse::<OutboxState>(&self.state)?,
+                attempts: u32::try_from(self.attempts).unwrap_or(0),
+                next_attempt_at_ms: ms(self.next_attempt_at),
+                created_at_ms: ms(self.created_at),
+                lease_owner: self.lease_owner,
+                lease_until_ms: self.lease_until.map(ms),
+                last_error: self.last_error,
+            })
+        }
+    }
+
+    const NOTIFICATION_COLUMNS: &str = "id, sink, kind, incident_key, service, payload, state, \
+         attempts, next_attempt_at, created_at, lease_owner, lease_until, last_error, seq";
+
+    #[async_trait]
+    impl OutboxStore for PgStore {
+        async fn enqueue(&self, n: Notification) -> Result<bool, ProbeError> {
+            let mut c = conn(self).await?;
+            let inserted = diesel::sql_query(
+                "INSERT INTO notification_outbox (id, incident_key, service, sink, kind, payload,
+                     state, attempts, next_attempt_at, last_error, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind::<Text, _>(&n.id)
+            .bind::<Text, _>(&n.incident_key)
+            .bind::<Text, _>(&n.service)
+            .bind::<Text, _>(&n.sink)
+            .bind::<Text, _>(n.kind.as_str())
+            .bind::<Text, _>(&n.payload)
+            .bind::<Integer, _>(i32::try_from(n.attempts).unwrap_or(i32::MAX))
+            .bind::<Timestamptz, _>(dt(n.next_attempt_at_ms))
+            .bind::<Nullable<Text>, _>(&n.last_error)
+            .bind::<Timestamptz, _>(dt(n.created_at_ms))
+            .execute(&mut c)
+            .await
+            .map_err(backend)?;
+            Ok(inserted > 0)
+        }
+
+        async fn claim_due(
+            &self,
+            owner: &str,
+            now_ms: i64,
+            lease_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<Notification>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<NotificationRow> = diesel::sql_query(format!(
+                "UPDATE notification_outbox o
+                 SET lease_owner = $1, lease_until = $3, attempts = o.attempts + 1
+                 FROM (SELECT id FROM notification_outbox
+                       WHERE state = 'pending' AND next_attempt_at <= $2
+                         AND (lease_until IS NULL OR lease_until <= $2)
+                       ORDER BY next_attempt_at, seq LIMIT $4
+                       FOR UPDATE SKIP LOCKED) c
+                 WHERE o.id = c.id
+                 RETURNING {}",
+                NOTIFICATION_COLUMNS
+                    .split(", ")
+                    .map(|col| format!("o.{col}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .bind::<Text, _>(owner)
+            .bind::<Timestamptz, _>(dt(now_ms))
+            .bind::<Timestamptz, _>(dt(now_ms.saturating_add(lease_ms)))
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            let mut rows = rows;
+            rows.sort_by_key(|r| (r.next_attempt_at, r.seq));
+            rows.into_iter()
+                .map(NotificationRow::into_notification)
+                .collect()
+        }
+
+        async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, ProbeError> {
+            let mut c = conn(self).await?;
+            let n = diesel::sql_query(
+                "UPDATE notification_outbox
+                 SET state = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+            )
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamptz, _>(dt(now_ms))
+            .execute(&mut c)
+            .await
+            .map_err(backend)?;
+            Ok(n > 0)
+        }
+
+        async fn mark_failed(
+            &self,
+            id: &str,
+            owner: &str,
+            error: &str,
+            next_attempt_at_ms: Option<i64>,
+        ) -> Result<bool, ProbeError> {
+            let mut c = conn(self).await?;
+            let n = diesel::sql_query(
+                "UPDATE notification_outbox
+                 SET lease_owner = NULL, lease_until = NULL, last_error = $3,
+                     state = CASE WHEN $4::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,
+                     next_attempt_at = coalesce($4, next_attempt_at)
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
+            )
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(owner)
+            .bind::<Text, _>(error)
+            .bind::<Nullable<Timestamptz>, _>(next_attempt_at_ms.map(dt))
+            .execute(&mut c)
+            .await
+            .map_err(backend)?;
+            Ok(n > 0)
+        }
+
+        async fn get_notification(&self, id: &str) -> Result<Option<Notification>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<NotificationRow> = diesel::sql_query(format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notification_outbox WHERE id = $1"
+            ))
+            .bind::<Text, _>(id)
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            rows.into_iter()
+                .next()
+                .map(NotificationRow::into_notification)
+                .transpose()
+        }
+
+        async fn notifications_for(
+            &self,
+            incident_key: &str,
+        ) -> Result<Vec<Notification>, ProbeError> {
+            let mut c = conn(self).await?;
+            let rows: Vec<NotificationRow> = diesel::sql_query(format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notification_outbox WHERE incident_key = $1
+                 ORDER BY seq"
+            ))
+            .bind::<Text, _>(incident_key)
+            .load(&mut c)
+            .await
+            .map_err(backend)?;
+            rows.into_iter()
+                .map(NotificationRow::into_notification)
+                .collect()
+        }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use async_trait::async_trait;
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
+
+    use crate::sqlite::SqliteStore;
+
+    async fn run<T, F>(s: &SqliteStore, f: F) -> Result<T, ProbeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        s.with_conn(move |c| f(c).map_err(Into::into))
+            .await
+            .map_err(backend)
+    }
+
+    #[derive(QueryableByName)]
+    struct ResultRow {
+        #[diesel(sql_type = Text)]
+        service: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = BigInt)]
+        checked_at: i64,
+        #[diesel(sql_type = Nullable<Integer>)]
+        latency_ms: Option<i32>,
+        #[diesel(sql_type = Nullable<Integer>)]
+        http_status: Option<i32>,
+        #[diesel(sql_type = Nullable<Text>)]
+        detail: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        result: Option<String>,
+    }
+
+    impl ResultRow {
+        fn into_result(self) -> Result<ProbeResult, ProbeError> {
+            result_from_columns(
+                self.service,
+                &self.status,
+                self.checked_at / 1000,
+                self.latency_ms,
+                self.http_status,
+                self.detail,
+                self.result.as_deref(),
+            )
+        }
+    }
+
+    const RESULT_COLUMNS: &str =
+        "service, status, checked_at, latency_ms, http_status, detail, result";
+
+    #[async_trait]
+    impl ResultStore for SqliteStore {
+        async fn insert_result(&self, r: &ProbeResult) -> Result<(), ProbeError> {
+            let json = serde_json::to_string(r).map_err(backend)?;
+            let r = r.clone();
+            run(self, move |c| {
+                diesel::sql_query(
+                    "INSERT INTO service_health_metrics
+                         (service, status, latency_ms, http_status, detail, checked_at, result)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind::<Text, _>(&r.service)
+                .bind::<Text, _>(r.status.as_str())
+                .bind::<Integer, _>(latency_ms(&r))
+                .bind::<Nullable<Integer>, _>(r.http_status.map(i32::from))
+                .bind::<Text, _>(&r.detail)
+                .bind::<BigInt, _>(r.checked_at_ms.saturating_mul(1000))
+                .bind::<Text, _>(&json)
+                .execute(c)
+            })
+            .await?;
+            Ok(())
+        }
+
+        async fn latest_results(&self) -> Result<Vec<ProbeResult>, ProbeError> {
+            let rows: Vec<ResultRow> = run(self, |c| {
+                diesel::sql_query(format!(
+                    "WITH RECURSIVE services(service) AS (
+                         SELECT min(service) FROM service_health_metrics
+                         UNION ALL
+                         SELECT (SELECT min(m.service) FROM service_health_metrics m
+                                 WHERE m.service > s.service)
+                         FROM services s WHERE s.service IS NOT NULL)
+                     SELECT {RESULT_COLUMNS} FROM service_health_metrics
+                     WHERE id IN (SELECT (SELECT id FROM service_health_metrics m
+                                          WHERE m.service = s.service
+                                          ORDER BY m.checked_at DESC, m.id DESC LIMIT 1)
+                                  FROM services s WHERE s.service IS NOT NULL)
+                     ORDER BY service"
+                ))
+                .load(c)
+            })
+            .await?;
+            rows.into_iter().map(ResultRow::into_result).collect()
+        }
+
+        async fn history(
+            &self,
+            service: &str,
+            since_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<ProbeResult>, ProbeError> {
+            let service = service.to_owned();
+            let rows: Vec<ResultRow> = run(self, move |c| {
+                diesel::sql_query(format!(
+                    "SELECT {RESULT_COLUMNS} FROM service_health_metrics
+                     WHERE service = ? AND checked_at >= ?
+                     ORDER BY checked_at DESC, id DESC LIMIT ?"
+                ))
+                .bind::<Text, _>(&service)
+                .bind::<BigInt, _>(since_ms.saturating_mul(1000))
+                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                .load(c)
+            })
+            .await?;
+            rows.into_iter().map(ResultRow::into_result).collect()
+        }
+
+        async fn prune_results(&self, before_ms: i64) -> Result<u64, ProbeError> {
+            let mut total = 0u64;
+            loop {
+                let n = run(self, move |c| {
+                    diesel::sql_query(
+                        "DELETE FROM service_health_metrics WHERE rowid IN (
+                             SELECT rowid FROM service_health_metrics WHERE checked_at < ?
+                             LIMIT 5000)",
+                    )
+                    .bind::<BigInt, _>(before_ms.saturating_mul(1000))
+                    .execute(c)
+                })
+                .await?;
+                total += n as u64;
+                if n < 5000 {
+                    return Ok(total);
+                }
+            }
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct IncidentRow {
+        #[diesel(sql_type = Text)]
+        dedup_key: String,
+        #[diesel(sql_type = Text)]
+        service: String,
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+        #[diesel(sql_type = BigInt)]
+        opened_at: i64,
+        #[diesel(sql_type = BigInt)]
+        updated_at: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        resolved_at: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        last_notified_at: Option<i64>,
+        #[diesel(sql_type = Integer)]
+        wedding_day: i32,
+        #[diesel(sql_type = Text)]
+        summary: String,
+    }
+
+    impl IncidentRow {
+        fn into_incident(self) -> Result<Incident, ProbeError> {
+            Ok(Incident {
+                dedup_key: self.dedup_key,
+                service: self.service,
+                state: parse::<IncidentState>(&self.state)?,
+                status: parse::<ProbeStatus>(&self.status)?,
+                opened_at_ms: self.opened_at / 1000,
+                updated_at_ms: self.updated_at / 1000,
+                resolved_at_ms: self.resolved_at.map(|t| t / 1000),
+                last_notified_at_ms: self.last_notified_at.map(|t| t / 1000),
+                wedding_day: self.wedding_day != 0,
+                summary: self.summary,
+            })
+        }
+    }
+
+    const INCIDENT_COLUMNS: &str = "dedup_key, service, state, status, opened_at, updated_at, \
+                                    resolved_at, last_notified_at, wedding_day, summary";
+
+    fn incident_where(
+        c: &mut SqliteConnection,
+        cond: &str,
+        key: &str,
+    ) -> diesel::QueryResult<Vec<IncidentRow>> {
+        diesel::sql_query(format!(
+            "SELECT {INCIDENT_COLUMNS} FROM service_alerts WHERE {cond} LIMIT 1"
+        ))
+        .bind::<Text, _>(key)
+        .load(c)
+    }
+
+    fn us(ms: i64) -> i64 {
+        ms.saturating_mul(1000)
+    }
+
+    #[async_trait]
+    impl IncidentStore for SqliteStore {
+        async fn open_incident(&self, i: Incident) -> Result<OpenOutcome, ProbeError> {
+            let (created, rows) = run(self, move |c| {
+                let n = diesel::sql_query(
+                    "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at,
+                         updated_at, last_notified_at, wedding_day, summary)
+                     VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind::<Text, _>(&i.dedup_key)
+                .bind::<Text, _>(&i.service)
+                .bind::<Text, _>(i.status.as_str())
+                .bind::<BigInt, _>(us(i.opened_at_ms))
+                .bind::<BigInt, _>(us(i.updated_at_ms))
+                .bind::<Nullable<BigInt>, _>(i.last_notified_at_ms.map(us))
+                .bind::<Integer, _>(i32::from(i.wedding_day))
+                .bind::<Text, _>(&i.summary)
+                .execute(c)?;
+                if n > 0 {
+                    return Ok((true, incident_where(c, "dedup_key = ?", &i.dedup_key)?));
+                }
+                let open = incident_where(c, "service = ? AND state = 'open'", &i.service)?;
+                if !open.is_empty() {
+                    return Ok((false, open));
+                }
+                Ok((false, incident_where(c, "dedup_key = ?", &i.dedup_key)?))
+            })
+            .await?;
+            let incident = rows
+                .into_iter()
+                .next()
+                .ok_or_else(|| ProbeError::Backend("incident vanished".into()))?
+                .into_incident()?;
+            Ok(if created {
+                OpenOutcome::Created(incident)
+            } else {
+                OpenOutcome::AlreadyOpen(incident)
+            })
+        }
+
+        async fn update_incident(&self, i: &Incident) -> Result<(), ProbeError> {
+            let i = i.clone();
+            let n = run(self, move |c| {
+                diesel::sql_query(
+                    "UPDATE service_alerts SET status = ?, updated_at = ?, last_notified_at = ?,
+                         summary = ?
+                     WHERE dedup_key = ?",
+                )
+                .bind::<Text, _>(i.status.as_str())
+                .bind::<BigInt, _>(us(i.updated_at_ms))
+                .bind::<Nullable<BigInt>, _>(i.last_notified_at_ms.map(us))
+                .bind::<Text, _>(&i.summary)
+                .bind::<Text, _>(&i.dedup_key)
+                .execute(c)
+            })
+            .await?;
+            if n == 0 {
+                Err(ProbeError::NotFound)
+            } else {
+                Ok(())
+            }
+        }
+
+        async fn resolve_incident(
+            &self,
+            dedup_key: &str,
+            resolved_at_ms: i64,
+        ) -> Result<Option<Incident>, ProbeError> {
+            let key = dedup_key.to_owned();
+            let rows: Vec<IncidentRow> = run(self, move |c| {
+                diesel::sql_query(format!(
+                    "UPDATE service_alerts SET state = 'resolved', resolved_at = ?1,
+                         updated_at = ?1
+                     WHERE dedup_key = ?2 AND state = 'open' RETURNING {INCIDENT_COLUMNS}"
+                ))
+                .bind::<BigInt, _>(us(resolved_at_ms))
+                .bind::<Text, _>(&key)
+                .load(c)
+            })
+            .await?;
+            rows.into_iter()
+                .next()
+                .map(IncidentRow::into_incident)
+                .transpose()
+        }
+
+        async fn list_open_incidents(&self) -> Result<Vec<Incident>, ProbeError> {
+            let rows: Vec<IncidentRow> = run(self, |c| {
+                diesel::sql_query(format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM service_alerts WHERE state = 'open'
+                     ORDER BY opened_at, id"
+                ))
+                .load(c)
+            })
+            .await?;
+            rows.into_iter().map(IncidentRow::into_incident).collect()
+        }
+
+        async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, ProbeError> {
+            let key = dedup_key.to_owned();
+            let rows = run(self, move |c| incident_where(c, "dedup_key = ?", &key)).await?;
+            rows.into_iter()
+                .next()
+                .map(IncidentRow::into_incident)
+                .transpose()
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct NotificationRow {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Text)]
+        sink: String,
+        #[diesel(sql_type = Text)]
+        kind: String,
+        #[diesel(sql_type = Text)]
+        incident_key: String,
+        #[diesel(sql_type = Text)]
+        service: String,
+        #[diesel(sql_type = Text)]
+        payload: String,
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = Integer)]
+        attempts: i32,
+        #[diesel(sql_type = BigInt)]
+        next_attempt_at: i64,
+        #[diesel(sql_type = BigInt)]
+        created_at: i64,
+        #[diesel(sql_type = Nullable<Text>)]
+        lease_owner: Option<String>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        lease_until: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        last_error: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+
+    impl NotificationRow {
+        fn into_notification(self) -> Result<Notification, ProbeError> {
+            Ok(Notification {
+                id: self.id,
+                sink: self.sink,
+                kind: parse::<NotificationKind>(&self.kind)?,
+                incident_key: self.incident_key,
+                service: self.service,
+                payload: self.payload,
+                state: parse::<OutboxState>(&self.state)?,
+                attempts: u32::try_from(self.attempts).unwrap_or(0),
+                next_attempt_at_ms: self.next_attempt_at / 1000,
+                created_at_ms: self.created_at / 1000,
+                lease_owner: self.lease_owner,
+                lease_until_ms: self.lease_until.map(|t| t / 1000),
+                last_error: self.last_error,
+            })
+        }
+    }
+
+    const NOTIFICATION_COLUMNS: &str = "id, sink, kind, incident_key, service, payload, state, \
+         attempts, next_attempt_at, created_at, lease_owner, lease_until, last_error, seq";
+
+    fn rows_to_notifications(rows: Vec<NotificationRow>) -> Result<Vec<Notification>, ProbeError> {
+        rows.into_iter()
+            .map(NotificationRow::into_notification)
+            .collect()
+    }
+
+    #[async_trait]
+    impl OutboxStore for SqliteStore {
+        async fn enqueue(&self, n: Notification) -> Result<bool, ProbeError> {
+            let inserted = run(self, move |c| {
+                diesel::sql_query(
+                    "INSERT INTO notification_outbox (id, incident_key, service, sink, kind,
+                         payload, state, attempts, next_attempt_at, last_error, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind::<Text, _>(&n.id)
+                .bind::<Text, _>(&n.incident_key)
+                .bind::<Text, _>(&n.service)
+                .bind::<Text, _>(&n.sink)
+                .bind::<Text, _>(n.kind.as_str())
+                .bind::<Text, _>(&n.payload)
+                .bind::<Integer, _>(i32::try_from(n.attempts).unwrap_or(i32::MAX))
+                .bind::<BigInt, _>(us(n.next_attempt_at_ms))
+                .bind::<Nullable<Text>, _>(&n.last_error)
+                .bind::<BigInt, _>(us(n.created_at_ms))
+                .execute(c)
+            })
+            .await?;
+            Ok(inserted > 0)
+        }
+
+        async fn claim_due(
+            &self,
+            owner: &str,
+            now_ms: i64,
+            lease_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<Notification>, ProbeError> {
+            let owner = owner.to_owned();
+            let mut rows: Vec<NotificationRow> = run(self, move |c| {
+                diesel::sql_query(format!(
+                    "UPDATE notification_outbox
+                     SET lease_owner = ?1, lease_until = ?3, attempts = attempts + 1
+                     WHERE seq IN (SELECT seq FROM notification_outbox
+                                   WHERE state = 'pending' AND next_attempt_at <= ?2
+                                     AND (lease_until IS NULL OR lease_until <= ?2)
+                                   ORDER BY next_attempt_at, seq LIMIT ?4)
+                     RETURNING {NOTIFICATION_COLUMNS}"
+                ))
+                .bind::<Text, _>(&owner)
+                .bind::<BigInt, _>(us(now_ms))
+                .bind::<BigInt, _>(us(now_ms.saturating_add(lease_ms)))
+                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                .load(c)
+            })
+            .await?;
+            rows.sort_by_key(|r| (r.next_attempt_at, r.seq));
+            rows_to_notifications(rows)
+        }
+
+        async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, ProbeError> {
+            let (id, owner) = (id.to_owned(), owner.to_owned());
+            let n = run(self, move |c| {
+                diesel::sql_query(
+                    "UPDATE notification_outbox
+                     SET state = 'sent', sent_at = ?, lease_owner = NULL, lease_until = NULL
+                     WHERE id = ? AND lease_owner = ? AND state = 'pending'",
+                )
+                .bind::<BigInt, _>(us(now_ms))
+                .bind::<Text, _>(&id)
+                .bind::<Text, _>(&owner)
+                .execute(c)
+            })
+            .await?;
+            Ok(n > 0)
+        }
+
+        async fn mark_failed(
+            &self,
+            id: &str,
+            owner: &str,
+            error: &str,
+            next_attempt_at_ms: Option<i64>,
+        ) -> Result<bool, ProbeError> {
+            let (id, owner, error) = (id.to_owned(), owner.to_owned(), error.to_owned());
+            let n = run(self, move |c| {
+                diesel::sql_query(
+                    "UPDATE notification_outbox
+                     SET lease_owner = NULL, lease_until = NULL, last_error = ?1,
+                         state = CASE WHEN ?2 IS NULL THEN 'dead' ELSE 'pending' END,
+                         next_attempt_at = coalesce(?2, next_attempt_at)
+                     WHERE id = ?3 AND lease_owner = ?4 AND state = 'pending'",
+                )
+                .bind::<Text, _>(&error)
+                .bind::<Nullable<BigInt>, _>(next_attempt_at_ms.map(us))
+                .bind::<Text, _>(&id)
+                .bind::<Text, _>(&owner)
+                .execute(c)
+            })
+            .await?;
+            Ok(n > 0)
+        }
+
+        async fn get_notification(&self, id: &str) -> Result<Option<Notification>, ProbeError> {
+            let id = id.to_owned();
+            let rows: Vec<NotificationRow> = run(self, move |c| {
+                diesel::sql_query(format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notification_outbox WHERE id = ?"
+                ))
+                .bind::<Text, _>(&id)
+                .load(c)
+            })
+            .await?;
+            Ok(rows_to_notifications(rows)?.into_iter().next())
+        }
+
+        async fn notifications_for(
+            &self,
+            incident_key: &str,
+        ) -> Result<Vec<Notification>, ProbeError> {
+            let key = incident_key.to_owned();
+            let rows: Vec<NotificationRow> = run(self, move |c| {
+                diesel::sql_query(format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notification_outbox
+                     WHERE incident_key = ? ORDER BY seq"
+                ))
+                .bind::<Text, _>(&key)
+                .load(c)
+            })
+            .await?;
+            rows_to_notifications(rows)
+        }
+    }
+}
