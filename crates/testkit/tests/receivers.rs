@@ -284,3 +284,25 @@ async fn oversized_body_gets_413() {
     assert_eq!(a.status, 413);
     assert!(h.delivered().is_empty());
 }
+
+#[tokio::test]
+async fn raw_post_sends_path_query_and_body() {
+    let h = FakeWebhookHandler::start().await;
+    let url = format!("{}/webhooks/x?tenant=7", h.base_url());
+    let status = wedsync_testkit::raw_post(&url, &[("x-test", "1")], b"hello")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let got = h.delivered().remove(0);
+    assert_eq!(got.path, "/webhooks/x");
+    assert_eq!(got.query.as_deref(), Some("tenant=7"));
+    assert_eq!(got.header("x-test"), Some("1"));
+    assert_eq!(got.body_text(), Some("hello"));
+    let err = wedsync_testkit::raw_post("https://127.0.0.1:1/", &[], b"")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(wedsync_testkit::raw_post("http:///x", &[], b"")
+        .await
+        .is_err());
+}
