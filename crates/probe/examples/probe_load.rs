@@ -4,6 +4,10 @@
 //! child process running `wedsync-testkit`'s `FakeHttp`, so the servers' CPU is not counted),
 //! every `--interval` seconds, for a bounded `--duration`. Prints the monitor process's CPU share
 //! (of one core), peak RSS and the scheduling-lag percentiles.
+//!
+//! `--breaker-window N` gives every service's breaker a count window of N (default: the breaker
+//! crate's default configuration); `--keep-results N` keeps N results per service in the
+//! in-memory store (0: results are not stored, as with a database store).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -24,6 +28,8 @@ struct Args {
     concurrency: usize,
     servers: usize,
     serve: Option<usize>,
+    breaker_window: Option<u32>,
+    keep_results: usize,
 }
 
 fn args() -> Args {
@@ -34,6 +40,8 @@ fn args() -> Args {
         concurrency: 64,
         servers: 4,
         serve: None,
+        breaker_window: None,
+        keep_results: 2,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -46,6 +54,8 @@ fn args() -> Args {
             ("--concurrency", Some(n)) => a.concurrency = n.max(1) as usize,
             ("--servers", Some(n)) => a.servers = n.max(1) as usize,
             ("--serve", Some(n)) => a.serve = Some(n.max(1) as usize),
+            ("--breaker-window", Some(n)) => a.breaker_window = Some(n.max(1) as u32),
+            ("--keep-results", Some(n)) => a.keep_results = n as usize,
             (other, _) => {
                 eprintln!("unknown or incomplete argument {other:?}");
                 std::process::exit(2);
@@ -158,17 +168,25 @@ async fn run(a: &Args, bases: &[String]) -> String {
         );
         ServiceConfig::new(probe).intervals(interval, interval)
     });
-    let monitor = Monitor::builder()
+    let mut builder = Monitor::builder()
         .services(services)
-        .store(Arc::new(MemoryStore::with_capacity(2)))
+        .store(Arc::new(MemoryStore::with_capacity(a.keep_results.max(1))))
         .config(MonitorConfig {
             max_concurrency: a.concurrency,
             policy: WeddingDayPolicy::never(),
             startup_spread: interval,
+            persist_results: a.keep_results > 0,
             ..MonitorConfig::default()
-        })
-        .build()
-        .expect("monitor");
+        });
+    if let Some(w) = a.breaker_window {
+        let cfg = wedsync_breaker::BreakerConfig::builder()
+            .sliding_window(wedsync_breaker::SlidingWindow::Count(w))
+            .minimum_calls(w.min(10))
+            .build()
+            .expect("breaker config");
+        builder = builder.breakers(wedsync_breaker::Registry::new(cfg));
+    }
+    let monitor = builder.build().expect("monitor");
     let t0 = Instant::now();
     let handle = monitor.start().await.expect("start");
     // measure CPU after the first interval (start-up spread), until the end
@@ -187,7 +205,7 @@ async fn run(a: &Args, bases: &[String]) -> String {
         .count();
     let share = (cpu1 - cpu0).as_secs_f64() / (w1 - w0).as_secs_f64() * 100.0;
     format!(
-        "endpoints={} interval={}s duration={}s concurrency={} runs={} healthy_at_end={}\n\
+        "endpoints={} interval={}s duration={}s concurrency={} breaker_window={} keep_results={} runs={} healthy_at_end={}\n\
          cpu_share_of_one_core={share:.1}% (measured over {:.0} s after warm-up)\n\
          peak_rss={:.1} MB (VmHWM) rss_at_end={:.1} MB\n\
          scheduling_lag p50={} ms p99={} ms max={} ms\n\
@@ -196,6 +214,10 @@ async fn run(a: &Args, bases: &[String]) -> String {
         a.interval,
         a.duration,
         a.concurrency,
+        a.breaker_window
+            .map(|w| w.to_string())
+            .unwrap_or_else(|| "default".into()),
+        a.keep_results,
         lag.count,
         healthy,
         (w1 - w0).as_secs_f64(),
