@@ -40,7 +40,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `http` | no | built-in provider probes and HTTP alert sinks on reqwest (rustls, ring) |
-//! | `conformance` | no | [`conformance`]: the test suite storage backends run |
+//! | `conformance` | no | `conformance`: the test suite storage backends run |
 
 pub mod alert;
 pub mod clock;

@@ -2,7 +2,7 @@
 //! implementation.
 //!
 //! `wedsync-store` implements [`ResultStore`], [`IncidentStore`] and [`OutboxStore`] on PostgreSQL
-//! and SQLite and runs the same [`crate::conformance`] suite (feature `conformance`) on both.
+//! and SQLite and runs the same `conformance` suite (feature `conformance`) on both.
 //! All times are unix milliseconds (UTC); all enums have `as_str`/`FromStr` for text columns.
 //!
 //! Every field of a stored [`ProbeResult`] must round-trip, `timings` and `retry_after` included
