@@ -4,7 +4,7 @@
 //! and the store adapters implement it on SQLite and PostgreSQL.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -146,14 +146,15 @@ pub struct AdminStoreError(pub String);
 /// Storage for API keys and the audit log.
 #[async_trait]
 pub trait AdminStore: Send + Sync + 'static {
-    /// Stores a new key record.
-    async fn insert_key(&self, record: &ApiKeyRecord) -> Result<(), AdminStoreError>;
+    /// Creates a key; the plaintext is in the result, only its hash is kept.
+    async fn create_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, AdminStoreError>;
     /// Every key, revoked ones included, oldest first.
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError>;
     /// Revokes a key; `false` when no key has that id.
     async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError>;
-    /// Looks a key up by its hash.
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError>;
+    /// The key's record when `key` is a known key (a revoked key may be returned with
+    /// `revoked_at` set, or not at all).
+    async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError>;
     /// Appends to the audit log.
     async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError>;
     /// The most recent audit entries, newest first.
@@ -167,29 +168,24 @@ pub struct MemoryAdminStore {
     audit: Mutex<Vec<AuditEntry>>,
 }
 
+fn poisoned<T>(_: T) -> AdminStoreError {
+    AdminStoreError("poisoned".into())
+}
+
 #[async_trait]
 impl AdminStore for MemoryAdminStore {
-    async fn insert_key(&self, record: &ApiKeyRecord) -> Result<(), AdminStoreError> {
-        self.keys
-            .lock()
-            .map_err(|_| AdminStoreError("poisoned".into()))?
-            .push(record.clone());
-        Ok(())
+    async fn create_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, AdminStoreError> {
+        let new = generate_key(name, scopes);
+        self.keys.lock().map_err(poisoned)?.push(new.record.clone());
+        Ok(new)
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
-        Ok(self
-            .keys
-            .lock()
-            .map_err(|_| AdminStoreError("poisoned".into()))?
-            .clone())
+        Ok(self.keys.lock().map_err(poisoned)?.clone())
     }
 
     async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
-        let mut keys = self
-            .keys
-            .lock()
-            .map_err(|_| AdminStoreError("poisoned".into()))?;
+        let mut keys = self.keys.lock().map_err(poisoned)?;
         match keys.iter_mut().find(|k| k.id == id) {
             Some(k) => {
                 k.revoked_at.get_or_insert_with(OffsetDateTime::now_utc);
@@ -199,30 +195,153 @@ impl AdminStore for MemoryAdminStore {
         }
     }
 
-    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
+    async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
+        let hash = hash_key(key);
         Ok(self
             .keys
             .lock()
-            .map_err(|_| AdminStoreError("poisoned".into()))?
+            .map_err(poisoned)?
             .iter()
             .find(|k| k.hash == hash)
             .cloned())
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
-        self.audit
-            .lock()
-            .map_err(|_| AdminStoreError("poisoned".into()))?
-            .push(entry.clone());
+        self.audit.lock().map_err(poisoned)?.push(entry.clone());
         Ok(())
     }
 
     async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
-        let a = self
-            .audit
-            .lock()
-            .map_err(|_| AdminStoreError("poisoned".into()))?;
+        let a = self.audit.lock().map_err(poisoned)?;
         Ok(a.iter().rev().take(limit).cloned().collect())
+    }
+}
+
+/// [`AdminStore`] on `wedsync-store` (SQLite or PostgreSQL): keys in its API-key table, admin
+/// actions in its audit log.
+pub struct StoreAdmin<S> {
+    store: Arc<S>,
+}
+
+impl<S> StoreAdmin<S> {
+    /// Wraps a store.
+    pub fn new(store: Arc<S>) -> Self {
+        Self { store }
+    }
+}
+
+impl<S> fmt::Debug for StoreAdmin<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreAdmin").finish_non_exhaustive()
+    }
+}
+
+fn store_err(e: wedsync_store::StoreError) -> AdminStoreError {
+    AdminStoreError(e.to_string())
+}
+
+fn record_of(info: wedsync_store::ApiKeyInfo) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: info.id,
+        name: info.name,
+        scopes: info.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+        prefix: info.prefix,
+        hash: String::new(),
+        created_at: info.created_at,
+        revoked_at: info.revoked_at,
+    }
+}
+
+#[async_trait]
+impl<S> AdminStore for StoreAdmin<S>
+where
+    S: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + Send + Sync + 'static,
+{
+    async fn create_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, AdminStoreError> {
+        let created = self
+            .store
+            .create_api_key(wedsync_store::NewApiKey {
+                name: name.to_string(),
+                scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
+                expires_at: None,
+            })
+            .await
+            .map_err(store_err)?;
+        Ok(NewApiKey {
+            key: created.secret.expose().to_string(),
+            record: record_of(created.info),
+        })
+    }
+
+    async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
+        Ok(self
+            .store
+            .list_api_keys()
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(record_of)
+            .collect())
+    }
+
+    async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
+        self.store.revoke_api_key(id).await.map_err(store_err)
+    }
+
+    async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
+        let v = self
+            .store
+            .verify_api_key(&wedsync_store::ApiKeySecret::new(key))
+            .await
+            .map_err(store_err)?;
+        Ok(v.map(|v| ApiKeyRecord {
+            id: v.id,
+            name: String::new(),
+            scopes: v.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            prefix: String::new(),
+            hash: String::new(),
+            created_at: OffsetDateTime::now_utc(),
+            revoked_at: None,
+        }))
+    }
+
+    async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
+        self.store
+            .append_audit(wedsync_store::NewAuditEntry {
+                actor: entry.key_id.clone(),
+                action: entry.action.clone(),
+                target: Some(entry.target.clone()),
+                detail: Some(serde_json::json!({"result": entry.result})),
+                request_id: None,
+            })
+            .await
+            .map(|_| ())
+            .map_err(store_err)
+    }
+
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        Ok(self
+            .store
+            .list_audit(limit, None)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(|a| AuditEntry {
+                key_id: a.entry.actor,
+                action: a.entry.action,
+                target: a.entry.target.unwrap_or_default(),
+                result: a
+                    .entry
+                    .detail
+                    .as_ref()
+                    .and_then(|d| d.get("result"))
+                    .and_then(|r| r.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                at: a.at,
+            })
+            .collect())
     }
 }
 
@@ -254,16 +373,12 @@ mod tests {
     #[tokio::test]
     async fn memory_store_round_trip() {
         let store = MemoryAdminStore::default();
-        let k = generate_key("ops", &[Scope::Read]);
-        store.insert_key(&k.record).await.unwrap();
-        assert!(store
-            .key_by_hash(&hash_key(&k.key))
-            .await
-            .unwrap()
-            .is_some());
+        let k = store.create_key("ops", &[Scope::Read]).await.unwrap();
+        assert!(store.verify_key(&k.key).await.unwrap().is_some());
+        assert!(store.verify_key("wsm_nope").await.unwrap().is_none());
         assert!(store.revoke_key(&k.record.id).await.unwrap());
         assert!(!store.revoke_key("key_missing").await.unwrap());
-        let got = store.key_by_hash(&k.record.hash).await.unwrap().unwrap();
+        let got = store.verify_key(&k.key).await.unwrap().unwrap();
         assert!(got.revoked_at.is_some());
     }
 }

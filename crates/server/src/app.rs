@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
-use crate::admin::{hash_key, AdminStore, ApiKeyRecord, AuditEntry, Scope};
+use crate::admin::{AdminStore, ApiKeyRecord, AuditEntry, Scope};
 use crate::config::Config;
 use crate::error::{json_response, text_response, ApiError, Body};
 use crate::integrations::Integrations;
@@ -299,10 +299,13 @@ impl App {
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <api key>`"))?;
         let key = self
             .admin
-            .key_by_hash(&hash_key(token))
+            .verify_key(token)
             .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::unauthorized("unknown API key"))?;
+            .map_err(|e| {
+                tracing::error!(error = %e, "API key lookup failed");
+                ApiError::unavailable("the store is unavailable", 5)
+            })?
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
         if key.revoked_at.is_some() {
             return Err(ApiError::unauthorized("API key revoked"));
         }

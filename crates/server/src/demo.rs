@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use wedsync_testkit::{FakeProviders, Scenario};
 use wedsync_webhooks::verify::stripe;
 
-use crate::admin::{generate_key, Scope};
+use crate::admin::Scope;
 use crate::config::{Config, Secret};
 use crate::{start_with, Components};
 
@@ -186,8 +186,7 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
     let admin = components.admin.clone();
     let server = start_with(cfg, Some(listener), components).await?;
     let base = format!("http://{}", server.local_addr());
-    let key = generate_key("demo", &[Scope::Admin]);
-    admin.insert_key(&key.record).await?;
+    let key = admin.create_key("demo", &[Scope::Admin]).await?;
     let api_key = key.key.clone();
     n.say(&format!("server listening on {base} (in-process store)"));
     println!();

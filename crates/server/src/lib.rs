@@ -140,13 +140,101 @@ impl Components {
 
     /// Applies the configured store's migrations.
     pub async fn migrate(cfg: &Config) -> Result<(), StartError> {
-        let _ = cfg;
+        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
+        match StoreKind::of(&cfg.store.url) {
+            StoreKind::SqliteMemory => {
+                wedsync_store::SqliteStore::open_in_memory()
+                    .await
+                    .map_err(err)?;
+            }
+            StoreKind::Sqlite(path) => {
+                // opening runs the pending migrations
+                wedsync_store::SqliteStore::open(path).await.map_err(err)?;
+            }
+            StoreKind::Postgres(url) => {
+                let pg = wedsync_store::PgStore::connect(
+                    wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
+                )
+                .await
+                .map_err(err)?;
+                pg.run_migrations().await.map_err(err)?;
+            }
+        }
         Ok(())
     }
 
-    /// Opens the configured store and builds the parts.
-    pub async fn build(_cfg: &Config) -> Result<Self, StartError> {
-        Ok(Self::in_memory())
+    /// Opens the configured store and builds the parts: API keys, the audit log and readiness on
+    /// the configured store (SQLite is migrated at open). Webhook deliveries and probe results are
+    /// kept in memory by this version (see the crate README: the store crate does not implement
+    /// the webhooks and probe storage traits yet).
+    pub async fn build(cfg: &Config) -> Result<Self, StartError> {
+        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
+        let mut c = Self::in_memory();
+        match StoreKind::of(&cfg.store.url) {
+            StoreKind::SqliteMemory => {
+                let s = Arc::new(
+                    wedsync_store::SqliteStore::open_in_memory()
+                        .await
+                        .map_err(err)?,
+                );
+                c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
+                c.readiness = Arc::new(StoreReady(s));
+            }
+            StoreKind::Sqlite(path) => {
+                let s = Arc::new(wedsync_store::SqliteStore::open(path).await.map_err(err)?);
+                c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
+                c.readiness = Arc::new(StoreReady(s));
+            }
+            StoreKind::Postgres(url) => {
+                let s = Arc::new(
+                    wedsync_store::PgStore::connect(
+                        wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
+                    )
+                    .await
+                    .map_err(err)?,
+                );
+                c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
+                c.readiness = Arc::new(StoreReady(s));
+            }
+        }
+        Ok(c)
+    }
+}
+
+enum StoreKind<'a> {
+    SqliteMemory,
+    Sqlite(&'a str),
+    Postgres(&'a str),
+}
+
+impl<'a> StoreKind<'a> {
+    fn of(url: &'a str) -> Self {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            StoreKind::SqliteMemory
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            StoreKind::Sqlite(path)
+        } else if let Some(path) = url.strip_prefix("sqlite:") {
+            StoreKind::Sqlite(path)
+        } else {
+            StoreKind::Postgres(url)
+        }
+    }
+}
+
+/// Readiness from the store's own health check.
+struct StoreReady<S>(Arc<S>);
+
+#[async_trait::async_trait]
+impl<S: wedsync_store::StoreHealthCheck + 'static> Readiness for StoreReady<S> {
+    async fn ready(&self) -> Result<(), String> {
+        let h = self.0.health(Duration::from_secs(2)).await;
+        if h.ok {
+            Ok(())
+        } else {
+            Err(h
+                .error
+                .unwrap_or_else(|| format!("{} unhealthy", h.backend)))
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use wedsync_monitor::admin::{generate_key, Scope};
+use wedsync_monitor::admin::Scope;
 use wedsync_monitor::config::Config;
 use wedsync_monitor::logging::{self, LogFormat, Scrubber};
 
@@ -138,8 +138,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             let components = wedsync_monitor::Components::build(&cfg).await?;
             match cmd {
                 ApiKeyCommand::Create { name, scopes } => {
-                    let new = generate_key(&name, &scopes);
-                    components.admin.insert_key(&new.record).await?;
+                    let new = components.admin.create_key(&name, &scopes).await?;
                     println!(
                         "created API key {} ({})",
                         new.record.id,

@@ -282,3 +282,86 @@ async fn admin_actions_are_audited() {
     assert_eq!(e.result, "not_found");
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_created_by_the_cli_path_survive_a_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("wedsync.db").display());
+    let mut cfg = memory_config();
+    cfg.store.url = url;
+    // what `wedsync-monitor migrate` and `api-key create` do
+    wedsync_monitor::Components::migrate(&cfg).await.unwrap();
+    let c = wedsync_monitor::Components::build(&cfg).await.unwrap();
+    let created = c.admin.create_key("ops", &[Scope::Read]).await.unwrap();
+    drop(c);
+    // a server started later on the same file accepts it
+    let t = TestServer::start(cfg.clone()).await;
+    let r = t
+        .http
+        .get(t.url("/api/admin/integrations/health"))
+        .bearer_auth(&created.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        t.http.get(t.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    // revoked through the store: 401 from then on
+    assert!(t.admin().revoke_key(&created.record.id).await.unwrap());
+    let r = t
+        .http
+        .get(t.url("/api/admin/integrations/health"))
+        .bearer_auth(&created.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_keys_scopes_audit_and_readiness() {
+    // a fresh, migrated database per test (DATABASE_URL, else 127.0.0.1:5432 as postgres)
+    let db = wedsync_store::testing::fresh_postgres().await;
+    let mut cfg = memory_config();
+    cfg.store.url = db.url().to_string();
+    wedsync_monitor::Components::migrate(&cfg).await.unwrap();
+    let t = TestServer::start(cfg).await;
+    assert_eq!(
+        t.http.get(t.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let (admin, admin_id) = t.key(&[Scope::Admin]).await;
+    let get = |k: String| {
+        t.http
+            .get(t.url("/api/admin/integrations/health"))
+            .bearer_auth(k)
+            .send()
+    };
+    assert_eq!(get(read.clone()).await.unwrap().status(), 200);
+    assert_eq!(get("wsm_unknown".into()).await.unwrap().status(), 401);
+    let r = t
+        .http
+        .delete(t.url("/api/admin/integrations/health?service=stripe"))
+        .bearer_auth(&read)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = t
+        .http
+        .delete(t.url("/api/admin/integrations/health?service=stripe"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let audit = t.admin().recent_audit(5).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "breaker.reset" && e.key_id == admin_id && e.target == "stripe"));
+    t.stop().await;
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wedsync_monitor::admin::{generate_key, AdminStore, Scope};
+use wedsync_monitor::admin::{AdminStore, Scope};
 use wedsync_monitor::config::Config;
 use wedsync_monitor::{start, start_with, Components, RunningServer};
 
@@ -59,8 +59,7 @@ impl TestServer {
 
     /// Creates a key with `scopes`; returns (key, id).
     pub async fn key(&self, scopes: &[Scope]) -> (String, String) {
-        let k = generate_key("test", scopes);
-        self.admin().insert_key(&k.record).await.unwrap();
+        let k = self.admin().create_key("test", scopes).await.unwrap();
         (k.key, k.record.id)
     }
 
