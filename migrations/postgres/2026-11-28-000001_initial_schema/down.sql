@@ -1,7 +1,5 @@
 DROP TRIGGER IF EXISTS circuit_breaker_status_notify ON circuit_breaker_status;
-DROP TRIGGER IF EXISTS delivery_queue_notify ON delivery_queue;
 DROP FUNCTION IF EXISTS wedsync_notify_breaker();
-DROP FUNCTION IF EXISTS wedsync_notify_delivery_queue();
 DROP TABLE IF EXISTS service_health_rollups_daily;
 DROP TABLE IF EXISTS service_health_rollups_hourly;
 DROP TABLE IF EXISTS delivery_queue;

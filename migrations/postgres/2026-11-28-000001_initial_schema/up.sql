@@ -205,14 +205,10 @@ CREATE TABLE service_health_rollups_daily (
 );
 CREATE INDEX service_health_rollups_daily_bucket ON service_health_rollups_daily (bucket);
 
--- Wake-ups for queue workers and breaker-state followers (LISTEN/NOTIFY).
-CREATE FUNCTION wedsync_notify_delivery_queue() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('wedsync_delivery_queue', '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER delivery_queue_notify AFTER INSERT ON delivery_queue
-    FOR EACH STATEMENT EXECUTE FUNCTION wedsync_notify_delivery_queue();
+-- Wake-ups for breaker-state followers (LISTEN/NOTIFY).
+-- (Queue wake-ups are sent by the store after its writes commit, at most one per few ms, rather
+-- than by a trigger: a NOTIFY inside a write transaction serialises commits on a global lock and
+-- defeats group commit.)
 
 CREATE FUNCTION wedsync_notify_breaker() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -68,6 +68,11 @@ impl Listener {
         tokio::time::timeout(timeout, notified).await.is_ok()
     }
 
+    /// Wakes this process's waiting workers at once (other processes get the `NOTIFY`).
+    pub(crate) fn wake_local(&self) {
+        self.shared.queue.notify_waiters();
+    }
+
     /// Subscribes to breaker-change notifications (payload: the breaker's name).
     pub fn subscribe_breakers(&self) -> broadcast::Receiver<String> {
         let rx = self.shared.breaker.subscribe();

@@ -165,6 +165,29 @@ pub(crate) struct Inner {
     pub(crate) config: PgConfig,
     pub(crate) batcher: mpsc::Sender<BatchItem>,
     pub(crate) listener: Listener,
+    pub(crate) wake_pending: std::sync::atomic::AtomicBool,
+}
+
+/// Wakes queue workers in every process: one `NOTIFY` per couple of milliseconds at most, sent
+/// after the writes committed and outside them (a `NOTIFY` inside a write transaction would
+/// serialise commits on PostgreSQL's notification lock).
+pub(crate) fn wake_workers(inner: &Arc<Inner>) {
+    use std::sync::atomic::Ordering;
+    inner.listener.wake_local();
+    if inner.wake_pending.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        inner.wake_pending.store(false, Ordering::Release);
+        use diesel_async::RunQueryDsl;
+        if let Ok(mut conn) = inner.pool.get().await {
+            let _ = diesel::sql_query("SELECT pg_notify('wedsync_delivery_queue', '')")
+                .execute(&mut conn)
+                .await;
+        }
+    });
 }
 
 /// The PostgreSQL store. Cheap to clone; all clones share one pool.
@@ -218,6 +241,7 @@ impl PgStore {
                 config,
                 batcher: tx,
                 listener,
+                wake_pending: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         let weak = Arc::downgrade(&store.inner);

@@ -547,6 +547,8 @@ impl JobQueue for PgStore {
         .bind::<Array<Timestamptz>, _>(jobs.iter().map(|j| j.run_at).collect::<Vec<_>>())
         .load(&mut conn)
         .await?;
+        drop(conn);
+        super::wake_workers(&self.inner);
         // identity values follow insertion order, which follows the input order
         rows.sort_by_key(|r| r.id);
         Ok(rows.into_iter().map(|r| r.id).collect())
@@ -607,6 +609,9 @@ impl JobQueue for PgStore {
         .bind::<Timestamptz, _>(run_at)
         .execute(&mut conn)
         .await?;
+        if n > 0 {
+            super::wake_workers(&self.inner);
+        }
         Ok(n > 0)
     }
 
@@ -750,7 +755,12 @@ async fn write_batch(inner: &Inner, items: &[BatchItem]) -> Result<HashSet<Strin
 }
 
 async fn flush(inner: Arc<Inner>, items: Vec<BatchItem>) {
-    match write_batch(&inner, &items).await {
+    let queued = items.iter().any(|i| i.enqueue.is_some());
+    let result = write_batch(&inner, &items).await;
+    if queued && result.is_ok() {
+        super::wake_workers(&inner);
+    }
+    match result {
         Ok(inserted) => {
             for item in items {
                 let outcome = if inserted.contains(&item.delivery.id) {
