@@ -4,19 +4,35 @@ use std::io::Write;
 
 use crate::config::Config;
 
-/// Runs every configured probe once, writes a table to `out`, and returns whether all are healthy.
+/// Runs every configured probe once (concurrently), writes a table to `out`, and returns whether
+/// all are healthy or degraded.
 pub async fn run(cfg: &Config, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let mut probes = Vec::new();
+    for i in 0..cfg.services.len() {
+        probes.push(crate::integrations::build_probe(cfg, i)?);
+    }
+    let mut tasks = Vec::new();
+    for p in probes {
+        tasks.push(tokio::spawn(async move { p.check().await }));
+    }
     writeln!(
         out,
-        "{:<16} {:<14} {:<10} {:>8}  DETAIL",
+        "{:<16} {:<14} {:<13} {:>9}  DETAIL",
         "SERVICE", "KIND", "STATUS", "MS"
     )?;
-    for s in &cfg.services {
+    let mut ok = true;
+    for (s, t) in cfg.services.iter().zip(tasks) {
+        let r = t.await?;
+        ok &= r.status.is_ok();
         writeln!(
             out,
-            "{:<16} {:<14} {:<10} {:>8}  no probe available",
-            s.name, s.kind, "unknown", "-"
+            "{:<16} {:<14} {:<13} {:>9.1}  {}",
+            s.name,
+            s.kind,
+            r.status.as_str(),
+            r.latency.as_secs_f64() * 1000.0,
+            r.detail
         )?;
     }
-    Ok(cfg.services.is_empty())
+    Ok(ok)
 }

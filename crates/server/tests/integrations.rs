@@ -205,3 +205,23 @@ async fn outage_breaker_alert_and_recovery() {
     assert!(!v.to_string().contains(stripe.secret_key()));
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_prints_a_table_and_fails_when_unhealthy() {
+    let stripe = FakeStripe::start().await;
+    let slack = FakeSlack::start().await;
+    let cfg = config(&stripe, &slack);
+    let mut out = Vec::new();
+    assert!(wedsync_monitor::check::run(&cfg, &mut out).await.unwrap());
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("stripe") && text.contains("healthy"),
+        "{text}"
+    );
+    stripe.set_scenario(Scenario::ServerError);
+    let mut out = Vec::new();
+    assert!(!wedsync_monitor::check::run(&cfg, &mut out).await.unwrap());
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("unhealthy"), "{text}");
+    assert!(!text.contains(stripe.secret_key()));
+}
