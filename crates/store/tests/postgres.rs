@@ -369,3 +369,25 @@ async fn row_level_security_needs_the_permission() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_wakes_a_worker_of_another_store() {
+    let pg = fresh_postgres().await;
+    let other = PgStore::new(PgConfig::new(pg.url()).pool_size(1)).unwrap();
+    // start the other store's LISTEN connection
+    let _ = other
+        .wait_for_jobs(Duration::from_millis(300))
+        .await
+        .unwrap();
+    let waiter = tokio::spawn(async move { other.wait_for_jobs(Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    pg.store.enqueue(&jobs(1, "wake")).await.unwrap();
+    let woke = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the other store's worker was not woken")
+        .unwrap()
+        .unwrap();
+    assert!(woke, "woken by NOTIFY, not by the 20 s timeout");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
