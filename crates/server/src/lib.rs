@@ -165,8 +165,8 @@ impl Components {
 
     /// Opens the configured store and builds the parts: API keys, the audit log and readiness on
     /// the configured store (SQLite is migrated at open). Webhook deliveries and probe results are
-    /// kept in memory by this version (see the crate README: the store crate does not implement
-    /// the webhooks and probe storage traits yet).
+    /// kept in memory by this version (the store crate does not implement the webhooks storage
+    /// trait yet); probe results, incidents and the outbox use the configured store.
     pub async fn build(cfg: &Config) -> Result<Self, StartError> {
         let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
         let mut c = Self::in_memory();
@@ -178,11 +178,13 @@ impl Components {
                         .map_err(err)?,
                 );
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
+                c.probe_store = s.clone();
                 c.readiness = Arc::new(StoreReady(s));
             }
             StoreKind::Sqlite(path) => {
                 let s = Arc::new(wedsync_store::SqliteStore::open(path).await.map_err(err)?);
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
+                c.probe_store = s.clone();
                 c.readiness = Arc::new(StoreReady(s));
             }
             StoreKind::Postgres(url) => {
@@ -194,6 +196,7 @@ impl Components {
                     .map_err(err)?,
                 );
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
+                c.probe_store = s.clone();
                 c.readiness = Arc::new(StoreReady(s));
             }
         }
