@@ -217,7 +217,7 @@ impl AlertSink for WebhookSink {
             message: e.to_string(),
         })?;
         let ts = crate::now_ms() / 1000;
-        let sig = sign_standard_webhook(self.secret.expose(), &n.id, ts, &body);
+        let sig = sign_standard_webhook(self.secret.expose(), &n.id, ts, &body)?;
         let (status, hint, ra) = post(
             self.client
                 .post(&self.url)

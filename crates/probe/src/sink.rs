@@ -4,9 +4,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::alert::Alert;
 use crate::store::{Notification, NotificationKind};
@@ -113,7 +110,8 @@ impl AlertSink for LogSink {
 /// Signs a message the Standard Webhooks way: `v1,` + base64(HMAC-SHA256(key, "{id}.{ts}.{body}")).
 ///
 /// `secret` is `whsec_<base64 key>` (the key is the decoded part) or, without the prefix, a
-/// base64 key; a secret that is not base64 is used as raw bytes.
+/// base64 key (also `v1,whsec_…`); a secret that is not base64 is a [`SendError::Permanent`].
+/// The scheme is implemented once, in `wedsync_webhooks::verify::standard`.
 ///
 /// ```
 /// let sig = wedsync_probe::sink::sign_standard_webhook(
@@ -121,24 +119,22 @@ impl AlertSink for LogSink {
 ///     "msg_p5jXN8AQM9LWM0D4loKWxJek",
 ///     1614265330,
 ///     br#"{"test": 2432232314}"#,
-/// );
+/// )
+/// .expect("a valid whsec_ secret");
 /// assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 /// ```
-pub fn sign_standard_webhook(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let raw = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let key = b64.decode(raw).unwrap_or_else(|_| raw.as_bytes().to_vec());
-    // HMAC accepts keys of any length: new_from_slice cannot fail for HMAC-SHA256.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(&key) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(msg_id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
+pub fn sign_standard_webhook(
+    secret: &str,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<String, SendError> {
+    // One implementation of the scheme for the whole project: the webhooks crate's signer.
+    wedsync_webhooks::verify::standard::sign(secret, msg_id, timestamp, body).map_err(|e| {
+        SendError::Permanent {
+            message: format!("webhook sink secret: {e}"),
+        }
+    })
 }
 
 #[cfg(test)]
