@@ -14,6 +14,14 @@ printf '{"dl":"file://%s/{crate}-{version}.crate","api":null}\n' "$idx" >"$idx/c
 git -C "$idx" add config.json
 git -C "$idx" -c user.name=ci -c user.email=ci@localhost commit -qm "empty index"
 export CARGO_REGISTRIES_WEDSYNC_INDEX="file://$idx"
+# Cargo keeps the sources it unpacked from the packaged crates under CARGO_HOME, keyed by name and
+# version; an earlier run's copy of the same version would be verified instead of today's code.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for d in "$cargo_home"/registry/src/* "$cargo_home"/registry/cache/*; do
+  case "$d" in */index.crates.io-*) continue ;; esac
+  rm -rf "$d"/wedsync-breaker-* "$d"/wedsync-redact-* "$d"/wedsync-webhooks-* \
+    "$d"/wedsync-probe-* "$d"/wedsync-testkit-* "$d"/wedsync-store-*
+done
 LOCKED=()
 [ -f Cargo.lock ] && LOCKED=(--locked)
 cd "$root"

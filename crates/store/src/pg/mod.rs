@@ -21,7 +21,7 @@ use crate::model::{StoreHealth, StoreHealthCheck};
 pub use listen::Listener;
 
 /// The PostgreSQL migrations (`migrations/postgres`), embedded in the binary.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// How to reach PostgreSQL and how to size the pool.
 #[derive(Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use crate::keys;
 use crate::model::*;
 
 /// The SQLite migrations (`migrations/sqlite`), embedded in the binary.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// How long a writer waits for a lock held by another connection before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
