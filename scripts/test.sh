@@ -180,5 +180,5 @@ if [ "${WEDSYNC_SKIP_LINT:-0}" != 1 ]; then
   timed "cargo clippy" cargo clippy "${LOCKED[@]}" --workspace --all-targets --all-features -- -D warnings
 fi
 # shellcheck disable=SC2086
-timed "cargo test (unit, integration, doctests)" cargo test "${LOCKED[@]}" --workspace --all-features ${WEDSYNC_TEST_ARGS:-}
+timed "cargo test (unit, integration, doctests)" cargo test "${LOCKED[@]}" --workspace --all-features --no-fail-fast ${WEDSYNC_TEST_ARGS:-}
 say "all tests passed"
