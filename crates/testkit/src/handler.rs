@@ -163,17 +163,9 @@ impl FakeWebhookHandler {
 
     /// Wait until at least `count` deliveries were accepted, at most `timeout`; whether they were.
     pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if self.delivered().len() >= count {
-                return true;
-            }
-            let seen = self.handle.request_count();
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() || !self.handle.wait_for_requests(seen + 1, left).await {
-                return self.delivered().len() >= count;
-            }
-        }
+        self.handle
+            .wait_until(timeout, || self.delivered().len() >= count)
+            .await
     }
 
     /// The shared scripting handle.

@@ -154,17 +154,9 @@ impl FakePagerDuty {
 
     /// Wait until at least `count` events were accepted, at most `timeout`; whether they were.
     pub async fn wait_for_events(&self, count: usize, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if self.events().len() >= count {
-                return true;
-            }
-            let seen = self.handle.request_count();
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() || !self.handle.wait_for_requests(seen + 1, left).await {
-                return self.events().len() >= count;
-            }
-        }
+        self.handle
+            .wait_until(timeout, || self.events().len() >= count)
+            .await
     }
 
     /// The shared scripting handle.

@@ -222,16 +222,24 @@ impl FakeHandle {
     /// Wait until [`request_count`](Self::request_count) reaches `count`, at most `timeout`.
     /// Returns whether it did.
     pub async fn wait_for_requests(&self, count: u64, timeout: Duration) -> bool {
+        self.wait_until(timeout, || self.request_count() >= count)
+            .await
+    }
+
+    /// Wait until `done()` holds, at most `timeout`; whether it did. `done` is re-checked after
+    /// every request has been logged and again after its responder has run, so a receiver's
+    /// record of what it accepted is never missed.
+    pub(crate) async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.request_count() >= count {
+            if done() {
                 return true;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.request_count() >= count;
+                return done();
             }
         }
     }
@@ -610,6 +618,8 @@ async fn handle<R: Responder>(
         _ => {}
     }
     let reply = shared.responder.respond(&incoming, &scenario);
+    // The responder may have recorded what it accepted: wake `wait_until` callers again now.
+    handle.inner.notify.notify_waiters();
     let mut response = reply.into_response();
     if !response.headers().contains_key(CONTENT_TYPE) {
         response

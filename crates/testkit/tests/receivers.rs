@@ -306,3 +306,26 @@ async fn raw_post_sends_path_query_and_body() {
         .await
         .is_err());
 }
+
+/// A waiter that starts before the messages arrive wakes as soon as each one is recorded — it
+/// never sleeps through to its timeout because the request was counted before the message was
+/// stored (the old race). 20 rounds make a missed wake-up show up as a 60 s hang → failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_waiters_wake_when_the_message_is_recorded() {
+    let slack = FakeSlack::start().await;
+    for round in 1..=20usize {
+        let waiter = {
+            let slack_url = slack.webhook_url();
+            let body = json!({"text": format!("alert {round}")});
+            tokio::spawn(async move { send(client().post(slack_url).json(&body)).await })
+        };
+        let woke = tokio::time::timeout(
+            Duration::from_secs(10),
+            slack.wait_for_messages(round, Duration::from_secs(60)),
+        )
+        .await;
+        assert_eq!(woke, Ok(true), "round {round}: waiter missed the message");
+        let sent = waiter.await.expect("sender task");
+        assert_eq!(sent.status, 200);
+    }
+}
