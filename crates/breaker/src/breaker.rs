@@ -214,6 +214,31 @@ pub struct Metrics {
     pub slow_calls: u32,
     /// Calls rejected since the breaker was created or last `reset()`.
     pub not_permitted_calls: u64,
+    /// How long until this breaker admits a half-open probe: exactly
+    /// [`CircuitBreaker::retry_after`] at the moment of the snapshot (`None` unless `Open`).
+    /// With feature `serde` it serializes as `retry_after_ms`: whole milliseconds, rounded up
+    /// (so `0` only when a probe is admitted now), or `null`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "retry_after_ms", serialize_with = "serialize_ms_ceil")
+    )]
+    pub retry_after: Option<Duration>,
+}
+
+/// `Some(d)` as whole milliseconds rounded up, `None` as `null`.
+#[cfg(feature = "serde")]
+fn serialize_ms_ceil<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&ms_ceil(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+/// `d` in whole milliseconds, rounded up, saturating.
+#[cfg(feature = "serde")]
+fn ms_ceil(d: Duration) -> u64 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
 /// An id returned by [`CircuitBreaker::subscribe`].
@@ -603,6 +628,43 @@ impl CircuitBreaker {
     /// A snapshot of the state and the current window.
     pub fn metrics(&self) -> Metrics {
         self.inner.metrics()
+    }
+
+    /// How long until this breaker admits a half-open probe, read from its clock now.
+    ///
+    /// - `Open`: `Some(open deadline − now)`, the same value a rejected call carries in
+    ///   [`Rejected::retry_after`]. `Some(Duration::ZERO)` once the wait has ended but no call (or
+    ///   timer) has moved the breaker to half-open yet: the next call is admitted as a probe.
+    ///   The deadline is the one in force: a trip's (growing) open duration, `open_for`,
+    ///   `open_until`, or a classifier's `Retry-After`.
+    /// - `ForcedOpen`: `None` — it has no deadline; it rejects until an operator acts.
+    /// - `HalfOpen`: `None` — probes are admitted now while slots are free (a call rejected
+    ///   because all slots are taken carries no `retry_after` either).
+    /// - `Closed`, `Disabled`, `MetricsOnly`: `None` — calls are admitted.
+    ///
+    /// Reads two atomics and takes no lock; it does not move the breaker (an open breaker whose
+    /// wait has ended stays `Open` until the next call). Also in [`Metrics::retry_after`].
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// use wedsync_breaker::{BreakerConfig, CircuitBreaker, FakeClock};
+    ///
+    /// let clock = FakeClock::new();
+    /// let cb = CircuitBreaker::builder("stripe")
+    ///     .config(BreakerConfig::default())
+    ///     .clock(Arc::new(clock.clone()))
+    ///     .build();
+    /// assert_eq!(cb.retry_after(), None); // closed
+    /// cb.open_for(Duration::from_secs(30));
+    /// clock.advance(Duration::from_secs(10));
+    /// assert_eq!(cb.retry_after(), Some(Duration::from_secs(20)));
+    /// clock.advance(Duration::from_secs(25));
+    /// assert_eq!(cb.retry_after(), Some(Duration::ZERO)); // the next call is a probe
+    /// cb.force_open();
+    /// assert_eq!(cb.retry_after(), None); // no deadline
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after()
     }
 
     /// Rejects every call until another operation changes the state.
@@ -1412,6 +1474,24 @@ impl Inner {
     #[cfg(not(feature = "tokio"))]
     fn start_timer(&self, _word: u64, _d: Duration) {}
 
+    /// See [`CircuitBreaker::retry_after`].
+    fn retry_after(&self) -> Option<Duration> {
+        let mut w = self.word.load(Ordering::Acquire);
+        loop {
+            if state_of(w) != State::Open {
+                return None;
+            }
+            // The deadline is stored before the state word; re-read the word so the deadline
+            // belongs to the opening that was read (not to a later one, nor a stale one).
+            let until = self.open_until.load(Ordering::Acquire);
+            let again = self.word.load(Ordering::Acquire);
+            if again == w {
+                return Some(Duration::from_nanos(until.saturating_sub(self.now_nanos())));
+            }
+            w = again;
+        }
+    }
+
     fn metrics(&self) -> Metrics {
         let w = self.word.load(Ordering::Acquire);
         let st = state_of(w);
@@ -1442,6 +1522,7 @@ impl Inner {
             failed_calls: c.failed,
             slow_calls: c.slow,
             not_permitted_calls: self.not_permitted.load(Ordering::Relaxed),
+            retry_after: self.retry_after(),
         }
     }
 }
@@ -1463,4 +1544,32 @@ fn _assert_traits() {
     send_sync::<CircuitBreaker>();
     send_sync::<OwnedPermit>();
     send_sync::<Permit<'static>>();
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::{BreakerConfig, CircuitBreaker, FakeClock};
+
+    #[test]
+    fn retry_after_serializes_as_whole_milliseconds_rounded_up() {
+        let clock = FakeClock::new();
+        let b = CircuitBreaker::builder("s")
+            .config(BreakerConfig::default())
+            .clock(Arc::new(clock.clone()))
+            .build();
+        let ms = |b: &CircuitBreaker| {
+            serde_json::to_value(b.metrics()).unwrap()["retry_after_ms"].clone()
+        };
+        assert_eq!(ms(&b), serde_json::Value::Null);
+        b.open_for(Duration::from_millis(1500));
+        assert_eq!(ms(&b), 1500);
+        clock.advance(Duration::from_nanos(1));
+        assert_eq!(ms(&b), 1500, "1499.999999 ms rounds up");
+        clock.advance(Duration::from_millis(1500));
+        assert_eq!(ms(&b), 0);
+        assert_eq!(super::ms_ceil(Duration::MAX), u64::MAX);
+    }
 }

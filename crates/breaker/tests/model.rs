@@ -274,6 +274,8 @@ impl Model {
         m.failed_calls = c.1;
         m.slow_calls = c.2;
         m.not_permitted_calls = self.not_permitted;
+        m.retry_after = (self.state == State::Open)
+            .then(|| Duration::from_nanos(self.open_until.saturating_sub(self.now)));
         m
     }
 }

@@ -692,3 +692,87 @@ fn registry_subscribers_see_present_and_future_breakers_and_concurrent_use_does_
     t.join().unwrap();
     assert_eq!(reg.names().len(), 502);
 }
+
+#[test]
+fn retry_after_counts_down_an_open_breaker_and_is_none_otherwise() {
+    let (b, clock) = cb(count(2, 2, 50.0).permitted_calls_in_half_open(1));
+    assert_eq!(b.retry_after(), None, "closed");
+    assert_eq!(b.metrics().retry_after, None);
+    rec(&b, F);
+    rec(&b, F);
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.retry_after(), Some(10 * S), "a trip: the configured wait");
+    clock.advance(4 * S);
+    assert_eq!(b.retry_after(), Some(6 * S));
+    assert_eq!(b.metrics().retry_after, Some(6 * S));
+    // The same value a rejected call carries, and asking does not count as a rejection.
+    assert_eq!(b.try_acquire().unwrap_err().retry_after, b.retry_after());
+    assert_eq!(b.metrics().not_permitted_calls, 1);
+    clock.advance(6 * S);
+    assert_eq!(b.retry_after(), Some(Duration::ZERO), "the wait is over");
+    clock.advance(60 * S);
+    assert_eq!(b.retry_after(), Some(Duration::ZERO), "never negative");
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "reading it does not move the breaker"
+    );
+    let probe = b.try_acquire().unwrap();
+    assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(b.retry_after(), None, "half-open admits probes now");
+    probe.failure();
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(
+        b.retry_after(),
+        Some(10 * S),
+        "open again: a fresh deadline"
+    );
+    b.force_open();
+    assert_eq!(b.retry_after(), None, "forced open has no deadline");
+    assert_eq!(b.metrics().retry_after, None);
+    b.disable();
+    assert_eq!(b.retry_after(), None);
+    b.metrics_only();
+    assert_eq!(b.retry_after(), None);
+}
+
+#[test]
+fn retry_after_follows_manual_openings_and_the_retry_after_hook() {
+    let (b, clock) = cb(count(10, 10, 50.0));
+    b.open_for(3 * S);
+    assert_eq!(b.retry_after(), Some(3 * S));
+    clock.advance(MS);
+    assert_eq!(b.retry_after(), Some(3 * S - MS));
+    b.open_for(30 * S); // already open: the deadline moves silently
+    assert_eq!(b.retry_after(), Some(30 * S));
+    b.open_until(SystemTime::now() + 100 * S);
+    let r = b.retry_after().unwrap();
+    assert!(r > 90 * S && r <= 100 * S, "{r:?}");
+    b.close();
+    assert_eq!(b.retry_after(), None);
+    let _ = b.call_with(&RetryAfter, || Ok(429));
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.retry_after(), Some(7 * S), "the classifier's Retry-After");
+}
+
+#[test]
+fn retry_after_grows_with_consecutive_openings() {
+    let (b, clock) = cb(count(2, 2, 50.0)
+        .permitted_calls_in_half_open(1)
+        .open_duration(OpenDuration::Exponential {
+            initial: 10 * S,
+            multiplier: 2.0,
+            max: 35 * S,
+            jitter: 0.0,
+        }));
+    rec(&b, F);
+    rec(&b, F);
+    let mut seen = vec![];
+    for _ in 0..3 {
+        let d = b.retry_after().unwrap();
+        seen.push(d.as_secs());
+        clock.advance(d);
+        rec(&b, F);
+    }
+    assert_eq!(seen, [10, 20, 35]);
+}
