@@ -6,56 +6,19 @@
 //! checkout event with the full sanitise (customer details, embedded JSON metadata) and with the
 //! same-size event that has nothing to redact. `scan_text_1mb` measures free-text throughput.
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
 use std::hint::black_box;
-use std::time::Duration;
 use wedsync_redact::{Profile, Redactor};
 
+mod cpu_time;
 mod logs;
+use cpu_time::ThreadCpuTime;
 use logs::log_excerpt;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
-}
-
-/// Thread CPU time (Linux `/proc/thread-self/schedstat`, ~1 ms granularity, so samples are kept
-/// long). The machine these figures come from is shared by several engineers compiling at once
-/// (load average ~14 on 2 cores): wall-clock time there mostly measures the scheduler, CPU time
-/// measures the code. Set `WEDSYNC_BENCH_CLOCK=wall` for wall-clock time.
-pub struct ThreadCpuTime;
-
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = u64;
-    type Value = Duration;
-    fn start(&self) -> u64 {
-        thread_cpu_ns()
-    }
-    fn end(&self, start: u64) -> Duration {
-        Duration::from_nanos(thread_cpu_ns().saturating_sub(start))
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, v: &Duration) -> f64 {
-        v.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
 }
 
 fn sanitize_stripe_4k<M: Measurement>(c: &mut Criterion<M>) {

@@ -59,8 +59,15 @@ pub fn decode_secret(secret: &str, index: usize) -> Result<Vec<u8>, VerifyError>
     Ok(key)
 }
 
-fn mac(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+/// HMAC-SHA256 keyed with `key`: the key's inner and outer blocks are hashed once here and the
+/// state cloned for every message.
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length: this cannot fail.
+    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length")
+}
+
+fn mac(keyed: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    let mut m = keyed.clone();
     m.update(id.as_bytes());
     m.update(b".");
     m.update(timestamp.as_bytes());
@@ -81,7 +88,7 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Strin
     let key = decode_secret(secret, 0)?;
     Ok(format!(
         "v1,{}",
-        B64.encode(mac(&key, id, &timestamp.to_string(), body))
+        B64.encode(mac(&keyed(&key), id, &timestamp.to_string(), body))
     ))
 }
 
@@ -104,7 +111,8 @@ pub fn headers(
 /// Verifies Standard Webhooks / Svix signatures.
 #[derive(Clone)]
 pub struct StandardWebhooksVerifier {
-    keys: Vec<Vec<u8>>,
+    /// One keyed HMAC-SHA256 state per secret (the decoded keys themselves are not kept).
+    keys: Vec<Hmac<Sha256>>,
     tolerance: Duration,
 }
 
@@ -124,7 +132,7 @@ impl StandardWebhooksVerifier {
         let keys = secrets
             .into_iter()
             .enumerate()
-            .map(|(i, s)| decode_secret(s.into().expose(), i))
+            .map(|(i, s)| decode_secret(s.into().expose(), i).map(|k| keyed(&k)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(StandardWebhooksVerifier {
             keys,

@@ -17,10 +17,15 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 /// At most this many `v1` entries are examined (a bound against hostile headers).
 const MAX_SIGNATURES: usize = 16;
 
-fn mac(secret: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+/// HMAC-SHA256 keyed with `secret`: the key's inner and outer blocks are hashed once here and the
+/// state cloned for every message.
+fn keyed(secret: &str) -> Hmac<Sha256> {
     // HMAC accepts keys of any length: this cannot fail.
-    let mut m =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length")
+}
+
+fn mac(keyed: &Hmac<Sha256>, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    let mut m = keyed.clone();
     m.update(timestamp.as_bytes());
     m.update(b".");
     m.update(body);
@@ -44,17 +49,28 @@ pub fn sign_many(secrets: &[&str], timestamp: i64, body: &[u8]) -> String {
     let mut out = format!("t={t}");
     for s in secrets {
         out.push_str(",v1=");
-        out.push_str(&hex::encode(mac(s, &t, body)));
+        out.push_str(&hex::encode(mac(&keyed(s), &t, body)));
     }
     out
 }
 
 /// Verifies `Stripe-Signature`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StripeVerifier {
-    secrets: Vec<Secret>,
+    /// One keyed HMAC-SHA256 state per secret (the secrets themselves are not kept).
+    keyed: Vec<Hmac<Sha256>>,
     tolerance: Duration,
     future_tolerance: Option<Duration>,
+}
+
+impl std::fmt::Debug for StripeVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeVerifier")
+            .field("secrets", &self.keyed.len())
+            .field("tolerance", &self.tolerance)
+            .field("future_tolerance", &self.future_tolerance)
+            .finish()
+    }
 }
 
 impl StripeVerifier {
@@ -62,7 +78,10 @@ impl StripeVerifier {
     /// and (like Stripe's SDKs) no limit on timestamps in the future.
     pub fn new<S: Into<Secret>>(secrets: impl IntoIterator<Item = S>) -> Self {
         StripeVerifier {
-            secrets: secrets.into_iter().map(Into::into).collect(),
+            keyed: secrets
+                .into_iter()
+                .map(|s| keyed(s.into().expose()))
+                .collect(),
             tolerance: DEFAULT_TOLERANCE,
             future_tolerance: None,
         }
@@ -100,7 +119,7 @@ impl StripeVerifier {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<(), VerifyError> {
-        if self.secrets.is_empty() {
+        if self.keyed.is_empty() {
             return Err(VerifyError::NoSecretConfigured);
         }
         let parsed = parse(value)?;
@@ -113,8 +132,8 @@ impl StripeVerifier {
             }
         }
         let mut ok = false;
-        for secret in &self.secrets {
-            let expected = mac(secret.expose(), parsed.timestamp_str, body);
+        for k in &self.keyed {
+            let expected = mac(k, parsed.timestamp_str, body);
             for c in &candidates {
                 // No early exit: every comparison runs.
                 ok |= ct_eq(&expected, c);
@@ -125,7 +144,7 @@ impl StripeVerifier {
         } else {
             Err(VerifyError::NoMatchingSignature {
                 candidates: parsed.v1.len(),
-                secrets: self.secrets.len(),
+                secrets: self.keyed.len(),
             })
         }
     }

@@ -48,36 +48,43 @@ fn is_json_url(url: &str) -> bool {
 /// assert_eq!(sig.len(), 28); // base64 of a 20-byte SHA-1 MAC
 /// ```
 pub fn sign(auth_token: &str, url: &str, body: &[u8]) -> String {
-    B64.encode(mac(auth_token, url, body))
+    let params = if is_json_url(url) {
+        Vec::new()
+    } else {
+        sorted_params(body)
+    };
+    B64.encode(mac(&keyed(auth_token), url, &params))
 }
 
 /// Sign a URL and explicit parameters (for callers that hold parameters, not a body).
 pub fn sign_params(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    let mut m = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
-    m.update(url.as_bytes());
-    for (k, v) in sorted(params.to_vec()) {
-        m.update(k.as_bytes());
-        m.update(v.as_bytes());
-    }
-    B64.encode(m.finalize().into_bytes())
+    let mut pairs: Vec<Pair<'_>> = params
+        .iter()
+        .map(|(k, v)| (Cow::Borrowed(k.as_bytes()), Cow::Borrowed(v.as_bytes())))
+        .collect();
+    pairs.sort_unstable();
+    B64.encode(mac(&keyed(auth_token), url, &pairs))
 }
 
-fn sorted(mut params: Vec<(String, String)>) -> Vec<(String, String)> {
-    params.sort();
-    params
+/// HMAC-SHA1 keyed with `auth_token`: the key's inner and outer blocks are hashed once here and the
+/// state cloned for every message.
+fn keyed(auth_token: &str) -> Hmac<Sha1> {
+    // HMAC accepts keys of any length: this cannot fail.
+    Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes any key length")
 }
 
 /// A decoded form parameter.
 type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 
-/// The bytes appended to the URL: sorted `name` + `value` pairs for form bodies, nothing when the
-/// URL carries `bodySHA256` (JSON bodies).
-fn signed_params(url: &str, body: &[u8]) -> Vec<u8> {
-    if is_json_url(url) {
-        return Vec::new();
-    }
-    let mut params: Vec<Pair<'_>> = Vec::new();
-    for pair in body.split(|&b| b == b'&') {
+/// The form parameters of `body`, decoded and sorted by name then value (byte order of UTF-8 equals
+/// code point order, so this sorts like Twilio's SDKs). Names and values without `+`, `%` or
+/// invalid UTF-8 are borrowed, not copied.
+fn sorted_params(body: &[u8]) -> Vec<Pair<'_>> {
+    let mut params: Vec<Pair<'_>> = Vec::with_capacity(32);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'&', body).chain(std::iter::once(body.len())) {
+        let pair = &body[start..end];
+        start = end + 1;
         if pair.is_empty() {
             continue;
         }
@@ -87,14 +94,8 @@ fn signed_params(url: &str, body: &[u8]) -> Vec<u8> {
         };
         params.push((decode_component(k), decode_component(v)));
     }
-    // Byte order of UTF-8 equals code point order, so this sorts like Twilio's SDKs.
     params.sort_unstable();
-    let mut out = Vec::with_capacity(body.len());
-    for (k, v) in params {
-        out.extend_from_slice(&k);
-        out.extend_from_slice(&v);
-    }
-    out
+    params
 }
 
 /// `application/x-www-form-urlencoded` decoding of one name or value, exactly as the `url`
@@ -127,7 +128,7 @@ fn decode_component(raw: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// The reference (slow, obviously correct) form of [`signed_params`], for tests.
+/// The reference (slow, obviously correct) form of the bytes appended to the URL, for tests.
 #[doc(hidden)]
 pub fn signed_params_oracle(url: &str, body: &[u8]) -> Vec<u8> {
     if is_json_url(url) {
@@ -144,33 +145,48 @@ pub fn signed_params_oracle(url: &str, body: &[u8]) -> Vec<u8> {
         .into_bytes()
 }
 
-/// The fast form of the appended bytes (exposed for the oracle property test).
+/// The bytes the fast path appends to the URL (`name` + `value` of the sorted parameters; nothing
+/// for JSON bodies), exposed for the oracle property test.
 #[doc(hidden)]
 pub fn signed_params_fast(url: &str, body: &[u8]) -> Vec<u8> {
-    signed_params(url, body)
+    if is_json_url(url) {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    for (k, v) in sorted_params(body) {
+        out.extend_from_slice(&k);
+        out.extend_from_slice(&v);
+    }
+    out
 }
 
-fn mac_with(auth_token: &str, url: &str, params: &[u8]) -> [u8; 20] {
-    let mut m = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("any key length");
+/// The MAC over `url` followed by each parameter's name and value, fed to a clone of the keyed
+/// state without concatenating them first.
+fn mac(keyed: &Hmac<Sha1>, url: &str, params: &[Pair<'_>]) -> [u8; 20] {
+    let mut m = keyed.clone();
     m.update(url.as_bytes());
-    m.update(params);
+    for (k, v) in params {
+        m.update(k);
+        m.update(v);
+    }
     m.finalize().into_bytes().into()
-}
-
-fn mac(auth_token: &str, url: &str, body: &[u8]) -> [u8; 20] {
-    mac_with(auth_token, url, &signed_params(url, body))
 }
 
 /// The URL variants tried: as given, and with the scheme's default port toggled.
 pub fn url_variants(url: &str) -> Vec<String> {
     let mut out = vec![url.to_owned()];
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return out;
-    };
+    out.extend(toggled_port(url));
+    out
+}
+
+/// `url` with the scheme's default port added (when it has none) or removed (when it is the
+/// default); `None` for other ports and schemes.
+fn toggled_port(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
     let default = match scheme.to_ascii_lowercase().as_str() {
         "https" => "443",
         "http" => "80",
-        _ => return out,
+        _ => return None,
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
@@ -181,28 +197,27 @@ pub fn url_variants(url: &str) -> Vec<String> {
         Some(b) => hostport[b..].find(':').map(|i| b + i),
         None => hostport.rfind(':'),
     };
-    let variant = match port_sep {
+    match port_sep {
         Some(i) if &hostport[i + 1..] == default => {
-            format!("{scheme}://{userinfo}{}{tail}", &hostport[..i])
+            Some(format!("{scheme}://{userinfo}{}{tail}", &hostport[..i]))
         }
-        Some(_) => return out,
-        None => format!("{scheme}://{userinfo}{hostport}:{default}{tail}"),
-    };
-    out.push(variant);
-    out
+        Some(_) => None,
+        None => Some(format!("{scheme}://{userinfo}{hostport}:{default}{tail}")),
+    }
 }
 
 /// Verifies `X-Twilio-Signature`.
 #[derive(Clone)]
 pub struct TwilioVerifier {
-    tokens: Vec<Secret>,
+    /// One keyed HMAC-SHA1 state per auth token (the tokens themselves are not kept).
+    keyed: Vec<Hmac<Sha1>>,
     public_base: Option<String>,
 }
 
 impl std::fmt::Debug for TwilioVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TwilioVerifier")
-            .field("tokens", &self.tokens.len())
+            .field("tokens", &self.keyed.len())
             .field("public_base", &self.public_base)
             .finish()
     }
@@ -212,7 +227,10 @@ impl TwilioVerifier {
     /// Accept a signature made with any of `auth_tokens`.
     pub fn new<S: Into<Secret>>(auth_tokens: impl IntoIterator<Item = S>) -> Self {
         TwilioVerifier {
-            tokens: auth_tokens.into_iter().map(Into::into).collect(),
+            keyed: auth_tokens
+                .into_iter()
+                .map(|t| keyed(t.into().expose()))
+                .collect(),
             public_base: None,
         }
     }
@@ -255,46 +273,68 @@ impl TwilioVerifier {
     }
 
     /// Verify with the signature value given directly.
+    ///
+    /// The body is parsed and sorted once; each configured token is tried against the URL as
+    /// given and then with the default port toggled, stopping at the first match (every
+    /// comparison is constant-time; which token or URL form matched is not secret).
     pub fn verify_signature(
         &self,
         url: &str,
         signature: &str,
         body: &[u8],
     ) -> Result<(), VerifyError> {
-        if self.tokens.is_empty() {
+        if self.keyed.is_empty() {
             return Err(VerifyError::NoSecretConfigured);
         }
-        let given = B64
-            .decode(signature.trim())
-            .map_err(|_| VerifyError::MalformedHeader {
-                header: "X-Twilio-Signature",
-                reason: "not base64",
-            })?;
-        if let Some(expected_hash) = body_sha256_param(url) {
-            let actual = hex::encode(Sha256::digest(body));
-            if !ct_eq(
-                actual.as_bytes(),
-                expected_hash.to_ascii_lowercase().as_bytes(),
-            ) {
-                return Err(VerifyError::BodyHashMismatch);
+        let malformed = VerifyError::MalformedHeader {
+            header: "X-Twilio-Signature",
+            reason: "not base64",
+        };
+        let signature = signature.trim();
+        let mut given = [0u8; 20];
+        match B64.decode_slice(signature.as_bytes(), &mut given) {
+            Ok(20) => {}
+            // Valid base64 of another length can match no HMAC-SHA1.
+            Ok(_) => return Err(self.no_match()),
+            Err(base64::DecodeSliceError::DecodeError(_)) => return Err(malformed),
+            // Longer than a MAC: is it base64 at all?
+            Err(_) => {
+                return Err(match B64.decode(signature) {
+                    Ok(_) => self.no_match(),
+                    Err(_) => malformed,
+                })
             }
         }
-        let variants = url_variants(url);
-        // The variants differ only by the port, never by `bodySHA256`: parse the body once.
-        let params = signed_params(url, body);
-        let mut ok = false;
-        for token in &self.tokens {
-            for u in &variants {
-                ok |= ct_eq(&mac_with(token.expose(), u, &params), &given);
+        let params = match body_sha256_param(url) {
+            Some(expected_hash) => {
+                let actual = hex::encode(Sha256::digest(body));
+                if !ct_eq(
+                    actual.as_bytes(),
+                    expected_hash.to_ascii_lowercase().as_bytes(),
+                ) {
+                    return Err(VerifyError::BodyHashMismatch);
+                }
+                Vec::new()
             }
-        }
-        if ok {
+            // The URL variants differ only by the port, never by `bodySHA256`.
+            None => sorted_params(body),
+        };
+        let matches = |u: &str| {
+            self.keyed
+                .iter()
+                .any(|k| ct_eq(&mac(k, u, &params), &given))
+        };
+        if matches(url) || toggled_port(url).is_some_and(|u| matches(&u)) {
             Ok(())
         } else {
-            Err(VerifyError::NoMatchingSignature {
-                candidates: 1,
-                secrets: self.tokens.len(),
-            })
+            Err(self.no_match())
+        }
+    }
+
+    fn no_match(&self) -> VerifyError {
+        VerifyError::NoMatchingSignature {
+            candidates: 1,
+            secrets: self.keyed.len(),
         }
     }
 }
