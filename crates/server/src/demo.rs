@@ -1,9 +1,9 @@
 //! `wedsync-monitor demo`: the newcomer's tour. Fake Stripe, Twilio, Resend and Supabase, a fake
-//! Slack and a fake internal handler run on loopback; the real server runs on an in-process store;
-//! a Saturday story plays out and is narrated in the terminal.
+//! Slack and a fake internal handler run on loopback; the real server runs on the embedded SQLite
+//! store (a file in a temporary directory, deleted at the end); a Saturday story plays out and is
+//! narrated in the terminal.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
@@ -35,6 +35,11 @@ impl Narrator {
     }
 }
 
+/// `d` as seconds with one decimal, e.g. `5.3 s`.
+fn secs(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
 async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut f: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
@@ -50,7 +55,11 @@ where
     anyhow::bail!("timed out waiting for {what}")
 }
 
-fn demo_config(fakes: &FakeProviders, stripe_whsec: &str) -> anyhow::Result<Config> {
+fn demo_config(
+    fakes: &FakeProviders,
+    stripe_whsec: &str,
+    store_url: &str,
+) -> anyhow::Result<Config> {
     let today = OffsetDateTime::now_utc().date();
     let text = format!(
         r#"
@@ -59,7 +68,7 @@ listen = "127.0.0.1:0"
 shutdown_timeout = "3s"
 
 [store]
-url = "sqlite::memory:"
+url = "sqlite::memory:"  # replaced below by the demo's SQLite file
 
 [wedding_days]
 timezone = "Europe/London"
@@ -107,9 +116,13 @@ credential_env = "DEMO_SUPABASE_ANON_KEY"
 interval = "2s"
 timeout = "800ms"
 
+[ingress]
+encryption_key_env = "DEMO_ENCRYPTION_KEY"
+
 [webhooks.stripe]
 secret_env = "DEMO_STRIPE_WEBHOOK_SECRET"
 forward_to = "{handler}"
+handler_secret_env = "DEMO_HANDLER_SECRET"
 "#,
         stripe = fakes.stripe.base_url(),
         twilio = fakes.twilio.base_url(),
@@ -119,6 +132,7 @@ forward_to = "{handler}"
         handler = fakes.webhook_handler.url_for("stripe"),
     );
     let mut cfg = Config::from_toml(&text)?;
+    cfg.store.url = store_url.to_string();
     for (k, v) in [
         ("DEMO_SLACK_WEBHOOK_URL", fakes.slack.webhook_url()),
         (
@@ -139,6 +153,12 @@ forward_to = "{handler}"
             fakes.supabase.publishable_key().to_string(),
         ),
         ("DEMO_STRIPE_WEBHOOK_SECRET", stripe_whsec.to_string()),
+        ("DEMO_HANDLER_SECRET", crate::random_whsec()),
+        ("DEMO_ENCRYPTION_KEY", {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .encode(wedsync_webhooks::crypto::BodyCipher::generate_key())
+        }),
     ] {
         cfg.secret_overrides.insert(k.into(), Secret::new(v));
     }
@@ -180,15 +200,21 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
     n.step("starting fake Stripe, Twilio, Resend, Supabase, Slack and an internal webhook handler");
     let fakes = FakeProviders::try_start().await?;
     let whsec = crate::random_whsec();
-    let cfg = demo_config(&fakes, &whsec)?;
+    // the embedded store, as `serve` uses by default: a SQLite file, here in a directory of its own
+    let dir = tempfile::Builder::new().prefix("wedsync-demo-").tempdir()?;
+    let db_path = dir.path().join("wedsync-monitor.db");
+    let cfg = demo_config(&fakes, &whsec, &format!("sqlite://{}", db_path.display()))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let components = Components::in_memory();
+    let components = Components::build(&cfg).await?;
     let admin = components.admin.clone();
     let server = start_with(cfg, Some(listener), components).await?;
     let base = format!("http://{}", server.local_addr());
     let key = admin.create_key("demo", &[Scope::Admin]).await?;
     let api_key = key.key.clone();
-    n.say(&format!("server listening on {base} (in-process store)"));
+    n.say(&format!(
+        "server listening on {base} (SQLite store: {}, deleted at the end)",
+        db_path.display()
+    ));
     println!();
     println!("   Your admin API key for this demo:  {api_key}");
     println!("   Paste these into another terminal while the demo runs:");
@@ -233,6 +259,8 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
         fakes.stripe.set_scenario(Scenario::ServerError);
         fakes.webhook_handler.set_scenario(Scenario::ServerError);
         n.say("three signed Stripe webhooks arrive (a couple's deposit failed, …)");
+        let posted = Instant::now();
+        let posted_at = std::time::SystemTime::now();
         let mut ids = Vec::new();
         for (i, fixture) in [
             wedsync_testkit::fixtures::STRIPE_PAYMENT_INTENT_PAYMENT_FAILED,
@@ -265,17 +293,34 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
                 ids.push(id.to_string());
             }
         }
-        n.say("a tampered webhook is refused:");
+        n.say("a tampered webhook (amount changed after signing) is refused:");
+        let ts = OffsetDateTime::now_utc().unix_timestamp();
+        let sig = stripe::sign(&whsec, ts, b"{\"id\":\"evt_forged\",\"amount\":100}");
         let r = http
             .post(format!("{base}/webhooks/stripe"))
-            .header("stripe-signature", "t=1,v1=deadbeef")
-            .body("{\"id\":\"evt_forged\"}")
+            .header("content-type", "application/json")
+            .header("stripe-signature", format!("t={ts},v1={sig}"))
+            .body("{\"id\":\"evt_forged\",\"amount\":999999}")
             .send()
             .await?;
         n.say(&format!(
             "  POST /webhooks/stripe (forged) → {}",
             r.status()
         ));
+        wait_until(
+            "the first forwarding attempts",
+            Duration::from_secs(15),
+            || async { fakes.webhook_handler.request_count() >= ids.len() as u64 },
+        )
+        .await?;
+        n.say(&format!(
+            "  the internal handler refused the first attempt of all {} ({} after arrival); \
+             the default schedule retries them ~5 s later",
+            ids.len(),
+            secs(posted.elapsed())
+        ));
+        fakes.webhook_handler.set_scenario(Scenario::Healthy);
+        n.say("  14:03 — the team rolls the handler back; it answers 200 again");
 
         n.step("the monitor notices: incident, Slack alert, breaker opens");
         wait_until("an incident", Duration::from_secs(30), || async {
@@ -300,14 +345,27 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
         })
         .await?;
         n.say("  stripe breaker: OPEN — calls to Stripe now fail fast instead of piling up");
-        n.say(&format!(
-            "  the internal handler has refused {} forwarding attempt(s); deliveries wait for a retry",
-            fakes.webhook_handler.request_count()
-        ));
 
-        n.step("14:09 — Stripe recovers; so does our handler");
+        n.step("meanwhile, the webhooks are retried on schedule and delivered");
+        let delivered = fakes
+            .webhook_handler
+            .wait_for_deliveries(ids.len(), Duration::from_secs(45))
+            .await;
+        for d in fakes.webhook_handler.delivered() {
+            let after = d.received_at.duration_since(posted_at).unwrap_or_default();
+            n.say(&format!(
+                "  webhook delivered to the handler on attempt {} ({} after it arrived)",
+                d.header(wedsync_webhooks::delivery::ATTEMPT_HEADER)
+                    .unwrap_or("?"),
+                secs(after)
+            ));
+        }
+        if !delivered {
+            anyhow::bail!("the retried webhooks did not reach the handler within 45 s");
+        }
+
+        n.step("14:09 — Stripe recovers");
         fakes.stripe.set_scenario(Scenario::Healthy);
-        fakes.webhook_handler.set_scenario(Scenario::Healthy);
         let r = http
             .delete(format!(
                 "{base}/api/admin/integrations/health?service=stripe"
@@ -337,17 +395,6 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
                 ));
             }
         }
-        n.say("  waiting for the scheduled retry of the webhooks (first retry after ~5 s)…");
-        if fakes
-            .webhook_handler
-            .wait_for_deliveries(ids.len(), Duration::from_secs(30))
-            .await
-        {
-            n.say(&format!(
-                "  all {} webhooks delivered to the handler after retrying",
-                ids.len()
-            ));
-        }
 
         n.step("an admin replays one delivery through the API");
         if let Some(id) = ids.first() {
@@ -369,13 +416,27 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
                 n.say("  the handler received it again");
             }
         }
-        let stats: serde_json::Value = http
-            .get(format!("{base}/api/admin/webhooks/health?timeframe=1h"))
-            .bearer_auth(&api_key)
-            .send()
-            .await?
-            .json()
-            .await?;
+        let stats_now = || async {
+            match http
+                .get(format!("{base}/api/admin/webhooks/health?timeframe=1h"))
+                .bearer_auth(&api_key)
+                .send()
+                .await
+            {
+                Ok(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            }
+        };
+        // the replayed delivery is recorded as delivered just after the handler answers
+        let _ = wait_until(
+            "the replay to be recorded",
+            Duration::from_secs(5),
+            || async {
+                stats_now().await["overall"]["delivered"].as_u64() >= Some(ids.len() as u64)
+            },
+        )
+        .await;
+        let stats = stats_now().await;
         n.say(&format!(
             "  reliability (1 h): received {}, delivered {}, rejected {}",
             stats["overall"]["received"],
@@ -412,7 +473,10 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
     }
     server.shutdown().await;
     drop(fakes);
-    let _ = Arc::strong_count(&admin);
+    drop(admin);
+    if let Err(e) = dir.close() {
+        println!("could not delete the demo's temporary directory: {e}");
+    }
     println!("demo finished");
     outcome
 }

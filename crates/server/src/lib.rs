@@ -73,6 +73,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use wedsync_probe::store::ProbeStore;
+use wedsync_store::breaker_sync::PgBreakerSync;
 use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
 
@@ -117,6 +118,9 @@ pub struct Components {
     pub sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
     /// Probes to use instead of the built-in ones, by service name (tests, the demo).
     pub probes: BTreeMap<String, Arc<dyn wedsync_probe::HealthProbe>>,
+    /// Breaker state shared with the other instances on the same PostgreSQL (`None`: breakers are
+    /// local to this process, as with SQLite).
+    pub breaker_sync: Option<Arc<PgBreakerSync>>,
 }
 
 impl std::fmt::Debug for Components {
@@ -135,6 +139,7 @@ impl Components {
             probe_store: Arc::new(wedsync_probe::store::MemoryStore::new()),
             sinks: Vec::new(),
             probes: BTreeMap::new(),
+            breaker_sync: None,
         }
     }
 
@@ -197,6 +202,7 @@ impl Components {
                 );
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
                 c.probe_store = s.clone();
+                c.breaker_sync = Some(PgBreakerSync::start((*s).clone()));
                 c.readiness = Arc::new(StoreReady(s));
             }
         }
@@ -246,6 +252,7 @@ impl<S: wedsync_store::StoreHealthCheck + 'static> Readiness for StoreReady<S> {
 pub struct RunningServer {
     addr: Option<SocketAddr>,
     app: Arc<App>,
+    breakers: Arc<wedsync_breaker::Registry>,
     stop: watch::Sender<bool>,
     http: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
@@ -268,6 +275,12 @@ impl RunningServer {
     /// The application (for in-process inspection in tests).
     pub fn app(&self) -> &Arc<App> {
         &self.app
+    }
+
+    /// The breaker registry: the services' breakers and the webhook handlers' breakers. With
+    /// PostgreSQL, changes made here reach the other instances (see [`BREAKER_SYNC_POLL`]).
+    pub fn breakers(&self) -> &Arc<wedsync_breaker::Registry> {
+        &self.breakers
     }
 
     /// Stops accepting, drains in-flight requests (bounded), then stops the background jobs.
@@ -317,12 +330,21 @@ pub async fn start_with(
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     let cipher = body_cipher(&cfg)?;
-    let breakers = Arc::new(
-        wedsync_breaker::Registry::builder()
-            .default_config(service_breaker_config())
-            .instance(instance.clone())
-            .build(),
-    );
+    let mut registry = wedsync_breaker::Registry::builder()
+        .default_config(service_breaker_config())
+        .instance(instance.clone());
+    for name in cfg.webhooks.keys() {
+        if let Some(p) = webhooks::provider_of(name) {
+            registry = registry.config(
+                wedsync_webhooks::delivery::breaker_name(p),
+                handler_breaker_config(),
+            );
+        }
+    }
+    if let Some(sync) = &components.breaker_sync {
+        registry = registry.state_sync(sync.clone());
+    }
+    let breakers = Arc::new(registry.build());
     let monitor = if cfg.monitor.enabled {
         let m = integrations::build_monitor(
             &cfg,
@@ -366,6 +388,20 @@ pub async fn start_with(
         }
     };
     let mut background = Vec::new();
+    if let Some(sync) = &components.breaker_sync {
+        // other instances' resets, forced opens and trips, applied to ours
+        let registry = breakers.clone();
+        let follower = sync.follow(instance.clone(), BREAKER_SYNC_POLL, move |change| {
+            let applied = registry.apply_remote(change);
+            tracing::debug!(breaker = %change.breaker, from = %change.instance, ?applied, "remote breaker change");
+        });
+        let stop = stopped(&stop_rx);
+        background.push(tokio::spawn(async move {
+            stop.await;
+            follower.abort();
+        }));
+        tracing::info!("breaker state shared through PostgreSQL");
+    }
     {
         // keep rate-limiter state bounded
         let app = app.clone();
@@ -490,13 +526,18 @@ pub async fn start_with(
     Ok(RunningServer {
         addr,
         app,
+        breakers,
         stop,
         http,
         background,
     })
 }
 
-/// The breaker configuration for services and webhook handlers: the last 10 outcomes, judged
+/// How often an instance reads the other instances' breaker changes when no PostgreSQL
+/// notification woke it (notifications normally deliver them within milliseconds).
+pub const BREAKER_SYNC_POLL: Duration = Duration::from_secs(2);
+
+/// The breaker configuration for services: the last 10 outcomes, judged
 /// after 4, opening at a 50 % failure rate for 30 s, two probes in half-open. Probes arrive every
 /// few seconds, not hundreds per second, so the library's defaults (100 calls) would never trip.
 pub fn service_breaker_config() -> wedsync_breaker::BreakerConfig {
@@ -505,6 +546,22 @@ pub fn service_breaker_config() -> wedsync_breaker::BreakerConfig {
         .minimum_calls(4)
         .failure_rate_threshold(50.0)
         .wait_duration_in_open(Duration::from_secs(30))
+        .permitted_calls_in_half_open(2)
+        .build()
+        .unwrap_or_default()
+}
+
+/// The breaker configuration for the internal webhook handlers: judged on the last 20 forwarding
+/// attempts, and only after 10, so that a few deliveries that failed during an outage cannot trip
+/// it once the handler is back. (With the services' 4-call minimum, three failed deliveries and
+/// one successful retry made a 75 % failure rate: the breaker opened on a success and pushed every
+/// other retry back by its 30 s open time.) Open for 10 s, two trial calls in half-open.
+pub fn handler_breaker_config() -> wedsync_breaker::BreakerConfig {
+    wedsync_breaker::BreakerConfig::builder()
+        .sliding_window(wedsync_breaker::SlidingWindow::Count(20))
+        .minimum_calls(10)
+        .failure_rate_threshold(50.0)
+        .wait_duration_in_open(Duration::from_secs(10))
         .permitted_calls_in_half_open(2)
         .build()
         .unwrap_or_default()
@@ -570,7 +627,7 @@ fn build_worker(
                 .expose()
                 .to_string(),
             None => {
-                tracing::warn!(provider = %name, "no handler_secret_env: the handler sees deliveries signed with a random per-process key");
+                tracing::warn!(provider = %name, "handler_secret_env is not set, so the handler sees deliveries signed with a random per-process key");
                 random_whsec()
             }
         };

@@ -110,7 +110,7 @@ fn main() -> ExitCode {
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { duration, port } = cli.command {
-        logging::init_level(cli.log_format, Scrubber::new(&[]), "warn");
+        logging::init_level(cli.log_format, Scrubber::new(&[]), "error");
         return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
             .await
             .map(|()| ExitCode::SUCCESS);

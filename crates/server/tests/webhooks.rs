@@ -331,6 +331,20 @@ async fn every_provider_signs_its_own_way() {
     t.stop().await;
 }
 
+/// Waits (at most 5 s) until the store says `id` was delivered.
+async fn wait_delivered(store: &dyn WebhookStore, id: Uuid) {
+    for _ in 0..50 {
+        if store.get_delivery(id).await.unwrap().unwrap().status == DeliveryStatus::Delivered {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        store.get_delivery(id).await.unwrap().unwrap().status,
+        DeliveryStatus::Delivered
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
     let handler = FakeWebhookHandler::start().await;
@@ -364,18 +378,8 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
     let d = handler.delivered();
     assert_eq!(d[0].header("x-wedsync-provider"), Some("stripe"));
     assert!(d[0].header("webhook-signature").is_some());
-    // wait for the store to say delivered
     let uuid = Uuid::parse_str(&id).unwrap();
-    for _ in 0..50 {
-        if store.get_delivery(uuid).await.unwrap().unwrap().status == DeliveryStatus::Delivered {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        store.get_delivery(uuid).await.unwrap().unwrap().status,
-        DeliveryStatus::Delivered
-    );
+    wait_delivered(store.as_ref(), uuid).await;
 
     // replay through the API
     let (admin, key_id) = t.key(&[Scope::Admin]).await;
@@ -403,6 +407,8 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
             .await,
         "replayed"
     );
+    // the worker records the replay's success just after the handler answered
+    wait_delivered(store.as_ref(), uuid).await;
     let audit = t.admin().recent_audit(10).await.unwrap();
     assert!(audit
         .iter()

@@ -57,6 +57,17 @@ impl TestServer {
             .clone()
     }
 
+    /// The server's breaker registry.
+    pub fn breakers(&self) -> Arc<wedsync_breaker::Registry> {
+        self.server
+            .lock()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .breakers()
+            .clone()
+    }
+
     /// Creates a key with `scopes`; returns (key, id).
     pub async fn key(&self, scopes: &[Scope]) -> (String, String) {
         let k = self.admin().create_key("test", scopes).await.unwrap();
