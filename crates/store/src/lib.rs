@@ -37,17 +37,20 @@
 //!   connection inside `spawn_blocking` (safe on a current-thread runtime).
 //! - **SQLite** ([`SqliteStore`]): bundled SQLite (no system library), WAL, a busy timeout,
 //!   foreign keys on; calls run on the blocking pool.
-//! - **Queue** ([`JobQueue`]): claim with `FOR UPDATE SKIP LOCKED` and a lease, priority first,
-//!   then due time; expired leases are reclaimed; `LISTEN/NOTIFY` wakes workers, polling is the
-//!   backstop. SQLite gives the same semantics within one process.
-//! - **Hot path** ([`DeliveryLog::record_delivery`]): "record a delivery and enqueue it" is one
-//!   statement; concurrent calls are batched into one statement and one commit.
+//! - **Webhook deliveries and their queue** (feature `webhooks`): `wedsync_webhooks::store::WebhookStore`
+//!   on both backends ([`webhook_store`]). Claims lock with `FOR UPDATE SKIP LOCKED` and a lease,
+//!   critical first, then due time; expired leases are reclaimed; dedupe on
+//!   `(provider, dedupe_key)` is a unique index; `LISTEN/NOTIFY` wakes workers
+//!   ([`PgStore::wait_for_deliveries`]), polling is the backstop. SQLite gives the same semantics
+//!   within one process.
+//! - **Hot path**: "record a delivery and enqueue it" (`insert_delivery`) is one row; concurrent
+//!   calls are group-committed into one statement and one commit, and so are attempt reports.
 //! - **Errors.** An unreachable database is [`StoreError::Unavailable`]; nothing is dropped
 //!   silently — the caller decides to retry or refuse.
 //!
 //! # Guarantees
 //!
-//! - A job is leased to one worker at a time, across processes on PostgreSQL.
+//! - A delivery attempt is leased to one worker at a time, across processes on PostgreSQL.
 //! - At most one unresolved incident per dedup key (partial unique index).
 //! - API keys are stored as SHA-256 hashes; the plaintext is returned once, at creation.
 //!
@@ -57,6 +60,7 @@
 //! |------------|---------|--------------|
 //! | `postgres` | yes     | [`PgStore`]: diesel-async + deadpool, LISTEN/NOTIFY via tokio-postgres |
 //! | `sqlite`   | yes     | [`SqliteStore`]: diesel + bundled SQLite (compiles C, no system library) |
+//! | `webhooks` | yes     | `wedsync_webhooks::store::WebhookStore` on both backends ([`webhook_store`]) |
 //! | `probe`    | no      | `wedsync-probe`'s `ResultStore`/`IncidentStore`/`OutboxStore` on both backends |
 //! | `breaker`  | no      | `breaker_sync::PgBreakerSync`: `wedsync-breaker`'s `StateSync` on PostgreSQL |
 //! | `testing`  | no      | `testing::fresh_postgres()`: a migrated per-test database (uses `wedsync-testkit`) |
@@ -74,6 +78,8 @@ pub mod probe_store;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "webhooks")]
+pub mod webhook_store;
 
 pub use error::{Result, StoreError};
 pub use model::*;

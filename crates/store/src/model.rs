@@ -2,7 +2,8 @@
 //!
 //! Domain crates (probe, webhooks, breaker) define the storage traits they need; the records and
 //! traits here cover what belongs to the store itself and to the server: API keys, the audit log,
-//! the delivery queue, probe-result history with its overview query, rollups, retention and health.
+//! probe-result history with its overview query, rollups, retention and health. (Webhook
+//! deliveries and their queue are `wedsync_webhooks::store::WebhookStore`, feature `webhooks`.)
 
 use std::fmt;
 use std::time::Duration;
@@ -306,123 +307,6 @@ pub trait AuditLog: Send + Sync {
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64>;
     /// Entries newest first, at most `limit`, only those with an id below `before_id` if given.
     async fn list_audit(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEntry>>;
-}
-
-// ------------------------------------------------------------------------------------------------
-// the delivery queue
-// ------------------------------------------------------------------------------------------------
-
-/// A job to enqueue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewJob {
-    /// The queue's name (e.g. `webhooks`).
-    pub queue: String,
-    /// The delivery this job forwards.
-    pub delivery_id: String,
-    /// Higher runs first.
-    pub priority: i16,
-    /// Not before this time.
-    pub run_at: OffsetDateTime,
-}
-
-/// A claimed job, leased to one worker until `lease_until`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    /// The job's id.
-    pub id: i64,
-    /// Its queue.
-    pub queue: String,
-    /// The delivery it forwards.
-    pub delivery_id: String,
-    /// Its priority.
-    pub priority: i16,
-    /// When it was due.
-    pub run_at: OffsetDateTime,
-    /// How many times it has been claimed, this claim included.
-    pub attempts: i32,
-    /// When the lease runs out and the job may be claimed again.
-    pub lease_until: OffsetDateTime,
-}
-
-/// A durable job queue shared by workers (and, on PostgreSQL, by processes).
-///
-/// Guarantees: a job is leased to at most one worker at a time; claims take the highest priority
-/// first, then the earliest due; a job whose lease ran out is claimable again after
-/// [`JobQueue::reclaim_expired`]; `complete`/`retry` only act for the current lease holder.
-#[async_trait]
-pub trait JobQueue: Send + Sync {
-    /// Enqueues jobs in one round trip; returns their ids in order.
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<i64>>;
-    /// Leases up to `max` due jobs of `queue` to `owner` for `lease`.
-    async fn claim(&self, queue: &str, owner: &str, max: i64, lease: Duration) -> Result<Vec<Job>>;
-    /// Removes finished jobs held by `owner`; returns how many were removed.
-    async fn complete(&self, owner: &str, ids: &[i64]) -> Result<u64>;
-    /// Releases a job held by `owner` to run again at `run_at` (attempts are kept).
-    async fn retry(&self, owner: &str, id: i64, run_at: OffsetDateTime) -> Result<bool>;
-    /// Makes jobs whose lease ran out claimable again; returns how many.
-    async fn reclaim_expired(&self) -> Result<u64>;
-    /// Jobs in `queue`, leased or not.
-    async fn queue_len(&self, queue: &str) -> Result<i64>;
-    /// Waits until new jobs may be available (a wake-up) or `timeout` passes (the polling
-    /// backstop). Returns `true` on a wake-up.
-    async fn wait_for_jobs(&self, timeout: Duration) -> Result<bool>;
-}
-
-// ------------------------------------------------------------------------------------------------
-// deliveries (the hot path of the webhook receiver)
-// ------------------------------------------------------------------------------------------------
-
-/// A webhook delivery as received, to record durably.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDelivery {
-    /// Our id for it (a UUID or the webhooks crate's id).
-    pub id: String,
-    /// The provider, e.g. `stripe`.
-    pub provider: String,
-    /// The provider's event id (duplicates are recognised on it).
-    pub event_id: String,
-    /// The provider's event type.
-    pub event_type: String,
-    /// Whether its signature verified.
-    pub signature_valid: bool,
-    /// The raw body (kept 7 days by default).
-    pub raw_body: Option<Vec<u8>>,
-    /// The sanitised body (kept 90 days by default).
-    pub sanitized_body: Option<String>,
-    /// When it arrived.
-    pub received_at: OffsetDateTime,
-}
-
-/// What recording a delivery did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordOutcome {
-    /// New: stored, and enqueued if asked.
-    Recorded,
-    /// The provider sent this event before: nothing was written.
-    Duplicate,
-}
-
-/// Durable recording of received deliveries.
-#[async_trait]
-pub trait DeliveryLog: Send + Sync {
-    /// Records a delivery and, when `enqueue` names a queue and priority, enqueues it, atomically
-    /// and in one statement. Concurrent callers are batched into shared transactions on PostgreSQL.
-    async fn record_delivery(
-        &self,
-        delivery: NewDelivery,
-        enqueue: Option<(&str, i16)>,
-    ) -> Result<RecordOutcome>;
-
-    /// The status of a recorded delivery.
-    async fn delivery_status(&self, id: &str) -> Result<Option<String>>;
-
-    /// Sets a delivery's status (e.g. `delivered`, `failed`) and counts an attempt.
-    async fn set_delivery_status(
-        &self,
-        id: &str,
-        status: &str,
-        error: Option<&str>,
-    ) -> Result<bool>;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1,26 +1,20 @@
 //! One conformance suite, run against both backends: PostgreSQL (a fresh database per test, from
 //! `DATABASE_URL` or 127.0.0.1:5432) and SQLite (a temporary file).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use wedsync_store::testing::fresh_postgres;
 use wedsync_store::*;
+use wedsync_webhooks::store::WebhookStore;
 
 /// Everything both backends implement.
 trait Store:
-    ApiKeyStore + AuditLog + JobQueue + MetricsStore + DeliveryLog + Retention + StoreHealthCheck
+    ApiKeyStore + AuditLog + MetricsStore + WebhookStore + Retention + StoreHealthCheck
 {
 }
 impl<T> Store for T where
-    T: ApiKeyStore
-        + AuditLog
-        + JobQueue
-        + MetricsStore
-        + DeliveryLog
-        + Retention
-        + StoreHealthCheck
+    T: ApiKeyStore + AuditLog + MetricsStore + WebhookStore + Retention + StoreHealthCheck
 {
 }
 
@@ -40,17 +34,12 @@ fn probe(service: &str, status: HealthStatus, at: OffsetDateTime, latency: i32) 
     }
 }
 
-fn delivery(id: &str, event: &str, at: OffsetDateTime) -> NewDelivery {
-    NewDelivery {
-        id: id.into(),
-        provider: "stripe".into(),
-        event_id: event.into(),
-        event_type: "payment_intent.succeeded".into(),
-        signature_valid: true,
-        raw_body: Some(b"{\"id\":\"evt\"}".to_vec()),
-        sanitized_body: Some("{\"id\":\"evt\"}".into()),
-        received_at: at,
-    }
+/// A verified delivery received at `at`, recorded but not queued.
+fn delivery(key: &str, at: OffsetDateTime) -> wedsync_webhooks::store::NewDelivery {
+    let mut d = wedsync_webhooks::store::conformance::sample(key);
+    d.received_at = at;
+    d.next_attempt_at = None;
+    d
 }
 
 async fn api_keys(s: &impl Store) {
@@ -114,172 +103,6 @@ async fn audit(s: &impl Store) {
         rest.iter().map(|e| e.id).collect::<Vec<_>>(),
         vec![ids[1], ids[0]]
     );
-}
-
-async fn queue(s: &impl Store) {
-    let now = OffsetDateTime::now_utc();
-    let job = |d: &str, p: i16, run_at| NewJob {
-        queue: "webhooks".into(),
-        delivery_id: d.into(),
-        priority: p,
-        run_at,
-    };
-    let ids = s
-        .enqueue(&[
-            job("low-old", 0, now - time::Duration::minutes(5)),
-            job("high-new", 5, now - time::Duration::seconds(1)),
-            job("high-old", 5, now - time::Duration::minutes(1)),
-            job("future", 9, now + time::Duration::hours(1)),
-        ])
-        .await
-        .unwrap();
-    assert_eq!(ids.len(), 4);
-    assert_eq!(s.queue_len("webhooks").await.unwrap(), 4);
-    // priority first, then due time; future jobs wait
-    let claimed = s
-        .claim("webhooks", "w1", 10, Duration::from_secs(30))
-        .await
-        .unwrap();
-    let order: Vec<_> = claimed.iter().map(|j| j.delivery_id.as_str()).collect();
-    assert_eq!(order, ["high-old", "high-new", "low-old"]);
-    assert!(claimed.iter().all(|j| j.attempts == 1));
-    // leased jobs are not claimed again
-    assert!(s
-        .claim("webhooks", "w2", 10, Duration::from_secs(30))
-        .await
-        .unwrap()
-        .is_empty());
-    // only the lease holder completes
-    assert_eq!(s.complete("w2", &[claimed[0].id]).await.unwrap(), 0);
-    assert_eq!(s.complete("w1", &[claimed[0].id]).await.unwrap(), 1);
-    // retry puts a job back
-    assert!(s
-        .retry("w1", claimed[1].id, now - time::Duration::seconds(1))
-        .await
-        .unwrap());
-    let again = s
-        .claim("webhooks", "w2", 10, Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(again.len(), 1);
-    assert_eq!(again[0].delivery_id, "high-new");
-    assert_eq!(again[0].attempts, 2);
-    // an expired lease is reclaimed and claimable again
-    let short = s
-        .enqueue(&[job("short", 1, now - time::Duration::seconds(1))])
-        .await
-        .unwrap();
-    let got = s
-        .claim("webhooks", "w3", 1, Duration::from_millis(1))
-        .await
-        .unwrap();
-    assert_eq!(got[0].id, short[0]);
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(s.reclaim_expired().await.unwrap() >= 1);
-    let re = s
-        .claim("webhooks", "w4", 1, Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(re[0].id, short[0]);
-    // the old holder can no longer complete it
-    assert_eq!(s.complete("w3", &[short[0]]).await.unwrap(), 0);
-    assert_eq!(s.complete("w4", &[short[0]]).await.unwrap(), 1);
-    // wait_for_jobs times out without work (polling backstop) ...
-    let started = std::time::Instant::now();
-    let _ = s.wait_for_jobs(Duration::from_millis(50)).await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
-}
-
-async fn wake_up<S: Store + Clone + 'static>(s: &S) {
-    // prime the listener, then check an enqueue wakes a waiter well before the timeout
-    let _ = s.wait_for_jobs(Duration::from_millis(300)).await.unwrap();
-    let waiter = {
-        let s = s.clone();
-        tokio::spawn(async move { s.wait_for_jobs(Duration::from_secs(20)).await.unwrap() })
-    };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    s.enqueue(&[NewJob {
-        queue: "wake".into(),
-        delivery_id: "d".into(),
-        priority: 0,
-        run_at: OffsetDateTime::now_utc(),
-    }])
-    .await
-    .unwrap();
-    let woke = tokio::time::timeout(Duration::from_secs(10), waiter)
-        .await
-        .expect("the waiter was not woken")
-        .unwrap();
-    assert!(woke);
-}
-
-async fn deliveries(s: &impl Store) {
-    let at = OffsetDateTime::now_utc();
-    let out = s
-        .record_delivery(delivery("d1", "evt_1", at), Some(("webhooks", 3)))
-        .await
-        .unwrap();
-    assert_eq!(out, RecordOutcome::Recorded);
-    // the provider retried: nothing new is written or enqueued
-    let dup = s
-        .record_delivery(delivery("d2", "evt_1", at), Some(("webhooks", 3)))
-        .await
-        .unwrap();
-    assert_eq!(dup, RecordOutcome::Duplicate);
-    assert_eq!(s.queue_len("webhooks").await.unwrap(), 1);
-    assert_eq!(
-        s.delivery_status("d1").await.unwrap().as_deref(),
-        Some("pending")
-    );
-    assert_eq!(s.delivery_status("d2").await.unwrap(), None);
-    let jobs = s
-        .claim("webhooks", "w", 10, Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].delivery_id, "d1");
-    assert_eq!(jobs[0].priority, 3);
-    assert!(s
-        .set_delivery_status("d1", "delivered", None)
-        .await
-        .unwrap());
-    assert_eq!(
-        s.delivery_status("d1").await.unwrap().as_deref(),
-        Some("delivered")
-    );
-    // concurrent writers: every one recorded exactly once
-    let mut set = Vec::new();
-    for i in 0..64 {
-        set.push(s.record_delivery(delivery(&format!("c{i}"), &format!("evt_c{i}"), at), None));
-    }
-    let results = futures_join_all(set).await;
-    assert!(results
-        .iter()
-        .all(|r| matches!(r, Ok(RecordOutcome::Recorded))));
-}
-
-async fn futures_join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
-    // a tiny join_all: poll them all concurrently on this task
-    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().map(|o| o.unwrap()).collect()
 }
 
 async fn overview_and_rollups(s: &impl Store) {
@@ -383,13 +206,11 @@ async fn retention(s: &impl Store) {
     let now = OffsetDateTime::now_utc();
     let days = |d: i64| now - time::Duration::days(d);
     // raw bodies: 7 days; sanitised logs: 90 days
+    let mut ids = Vec::new();
     for (i, age) in [1, 10, 100].into_iter().enumerate() {
-        s.record_delivery(
-            delivery(&format!("r{i}"), &format!("evt_r{i}"), days(age)),
-            None,
-        )
-        .await
-        .unwrap();
+        let d = delivery(&format!("evt_r{i}"), days(age));
+        ids.push(d.id);
+        s.insert_delivery(d).await.unwrap();
     }
     // probe results: 30 days (2500 rows older, to exercise several batches)
     let mut old: Vec<_> = (0..2500)
@@ -413,8 +234,11 @@ async fn retention(s: &impl Store) {
     assert_eq!(report.deliveries_deleted, 1);
     assert_eq!(report.probe_results_deleted, 2500);
     assert!(!report.incomplete);
-    assert_eq!(s.delivery_status("r2").await.unwrap(), None);
-    assert!(s.delivery_status("r1").await.unwrap().is_some());
+    assert!(s.get_delivery(ids[2]).await.unwrap().is_none());
+    let kept = s.get_delivery(ids[1]).await.unwrap().unwrap();
+    assert!(kept.raw_body.is_none(), "the raw body went after 7 days");
+    let fresh = s.get_delivery(ids[0]).await.unwrap().unwrap();
+    assert!(fresh.raw_body.is_some());
     let left = s
         .probe_history("stripe", days(400), now, 10_000)
         .await
@@ -463,71 +287,4 @@ macro_rules! both {
     };
 }
 
-both!(
-    api_keys,
-    audit,
-    queue,
-    deliveries,
-    overview_and_rollups,
-    retention,
-    health
-);
-
-#[tokio::test]
-async fn postgres_wake_up() {
-    let pg = fresh_postgres().await;
-    wake_up(&pg.store).await;
-}
-
-#[tokio::test]
-async fn sqlite_wake_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path().join("t.db")).await.unwrap();
-    wake_up(&s).await;
-}
-
-#[tokio::test]
-async fn unique_claims_on_sqlite_under_concurrency() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(dir.path().join("t.db")).await.unwrap();
-    let jobs: Vec<_> = (0..200)
-        .map(|i| NewJob {
-            queue: "q".into(),
-            delivery_id: format!("d{i}"),
-            priority: 0,
-            run_at: OffsetDateTime::now_utc(),
-        })
-        .collect();
-    s.enqueue(&jobs).await.unwrap();
-    let mut handles = Vec::new();
-    for w in 0..4 {
-        let s = s.clone();
-        handles.push(tokio::spawn(async move {
-            let owner = format!("w{w}");
-            let mut got = Vec::new();
-            loop {
-                let batch = s
-                    .claim("q", &owner, 7, Duration::from_secs(60))
-                    .await
-                    .unwrap();
-                if batch.is_empty() {
-                    break;
-                }
-                let ids: Vec<_> = batch.iter().map(|j| j.id).collect();
-                assert_eq!(s.complete(&owner, &ids).await.unwrap(), ids.len() as u64);
-                got.extend(batch.into_iter().map(|j| j.delivery_id));
-            }
-            got
-        }));
-    }
-    let mut all = HashSet::new();
-    let mut total = 0;
-    for h in handles {
-        for d in h.await.unwrap() {
-            total += 1;
-            all.insert(d);
-        }
-    }
-    assert_eq!(total, 200);
-    assert_eq!(all.len(), 200);
-}
+both!(api_keys, audit, overview_and_rollups, retention, health);

@@ -1,13 +1,13 @@
-//! PostgreSQL-specific tests: migrations up/down/up (and SQLite's), concurrent claimers on
-//! separate connections, two claiming OS processes, Row Level Security, unreachable database.
+//! PostgreSQL-specific tests: migrations up/down/up (and SQLite's), session settings, Row Level
+//! Security, unreachable database. (The queue's concurrency tests are in `tests/webhooks.rs`.)
 
-use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use wedsync_store::testing::fresh_postgres;
 use wedsync_store::*;
+use wedsync_webhooks::store::WebhookStore;
 
 async fn raw_client(url: &str) -> tokio_postgres::Client {
     let config = tokio_postgres::Config::from_str(url).unwrap();
@@ -44,7 +44,8 @@ async fn postgres_migrations_up_down_up() {
         "api_keys",
         "audit_log",
         "notification_outbox",
-        "delivery_queue",
+        "webhook_delivery_attempts",
+        "webhook_replay_jobs",
         "service_health_rollups_hourly",
         "service_health_rollups_daily",
     ] {
@@ -63,7 +64,7 @@ async fn postgres_migrations_up_down_up() {
         .get(0);
     assert_eq!(naive, 0);
     let reverted = pg.store.revert_all_migrations().await.unwrap();
-    assert_eq!(reverted.len(), 2);
+    assert_eq!(reverted.len(), 3);
     assert!(tables(&client).await.is_empty());
     let functions: i64 = client
         .query_one(
@@ -75,7 +76,7 @@ async fn postgres_migrations_up_down_up() {
         .get(0);
     assert_eq!(functions, 0, "down migrations leave no functions behind");
     let applied = pg.store.run_migrations().await.unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), 3);
     assert_eq!(tables(&client).await, before);
 }
 
@@ -83,8 +84,8 @@ async fn postgres_migrations_up_down_up() {
 async fn sqlite_migrations_up_down_up() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path().join("m.db")).await.unwrap();
-    assert_eq!(s.revert_all_migrations().await.unwrap().len(), 1);
-    assert_eq!(s.run_migrations().await.unwrap().len(), 1);
+    assert_eq!(s.revert_all_migrations().await.unwrap().len(), 2);
+    assert_eq!(s.run_migrations().await.unwrap().len(), 2);
     // and it works afterwards
     s.append_audit(NewAuditEntry {
         actor: "a".into(),
@@ -144,154 +145,13 @@ async fn unreachable_database_is_a_clear_error() {
     assert!(h.error.is_some());
     // the hot path reports the failure too: nothing is dropped silently
     let rec = store
-        .record_delivery(
-            NewDelivery {
-                id: "x".into(),
-                provider: "stripe".into(),
-                event_id: "evt".into(),
-                event_type: "t".into(),
-                signature_valid: true,
-                raw_body: None,
-                sanitized_body: None,
-                received_at: OffsetDateTime::now_utc(),
-            },
-            Some(("webhooks", 0)),
-        )
+        .insert_delivery(wedsync_webhooks::store::conformance::sample("evt_x"))
         .await;
-    assert!(rec.unwrap_err().is_unavailable());
+    let err = rec.unwrap_err();
+    assert!(err.to_string().contains("database unavailable"), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
     // a bad config is refused up front
     assert!(PgStore::new(PgConfig::new("postgres://x").pool_size(0)).is_err());
-}
-
-fn jobs(n: usize, queue: &str) -> Vec<NewJob> {
-    (0..n)
-        .map(|i| NewJob {
-            queue: queue.into(),
-            delivery_id: format!("d{i}"),
-            priority: (i % 3) as i16,
-            run_at: OffsetDateTime::now_utc() - time::Duration::seconds(1),
-        })
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_claimers_on_separate_connections() {
-    let pg = fresh_postgres().await;
-    pg.store.enqueue(&jobs(1000, "q")).await.unwrap();
-    let mut handles = Vec::new();
-    for w in 0..6 {
-        // each claimer has its own store, pool and connections
-        let store = PgStore::new(PgConfig::new(pg.url()).pool_size(1)).unwrap();
-        handles.push(tokio::spawn(async move {
-            let owner = format!("worker-{w}");
-            let mut got = Vec::new();
-            loop {
-                let batch = store
-                    .claim("q", &owner, 10, Duration::from_secs(60))
-                    .await
-                    .unwrap();
-                if batch.is_empty() {
-                    break;
-                }
-                let ids: Vec<i64> = batch.iter().map(|j| j.id).collect();
-                assert_eq!(
-                    store.complete(&owner, &ids).await.unwrap(),
-                    ids.len() as u64
-                );
-                got.extend(ids);
-            }
-            got
-        }));
-    }
-    let mut seen = HashSet::new();
-    let mut per_worker = Vec::new();
-    for h in handles {
-        let got = h.await.unwrap();
-        per_worker.push(got.len());
-        for id in got {
-            assert!(seen.insert(id), "job {id} was claimed twice");
-        }
-    }
-    assert_eq!(seen.len(), 1000);
-    assert!(
-        per_worker.iter().filter(|n| **n > 0).count() >= 2,
-        "{per_worker:?}"
-    );
-    assert_eq!(pg.store.queue_len("q").await.unwrap(), 0);
-}
-
-const CHILD_URL: &str = "WEDSYNC_STORE_TEST_CHILD_URL";
-
-/// The worker half of `two_processes_share_the_queue` (runs only in the child processes).
-#[tokio::test]
-#[ignore = "entry point of the two-process queue test; run by it"]
-async fn queue_worker_process() {
-    let url = std::env::var(CHILD_URL).expect("run by two_processes_share_the_queue");
-    let store = PgStore::new(PgConfig::new(url).pool_size(2)).unwrap();
-    let owner = format!("pid-{}", std::process::id());
-    let mut idle = 0;
-    while idle < 3 {
-        let batch = store
-            .claim("procs", &owner, 5, Duration::from_secs(60))
-            .await
-            .unwrap();
-        if batch.is_empty() {
-            idle += 1;
-            store
-                .wait_for_jobs(Duration::from_millis(100))
-                .await
-                .unwrap();
-            continue;
-        }
-        idle = 0;
-        let ids: Vec<i64> = batch.iter().map(|j| j.id).collect();
-        store.complete(&owner, &ids).await.unwrap();
-        for j in batch {
-            println!("CLAIMED {}", j.delivery_id);
-        }
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_share_the_queue() {
-    let pg = fresh_postgres().await;
-    pg.store.enqueue(&jobs(600, "procs")).await.unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..2)
-        .map(|_| {
-            std::process::Command::new(&exe)
-                .args([
-                    "--ignored",
-                    "--exact",
-                    "queue_worker_process",
-                    "--nocapture",
-                ])
-                .env(CHILD_URL, pg.url())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    let mut per_process = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "a worker process failed");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut n = 0;
-        for line in text.lines().filter_map(|l| l.strip_prefix("CLAIMED ")) {
-            *counts.entry(line.to_owned()).or_default() += 1;
-            n += 1;
-        }
-        per_process.push(n);
-    }
-    assert_eq!(counts.len(), 600, "every job was processed");
-    assert!(
-        counts.values().all(|c| *c == 1),
-        "a job was processed twice"
-    );
-    assert_eq!(pg.store.queue_len("procs").await.unwrap(), 0);
-    eprintln!("jobs per process: {per_process:?}");
 }
 
 #[tokio::test]
@@ -368,26 +228,4 @@ async fn row_level_security_needs_the_permission() {
         ))
         .await
         .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn notify_wakes_a_worker_of_another_store() {
-    let pg = fresh_postgres().await;
-    let other = PgStore::new(PgConfig::new(pg.url()).pool_size(1)).unwrap();
-    // start the other store's LISTEN connection
-    let _ = other
-        .wait_for_jobs(Duration::from_millis(300))
-        .await
-        .unwrap();
-    let waiter = tokio::spawn(async move { other.wait_for_jobs(Duration::from_secs(20)).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = std::time::Instant::now();
-    pg.store.enqueue(&jobs(1, "wake")).await.unwrap();
-    let woke = tokio::time::timeout(Duration::from_secs(10), waiter)
-        .await
-        .expect("the other store's worker was not woken")
-        .unwrap()
-        .unwrap();
-    assert!(woke, "woken by NOTIFY, not by the 20 s timeout");
-    assert!(started.elapsed() < Duration::from_secs(10));
 }

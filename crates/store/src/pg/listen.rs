@@ -69,6 +69,7 @@ impl Listener {
     }
 
     /// Wakes this process's waiting workers at once (other processes get the `NOTIFY`).
+    #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
     pub(crate) fn wake_local(&self) {
         self.shared.queue.notify_waiters();
     }

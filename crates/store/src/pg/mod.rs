@@ -1,5 +1,6 @@
 //! PostgreSQL: diesel-async over a deadpool pool, LISTEN/NOTIFY through tokio-postgres.
 
+pub(crate) mod batch;
 mod listen;
 mod ops;
 
@@ -13,7 +14,6 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
-use tokio::sync::{mpsc, Semaphore};
 
 use crate::error::{Result, StoreError};
 use crate::model::{StoreHealth, StoreHealthCheck};
@@ -42,8 +42,12 @@ pub struct PgConfig {
     /// `application_name` set on every new connection (shows in `pg_stat_activity`).
     /// Default `wedsync-monitor`.
     pub application_name: String,
-    /// Deliveries written per batched statement at most. Default 256.
+    /// Items (deliveries, attempt reports) written per group-committed statement at most.
+    /// Default 256.
     pub max_batch: usize,
+    /// Group-committed statements in flight at once, per kind. Fewer means bigger batches and
+    /// fewer commits; more means lower latency when the server has idle cores. Default 2.
+    pub batches_in_flight: usize,
 }
 
 impl std::fmt::Debug for PgConfig {
@@ -71,6 +75,7 @@ impl PgConfig {
             statement_timeout: Duration::from_secs(30),
             application_name: "wedsync-monitor".to_owned(),
             max_batch: 256,
+            batches_in_flight: 2,
         }
     }
 
@@ -90,8 +95,10 @@ impl PgConfig {
         if self.pool_size == 0 {
             return Err(StoreError::Config("pool_size must be at least 1".into()));
         }
-        if self.max_batch == 0 {
-            return Err(StoreError::Config("max_batch must be at least 1".into()));
+        if self.max_batch == 0 || self.batches_in_flight == 0 {
+            return Err(StoreError::Config(
+                "max_batch and batches_in_flight must be at least 1".into(),
+            ));
         }
         tokio_postgres::Config::from_str(&self.url)
             .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
@@ -153,24 +160,20 @@ pub(crate) async fn connect_raw(
         .map_err(|e| ConnectionError::BadConnection(e.to_string()))
 }
 
-/// A request to the delivery batcher.
-pub(crate) struct BatchItem {
-    pub(crate) delivery: crate::model::NewDelivery,
-    pub(crate) enqueue: Option<(String, i16)>,
-    pub(crate) reply: tokio::sync::oneshot::Sender<Result<crate::model::RecordOutcome>>,
-}
-
 pub(crate) struct Inner {
     pub(crate) pool: Pool<AsyncPgConnection>,
     pub(crate) config: PgConfig,
-    pub(crate) batcher: mpsc::Sender<BatchItem>,
     pub(crate) listener: Listener,
+    #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
     pub(crate) wake_pending: std::sync::atomic::AtomicBool,
+    #[cfg(feature = "webhooks")]
+    pub(crate) webhooks: crate::webhook_store::pg::Batchers,
 }
 
 /// Wakes queue workers in every process: one `NOTIFY` per couple of milliseconds at most, sent
 /// after the writes committed and outside them (a `NOTIFY` inside a write transaction would
 /// serialise commits on PostgreSQL's notification lock).
+#[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
 pub(crate) fn wake_workers(inner: &Arc<Inner>) {
     use std::sync::atomic::Ordering;
     inner.listener.wake_local();
@@ -205,7 +208,8 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
-    /// Builds the pool (no connection is opened yet) and starts the background batcher.
+    /// Builds the pool (no connection is opened yet) and starts the background group-commit
+    /// writers.
     ///
     /// Must be called inside a tokio runtime.
     pub fn new(config: PgConfig) -> Result<Self> {
@@ -233,23 +237,20 @@ impl PgStore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;
-        let (tx, rx) = mpsc::channel(config.max_batch * 4);
         let listener = Listener::new(config.clone());
-        let store = Self {
-            inner: Arc::new(Inner {
-                pool,
-                config,
-                batcher: tx,
-                listener,
-                wake_pending: std::sync::atomic::AtomicBool::new(false),
-            }),
-        };
-        let weak = Arc::downgrade(&store.inner);
-        let in_flight = Arc::new(Semaphore::new(
-            (store.inner.config.pool_size / 2).clamp(1, 8),
-        ));
-        tokio::spawn(ops::run_batcher(weak, rx, in_flight));
-        Ok(store)
+        let inner = Arc::new_cyclic(|_weak| Inner {
+            #[cfg(feature = "webhooks")]
+            webhooks: crate::webhook_store::pg::Batchers::spawn(
+                _weak,
+                config.max_batch,
+                config.batches_in_flight,
+            ),
+            pool,
+            config,
+            listener,
+            wake_pending: std::sync::atomic::AtomicBool::new(false),
+        });
+        Ok(Self { inner })
     }
 
     /// Builds the store and runs the pending migrations.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use diesel::connection::SimpleConnection;
-use diesel::sql_types::{BigInt, Binary, Integer, Nullable, SmallInt, Text};
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use time::OffsetDateTime;
@@ -30,7 +30,9 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Arc<Mutex<SqliteConnection>>,
     path: PathBuf,
-    jobs: Arc<Notify>,
+    /// Wakes workers waiting for due deliveries (see `wait_for_deliveries`).
+    #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
+    pub(crate) wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -41,17 +43,15 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn us(t: OffsetDateTime) -> i64 {
+/// Microseconds since the Unix epoch: how SQLite stores a timestamp.
+pub(crate) fn us(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
 }
 
-fn from_us(v: i64) -> OffsetDateTime {
+/// The inverse of [`us`].
+pub(crate) fn from_us(v: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-fn dur_us(d: Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 fn now_us() -> i64 {
@@ -98,7 +98,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
-            jobs: Arc::new(Notify::new()),
+            wake: Arc::new(Notify::new()),
         })
     }
 
@@ -661,290 +661,6 @@ impl AuditLog for SqliteStore {
 }
 
 // ------------------------------------------------------------------------------------------------
-// the queue
-// ------------------------------------------------------------------------------------------------
-
-#[derive(QueryableByName)]
-struct JobRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    queue: String,
-    #[diesel(sql_type = Text)]
-    delivery_id: String,
-    #[diesel(sql_type = SmallInt)]
-    priority: i16,
-    #[diesel(sql_type = BigInt)]
-    run_at: i64,
-    #[diesel(sql_type = Integer)]
-    attempts: i32,
-    #[diesel(sql_type = BigInt)]
-    lease_until: i64,
-}
-
-#[derive(QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn insert_jobs(c: &mut SqliteConnection, jobs: &[NewJob]) -> Result<Vec<i64>> {
-    let now = now_us();
-    let mut ids = Vec::with_capacity(jobs.len());
-    for j in jobs {
-        let row: IdRow = diesel::sql_query(
-            "INSERT INTO delivery_queue (queue, delivery_id, priority, run_at, created_at)
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind::<Text, _>(&j.queue)
-        .bind::<Text, _>(&j.delivery_id)
-        .bind::<SmallInt, _>(j.priority)
-        .bind::<BigInt, _>(us(j.run_at))
-        .bind::<BigInt, _>(now)
-        .get_result(c)?;
-        ids.push(row.id);
-    }
-    Ok(ids)
-}
-
-#[async_trait]
-impl JobQueue for SqliteStore {
-    async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<i64>> {
-        let jobs = jobs.to_vec();
-        let ids = self
-            .with_conn(move |c| c.transaction::<_, StoreError, _>(|c| insert_jobs(c, &jobs)))
-            .await?;
-        self.jobs.notify_waiters();
-        Ok(ids)
-    }
-
-    async fn claim(&self, queue: &str, owner: &str, max: i64, lease: Duration) -> Result<Vec<Job>> {
-        let (queue, owner) = (queue.to_owned(), owner.to_owned());
-        let rows: Vec<JobRow> = self
-            .with_conn(move |c| {
-                let now = now_us();
-                Ok(diesel::sql_query(
-                    "UPDATE delivery_queue
-                     SET lease_owner = ?, lease_until = ?, attempts = attempts + 1
-                     WHERE id IN (
-                         SELECT id FROM delivery_queue
-                         WHERE queue = ? AND lease_until IS NULL AND run_at <= ?
-                         ORDER BY priority DESC, run_at, id LIMIT ?)
-                     RETURNING id, queue, delivery_id, priority, run_at, attempts, lease_until",
-                )
-                .bind::<Text, _>(&owner)
-                .bind::<BigInt, _>(now.saturating_add(dur_us(lease)))
-                .bind::<Text, _>(&queue)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(max)
-                .load(c)?)
-            })
-            .await?;
-        let mut jobs: Vec<Job> = rows
-            .into_iter()
-            .map(|r| Job {
-                id: r.id,
-                queue: r.queue,
-                delivery_id: r.delivery_id,
-                priority: r.priority,
-                run_at: from_us(r.run_at),
-                attempts: r.attempts,
-                lease_until: from_us(r.lease_until),
-            })
-            .collect();
-        jobs.sort_by(|a, b| {
-            b.priority
-                .cmp(&a.priority)
-                .then(a.run_at.cmp(&b.run_at))
-                .then(a.id.cmp(&b.id))
-        });
-        Ok(jobs)
-    }
-
-    async fn complete(&self, owner: &str, ids: &[i64]) -> Result<u64> {
-        let (owner, ids) = (owner.to_owned(), ids.to_vec());
-        self.with_conn(move |c| {
-            c.transaction::<_, StoreError, _>(|c| {
-                let mut n = 0;
-                for id in &ids {
-                    n += diesel::sql_query(
-                        "DELETE FROM delivery_queue WHERE id = ? AND lease_owner = ?",
-                    )
-                    .bind::<BigInt, _>(id)
-                    .bind::<Text, _>(&owner)
-                    .execute(c)? as u64;
-                }
-                Ok(n)
-            })
-        })
-        .await
-    }
-
-    async fn retry(&self, owner: &str, id: i64, run_at: OffsetDateTime) -> Result<bool> {
-        let owner = owner.to_owned();
-        let done = self
-            .with_conn(move |c| {
-                let n = diesel::sql_query(
-                    "UPDATE delivery_queue SET lease_owner = NULL, lease_until = NULL, run_at = ?
-                     WHERE id = ? AND lease_owner = ?",
-                )
-                .bind::<BigInt, _>(us(run_at))
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(&owner)
-                .execute(c)?;
-                Ok(n > 0)
-            })
-            .await?;
-        if done {
-            self.jobs.notify_waiters();
-        }
-        Ok(done)
-    }
-
-    async fn reclaim_expired(&self) -> Result<u64> {
-        let n = self
-            .with_conn(|c| {
-                Ok(diesel::sql_query(
-                    "UPDATE delivery_queue SET lease_owner = NULL, lease_until = NULL
-                     WHERE lease_until < ?",
-                )
-                .bind::<BigInt, _>(now_us())
-                .execute(c)? as u64)
-            })
-            .await?;
-        if n > 0 {
-            self.jobs.notify_waiters();
-        }
-        Ok(n)
-    }
-
-    async fn queue_len(&self, queue: &str) -> Result<i64> {
-        let queue = queue.to_owned();
-        let row: CountRow = self
-            .with_conn(move |c| {
-                Ok(
-                    diesel::sql_query("SELECT count(*) AS n FROM delivery_queue WHERE queue = ?")
-                        .bind::<Text, _>(&queue)
-                        .get_result(c)?,
-                )
-            })
-            .await?;
-        Ok(row.n)
-    }
-
-    async fn wait_for_jobs(&self, timeout: Duration) -> Result<bool> {
-        Ok(tokio::time::timeout(timeout, self.jobs.notified())
-            .await
-            .is_ok())
-    }
-}
-
-// ------------------------------------------------------------------------------------------------
-// deliveries
-// ------------------------------------------------------------------------------------------------
-
-#[async_trait]
-impl DeliveryLog for SqliteStore {
-    async fn record_delivery(
-        &self,
-        d: NewDelivery,
-        enqueue: Option<(&str, i16)>,
-    ) -> Result<RecordOutcome> {
-        let enqueue = enqueue.map(|(q, p)| (q.to_owned(), p));
-        let wakes_workers = enqueue.is_some();
-        let outcome = self
-            .with_conn(move |c| {
-                c.transaction::<_, StoreError, _>(|c| {
-                    let at = us(d.received_at);
-                    let n = diesel::sql_query(
-                        "INSERT INTO webhook_delivery_log
-                             (id, provider, event_id, event_type, status, signature_valid,
-                              raw_body, sanitized_body, received_at, updated_at)
-                         VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
-                         ON CONFLICT (provider, event_id) DO NOTHING",
-                    )
-                    .bind::<Text, _>(&d.id)
-                    .bind::<Text, _>(&d.provider)
-                    .bind::<Text, _>(&d.event_id)
-                    .bind::<Text, _>(&d.event_type)
-                    .bind::<Integer, _>(i32::from(d.signature_valid))
-                    .bind::<Nullable<Binary>, _>(&d.raw_body)
-                    .bind::<Nullable<Text>, _>(&d.sanitized_body)
-                    .bind::<BigInt, _>(at)
-                    .bind::<BigInt, _>(at)
-                    .execute(c)?;
-                    if n == 0 {
-                        return Ok(RecordOutcome::Duplicate);
-                    }
-                    if let Some((queue, priority)) = &enqueue {
-                        insert_jobs(
-                            c,
-                            &[NewJob {
-                                queue: queue.clone(),
-                                delivery_id: d.id.clone(),
-                                priority: *priority,
-                                run_at: d.received_at,
-                            }],
-                        )?;
-                    }
-                    Ok(RecordOutcome::Recorded)
-                })
-            })
-            .await?;
-        if outcome == RecordOutcome::Recorded && wakes_workers {
-            self.jobs.notify_waiters();
-        }
-        Ok(outcome)
-    }
-
-    async fn delivery_status(&self, id: &str) -> Result<Option<String>> {
-        #[derive(QueryableByName)]
-        struct StatusRow {
-            #[diesel(sql_type = Text)]
-            status: String,
-        }
-        let id = id.to_owned();
-        let rows: Vec<StatusRow> = self
-            .with_conn(move |c| {
-                Ok(
-                    diesel::sql_query("SELECT status FROM webhook_delivery_log WHERE id = ?")
-                        .bind::<Text, _>(&id)
-                        .load(c)?,
-                )
-            })
-            .await?;
-        Ok(rows.into_iter().next().map(|r| r.status))
-    }
-
-    async fn set_delivery_status(
-        &self,
-        id: &str,
-        status: &str,
-        error: Option<&str>,
-    ) -> Result<bool> {
-        let (id, status, error) = (id.to_owned(), status.to_owned(), error.map(str::to_owned));
-        self.with_conn(move |c| {
-            let now = now_us();
-            let terminal = matches!(status.as_str(), "delivered" | "failed" | "dead");
-            let n = diesel::sql_query(
-                "UPDATE webhook_delivery_log
-                 SET status = ?, last_error = ?, attempts = attempts + 1, updated_at = ?,
-                     completed_at = ?
-                 WHERE id = ?",
-            )
-            .bind::<Text, _>(&status)
-            .bind::<Nullable<Text>, _>(&error)
-            .bind::<BigInt, _>(now)
-            .bind::<Nullable<BigInt>, _>(terminal.then_some(now))
-            .bind::<Text, _>(&id)
-            .execute(c)?;
-            Ok(n > 0)
-        })
-        .await
-    }
-}
-
-// ------------------------------------------------------------------------------------------------
 // retention
 // ------------------------------------------------------------------------------------------------
 
@@ -952,15 +668,16 @@ impl DeliveryLog for SqliteStore {
 const RETENTION: &[(&str, &str)] = &[
     (
         "raw_bodies",
-        "UPDATE webhook_delivery_log SET raw_body = NULL WHERE rowid IN (
+        "UPDATE webhook_delivery_log
+         SET raw_body = NULL, raw_body_nonce = NULL, raw_body_key_id = NULL WHERE rowid IN (
              SELECT rowid FROM webhook_delivery_log WHERE raw_body IS NOT NULL AND received_at < ?1
              LIMIT ?2)",
     ),
     (
         "deliveries",
         "DELETE FROM webhook_delivery_log WHERE rowid IN (
-             SELECT d.rowid FROM webhook_delivery_log d WHERE d.received_at < ?1
-               AND NOT EXISTS (SELECT 1 FROM delivery_queue q WHERE q.delivery_id = d.id)
+             SELECT rowid FROM webhook_delivery_log WHERE received_at < ?1
+               AND status NOT IN ('pending', 'retrying')
              LIMIT ?2)",
     ),
     (

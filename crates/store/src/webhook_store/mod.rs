@@ -1,0 +1,646 @@
+//! `wedsync_webhooks::store::WebhookStore` on PostgreSQL and SQLite (feature `webhooks`).
+//!
+//! The delivery queue lives in the delivery row: a delivery is queued while its status is
+//! `pending` or `retrying`, and the partial index `webhook_delivery_log_queue` is the queue.
+//! Dedupe is enforced by the partial unique index `webhook_delivery_log_dedupe` on
+//! `(provider, dedupe_key)`, so two processes can never both record an owner for one key.
+//!
+//! What both backends share lives here: the row mapping (one field list, instantiated per
+//! backend by [`delivery_row!`]), the SQL that reads the same on both dialects ([`Dialect`]), the
+//! list filter builder, and the error conversion.
+// with one backend (or none) compiled in, part of what they share is unused
+#![cfg_attr(
+    not(all(feature = "postgres", feature = "sqlite")),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+
+#[cfg(feature = "postgres")]
+pub(crate) mod pg;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wedsync_webhooks::store::{
+    AttemptRecord, AttemptTrigger, Claimed, Delivery, DeliveryQuery, DeliveryStatus, ErrorKind,
+    Priority, ReplayRequest, StoreError as WebhookError,
+};
+
+use crate::error::StoreError;
+
+impl From<StoreError> for WebhookError {
+    fn from(e: StoreError) -> Self {
+        WebhookError::Backend(Box::new(e))
+    }
+}
+
+pub(crate) type WResult<T> = std::result::Result<T, WebhookError>;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("unknown {what} {value:?}"))
+}
+
+pub(crate) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
+    s.parse().map_err(|_| corrupt(what, s))
+}
+
+pub(crate) fn parse_uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| corrupt("uuid", s))
+}
+
+pub(crate) fn count(what: &str, v: i32) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(what, &v.to_string()))
+}
+
+/// Timestamps as a backend reads them: `timestamptz` on PostgreSQL, µs since the epoch on SQLite.
+pub(crate) trait IntoTime {
+    fn into_time(self) -> OffsetDateTime;
+}
+
+impl IntoTime for OffsetDateTime {
+    fn into_time(self) -> OffsetDateTime {
+        self
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl IntoTime for i64 {
+    fn into_time(self) -> OffsetDateTime {
+        crate::sqlite::from_us(self)
+    }
+}
+
+/// The columns every delivery query selects (`d` is the table's alias). Identical on both
+/// dialects: the casts turn PostgreSQL's `uuid`/`jsonb`/`smallint` into what SQLite stores.
+pub(crate) const DELIVERY_COLUMNS: &str = "\
+CAST(d.id AS TEXT) AS id, d.provider, d.event_id, d.dedupe_key, d.event_type, d.received_at, \
+d.verdict, d.verdict_reason, CAST(d.sanitized_headers AS TEXT) AS sanitized_headers, \
+d.sanitized_body, d.content_type, d.raw_body_key_id, d.raw_body_nonce, d.raw_body, \
+d.raw_body_expires_at, CAST(d.priority AS INTEGER) AS priority, d.status, \
+CAST(d.duplicate_of AS TEXT) AS duplicate_of, d.attempt_count, d.run_attempts, \
+d.next_attempt_at, d.next_trigger, d.single_attempt, CAST(d.lease_token AS TEXT) AS lease_token, \
+d.lease_owner, d.lease_expires_at, d.delivered_at, d.last_error, d.last_status, d.updated_at";
+
+/// The columns of an attempt.
+pub(crate) const ATTEMPT_COLUMNS: &str = "\
+CAST(delivery_id AS TEXT) AS delivery_id, attempt, trigger, worker, started_at, duration_ms, \
+response_status, error_kind, response_excerpt";
+
+/// The columns of a replay job.
+pub(crate) const JOB_COLUMNS: &str = "\
+CAST(id AS TEXT) AS id, CAST(filter AS TEXT) AS filter, requested_by, state, total, scheduled, \
+skipped, error, created_at, updated_at";
+
+/// Declares the row types of one backend. Expects `Ts` (the timestamp SQL type) and `TsRs` (its
+/// Rust type, implementing [`IntoTime`]) in scope, so both backends map rows with one field list.
+macro_rules! rows {
+    () => {
+        use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
+        use $crate::webhook_store::IntoTime;
+
+        #[derive(diesel::QueryableByName)]
+        pub(crate) struct DeliveryRow {
+            #[diesel(sql_type = Text)]
+            id: String,
+            #[diesel(sql_type = Text)]
+            provider: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            event_id: Option<String>,
+            #[diesel(sql_type = Text)]
+            dedupe_key: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            event_type: Option<String>,
+            #[diesel(sql_type = Ts)]
+            received_at: TsRs,
+            #[diesel(sql_type = Text)]
+            verdict: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            verdict_reason: Option<String>,
+            #[diesel(sql_type = Text)]
+            sanitized_headers: String,
+            #[diesel(sql_type = Text)]
+            sanitized_body: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            content_type: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            raw_body_key_id: Option<String>,
+            #[diesel(sql_type = Nullable<Binary>)]
+            raw_body_nonce: Option<Vec<u8>>,
+            #[diesel(sql_type = Nullable<Binary>)]
+            raw_body: Option<Vec<u8>>,
+            #[diesel(sql_type = Nullable<Ts>)]
+            raw_body_expires_at: Option<TsRs>,
+            #[diesel(sql_type = Integer)]
+            priority: i32,
+            #[diesel(sql_type = Text)]
+            status: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            duplicate_of: Option<String>,
+            #[diesel(sql_type = Integer)]
+            attempt_count: i32,
+            #[diesel(sql_type = Integer)]
+            run_attempts: i32,
+            #[diesel(sql_type = Nullable<Ts>)]
+            next_attempt_at: Option<TsRs>,
+            #[diesel(sql_type = Text)]
+            next_trigger: String,
+            #[diesel(sql_type = Bool)]
+            single_attempt: bool,
+            #[diesel(sql_type = Nullable<Text>)]
+            lease_token: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            lease_owner: Option<String>,
+            #[diesel(sql_type = Nullable<Ts>)]
+            lease_expires_at: Option<TsRs>,
+            #[diesel(sql_type = Nullable<Ts>)]
+            delivered_at: Option<TsRs>,
+            #[diesel(sql_type = Nullable<Text>)]
+            last_error: Option<String>,
+            #[diesel(sql_type = Nullable<Integer>)]
+            last_status: Option<i32>,
+            #[diesel(sql_type = Ts)]
+            updated_at: TsRs,
+        }
+
+        impl DeliveryRow {
+            pub(crate) fn into_delivery(
+                self,
+            ) -> ::std::result::Result<
+                wedsync_webhooks::store::Delivery,
+                $crate::error::StoreError,
+            > {
+                use $crate::webhook_store::{count, parse, parse_uuid, status_code};
+                let headers: Vec<(String, String)> =
+                    serde_json::from_str(&self.sanitized_headers).map_err(|e| {
+                        $crate::error::StoreError::Corrupt(format!("sanitized_headers: {e}"))
+                    })?;
+                let (key_id, nonce) = (self.raw_body_key_id, self.raw_body_nonce);
+                Ok(wedsync_webhooks::store::Delivery {
+                    id: parse_uuid(&self.id)?,
+                    provider: parse("provider", &self.provider)?,
+                    event_id: self.event_id,
+                    dedupe_key: self.dedupe_key,
+                    event_type: self.event_type,
+                    received_at: self.received_at.into_time(),
+                    verdict: parse("verdict", &self.verdict)?,
+                    verdict_reason: self.verdict_reason,
+                    sanitized_headers: headers,
+                    sanitized_body: self.sanitized_body,
+                    content_type: self.content_type,
+                    raw_body: self.raw_body.map(|ciphertext| {
+                        wedsync_webhooks::store::EncryptedBody {
+                            key_id: key_id.unwrap_or_default(),
+                            nonce: nonce.unwrap_or_default(),
+                            ciphertext,
+                        }
+                    }),
+                    raw_body_expires_at: self.raw_body_expires_at.map(IntoTime::into_time),
+                    priority: $crate::webhook_store::priority(self.priority),
+                    status: parse("delivery status", &self.status)?,
+                    duplicate_of: self.duplicate_of.as_deref().map(parse_uuid).transpose()?,
+                    attempt_count: count("attempt_count", self.attempt_count)?,
+                    run_attempts: count("run_attempts", self.run_attempts)?,
+                    next_attempt_at: self.next_attempt_at.map(IntoTime::into_time),
+                    next_trigger: parse("attempt trigger", &self.next_trigger)?,
+                    single_attempt: self.single_attempt,
+                    lease_token: self.lease_token.as_deref().map(parse_uuid).transpose()?,
+                    lease_owner: self.lease_owner,
+                    lease_expires_at: self.lease_expires_at.map(IntoTime::into_time),
+                    delivered_at: self.delivered_at.map(IntoTime::into_time),
+                    last_error: self
+                        .last_error
+                        .as_deref()
+                        .map(|e| parse("error kind", e))
+                        .transpose()?,
+                    last_status: self.last_status.map(status_code).transpose()?,
+                    updated_at: self.updated_at.into_time(),
+                })
+            }
+        }
+
+        #[derive(diesel::QueryableByName)]
+        pub(crate) struct AttemptRow {
+            #[diesel(sql_type = Text)]
+            delivery_id: String,
+            #[diesel(sql_type = Integer)]
+            attempt: i32,
+            #[diesel(sql_type = Text)]
+            trigger: String,
+            #[diesel(sql_type = Text)]
+            worker: String,
+            #[diesel(sql_type = Ts)]
+            started_at: TsRs,
+            #[diesel(sql_type = BigInt)]
+            duration_ms: i64,
+            #[diesel(sql_type = Nullable<Integer>)]
+            response_status: Option<i32>,
+            #[diesel(sql_type = Nullable<Text>)]
+            error_kind: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            response_excerpt: Option<String>,
+        }
+
+        impl AttemptRow {
+            pub(crate) fn into_attempt(
+                self,
+            ) -> ::std::result::Result<
+                wedsync_webhooks::store::AttemptRecord,
+                $crate::error::StoreError,
+            > {
+                use $crate::webhook_store::{count, parse, parse_uuid, status_code};
+                Ok(wedsync_webhooks::store::AttemptRecord {
+                    delivery_id: parse_uuid(&self.delivery_id)?,
+                    attempt: count("attempt", self.attempt)?,
+                    trigger: parse("attempt trigger", &self.trigger)?,
+                    worker: self.worker,
+                    started_at: self.started_at.into_time(),
+                    duration_ms: u64::try_from(self.duration_ms).unwrap_or(0),
+                    response_status: self.response_status.map(status_code).transpose()?,
+                    error_kind: self
+                        .error_kind
+                        .as_deref()
+                        .map(|e| parse("error kind", e))
+                        .transpose()?,
+                    response_excerpt: self.response_excerpt,
+                })
+            }
+        }
+
+        #[derive(diesel::QueryableByName)]
+        pub(crate) struct JobRow {
+            #[diesel(sql_type = Text)]
+            id: String,
+            #[diesel(sql_type = Text)]
+            filter: String,
+            #[diesel(sql_type = Text)]
+            requested_by: String,
+            #[diesel(sql_type = Text)]
+            state: String,
+            #[diesel(sql_type = BigInt)]
+            total: i64,
+            #[diesel(sql_type = BigInt)]
+            scheduled: i64,
+            #[diesel(sql_type = BigInt)]
+            skipped: i64,
+            #[diesel(sql_type = Nullable<Text>)]
+            error: Option<String>,
+            #[diesel(sql_type = Ts)]
+            created_at: TsRs,
+            #[diesel(sql_type = Ts)]
+            updated_at: TsRs,
+        }
+
+        impl JobRow {
+            pub(crate) fn into_job(
+                self,
+            ) -> ::std::result::Result<
+                wedsync_webhooks::store::ReplayJob,
+                $crate::error::StoreError,
+            > {
+                use $crate::webhook_store::{parse, parse_uuid};
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                Ok(wedsync_webhooks::store::ReplayJob {
+                    id: parse_uuid(&self.id)?,
+                    filter: serde_json::from_str(&self.filter).map_err(|e| {
+                        $crate::error::StoreError::Corrupt(format!("replay job filter: {e}"))
+                    })?,
+                    requested_by: self.requested_by,
+                    state: parse("replay job state", &self.state)?,
+                    total: n(self.total),
+                    scheduled: n(self.scheduled),
+                    skipped: n(self.skipped),
+                    error: self.error,
+                    created_at: self.created_at.into_time(),
+                    updated_at: self.updated_at.into_time(),
+                })
+            }
+        }
+    };
+}
+pub(crate) use rows;
+
+/// A stored priority rank as a [`Priority`].
+pub(crate) fn priority(rank: i32) -> Priority {
+    if rank >= i32::from(Priority::Critical.rank()) {
+        Priority::Critical
+    } else {
+        Priority::Normal
+    }
+}
+
+/// A stored HTTP status.
+pub(crate) fn status_code(s: i32) -> Result<u16, StoreError> {
+    u16::try_from(s).map_err(|_| corrupt("HTTP status", &s.to_string()))
+}
+
+/// Claimed rows (lease set) as [`Claimed`]s, in claim order.
+pub(crate) fn into_claims(mut claimed: Vec<Delivery>) -> WResult<Vec<Claimed>> {
+    claimed.sort_by(claim_order);
+    let claims = claimed
+        .into_iter()
+        .map(|delivery| {
+            let lease_token = delivery.lease_token.ok_or_else(|| {
+                StoreError::Corrupt("a claimed delivery has no lease token".into())
+            })?;
+            Ok(Claimed {
+                token: wedsync_webhooks::store::ClaimToken {
+                    delivery_id: delivery.id,
+                    attempt: delivery.attempt_count,
+                    lease_token,
+                },
+                trigger: delivery.next_trigger,
+                delivery,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(claims)
+}
+
+/// Sanitised headers as the JSON text the store keeps (`[[name, value], ...]`).
+pub(crate) fn headers_json(h: &[wedsync_webhooks::store::Header]) -> Result<String, StoreError> {
+    serde_json::to_string(h).map_err(|e| StoreError::Corrupt(format!("headers: {e}")))
+}
+
+/// A replay job's filter as JSON text.
+pub(crate) fn filter_json(q: &DeliveryQuery) -> Result<String, StoreError> {
+    serde_json::to_string(q).map_err(|e| StoreError::Corrupt(format!("replay filter: {e}")))
+}
+
+/// `now + lease`, saturating.
+pub(crate) fn lease_until(now: OffsetDateTime, lease: std::time::Duration) -> OffsetDateTime {
+    now.checked_add(time::Duration::try_from(lease).unwrap_or(time::Duration::MAX))
+        .unwrap_or(now + time::Duration::days(365 * 100))
+}
+
+/// When a reported attempt finished (`started_at + duration`).
+pub(crate) fn finished_at(a: &AttemptRecord) -> OffsetDateTime {
+    a.started_at + time::Duration::milliseconds(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+}
+
+/// How a reported attempt leaves its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// 2xx: `delivered`.
+    Delivered,
+    /// Failed, retry at the time given.
+    Retry(OffsetDateTime),
+    /// Failed for good.
+    Failed,
+}
+
+impl Outcome {
+    pub(crate) fn from_fail(next: Option<OffsetDateTime>) -> Self {
+        next.map_or(Outcome::Failed, Outcome::Retry)
+    }
+
+    /// The delivery's new status.
+    pub(crate) fn status(self) -> DeliveryStatus {
+        match self {
+            Outcome::Delivered => DeliveryStatus::Delivered,
+            Outcome::Retry(_) => DeliveryStatus::Retrying,
+            Outcome::Failed => DeliveryStatus::Failed,
+        }
+    }
+
+    /// The delivery's new `next_attempt_at`.
+    pub(crate) fn next_attempt_at(self) -> Option<OffsetDateTime> {
+        match self {
+            Outcome::Retry(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// One attempt report waiting to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Report {
+    pub(crate) token: wedsync_webhooks::store::ClaimToken,
+    pub(crate) attempt: AttemptRecord,
+    pub(crate) outcome: Outcome,
+}
+
+/// How placeholders are written: `$1` on PostgreSQL, `?1` on SQLite; a UUID parameter is cast
+/// on PostgreSQL (ids are bound as text) and plain on SQLite (ids are stored as text).
+pub(crate) trait Dialect {
+    /// Placeholder `n` (1-based).
+    fn p(n: usize) -> String;
+    /// Placeholder `n` compared with (or stored into) a UUID column.
+    fn uuid(n: usize) -> String;
+    /// Placeholder `n` stored into a JSON column.
+    fn json(n: usize) -> String;
+}
+
+/// The "not queued-and-leased, replayable" conditions of [`wedsync_webhooks::store::validate_replay`]
+/// as SQL: `$force` and `$now` are placeholders. A row passes iff `validate_replay` is `Ok`.
+fn replay_conditions(force: &str, now: &str) -> String {
+    format!(
+        "d.status NOT IN ('rejected', 'duplicate') \
+         AND (d.status <> 'delivered' OR {force}) \
+         AND (d.lease_token IS NULL OR d.lease_expires_at IS NULL OR d.lease_expires_at <= {now}) \
+         AND d.raw_body IS NOT NULL \
+         AND (d.raw_body_expires_at IS NULL OR d.raw_body_expires_at > {now})"
+    )
+}
+
+/// Re-enqueue for a replay, only when the preconditions hold. Binds: id, at, trigger,
+/// single_attempt, now, force. (SQLite reads the row back afterwards; PostgreSQL returns it.)
+pub(crate) fn replay_update_sql<D: Dialect>(returning: bool) -> String {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET status = 'pending', run_attempts = 0, \
+             next_attempt_at = {at}, next_trigger = {trigger}, single_attempt = {single}, \
+             lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = {now} \
+         WHERE d.id = {id} AND {conds}{ret}",
+        id = D::uuid(1),
+        at = D::p(2),
+        trigger = D::p(3),
+        single = D::p(4),
+        now = D::p(5),
+        conds = replay_conditions(&D::p(6), &D::p(5)),
+        ret = if returning {
+            format!(" RETURNING {DELIVERY_COLUMNS}")
+        } else {
+            String::new()
+        },
+    )
+}
+
+/// One delivery by id. Binds: id.
+pub(crate) fn get_sql<D: Dialect>() -> String {
+    format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_delivery_log d WHERE d.id = {}",
+        D::uuid(1)
+    )
+}
+
+/// The owner of a dedupe key. Binds: provider, dedupe_key.
+pub(crate) fn owner_sql<D: Dialect>() -> String {
+    format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_delivery_log d \
+         WHERE d.provider = {} AND d.dedupe_key = {} AND d.status NOT IN ('duplicate', 'rejected')",
+        D::p(1),
+        D::p(2)
+    )
+}
+
+/// Attempts of one delivery. Binds: delivery id.
+pub(crate) fn attempts_sql<D: Dialect>() -> String {
+    format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM webhook_delivery_attempts WHERE delivery_id = {} \
+         ORDER BY attempt",
+        D::uuid(1)
+    )
+}
+
+/// One replay job. Binds: id.
+pub(crate) fn job_sql<D: Dialect>() -> String {
+    format!(
+        "SELECT {JOB_COLUMNS} FROM webhook_replay_jobs WHERE id = {}",
+        D::uuid(1)
+    )
+}
+
+/// A new replay job. Binds: id, state, total, scheduled, skipped, error, updated_at, filter,
+/// requested_by, created_at.
+pub(crate) fn job_insert_sql<D: Dialect>() -> String {
+    format!(
+        "INSERT INTO webhook_replay_jobs (id, state, total, scheduled, skipped, error, \
+             updated_at, filter, requested_by, created_at) \
+         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+        D::uuid(1),
+        D::p(2),
+        D::p(3),
+        D::p(4),
+        D::p(5),
+        D::p(6),
+        D::p(7),
+        D::json(8),
+        D::p(9),
+        D::p(10)
+    )
+}
+
+/// Progress update of a replay job. Binds: id, state, total, scheduled, skipped, error,
+/// updated_at.
+pub(crate) fn job_update_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_replay_jobs SET state = {}, total = {}, scheduled = {}, skipped = {}, \
+         error = {}, updated_at = {} WHERE id = {}",
+        D::p(2),
+        D::p(3),
+        D::p(4),
+        D::p(5),
+        D::p(6),
+        D::p(7),
+        D::uuid(1)
+    )
+}
+
+/// Raw bodies whose retention ran out, in bounded batches. Binds: now, batch size.
+pub(crate) fn purge_sql<D: Dialect>(key: &str) -> String {
+    format!(
+        "UPDATE webhook_delivery_log SET raw_body = NULL, raw_body_nonce = NULL, \
+             raw_body_key_id = NULL \
+         WHERE {key} IN (SELECT {key} FROM webhook_delivery_log \
+             WHERE raw_body IS NOT NULL AND raw_body_expires_at <= {now} LIMIT {n})",
+        now = D::p(1),
+        n = D::p(2)
+    )
+}
+
+/// A bind value of a dynamically built query.
+#[derive(Debug, Clone)]
+pub(crate) enum Param {
+    Text(String),
+    Time(OffsetDateTime),
+}
+
+/// `list_deliveries` as SQL and its bind values, in placeholder order.
+pub(crate) fn list_sql<D: Dialect>(q: &DeliveryQuery) -> (String, Vec<Param>) {
+    let mut conds: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    let push = |params: &mut Vec<Param>, p: Param| {
+        params.push(p);
+        D::p(params.len())
+    };
+    if let Some(p) = q.provider {
+        let ph = push(&mut params, Param::Text(p.as_str().to_owned()));
+        conds.push(format!("d.provider = {ph}"));
+    }
+    if let Some(t) = &q.event_type {
+        let ph = push(&mut params, Param::Text(t.clone()));
+        conds.push(format!("d.event_type = {ph}"));
+    }
+    if !q.statuses.is_empty() {
+        let phs: Vec<String> = q
+            .statuses
+            .iter()
+            .map(|s| push(&mut params, Param::Text(s.as_str().to_owned())))
+            .collect();
+        conds.push(format!("d.status IN ({})", phs.join(", ")));
+    }
+    if let Some(t) = q.received_from {
+        let ph = push(&mut params, Param::Time(t));
+        conds.push(format!("d.received_at >= {ph}"));
+    }
+    if let Some(t) = q.received_to {
+        let ph = push(&mut params, Param::Time(t));
+        conds.push(format!("d.received_at < {ph}"));
+    }
+    let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_delivery_log d");
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(" ORDER BY d.received_at, d.id");
+    if let Some(limit) = q.limit {
+        sql.push_str(&format!(
+            " LIMIT {}",
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ));
+    }
+    (sql, params)
+}
+
+/// The claim order (critical first, then due time, then arrival, then id), for sorting what a
+/// claim statement returned.
+pub(crate) fn claim_order(a: &Delivery, b: &Delivery) -> std::cmp::Ordering {
+    b.priority
+        .cmp(&a.priority)
+        .then(a.next_attempt_at.cmp(&b.next_attempt_at))
+        .then(a.received_at.cmp(&b.received_at))
+        .then(a.id.cmp(&b.id))
+}
+
+/// The `lease_expired` attempt recorded when a lease is reclaimed.
+pub(crate) fn lease_expired_attempt(
+    delivery_id: Uuid,
+    attempt: u32,
+    trigger: AttemptTrigger,
+    worker: String,
+    now: OffsetDateTime,
+) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id,
+        attempt,
+        trigger,
+        worker,
+        started_at: now,
+        duration_ms: 0,
+        response_status: None,
+        error_kind: Some(ErrorKind::LeaseExpired),
+        response_excerpt: None,
+    }
+}
+
+/// What a failed conditional replay update means: re-read the row and let
+/// `validate_replay` name the reason.
+pub(crate) fn replay_refusal(d: Option<Delivery>, req: &ReplayRequest) -> WebhookError {
+    match d {
+        None => WebhookError::NotFound,
+        Some(d) => match wedsync_webhooks::store::validate_replay(&d, req) {
+            Err(e) => e,
+            // changed between the update and the read: a worker took it
+            Ok(()) => WebhookError::InFlight,
+        },
+    }
+}

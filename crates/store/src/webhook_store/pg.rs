@@ -1,0 +1,774 @@
+//! `WebhookStore` on PostgreSQL: inserts and attempt reports are group-committed (one statement
+//! per batch of concurrent callers); claims lock with `FOR UPDATE SKIP LOCKED` and lease.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::pg::Pg;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{Array, SmallInt, Timestamptz};
+use diesel_async::RunQueryDsl;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wedsync_webhooks::provider::Provider;
+use wedsync_webhooks::store::{
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, InsertOutcome,
+    NewDelivery, ReplayJob, ReplayRequest, StoreError as WebhookError, Verdict, WebhookStore,
+};
+
+use super::{
+    attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
+    job_update_sql, lease_until, list_sql, owner_sql, purge_sql, replay_refusal, replay_update_sql,
+    Dialect, Outcome, Param, Report, WResult, DELIVERY_COLUMNS,
+};
+use crate::error::{Result, StoreError};
+use crate::pg::batch::{same_error, Batcher};
+use crate::pg::{Inner, PgStore};
+
+type Ts = Timestamptz;
+type TsRs = OffsetDateTime;
+super::rows!();
+
+/// PostgreSQL placeholders.
+pub(crate) struct PgDialect;
+
+impl Dialect for PgDialect {
+    fn p(n: usize) -> String {
+        format!("${n}")
+    }
+    fn uuid(n: usize) -> String {
+        format!("CAST(${n} AS UUID)")
+    }
+    fn json(n: usize) -> String {
+        format!("CAST(${n} AS JSONB)")
+    }
+}
+
+/// The group-commit writers of one store.
+pub(crate) struct Batchers {
+    inserts: Batcher<NewDelivery, WResult<InsertOutcome>>,
+    reports: Batcher<Report, WResult<()>>,
+}
+
+impl Batchers {
+    /// Starts the writers; they hold `inner` weakly and stop with the store.
+    pub(crate) fn spawn(inner: &Weak<Inner>, max_batch: usize, in_flight: usize) -> Self {
+        Self {
+            inserts: writer(inner, max_batch, in_flight, flush_inserts),
+            reports: writer(inner, max_batch, in_flight, flush_reports),
+        }
+    }
+}
+
+/// A group-commit writer running `flush` on the store behind `inner` while it lives.
+fn writer<I, O, F, Fut>(
+    inner: &Weak<Inner>,
+    max_batch: usize,
+    in_flight: usize,
+    flush: F,
+) -> Batcher<I, O>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: Fn(Arc<Inner>, Vec<I>) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = Vec<Result<O>>> + Send + 'static,
+{
+    let weak = inner.clone();
+    Batcher::spawn(max_batch, in_flight, move |items: Vec<I>| {
+        let inner = weak.upgrade();
+        async move {
+            match inner {
+                Some(inner) => flush(inner, items).await,
+                None => gone(items.len()),
+            }
+        }
+    })
+}
+
+fn gone<T>(n: usize) -> Vec<Result<T>> {
+    (0..n)
+        .map(|_| Err(StoreError::Task("the store was dropped".into())))
+        .collect()
+}
+
+async fn conn(
+    inner: &Inner,
+) -> Result<diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>> {
+    inner.pool.get().await.map_err(|e| {
+        StoreError::Unavailable(format!("no PostgreSQL connection from the pool: {e}"))
+    })
+}
+
+// ------------------------------------------------------------------------------------------------
+// insert: one statement per batch (plus one for the duplicates, when there are any)
+// ------------------------------------------------------------------------------------------------
+
+const INSERT_COLUMNS: &str = "id, provider, event_id, dedupe_key, event_type, received_at, \
+    verdict, verdict_reason, sanitized_headers, sanitized_body, content_type, raw_body_key_id, \
+    raw_body_nonce, raw_body, raw_body_expires_at, priority, status, next_attempt_at, updated_at";
+
+const INPUT: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+    $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+    $13::bytea[], $14::bytea[], $15::timestamptz[], $16::int2[], $17::text[], $18::timestamptz[]) \
+    AS i(id, provider, event_id, dedupe_key, event_type, received_at, verdict, verdict_reason, \
+    headers, body, content_type, key_id, nonce, ct, expires, priority, status, next_at)";
+
+const INPUT_VALUES: &str = "i.id::uuid, i.provider, i.event_id, i.dedupe_key, i.event_type, \
+    i.received_at, i.verdict, i.verdict_reason, i.headers::jsonb, i.body, i.content_type, \
+    i.key_id, i.nonce, i.ct, i.expires, i.priority, i.status, i.next_at, i.received_at";
+
+/// New owners, rejected and unqueued rows; a verified row whose key is owned is skipped.
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO webhook_delivery_log ({INSERT_COLUMNS}) SELECT {INPUT_VALUES} FROM {INPUT} \
+         ON CONFLICT (provider, dedupe_key) WHERE status NOT IN ('duplicate', 'rejected') \
+         DO NOTHING RETURNING CAST(id AS TEXT) AS id"
+    )
+});
+
+/// The skipped rows, as duplicates of the key's owner (committed by then, so visible).
+static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO webhook_delivery_log ({INSERT_COLUMNS}, duplicate_of) \
+         SELECT {INPUT_VALUES}, o.id FROM {INPUT} \
+         JOIN webhook_delivery_log o ON o.provider = i.provider AND o.dedupe_key = i.dedupe_key \
+             AND o.status NOT IN ('duplicate', 'rejected') \
+         RETURNING CAST(id AS TEXT) AS id, CAST(duplicate_of AS TEXT) AS duplicate_of"
+    )
+});
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct DupRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    duplicate_of: String,
+}
+
+fn bind_rows<'a>(
+    q: BoxedSqlQuery<'a, Pg, SqlQuery>,
+    rows: &[&Delivery],
+) -> Result<BoxedSqlQuery<'a, Pg, SqlQuery>> {
+    let headers = rows
+        .iter()
+        .map(|d| headers_json(&d.sanitized_headers))
+        .collect::<Result<Vec<String>>>()?;
+    let texts = |f: &dyn Fn(&Delivery) -> String| rows.iter().map(|d| f(d)).collect::<Vec<_>>();
+    let opt_texts =
+        |f: &dyn Fn(&Delivery) -> Option<String>| rows.iter().map(|d| f(d)).collect::<Vec<_>>();
+    let body = |d: &Delivery| d.raw_body.clone();
+    Ok(q.bind::<Array<Text>, _>(texts(&|d| d.id.to_string()))
+        .bind::<Array<Text>, _>(texts(&|d| d.provider.as_str().to_owned()))
+        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.event_id.clone()))
+        .bind::<Array<Text>, _>(texts(&|d| d.dedupe_key.clone()))
+        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.event_type.clone()))
+        .bind::<Array<Timestamptz>, _>(rows.iter().map(|d| d.received_at).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(texts(&|d| d.verdict.as_str().to_owned()))
+        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.verdict_reason.clone()))
+        .bind::<Array<Text>, _>(headers)
+        .bind::<Array<Text>, _>(texts(&|d| d.sanitized_body.clone()))
+        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.content_type.clone()))
+        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| body(d).map(|b| b.key_id)))
+        .bind::<Array<Nullable<Binary>>, _>(
+            rows.iter()
+                .map(|d| d.raw_body.as_ref().map(|b| b.nonce.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Binary>>, _>(
+            rows.iter()
+                .map(|d| d.raw_body.as_ref().map(|b| b.ciphertext.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            rows.iter()
+                .map(|d| d.raw_body_expires_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<SmallInt>, _>(rows.iter().map(|d| d.priority.rank()).collect::<Vec<_>>())
+        .bind::<Array<Text>, _>(texts(&|d| d.status.as_str().to_owned()))
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            rows.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>(),
+        ))
+}
+
+/// The row stored for a duplicate of `d`.
+fn as_duplicate(d: &Delivery) -> Delivery {
+    Delivery {
+        status: DeliveryStatus::Duplicate,
+        raw_body: None,
+        next_attempt_at: None,
+        ..d.clone()
+    }
+}
+
+/// Writes `rows` (statuses decided in Rust, duplicates found by the unique index); one result
+/// per row. Errors of the whole statement are returned as `Err`.
+async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<InsertOutcome>>> {
+    let mut out: Vec<Option<WResult<InsertOutcome>>> = (0..rows.len()).map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..rows.len()).collect();
+    let mut conn = conn(inner).await?;
+    // A key's owner can disappear between the two statements (retention): go round again.
+    for _ in 0..3 {
+        let batch: Vec<&Delivery> = pending.iter().map(|&i| &rows[i]).collect();
+        let inserted: HashSet<String> =
+            bind_rows(diesel::sql_query(&*INSERT_SQL).into_boxed(), &batch)?
+                .load::<IdRow>(&mut conn)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+        let mut skipped = Vec::new();
+        for &i in &pending {
+            let d = &rows[i];
+            if inserted.contains(&d.id.to_string()) {
+                out[i] = Some(Ok(InsertOutcome::Inserted {
+                    id: d.id,
+                    status: d.status,
+                }));
+            } else if d.verdict == Verdict::Verified {
+                skipped.push(i);
+            } else {
+                out[i] = Some(Err(WebhookError::Backend(Box::new(StoreError::Query(
+                    "the delivery was not inserted".into(),
+                )))));
+            }
+        }
+        if skipped.is_empty() {
+            pending.clear();
+            break;
+        }
+        let dups: Vec<Delivery> = skipped.iter().map(|&i| as_duplicate(&rows[i])).collect();
+        let refs: Vec<&Delivery> = dups.iter().collect();
+        let written: HashMap<String, String> = bind_rows(
+            diesel::sql_query(&*INSERT_DUPLICATES_SQL).into_boxed(),
+            &refs,
+        )?
+        .load::<DupRow>(&mut conn)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.duplicate_of))
+        .collect();
+        pending.clear();
+        for i in skipped {
+            let id = rows[i].id;
+            match written.get(&id.to_string()) {
+                Some(original) => {
+                    let original = super::parse_uuid(original)?;
+                    out[i] = Some(Ok(InsertOutcome::Duplicate { id, original }));
+                }
+                None => pending.push(i),
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                Err(WebhookError::Backend(Box::new(StoreError::Query(
+                    "dedupe kept racing with deletes; try again".into(),
+                ))))
+            })
+        })
+        .collect())
+}
+
+async fn flush_inserts(
+    inner: Arc<Inner>,
+    items: Vec<NewDelivery>,
+) -> Vec<Result<WResult<InsertOutcome>>> {
+    let rows: Vec<Delivery> = items
+        .into_iter()
+        .map(|n| {
+            let status = Delivery::initial_status(&n);
+            Delivery::from_new(n, status, None)
+        })
+        .collect();
+    // one id twice in a batch would fail the whole statement: such rows go alone
+    let results = match write_inserts(&inner, &rows).await {
+        Ok(r) => r.into_iter().map(Ok).collect(),
+        Err(e) if rows.len() > 1 && !e.is_unavailable() => {
+            // one bad row must not fail its neighbours: write them one by one
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(
+                    write_inserts(&inner, std::slice::from_ref(row))
+                        .await
+                        .map(|mut v| v.remove(0)),
+                );
+            }
+            out
+        }
+        Err(e) => rows.iter().map(|_| Err(same_error(&e))).collect(),
+    };
+    let queued = results.iter().any(|r| {
+        matches!(
+            r,
+            Ok(Ok(InsertOutcome::Inserted {
+                status: DeliveryStatus::Pending,
+                ..
+            }))
+        )
+    });
+    if queued {
+        crate::pg::wake_workers(&inner);
+    }
+    results
+}
+
+// ------------------------------------------------------------------------------------------------
+// attempt reports (complete / fail): one statement per batch
+// ------------------------------------------------------------------------------------------------
+
+const REPORT_SQL: &str = "\
+WITH i AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[],
+                         $6::timestamptz[], $7::text[], $8::int4[], $9::int4[], $10::text[],
+                         $11::text[], $12::timestamptz[], $13::int8[], $14::text[])
+        AS t(id, token, attempt, status, next_at, finished, err, st, rec_attempt, trig, worker,
+             started, dur, excerpt)
+), u AS (
+    UPDATE webhook_delivery_log AS d SET
+        status = i.status,
+        next_attempt_at = i.next_at,
+        next_trigger = CASE WHEN i.status = 'retrying' THEN 'scheduled' ELSE d.next_trigger END,
+        delivered_at = CASE WHEN i.status = 'delivered' THEN i.finished ELSE d.delivered_at END,
+        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+        last_error = i.err, last_status = i.st, updated_at = i.finished
+    FROM i
+    WHERE d.id = i.id::uuid AND d.lease_token = i.token::uuid AND d.attempt_count = i.attempt
+    RETURNING d.id
+), a AS (
+    INSERT INTO webhook_delivery_attempts AS x (delivery_id, attempt, trigger, worker, started_at,
+        duration_ms, response_status, error_kind, response_excerpt)
+    SELECT u.id, i.rec_attempt, i.trig, i.worker, i.started, i.dur, i.st, i.err, i.excerpt
+    FROM u JOIN i ON i.id::uuid = u.id
+    ON CONFLICT (delivery_id, attempt) DO UPDATE SET trigger = excluded.trigger,
+        worker = excluded.worker, started_at = excluded.started_at,
+        duration_ms = excluded.duration_ms, response_status = excluded.response_status,
+        error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
+)
+SELECT CAST(id AS TEXT) AS id FROM u";
+
+fn i32_of(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<()>>> {
+    let mut conn = conn(inner).await?;
+    let col = |f: &dyn Fn(&Report) -> String| items.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let updated: HashSet<String> = diesel::sql_query(REPORT_SQL)
+        .bind::<Array<Text>, _>(col(&|r| r.token.delivery_id.to_string()))
+        .bind::<Array<Text>, _>(col(&|r| r.token.lease_token.to_string()))
+        .bind::<Array<Integer>, _>(
+            items
+                .iter()
+                .map(|r| i32_of(r.token.attempt))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(col(&|r| r.outcome.status().as_str().to_owned()))
+        .bind::<Array<Nullable<Timestamptz>>, _>(
+            items
+                .iter()
+                .map(|r| r.outcome.next_attempt_at())
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Timestamptz>, _>(
+            items
+                .iter()
+                .map(|r| finished_at(&r.attempt))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            items
+                .iter()
+                .map(|r| r.attempt.error_kind.map(|e| e.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Integer>>, _>(
+            items
+                .iter()
+                .map(|r| r.attempt.response_status.map(i32::from))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Integer>, _>(
+            items
+                .iter()
+                .map(|r| i32_of(r.attempt.attempt))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Text>, _>(col(&|r| r.attempt.trigger.as_str().to_owned()))
+        .bind::<Array<Text>, _>(col(&|r| r.attempt.worker.clone()))
+        .bind::<Array<Timestamptz>, _>(
+            items
+                .iter()
+                .map(|r| r.attempt.started_at)
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<BigInt>, _>(
+            items
+                .iter()
+                .map(|r| i64::try_from(r.attempt.duration_ms).unwrap_or(i64::MAX))
+                .collect::<Vec<_>>(),
+        )
+        .bind::<Array<Nullable<Text>>, _>(
+            items
+                .iter()
+                .map(|r| r.attempt.response_excerpt.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .load::<IdRow>(&mut conn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let refused: Vec<String> = items
+        .iter()
+        .map(|r| r.token.delivery_id.to_string())
+        .filter(|id| !updated.contains(id))
+        .collect();
+    let existing: HashSet<String> = if refused.is_empty() {
+        HashSet::new()
+    } else {
+        diesel::sql_query(
+            "SELECT CAST(id AS TEXT) AS id FROM webhook_delivery_log WHERE id = ANY($1::uuid[])",
+        )
+        .bind::<Array<Text>, _>(&refused)
+        .load::<IdRow>(&mut conn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+    };
+    Ok(items
+        .iter()
+        .map(|r| {
+            let id = r.token.delivery_id.to_string();
+            if updated.contains(&id) {
+                Ok(())
+            } else if existing.contains(&id) {
+                Err(WebhookError::LeaseLost)
+            } else {
+                Err(WebhookError::NotFound)
+            }
+        })
+        .collect())
+}
+
+async fn flush_reports(inner: Arc<Inner>, items: Vec<Report>) -> Vec<Result<WResult<()>>> {
+    let mut results: Vec<Option<Result<WResult<()>>>> = (0..items.len()).map(|_| None).collect();
+    // a delivery appears at most once per statement: later reports of it go in later rounds
+    let mut rest: Vec<usize> = (0..items.len()).collect();
+    while !rest.is_empty() {
+        let mut seen = HashSet::new();
+        let (round, later): (Vec<usize>, Vec<usize>) = rest
+            .into_iter()
+            .partition(|&i| seen.insert(items[i].token.delivery_id));
+        let refs: Vec<&Report> = round.iter().map(|&i| &items[i]).collect();
+        match write_reports(&inner, &refs).await {
+            Ok(r) => {
+                for (i, r) in round.into_iter().zip(r) {
+                    results[i] = Some(Ok(r));
+                }
+            }
+            Err(e) => {
+                for i in round {
+                    results[i] = Some(Err(same_error(&e)));
+                }
+            }
+        }
+        rest = later;
+    }
+    let retried = items
+        .iter()
+        .zip(&results)
+        .any(|(r, res)| matches!(r.outcome, Outcome::Retry(_)) && matches!(res, Some(Ok(Ok(())))));
+    if retried {
+        crate::pg::wake_workers(&inner);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::Task("report not written".into()))))
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------------
+// the trait
+// ------------------------------------------------------------------------------------------------
+
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET attempt_count = d.attempt_count + 1, \
+             run_attempts = d.run_attempts + 1, lease_token = gen_random_uuid(), \
+             lease_owner = $1, lease_expires_at = $3, updated_at = $2 \
+         FROM (SELECT id FROM webhook_delivery_log \
+               WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
+                 AND (lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $2) \
+               ORDER BY priority DESC, next_attempt_at, received_at, id \
+               LIMIT $4 FOR UPDATE SKIP LOCKED) AS c \
+         WHERE d.id = c.id RETURNING {DELIVERY_COLUMNS}"
+    )
+});
+
+const RECLAIM_SQL: &str = "\
+WITH e AS (
+    SELECT id, lease_owner FROM webhook_delivery_log
+    WHERE lease_token IS NOT NULL AND lease_expires_at <= $1
+    FOR UPDATE SKIP LOCKED
+), u AS (
+    UPDATE webhook_delivery_log AS d SET
+        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+        last_error = 'lease_expired', last_status = NULL, updated_at = $1,
+        status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'retrying' ELSE d.status END,
+        next_attempt_at = CASE WHEN d.status IN ('pending', 'retrying') THEN $1
+                               ELSE d.next_attempt_at END
+    FROM e WHERE d.id = e.id
+    RETURNING d.id, d.attempt_count, d.next_trigger, e.lease_owner
+), a AS (
+    INSERT INTO webhook_delivery_attempts (delivery_id, attempt, trigger, worker, started_at,
+        duration_ms, error_kind)
+    SELECT id, attempt_count, next_trigger, coalesce(lease_owner, ''), $1, 0, 'lease_expired'
+    FROM u
+    ON CONFLICT (delivery_id, attempt) DO NOTHING
+)
+SELECT count(*) AS n FROM u";
+
+#[derive(diesel::QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Rows per purge statement.
+const PURGE_BATCH: i64 = 5_000;
+
+impl PgStore {
+    /// Waits until deliveries may be due (a wake-up from any process sharing the database) or
+    /// `timeout` passes (the polling backstop). Returns `true` on a wake-up.
+    pub async fn wait_for_deliveries(&self, timeout: Duration) -> bool {
+        self.inner.listener.wait_queue(timeout).await
+    }
+
+    async fn load_deliveries(&self, q: BoxedSqlQuery<'_, Pg, SqlQuery>) -> Result<Vec<Delivery>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<DeliveryRow> = q.load(&mut conn).await?;
+        rows.into_iter().map(DeliveryRow::into_delivery).collect()
+    }
+
+    async fn report(&self, report: Report) -> WResult<()> {
+        self.inner.webhooks.reports.submit(report).await?
+    }
+}
+
+#[async_trait]
+impl WebhookStore for PgStore {
+    async fn insert_delivery(&self, new: NewDelivery) -> WResult<InsertOutcome> {
+        self.inner.webhooks.inserts.submit(new).await?
+    }
+
+    async fn get_delivery(&self, id: Uuid) -> WResult<Option<Delivery>> {
+        let q = diesel::sql_query(get_sql::<PgDialect>())
+            .into_boxed()
+            .bind::<Text, _>(id.to_string());
+        Ok(self.load_deliveries(q).await?.pop())
+    }
+
+    async fn find_by_dedupe_key(
+        &self,
+        provider: Provider,
+        dedupe_key: &str,
+    ) -> WResult<Option<Delivery>> {
+        let q = diesel::sql_query(owner_sql::<PgDialect>())
+            .into_boxed()
+            .bind::<Text, _>(provider.as_str())
+            .bind::<Text, _>(dedupe_key.to_owned());
+        Ok(self.load_deliveries(q).await?.pop())
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: usize,
+    ) -> WResult<Vec<Claimed>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = diesel::sql_query(&*CLAIM_SQL)
+            .into_boxed()
+            .bind::<Text, _>(worker.to_owned())
+            .bind::<Timestamptz, _>(now)
+            .bind::<Timestamptz, _>(lease_until(now, lease))
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
+        into_claims(self.load_deliveries(q).await?)
+    }
+
+    async fn complete(&self, token: &ClaimToken, attempt: AttemptRecord) -> WResult<()> {
+        self.report(Report {
+            token: *token,
+            attempt,
+            outcome: Outcome::Delivered,
+        })
+        .await
+    }
+
+    async fn fail(
+        &self,
+        token: &ClaimToken,
+        attempt: AttemptRecord,
+        next_attempt_at: Option<OffsetDateTime>,
+    ) -> WResult<()> {
+        self.report(Report {
+            token: *token,
+            attempt,
+            outcome: Outcome::from_fail(next_attempt_at),
+        })
+        .await
+    }
+
+    async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
+        let mut conn = self.conn().await?;
+        let row: CountRow = diesel::sql_query(RECLAIM_SQL)
+            .bind::<Timestamptz, _>(now)
+            .get_result(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        drop(conn);
+        if row.n > 0 {
+            crate::pg::wake_workers(&self.inner);
+        }
+        Ok(u64::try_from(row.n).unwrap_or(0))
+    }
+
+    async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {
+        let q = diesel::sql_query(replay_update_sql::<PgDialect>(true))
+            .into_boxed()
+            .bind::<Text, _>(id.to_string())
+            .bind::<Timestamptz, _>(req.at)
+            .bind::<Text, _>(req.trigger.as_str())
+            .bind::<Bool, _>(req.single_attempt)
+            .bind::<Timestamptz, _>(req.now)
+            .bind::<Bool, _>(req.force);
+        if let Some(d) = self.load_deliveries(q).await?.pop() {
+            crate::pg::wake_workers(&self.inner);
+            return Ok(d);
+        }
+        Err(replay_refusal(self.get_delivery(id).await?, &req))
+    }
+
+    async fn list_attempts(&self, delivery_id: Uuid) -> WResult<Vec<AttemptRecord>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<AttemptRow> = diesel::sql_query(attempts_sql::<PgDialect>())
+            .bind::<Text, _>(delivery_id.to_string())
+            .load(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(AttemptRow::into_attempt)
+            .collect::<Result<_>>()?)
+    }
+
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<Delivery>> {
+        let (sql, params) = list_sql::<PgDialect>(query);
+        let mut q = diesel::sql_query(sql).into_boxed();
+        for p in params {
+            q = match p {
+                Param::Text(s) => q.bind::<Text, _>(s),
+                Param::Time(t) => q.bind::<Timestamptz, _>(t),
+            };
+        }
+        Ok(self.load_deliveries(q).await?)
+    }
+
+    async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {
+        let sql = purge_sql::<PgDialect>("id");
+        let mut total = 0u64;
+        loop {
+            let mut conn = self.conn().await?;
+            let n = diesel::sql_query(&sql)
+                .bind::<Timestamptz, _>(now)
+                .bind::<BigInt, _>(PURGE_BATCH)
+                .execute(&mut conn)
+                .await
+                .map_err(StoreError::from)?;
+            total += n as u64;
+            if (n as i64) < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn insert_replay_job(&self, job: ReplayJob) -> WResult<()> {
+        let mut conn = self.conn().await?;
+        bind_job(
+            diesel::sql_query(super::job_insert_sql::<PgDialect>()).into_boxed(),
+            &job,
+            true,
+        )?
+        .execute(&mut conn)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    async fn update_replay_job(&self, job: &ReplayJob) -> WResult<()> {
+        let mut conn = self.conn().await?;
+        let n = bind_job(
+            diesel::sql_query(job_update_sql::<PgDialect>()).into_boxed(),
+            job,
+            false,
+        )?
+        .execute(&mut conn)
+        .await
+        .map_err(StoreError::from)?;
+        if n == 0 {
+            return Err(WebhookError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_replay_job(&self, id: Uuid) -> WResult<Option<ReplayJob>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<JobRow> = diesel::sql_query(job_sql::<PgDialect>())
+            .bind::<Text, _>(id.to_string())
+            .load(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows.into_iter().next().map(JobRow::into_job).transpose()?)
+    }
+}
+
+/// Binds a job in [`super::job_insert_sql`]'s order; the update takes only the first seven.
+fn bind_job<'a>(
+    q: BoxedSqlQuery<'a, Pg, SqlQuery>,
+    job: &ReplayJob,
+    insert: bool,
+) -> Result<BoxedSqlQuery<'a, Pg, SqlQuery>> {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let q = q
+        .bind::<Text, _>(job.id.to_string())
+        .bind::<Text, _>(job.state.as_str())
+        .bind::<BigInt, _>(n(job.total))
+        .bind::<BigInt, _>(n(job.scheduled))
+        .bind::<BigInt, _>(n(job.skipped))
+        .bind::<Nullable<Text>, _>(job.error.clone())
+        .bind::<Timestamptz, _>(job.updated_at);
+    if !insert {
+        return Ok(q);
+    }
+    Ok(q.bind::<Text, _>(filter_json(&job.filter)?)
+        .bind::<Text, _>(job.requested_by.clone())
+        .bind::<Timestamptz, _>(job.created_at))
+}

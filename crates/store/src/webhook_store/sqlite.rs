@@ -1,0 +1,500 @@
+//! `WebhookStore` on SQLite: the same semantics for one process. Every operation is one
+//! `BEGIN IMMEDIATE` transaction on the store's single connection.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sqlite::Sqlite;
+use diesel::{RunQueryDsl, SqliteConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use wedsync_webhooks::provider::Provider;
+use wedsync_webhooks::store::{
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, InsertOutcome,
+    NewDelivery, ReplayJob, ReplayRequest, StoreError as WebhookError, Verdict, WebhookStore,
+};
+
+use super::{
+    attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_insert_sql,
+    job_sql, job_update_sql, lease_expired_attempt, lease_until, list_sql, owner_sql, parse,
+    parse_uuid, purge_sql, replay_refusal, replay_update_sql, Dialect, Outcome, Param, WResult,
+};
+use crate::error::Result;
+use crate::sqlite::{us, SqliteStore};
+
+type Ts = BigInt;
+type TsRs = i64;
+super::rows!();
+
+/// SQLite placeholders (`?N`); UUIDs and JSON are stored as text.
+pub(crate) struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn p(n: usize) -> String {
+        format!("?{n}")
+    }
+    fn uuid(n: usize) -> String {
+        format!("?{n}")
+    }
+    fn json(n: usize) -> String {
+        format!("?{n}")
+    }
+}
+
+const INSERT_SQL: &str = "\
+INSERT INTO webhook_delivery_log (id, provider, event_id, dedupe_key, event_type, received_at,
+    verdict, verdict_reason, sanitized_headers, sanitized_body, content_type, raw_body_key_id,
+    raw_body_nonce, raw_body, raw_body_expires_at, priority, status, next_attempt_at, updated_at,
+    duplicate_of)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?6, ?19)";
+
+const CLAIMABLE_SQL: &str = "\
+SELECT id FROM webhook_delivery_log
+WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
+  AND (lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?1)
+ORDER BY priority DESC, next_attempt_at, received_at, id LIMIT ?2";
+
+const LEASE_SQL: &str = "\
+UPDATE webhook_delivery_log SET attempt_count = attempt_count + 1,
+    run_attempts = run_attempts + 1, lease_token = ?2, lease_owner = ?3, lease_expires_at = ?4,
+    updated_at = ?5
+WHERE id = ?1";
+
+const REPORT_SQL: &str = "\
+UPDATE webhook_delivery_log SET status = ?4, next_attempt_at = ?5,
+    next_trigger = CASE WHEN ?4 = 'retrying' THEN 'scheduled' ELSE next_trigger END,
+    delivered_at = CASE WHEN ?4 = 'delivered' THEN ?6 ELSE delivered_at END,
+    lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+    last_error = ?7, last_status = ?8, updated_at = ?6
+WHERE id = ?1 AND lease_token = ?2 AND attempt_count = ?3";
+
+const ATTEMPT_SQL: &str = "\
+INSERT INTO webhook_delivery_attempts (delivery_id, attempt, trigger, worker, started_at,
+    duration_ms, response_status, error_kind, response_excerpt)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+ON CONFLICT (delivery_id, attempt) DO ";
+
+const EXPIRED_SQL: &str = "\
+SELECT CAST(id AS TEXT) AS id, attempt_count, next_trigger, lease_owner FROM webhook_delivery_log
+WHERE lease_token IS NOT NULL AND lease_expires_at <= ?1";
+
+const RELEASE_SQL: &str = "\
+UPDATE webhook_delivery_log SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+    last_error = 'lease_expired', last_status = NULL, updated_at = ?2,
+    next_attempt_at = CASE WHEN status IN ('pending', 'retrying') THEN ?2 ELSE next_attempt_at END,
+    status = CASE WHEN status IN ('pending', 'retrying') THEN 'retrying' ELSE status END
+WHERE id = ?1";
+
+#[derive(diesel::QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct ExpiredRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Integer)]
+    attempt_count: i32,
+    #[diesel(sql_type = Text)]
+    next_trigger: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    lease_owner: Option<String>,
+}
+
+/// Rows per purge statement.
+const PURGE_BATCH: i64 = 5_000;
+
+fn load_deliveries(
+    c: &mut SqliteConnection,
+    q: BoxedSqlQuery<'_, Sqlite, SqlQuery>,
+) -> Result<Vec<Delivery>> {
+    let rows: Vec<DeliveryRow> = q.load(c)?;
+    rows.into_iter().map(DeliveryRow::into_delivery).collect()
+}
+
+fn get(c: &mut SqliteConnection, id: Uuid) -> Result<Option<Delivery>> {
+    let q = diesel::sql_query(get_sql::<SqliteDialect>())
+        .into_boxed()
+        .bind::<Text, _>(id.to_string());
+    Ok(load_deliveries(c, q)?.pop())
+}
+
+fn insert_row(c: &mut SqliteConnection, d: &Delivery) -> Result<()> {
+    let body = d.raw_body.as_ref();
+    diesel::sql_query(INSERT_SQL)
+        .bind::<Text, _>(d.id.to_string())
+        .bind::<Text, _>(d.provider.as_str())
+        .bind::<Nullable<Text>, _>(d.event_id.as_deref())
+        .bind::<Text, _>(&d.dedupe_key)
+        .bind::<Nullable<Text>, _>(d.event_type.as_deref())
+        .bind::<BigInt, _>(us(d.received_at))
+        .bind::<Text, _>(d.verdict.as_str())
+        .bind::<Nullable<Text>, _>(d.verdict_reason.as_deref())
+        .bind::<Text, _>(headers_json(&d.sanitized_headers)?)
+        .bind::<Text, _>(&d.sanitized_body)
+        .bind::<Nullable<Text>, _>(d.content_type.as_deref())
+        .bind::<Nullable<Text>, _>(body.map(|b| b.key_id.as_str()))
+        .bind::<Nullable<Binary>, _>(body.map(|b| b.nonce.as_slice()))
+        .bind::<Nullable<Binary>, _>(body.map(|b| b.ciphertext.as_slice()))
+        .bind::<Nullable<BigInt>, _>(d.raw_body_expires_at.map(us))
+        .bind::<Integer, _>(i32::from(d.priority.rank()))
+        .bind::<Text, _>(d.status.as_str())
+        .bind::<Nullable<BigInt>, _>(d.next_attempt_at.map(us))
+        .bind::<Nullable<Text>, _>(d.duplicate_of.map(|u| u.to_string()))
+        .execute(c)?;
+    Ok(())
+}
+
+fn insert_attempt(c: &mut SqliteConnection, a: &AttemptRecord, overwrite: bool) -> Result<()> {
+    let conflict = if overwrite {
+        "UPDATE SET trigger = excluded.trigger, worker = excluded.worker, \
+         started_at = excluded.started_at, duration_ms = excluded.duration_ms, \
+         response_status = excluded.response_status, error_kind = excluded.error_kind, \
+         response_excerpt = excluded.response_excerpt"
+    } else {
+        "NOTHING"
+    };
+    diesel::sql_query(format!("{ATTEMPT_SQL}{conflict}"))
+        .bind::<Text, _>(a.delivery_id.to_string())
+        .bind::<Integer, _>(i32::try_from(a.attempt).unwrap_or(i32::MAX))
+        .bind::<Text, _>(a.trigger.as_str())
+        .bind::<Text, _>(&a.worker)
+        .bind::<BigInt, _>(us(a.started_at))
+        .bind::<BigInt, _>(i64::try_from(a.duration_ms).unwrap_or(i64::MAX))
+        .bind::<Nullable<Integer>, _>(a.response_status.map(i32::from))
+        .bind::<Nullable<Text>, _>(a.error_kind.map(|e| e.as_str()))
+        .bind::<Nullable<Text>, _>(a.response_excerpt.as_deref())
+        .execute(c)?;
+    Ok(())
+}
+
+fn report(
+    c: &mut SqliteConnection,
+    token: &ClaimToken,
+    attempt: &AttemptRecord,
+    outcome: Outcome,
+) -> Result<WResult<()>> {
+    let finished = us(finished_at(attempt));
+    let n = diesel::sql_query(REPORT_SQL)
+        .bind::<Text, _>(token.delivery_id.to_string())
+        .bind::<Text, _>(token.lease_token.to_string())
+        .bind::<Integer, _>(i32::try_from(token.attempt).unwrap_or(i32::MAX))
+        .bind::<Text, _>(outcome.status().as_str())
+        .bind::<Nullable<BigInt>, _>(outcome.next_attempt_at().map(us))
+        .bind::<BigInt, _>(finished)
+        .bind::<Nullable<Text>, _>(attempt.error_kind.map(|e| e.as_str()))
+        .bind::<Nullable<Integer>, _>(attempt.response_status.map(i32::from))
+        .execute(c)?;
+    if n == 0 {
+        return Ok(Err(match get(c, token.delivery_id)? {
+            Some(_) => WebhookError::LeaseLost,
+            None => WebhookError::NotFound,
+        }));
+    }
+    insert_attempt(c, attempt, true)?;
+    Ok(Ok(()))
+}
+
+fn bind_job<'a>(
+    q: BoxedSqlQuery<'a, Sqlite, SqlQuery>,
+    job: &ReplayJob,
+    insert: bool,
+) -> Result<BoxedSqlQuery<'a, Sqlite, SqlQuery>> {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let q = q
+        .bind::<Text, _>(job.id.to_string())
+        .bind::<Text, _>(job.state.as_str())
+        .bind::<BigInt, _>(n(job.total))
+        .bind::<BigInt, _>(n(job.scheduled))
+        .bind::<BigInt, _>(n(job.skipped))
+        .bind::<Nullable<Text>, _>(job.error.clone())
+        .bind::<BigInt, _>(us(job.updated_at));
+    if !insert {
+        return Ok(q);
+    }
+    Ok(q.bind::<Text, _>(filter_json(&job.filter)?)
+        .bind::<Text, _>(job.requested_by.clone())
+        .bind::<BigInt, _>(us(job.created_at)))
+}
+
+impl SqliteStore {
+    /// Waits until deliveries may be due (this store enqueued or re-enqueued one) or `timeout`
+    /// passes (the polling backstop). Returns `true` on a wake-up.
+    pub async fn wait_for_deliveries(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.wake.notified())
+            .await
+            .is_ok()
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction.
+    async fn tx<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T> + Send + 'static,
+    {
+        self.with_conn(|c| c.immediate_transaction(f)).await
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn insert_delivery(&self, new: NewDelivery) -> WResult<InsertOutcome> {
+        let out = self
+            .tx(move |c| {
+                let status = Delivery::initial_status(&new);
+                if new.verdict == Verdict::Verified {
+                    let owner = diesel::sql_query(owner_sql::<SqliteDialect>())
+                        .into_boxed()
+                        .bind::<Text, _>(new.provider.as_str())
+                        .bind::<Text, _>(new.dedupe_key.clone());
+                    if let Some(original) = load_deliveries(c, owner)?.pop() {
+                        let d =
+                            Delivery::from_new(new, DeliveryStatus::Duplicate, Some(original.id));
+                        insert_row(c, &d)?;
+                        return Ok(InsertOutcome::Duplicate {
+                            id: d.id,
+                            original: original.id,
+                        });
+                    }
+                }
+                let d = Delivery::from_new(new, status, None);
+                insert_row(c, &d)?;
+                Ok(InsertOutcome::Inserted { id: d.id, status })
+            })
+            .await?;
+        if matches!(
+            out,
+            InsertOutcome::Inserted {
+                status: DeliveryStatus::Pending,
+                ..
+            }
+        ) {
+            self.wake.notify_waiters();
+        }
+        Ok(out)
+    }
+
+    async fn get_delivery(&self, id: Uuid) -> WResult<Option<Delivery>> {
+        Ok(self.with_conn(move |c| get(c, id)).await?)
+    }
+
+    async fn find_by_dedupe_key(
+        &self,
+        provider: Provider,
+        dedupe_key: &str,
+    ) -> WResult<Option<Delivery>> {
+        let key = dedupe_key.to_owned();
+        Ok(self
+            .with_conn(move |c| {
+                let q = diesel::sql_query(owner_sql::<SqliteDialect>())
+                    .into_boxed()
+                    .bind::<Text, _>(provider.as_str())
+                    .bind::<Text, _>(key);
+                Ok(load_deliveries(c, q)?.pop())
+            })
+            .await?)
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: usize,
+    ) -> WResult<Vec<Claimed>> {
+        let worker = worker.to_owned();
+        let claimed = self
+            .tx(move |c| {
+                let ids: Vec<IdRow> = diesel::sql_query(CLAIMABLE_SQL)
+                    .bind::<BigInt, _>(us(now))
+                    .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .load(c)?;
+                let mut out = Vec::with_capacity(ids.len());
+                for row in ids {
+                    let id = parse_uuid(&row.id)?;
+                    diesel::sql_query(LEASE_SQL)
+                        .bind::<Text, _>(&row.id)
+                        .bind::<Text, _>(Uuid::new_v4().to_string())
+                        .bind::<Text, _>(&worker)
+                        .bind::<BigInt, _>(us(lease_until(now, lease)))
+                        .bind::<BigInt, _>(us(now))
+                        .execute(c)?;
+                    if let Some(d) = get(c, id)? {
+                        out.push(d);
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        into_claims(claimed)
+    }
+
+    async fn complete(&self, token: &ClaimToken, attempt: AttemptRecord) -> WResult<()> {
+        let token = *token;
+        self.tx(move |c| report(c, &token, &attempt, Outcome::Delivered))
+            .await?
+    }
+
+    async fn fail(
+        &self,
+        token: &ClaimToken,
+        attempt: AttemptRecord,
+        next_attempt_at: Option<OffsetDateTime>,
+    ) -> WResult<()> {
+        let token = *token;
+        let outcome = Outcome::from_fail(next_attempt_at);
+        let r = self
+            .tx(move |c| report(c, &token, &attempt, outcome))
+            .await?;
+        if r.is_ok() && next_attempt_at.is_some() {
+            self.wake.notify_waiters();
+        }
+        r
+    }
+
+    async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
+        let n = self
+            .tx(move |c| {
+                let rows: Vec<ExpiredRow> = diesel::sql_query(EXPIRED_SQL)
+                    .bind::<BigInt, _>(us(now))
+                    .load(c)?;
+                for r in &rows {
+                    diesel::sql_query(RELEASE_SQL)
+                        .bind::<Text, _>(&r.id)
+                        .bind::<BigInt, _>(us(now))
+                        .execute(c)?;
+                    let attempt = lease_expired_attempt(
+                        parse_uuid(&r.id)?,
+                        u32::try_from(r.attempt_count).unwrap_or(0),
+                        parse("attempt trigger", &r.next_trigger)?,
+                        r.lease_owner.clone().unwrap_or_default(),
+                        now,
+                    );
+                    insert_attempt(c, &attempt, false)?;
+                }
+                Ok(rows.len() as u64)
+            })
+            .await?;
+        if n > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(n)
+    }
+
+    async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {
+        let (updated, current) = self
+            .tx(move |c| {
+                let n = diesel::sql_query(replay_update_sql::<SqliteDialect>(false))
+                    .bind::<Text, _>(id.to_string())
+                    .bind::<BigInt, _>(us(req.at))
+                    .bind::<Text, _>(req.trigger.as_str())
+                    .bind::<Bool, _>(req.single_attempt)
+                    .bind::<BigInt, _>(us(req.now))
+                    .bind::<Bool, _>(req.force)
+                    .execute(c)?;
+                Ok((n > 0, get(c, id)?))
+            })
+            .await?;
+        match current {
+            Some(d) if updated => {
+                self.wake.notify_waiters();
+                Ok(d)
+            }
+            other => Err(replay_refusal(other, &req)),
+        }
+    }
+
+    async fn list_attempts(&self, delivery_id: Uuid) -> WResult<Vec<AttemptRecord>> {
+        Ok(self
+            .with_conn(move |c| {
+                let rows: Vec<AttemptRow> = diesel::sql_query(attempts_sql::<SqliteDialect>())
+                    .bind::<Text, _>(delivery_id.to_string())
+                    .load(c)?;
+                rows.into_iter().map(AttemptRow::into_attempt).collect()
+            })
+            .await?)
+    }
+
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<Delivery>> {
+        let (sql, params) = list_sql::<SqliteDialect>(query);
+        Ok(self
+            .with_conn(move |c| {
+                let mut q = diesel::sql_query(sql).into_boxed();
+                for p in params {
+                    q = match p {
+                        Param::Text(s) => q.bind::<Text, _>(s),
+                        Param::Time(t) => q.bind::<BigInt, _>(us(t)),
+                    };
+                }
+                load_deliveries(c, q)
+            })
+            .await?)
+    }
+
+    async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {
+        let sql = purge_sql::<SqliteDialect>("rowid");
+        let mut total = 0u64;
+        loop {
+            let sql = sql.clone();
+            // one batch per call: the connection is released between batches
+            let n = self
+                .with_conn(move |c| {
+                    Ok(diesel::sql_query(sql)
+                        .bind::<BigInt, _>(us(now))
+                        .bind::<BigInt, _>(PURGE_BATCH)
+                        .execute(c)?)
+                })
+                .await?;
+            total += n as u64;
+            if (n as i64) < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn insert_replay_job(&self, job: ReplayJob) -> WResult<()> {
+        self.with_conn(move |c| {
+            bind_job(
+                diesel::sql_query(job_insert_sql::<SqliteDialect>()).into_boxed(),
+                &job,
+                true,
+            )?
+            .execute(c)?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn update_replay_job(&self, job: &ReplayJob) -> WResult<()> {
+        let job = job.clone();
+        let n = self
+            .with_conn(move |c| {
+                Ok(bind_job(
+                    diesel::sql_query(job_update_sql::<SqliteDialect>()).into_boxed(),
+                    &job,
+                    false,
+                )?
+                .execute(c)?)
+            })
+            .await?;
+        if n == 0 {
+            return Err(WebhookError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn get_replay_job(&self, id: Uuid) -> WResult<Option<ReplayJob>> {
+        Ok(self
+            .with_conn(move |c| {
+                let rows: Vec<JobRow> = diesel::sql_query(job_sql::<SqliteDialect>())
+                    .bind::<Text, _>(id.to_string())
+                    .load(c)?;
+                rows.into_iter().next().map(JobRow::into_job).transpose()
+            })
+            .await?)
+    }
+}
