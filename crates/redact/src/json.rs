@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use crate::keys::{KeyClass, Rule};
-use crate::scan::{is_card, is_placeholder, secret_replacement, Scratch};
+use crate::scan::{is_card, is_placeholder, secret_replacement, Hints, Scratch, TriggerIndex};
 use crate::{Action, Engine, Kind, Report};
 
 /// Why the input is not (acceptable) JSON.
@@ -41,20 +41,14 @@ struct Rewriter<'a> {
     skip: u32,
     max_depth: usize,
     key_cache: [Option<(usize, usize, KeyClass)>; KEY_CACHE],
-    /// Start offsets of trigger literals in the document, and a cursor into them.
-    triggers: Vec<usize>,
-    trigger_at: usize,
+    /// Where the detectors' trigger bytes occur in the document.
+    triggers: TriggerIndex,
 }
 
 const KEY_CACHE: usize = 64;
 
-fn cache_slot(key: &[u8]) -> usize {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in key {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    (h >> 26) as usize
+fn cache_slot(hash: u32) -> usize {
+    (hash >> 26) as usize
 }
 
 /// Sanitises the JSON document `text`. `Ok(None)` when nothing changed.
@@ -83,10 +77,8 @@ pub(crate) fn rewrite(
         skip: 0,
         max_depth: eng.limits.max_depth,
         key_cache: [None; KEY_CACHE],
-        triggers: Vec::new(),
-        trigger_at: 0,
+        triggers: TriggerIndex::new(&eng.scanner, text.as_bytes()),
     };
-    eng.scanner.trigger_starts(text.as_bytes(), &mut w.triggers);
     w.value(base_depth, Rule::None, ctx)?;
     w.ws();
     if w.pos != w.src.len() {
@@ -215,7 +207,46 @@ pub(crate) fn rule_kind(rule: Rule) -> Option<Kind> {
     })
 }
 
+/// The offset of the first `"`, `\\` or control byte (below 0x20) in `b`, 8 bytes at a time.
+///
+/// For each test the classic "has a zero byte" expression `(v - 0x01…) & !v & 0x80…` flags the
+/// lowest matching byte exactly (borrows can only flag bytes above it), so the lowest flag of the
+/// three tests together is the first special byte.
+fn special(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = ONES * b'"' as u64;
+    const BACKSLASH: u64 = ONES * b'\\' as u64;
+    const SPACE: u64 = ONES * 0x20;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let q = x ^ QUOTE;
+        let s = x ^ BACKSLASH;
+        let m = ((q.wrapping_sub(ONES) & !q)
+            | (s.wrapping_sub(ONES) & !s)
+            | (x.wrapping_sub(SPACE) & !x))
+            & HI;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
+}
+
 fn looks_like_json(s: &str) -> bool {
+    // Most strings start with an ASCII character that is neither whitespace nor a bracket.
+    if let Some(&b) = s.as_bytes().first() {
+        if b.is_ascii() && !b.is_ascii_whitespace() && b != b'{' && b != b'[' && b != 0x0b {
+            return false;
+        }
+    }
     let t = s.trim();
     (t.starts_with('{') && t.ends_with('}')) || (t.starts_with('[') && t.ends_with(']'))
 }
@@ -394,27 +425,31 @@ impl Rewriter<'_> {
         let mut p = cs;
         let mut esc = false;
         loop {
-            let off = memchr::memchr2(b'"', b'\\', &src[p..]).ok_or(JsonError::Syntax)?;
-            if src[p..p + off].iter().any(|&b| b < 0x20) {
-                return Err(JsonError::Syntax);
-            }
-            p += off;
-            if src[p] == b'"' {
-                self.pos = p + 1;
-                if esc && unescape(&self.text[cs..p]).is_none() {
-                    return Err(JsonError::Syntax);
-                }
-                return Ok((cs, p, esc));
-            }
-            esc = true;
-            match src.get(p + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,
-                Some(b'u') => {
-                    if src.len() < p + 6 || !src[p + 2..p + 6].iter().all(u8::is_ascii_hexdigit) {
+            p += special(&src[p..]).ok_or(JsonError::Syntax)?;
+            match src[p] {
+                b'"' => {
+                    self.pos = p + 1;
+                    if esc && unescape(&self.text[cs..p]).is_none() {
                         return Err(JsonError::Syntax);
                     }
-                    p += 6;
+                    return Ok((cs, p, esc));
                 }
+                b'\\' => {
+                    esc = true;
+                    match src.get(p + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => p += 2,
+                        Some(b'u') => {
+                            if src.len() < p + 6
+                                || !src[p + 2..p + 6].iter().all(u8::is_ascii_hexdigit)
+                            {
+                                return Err(JsonError::Syntax);
+                            }
+                            p += 6;
+                        }
+                        _ => return Err(JsonError::Syntax),
+                    }
+                }
+                // A raw control character.
                 _ => return Err(JsonError::Syntax),
             }
         }
@@ -464,15 +499,24 @@ impl Rewriter<'_> {
 
     fn key_rule(&mut self, ks: usize, ke: usize, kesc: bool, ctx: u8) -> (Rule, u8) {
         if !kesc && self.eng.rules.is_empty() {
-            // Keys repeat (line items, arrays of objects): cache classifications by key bytes.
+            // Keys repeat (line items, arrays of objects, and from event to event): cache
+            // classifications by key bytes, per document and per engine.
             let key = &self.src[ks..ke];
-            let slot = cache_slot(key);
+            let hash = crate::keys::key_hash(key);
+            let slot = cache_slot(hash);
             let class = match self.key_cache[slot] {
                 Some((a, b, class)) if &self.src[a..b] == key => class,
                 _ => {
-                    let class = self
-                        .eng
-                        .classify_key(&self.text[ks..ke], &mut self.scratch.words);
+                    let class = match self.eng.key_cache.get(hash, key) {
+                        Some(class) => class,
+                        None => {
+                            let class = self
+                                .eng
+                                .classify_key(&self.text[ks..ke], &mut self.scratch.words);
+                            self.eng.key_cache.insert(hash, key, class);
+                            class
+                        }
+                    };
                     self.key_cache[slot] = Some((ks, ke, class));
                     class
                 }
@@ -572,17 +616,15 @@ impl Rewriter<'_> {
                 Err(_) => {}
             }
         }
-        // Does a trigger literal start inside this (unescaped) string?
-        while self.trigger_at < self.triggers.len() && self.triggers[self.trigger_at] < cs {
-            self.trigger_at += 1;
-        }
-        let ac =
-            esc || (self.trigger_at < self.triggers.len() && self.triggers[self.trigger_at] < ce);
+        // Which detectors' trigger bytes occur inside this string? Escapes may decode to any
+        // byte, so an escaped string gets every detector.
+        let hints = self.triggers.hints(cs, ce);
+        let hints = if esc { Hints::ALL } else { hints };
         let mut sub = Report::default();
         if let Some(new) =
             self.eng
                 .scanner
-                .sanitize_hinted(&decoded, &mut self.scratch, &mut sub, ac)
+                .sanitize_hinted(&decoded, &mut self.scratch, &mut sub, hints)
         {
             self.replace_str(start, end, &new);
             self.report.merge_counts(&sub);
@@ -642,6 +684,47 @@ mod tests {
         assert_eq!(unescape(r"\ud83d\ude00").as_deref(), Some("😀"));
         assert_eq!(unescape(r"\ud83d"), None);
         assert_eq!(unescape(r"\ude00"), None);
+    }
+
+    #[test]
+    fn special_finds_the_first_quote_backslash_or_control_byte() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        for len in 0..26 {
+            assert_eq!(special(&vec![b'a'; len]), None);
+            for pos in 0..len {
+                for hit in [b'"', b'\\', 0x00, 0x09, 0x1f] {
+                    for filler in [b'a', 0x21, 0x7f, 0x80, 0xa0, 0xff, 0x01] {
+                        let mut b = vec![filler; len];
+                        b[pos] = hit;
+                        // a second hit after the first must not matter
+                        if pos + 2 < len {
+                            b[pos + 2] = b'"';
+                        }
+                        assert_eq!(special(&b), naive(&b), "{len} {pos} {hit} {filler}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn looks_like_json_fast_path_agrees() {
+        for s in [
+            "{}",
+            " {\"a\":1} ",
+            "[1]",
+            "\u{a0}[1]\u{a0}",
+            "\u{b}{}",
+            "x{}",
+            "",
+            "{",
+            "a",
+        ] {
+            let t = s.trim();
+            let slow = (t.starts_with('{') && t.ends_with('}'))
+                || (t.starts_with('[') && t.ends_with(']'));
+            assert_eq!(looks_like_json(s), slow, "{s:?}");
+        }
     }
 
     #[test]

@@ -127,6 +127,70 @@ pub(crate) struct KeyClass {
     pub(crate) ctx_set: bool,
 }
 
+/// Classifications of JSON keys seen before, shared by every document one engine sanitises (the
+/// keys of a provider's events repeat from event to event). Direct-mapped, set once per slot and
+/// never replaced, so a lookup is one atomic load and the memory is fixed; a key whose slot is taken
+/// is simply classified again. Only the classification (a pure function of the key and the policy)
+/// is cached, never a value.
+pub(crate) struct SharedKeyCache {
+    slots: Box<[Slot]>,
+}
+
+/// One cache slot: a key's raw bytes and its class, set once.
+type Slot = OnceLock<(Box<[u8]>, KeyClass)>;
+
+impl SharedKeyCache {
+    /// Slots (a power of two).
+    const SLOTS: usize = 512;
+    /// Longer keys are not cached.
+    const MAX_KEY: usize = 48;
+
+    pub(crate) fn new() -> Self {
+        SharedKeyCache {
+            slots: (0..Self::SLOTS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn slot(&self, hash: u32) -> &Slot {
+        &self.slots[(hash as usize) & (Self::SLOTS - 1)]
+    }
+
+    /// The cached class of `key` (whose [`key_hash`] is `hash`).
+    pub(crate) fn get(&self, hash: u32, key: &[u8]) -> Option<KeyClass> {
+        match self.slot(hash).get() {
+            Some((k, class)) if **k == *key => Some(*class),
+            _ => None,
+        }
+    }
+
+    /// Remembers `class` for `key` if its slot is free.
+    pub(crate) fn insert(&self, hash: u32, key: &[u8], class: KeyClass) {
+        if key.len() <= Self::MAX_KEY {
+            // A taken slot keeps its key: the other one is classified each time.
+            let _ = self.slot(hash).set((key.into(), class));
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedKeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let used = self.slots.iter().filter(|s| s.get().is_some()).count();
+        f.debug_struct("SharedKeyCache")
+            .field("used", &used)
+            .finish()
+    }
+}
+
+/// FNV-1a of a key's raw bytes (for the key caches).
+pub(crate) fn key_hash(key: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in key {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
 const SENSITIVE: &[&[u8]] = &[
     b"password",
     b"passwd",
@@ -706,6 +770,36 @@ impl KeyConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_key_cache_is_set_once_per_slot() {
+        let c = SharedKeyCache::new();
+        let a = KeyClass {
+            rule: Rule::Sensitive,
+            ctx: 0,
+            ctx_set: false,
+        };
+        let b = KeyClass {
+            rule: Rule::Email,
+            ctx: 0,
+            ctx_set: false,
+        };
+        let h = key_hash(b"password");
+        assert_eq!(c.get(h, b"password"), None);
+        c.insert(h, b"password", a);
+        assert_eq!(c.get(h, b"password"), Some(a));
+        // Another key landing in the same slot neither hits nor replaces the first.
+        assert_eq!(c.get(h, b"email"), None);
+        c.insert(h, b"email", b);
+        assert_eq!(c.get(h, b"email"), None);
+        assert_eq!(c.get(h, b"password"), Some(a));
+        // Long keys are not cached.
+        let long = [b'k'; 49];
+        let hl = key_hash(&long);
+        c.insert(hl, &long, b);
+        assert_eq!(c.get(hl, &long), None);
+        assert!(format!("{c:?}").contains("used"));
+    }
 
     fn sensitive(k: &str) -> bool {
         let mut w = Words::default();

@@ -107,6 +107,8 @@ enum PathSeg {
 pub(crate) struct Engine {
     pub(crate) scanner: Scanner,
     pub(crate) limits: policy::Limits,
+    /// Key classifications shared across documents.
+    pub(crate) key_cache: keys::SharedKeyCache,
     rules: Vec<(Vec<PathSeg>, Action)>,
     policy: Policy,
 }
@@ -159,6 +161,7 @@ impl Engine {
         Ok(Engine {
             scanner,
             limits: policy.limits,
+            key_cache: keys::SharedKeyCache::new(),
             rules,
             policy,
         })

@@ -283,6 +283,90 @@ pub(crate) struct Scratch {
     pub(crate) words: Words,
 }
 
+/// Which detectors can find anything in a text: each flag false means the detector's trigger
+/// bytes do not occur in it, so the detector is skipped. Built per JSON string from a
+/// [`TriggerIndex`] of the whole document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hints {
+    /// A trigger literal of the automaton starts inside.
+    pub(crate) ac: bool,
+    /// `@` or `%` (emails, also `%40`).
+    pub(crate) email: bool,
+    /// `SK` (Twilio API key SIDs).
+    pub(crate) sk: bool,
+    /// `:` (IPv6).
+    pub(crate) colon: bool,
+}
+
+impl Hints {
+    /// Every detector runs.
+    pub(crate) const ALL: Hints = Hints {
+        ac: true,
+        email: true,
+        sk: true,
+        colon: true,
+    };
+}
+
+/// Sorted start offsets of one trigger in a document, with a cursor for spans visited in
+/// increasing order.
+#[derive(Debug, Default)]
+struct Offsets {
+    at: Vec<usize>,
+    next: usize,
+}
+
+impl Offsets {
+    /// Whether an offset lies in `a..b`; spans must come in increasing order of `a`.
+    fn any_in(&mut self, a: usize, b: usize) -> bool {
+        while self.next < self.at.len() && self.at[self.next] < a {
+            self.next += 1;
+        }
+        self.next < self.at.len() && self.at[self.next] < b
+    }
+}
+
+/// Where each detector's trigger bytes occur in a whole document, found in one pass each, so that
+/// the many short strings of a JSON document skip the detectors that cannot match them.
+#[derive(Debug, Default)]
+pub(crate) struct TriggerIndex {
+    ac: Offsets,
+    email: Offsets,
+    sk: Offsets,
+    colon: Offsets,
+}
+
+impl TriggerIndex {
+    /// Indexes `h` for `scanner`.
+    pub(crate) fn new(scanner: &Scanner, h: &[u8]) -> Self {
+        let mut ix = TriggerIndex::default();
+        ix.ac.at.reserve(16);
+        scanner.trigger_starts(h, &mut ix.ac.at);
+        if scanner.det.email {
+            ix.email.at.extend(memchr::memchr2_iter(b'@', b'%', h));
+        }
+        if scanner.det.secrets {
+            ix.sk.at.extend(scanner.twilio_sk.find_iter(h));
+        }
+        if scanner.det.ip {
+            // One `:` per key in JSON: size the list once instead of growing it.
+            ix.colon.at.reserve(h.len() / 24);
+            ix.colon.at.extend(memchr::memchr_iter(b':', h));
+        }
+        ix
+    }
+
+    /// The hints for the span `a..b` of the indexed document (spans in increasing order).
+    pub(crate) fn hints(&mut self, a: usize, b: usize) -> Hints {
+        Hints {
+            ac: self.ac.any_in(a, b),
+            email: self.email.any_in(a, b),
+            sk: self.sk.any_in(a, b),
+            colon: self.colon.any_in(a, b),
+        }
+    }
+}
+
 /// The compiled detectors.
 pub(crate) struct Scanner {
     ac: AhoCorasick,
@@ -554,18 +638,18 @@ impl Scanner {
         s: &mut Scratch,
         report: &mut Report,
     ) -> Option<String> {
-        self.sanitize_hinted(text, s, report, true)
+        self.sanitize_hinted(text, s, report, Hints::ALL)
     }
 
-    /// As [`Scanner::sanitize`], with the automaton hint of [`Scanner::find_all_hinted`].
+    /// As [`Scanner::sanitize`], skipping the detectors `hints` rules out.
     pub(crate) fn sanitize_hinted(
         &self,
         text: &str,
         s: &mut Scratch,
         report: &mut Report,
-        ac: bool,
+        hints: Hints,
     ) -> Option<String> {
-        self.find_all_hinted(text, s, ac);
+        self.find_all_hinted(text, s, hints);
         if s.findings.is_empty() {
             return None;
         }
@@ -658,27 +742,27 @@ impl Scanner {
         }
     }
 
-    /// Start offsets of trigger literals in `h` (a superset test for [`Scanner::find_all_hinted`]:
-    /// a string holding none of them needs no automaton pass).
+    /// Start offsets of trigger literals in `h` (a superset test for [`Hints::ac`]: a string
+    /// holding none of them needs no automaton pass).
     pub(crate) fn trigger_starts(&self, h: &[u8], out: &mut Vec<usize>) {
         out.extend(self.ac.find_iter(h).map(|m| m.start()));
     }
 
     /// Collects and resolves all findings in `text` into `s.findings`.
     pub(crate) fn find_all(&self, text: &str, s: &mut Scratch) {
-        self.find_all_hinted(text, s, true);
+        self.find_all_hinted(text, s, Hints::ALL);
     }
 
-    /// As [`Scanner::find_all`]; `ac` false skips the literal automaton (the caller knows no
-    /// trigger literal occurs in `text`).
-    pub(crate) fn find_all_hinted(&self, text: &str, s: &mut Scratch, ac: bool) {
+    /// As [`Scanner::find_all`], skipping the detectors `hints` rules out (the caller knows
+    /// their trigger bytes do not occur in `text`).
+    pub(crate) fn find_all_hinted(&self, text: &str, s: &mut Scratch, hints: Hints) {
         s.findings.clear();
         s.claims.clear();
         let h = text.as_bytes();
-        if ac {
+        if hints.ac {
             self.scan_ac(text, s);
         }
-        if self.det.secrets && h.len() >= 34 {
+        if self.det.secrets && hints.sk && h.len() >= 34 {
             // Twilio API key SIDs: `SK` + 32 hex. Two bytes are too short a literal for the
             // automaton's SIMD prefilter, so they get their own memmem pass.
             let mut from = 0;
@@ -690,7 +774,7 @@ impl Scanner {
                 }
             }
         }
-        if self.det.email {
+        if self.det.email && hints.email {
             for at in memchr::memchr_iter(b'@', h) {
                 if let Some(f) = self.email(h, at, 1) {
                     s.findings.push(f);
@@ -707,7 +791,7 @@ impl Scanner {
         if self.det.phone || self.det.card || self.det.iban || self.det.ip {
             self.scan_digits(h, &mut s.findings);
         }
-        if self.det.ip {
+        if self.det.ip && hints.colon {
             self.scan_ipv6(text, &mut s.findings);
         }
         resolve(&mut s.findings, &s.claims);

@@ -426,3 +426,31 @@ fn policy_from_json_and_path_rules() {
         .is_err());
     assert!(Policy::from_json(r#"{"unknown":1}"#).is_err());
 }
+
+/// JSON strings skip the detectors whose trigger bytes the document index rules out for them:
+/// for every detector, a value inside a JSON document (between other strings that do and do not
+/// hold triggers) must come out exactly as the text path sanitises it alone.
+#[test]
+fn json_strings_get_every_detector_the_text_path_applies() {
+    let values = [
+        "write to emma.wilson@example.com",
+        "emma.wilson%40example.com",
+        concat!("key ", "SK", "0123456789abcdef0123456789abcdef", " rotated"),
+        "from 2001:db8:85a3::8a2e:370:7334 today",
+        "call +44 7700 900123",
+        "card 4242 4242 4242 4242",
+        "iban GB82 WEST 1234 5698 7654 32",
+        "seen at 203.0.113.7",
+        concat!("Bearer ", "abcdefgh12345678"),
+        concat!("sk_", "live_", "4eC39HqLyjWDarjtT1zdp7dc"),
+        "https://admin:hunter2@db.internal/x",
+        "plain words, nothing here",
+    ];
+    for v in values {
+        let expected = t(v);
+        let doc = format!(r#"{{"a":"x:y","note":"{v}","b":"time 12:00","c":"SKU 9","d":"100%"}}"#);
+        let out = j(&doc);
+        let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed["note"], expected.as_str(), "{v}: {out}");
+    }
+}
