@@ -213,6 +213,13 @@ fn rfc3339_ms(ms: i64) -> Value {
         .map_or(Value::Null, Value::String)
 }
 
+/// `d` in seconds, rounded up to the millisecond (an open breaker never claims to admit a call
+/// earlier than it will).
+fn seconds_ceil_ms(d: Duration) -> f64 {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    ms as f64 / 1000.0
+}
+
 fn result_json(r: &ProbeResult) -> Value {
     json!({
         "status": r.status.as_str(),
@@ -260,7 +267,7 @@ impl Integrations {
                     "failure_rate": m.failure_rate,
                     "slow_call_rate": m.slow_call_rate,
                     "wedding_day": m.wedding_day,
-                    "retry_after": Value::Null,
+                    "retry_after": m.retry_after.map_or(Value::Null, |d| json!(seconds_ceil_ms(d))),
                 })
             }
             None => json!({"state": "closed", "failure_rate": null, "retry_after": null}),

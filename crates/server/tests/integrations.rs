@@ -105,6 +105,9 @@ async fn outage_breaker_alert_and_recovery() {
     })
     .await;
     assert!(v["services"][0]["consecutive_failures"].as_u64().unwrap() >= 2);
+    // seconds until the open breaker admits a trial call (the services' breakers open for 30 s)
+    let retry_after = v["services"][0]["breaker"]["retry_after"].as_f64().unwrap();
+    assert!(retry_after > 0.0 && retry_after <= 30.0, "{v}");
 
     // a manual run (admin, audited)
     let r = t
@@ -129,6 +132,7 @@ async fn outage_breaker_alert_and_recovery() {
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["breaker"]["state"], "closed");
+    assert!(v["breaker"]["retry_after"].is_null(), "{v}");
     let audit = t.admin().recent_audit(10).await.unwrap();
     assert!(audit
         .iter()
