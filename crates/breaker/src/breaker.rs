@@ -11,7 +11,7 @@ use crate::clock::{duration_nanos, Clock, CoarseClock};
 use crate::config::{BreakerConfig, HalfOpenTimeout, Rules, SlidingWindow};
 use crate::outcome::{Classifier, DefaultClassifier, Outcome};
 use crate::sync::{RemoteApplied, SharedChange, SharedChangeKind, StateSync};
-use crate::window::{CountWindow, Counts, TimeWindow};
+use crate::window::{CountWindow, Counts, PlainHead, TimeWindow};
 use crate::State;
 
 // State word: [generation:60 | wedding:1 | state:3].
@@ -341,10 +341,11 @@ pub(crate) struct Inner {
     exceeded: AtomicU8,
     metrics_src: AtomicU8,
     closed: ClosedWindow,
-    half: CountWindow,
+    half: CountWindow<PlainHead>,
     rules: [Rules; 2],
     timed: [bool; 2],
-    config: BreakerConfig,
+    /// Shared by every breaker a registry builds with the same configuration.
+    config: Arc<BreakerConfig>,
     clock: Arc<dyn Clock>,
     ctl: Mutex<Control>,
     subs: Subscribers,
@@ -384,7 +385,7 @@ impl fmt::Debug for CircuitBreaker {
 #[must_use]
 pub struct BreakerBuilder {
     name: Arc<str>,
-    config: BreakerConfig,
+    config: Arc<BreakerConfig>,
     clock: Option<Arc<dyn Clock>>,
     sync: Option<(Arc<dyn StateSync>, Arc<str>)>,
     wedding_day: bool,
@@ -402,6 +403,13 @@ impl fmt::Debug for BreakerBuilder {
 impl BreakerBuilder {
     /// Sets the (already validated) configuration.
     pub fn config(mut self, config: BreakerConfig) -> Self {
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// Sets a configuration shared with other breakers (a registry's), kept shared when it needs
+    /// no clamping.
+    pub(crate) fn shared_config(mut self, config: Arc<BreakerConfig>) -> Self {
         self.config = config;
         self
     }
@@ -427,7 +435,12 @@ impl BreakerBuilder {
     /// Builds the breaker, closed. A configuration edited out of range after validation is
     /// clamped into range.
     pub fn build(self) -> CircuitBreaker {
-        let cfg = self.config.clamped();
+        let clamped = self.config.clamped();
+        let cfg = if clamped == *self.config {
+            self.config
+        } else {
+            Arc::new(clamped)
+        };
         let rules = [cfg.rules(false), cfg.rules(true)];
         let timed = [
             rules[0].slow_call_nanos.is_some(),
@@ -487,7 +500,7 @@ impl CircuitBreaker {
     pub fn builder(name: impl Into<Arc<str>>) -> BreakerBuilder {
         BreakerBuilder {
             name: name.into(),
-            config: BreakerConfig::default(),
+            config: Arc::new(BreakerConfig::default()),
             clock: None,
             sync: None,
             wedding_day: false,
@@ -496,6 +509,11 @@ impl CircuitBreaker {
 
     /// The breaker's name.
     pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The breaker's name, shared (a registry keys its map with it).
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
         &self.inner.name
     }
 

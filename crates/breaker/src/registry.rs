@@ -21,9 +21,11 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 type Subscriber = Arc<dyn Fn(&Event) + Send + Sync>;
 
 struct RegistryInner {
-    default: BreakerConfig,
-    configs: HashMap<String, BreakerConfig>,
-    breakers: RwLock<BTreeMap<String, CircuitBreaker>>,
+    /// Shared by every breaker built with it (not copied into each).
+    default: Arc<BreakerConfig>,
+    configs: HashMap<String, Arc<BreakerConfig>>,
+    /// Keyed by each breaker's own name (no second copy of the string).
+    breakers: RwLock<BTreeMap<Arc<str>, CircuitBreaker>>,
     groups: RwLock<BTreeMap<String, BTreeSet<String>>>,
     clock: Arc<dyn Clock>,
     sync: Option<Arc<dyn StateSync>>,
@@ -152,8 +154,12 @@ impl RegistryBuilder {
     pub fn build(self) -> Registry {
         Registry {
             inner: Arc::new(RegistryInner {
-                default: self.default,
-                configs: self.configs,
+                default: Arc::new(self.default),
+                configs: self
+                    .configs
+                    .into_iter()
+                    .map(|(k, v)| (k, Arc::new(v)))
+                    .collect(),
                 breakers: RwLock::new(BTreeMap::new()),
                 groups: RwLock::new(self.groups),
                 clock: self
@@ -199,6 +205,10 @@ impl Registry {
         self.inner.configs.get(name).unwrap_or(&self.inner.default)
     }
 
+    fn shared_config_for(&self, name: &str) -> &Arc<BreakerConfig> {
+        self.inner.configs.get(name).unwrap_or(&self.inner.default)
+    }
+
     /// The breaker called `name`, created on first use.
     pub fn get(&self, name: &str) -> CircuitBreaker {
         if let Some(b) = read(&self.inner.breakers).get(name) {
@@ -209,7 +219,7 @@ impl Registry {
             return b.clone();
         }
         let mut builder = CircuitBreaker::builder(name)
-            .config(self.config_for(name).clone())
+            .shared_config(Arc::clone(self.shared_config_for(name)))
             .clock(Arc::clone(&self.inner.clock))
             .wedding_day(self.inner.wedding_day.load(Ordering::Acquire));
         if let Some(sync) = &self.inner.sync {
@@ -219,7 +229,7 @@ impl Registry {
         for s in read(&self.inner.subscribers).iter() {
             b.subscribe_arc(Arc::clone(s));
         }
-        map.insert(name.to_owned(), b.clone());
+        map.insert(Arc::clone(b.name_arc()), b.clone());
         b
     }
 
@@ -230,7 +240,10 @@ impl Registry {
 
     /// The names of every existing breaker, sorted.
     pub fn names(&self) -> Vec<String> {
-        read(&self.inner.breakers).keys().cloned().collect()
+        read(&self.inner.breakers)
+            .keys()
+            .map(|k| k.to_string())
+            .collect()
     }
 
     /// Every existing breaker, sorted by name.
@@ -242,7 +255,7 @@ impl Registry {
     pub fn metrics(&self) -> Vec<(String, Metrics)> {
         read(&self.inner.breakers)
             .iter()
-            .map(|(n, b)| (n.clone(), b.metrics()))
+            .map(|(n, b)| (n.to_string(), b.metrics()))
             .collect()
     }
 

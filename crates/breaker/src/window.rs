@@ -48,13 +48,28 @@ fn unpack(w: u64) -> (u16, Counts) {
 /// read the slot; when it already holds the same outcome in this epoch (the common case of a
 /// success replacing a success) nothing is written at all; otherwise swap the slot and apply the
 /// difference to the counter word with a compare-and-swap that fails if the epoch moved on.
+///
+/// `H` holds the ring index: [`CachePadded`] for the closed window, written by every call from
+/// every thread; [`PlainHead`] for the half-open probe window, which sees a handful of calls and
+/// need not pay for a cache line of its own (nor force 128-byte alignment on the breaker).
 #[derive(Debug)]
-pub(crate) struct CountWindow {
+pub(crate) struct CountWindow<H = CachePadded<AtomicU32>> {
     slots: Box<[AtomicU32]>,
-    /// Written by every call: on a cache line of its own, so that it does not evict the counters
-    /// and the breaker's state word from other cores' caches.
-    head: CachePadded<AtomicU32>,
+    /// Written by every call: on a cache line of its own (closed window), so that it does not
+    /// evict the counters and the breaker's state word from other cores' caches.
+    head: H,
     counts: AtomicU64,
+}
+
+/// A ring index without padding.
+#[derive(Debug, Default)]
+pub(crate) struct PlainHead(AtomicU32);
+
+impl std::ops::Deref for PlainHead {
+    type Target = AtomicU32;
+    fn deref(&self) -> &AtomicU32 {
+        &self.0
+    }
 }
 
 /// Aligns its content to a cache line (128 bytes covers adjacent-line prefetch on x86).
@@ -69,12 +84,12 @@ impl<T> std::ops::Deref for CachePadded<T> {
     }
 }
 
-impl CountWindow {
+impl<H: std::ops::Deref<Target = AtomicU32> + Default> CountWindow<H> {
     pub fn new(size: u32) -> Self {
         let size = size.max(1);
         Self {
             slots: (0..size).map(|_| AtomicU32::new(0)).collect(),
-            head: CachePadded(AtomicU32::new(0)),
+            head: H::default(),
             counts: AtomicU64::new(pack(0, Counts::default())),
         }
     }
@@ -300,7 +315,7 @@ mod tests {
 
     #[test]
     fn count_window_evicts_oldest_and_tracks_counts() {
-        let w = CountWindow::new(3);
+        let w = CountWindow::<CachePadded<AtomicU32>>::new(3);
         w.reset(1);
         assert_eq!(w.record(1, true, false).unwrap().failed, 1);
         w.record(1, false, true);

@@ -186,7 +186,8 @@ struct SvcState {
     oks: u32,
     window: VecDeque<bool>,
     flapping: bool,
-    incident: Option<Incident>,
+    /// Boxed: most services have none, and 10,000 idle states should not carry its size.
+    incident: Option<Box<Incident>>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -258,6 +259,9 @@ impl AlertEngine {
 
     fn state(&self, service: &str) -> Arc<tokio::sync::Mutex<SvcState>> {
         let mut g = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(st) = g.get(service) {
+            return st.clone(); // no key copied per result once the service is known
+        }
         g.entry(service.to_owned()).or_default().clone()
     }
 
@@ -274,7 +278,7 @@ impl AlertEngine {
                 .failures_to_open
                 .max(self.cfg.wedding_failures_to_open);
             st.oks = 0;
-            st.incident = Some(inc);
+            st.incident = Some(Box::new(inc));
         }
         Ok(n)
     }
@@ -344,9 +348,9 @@ impl AlertEngine {
                     ProbeStatus::Unhealthy
                 };
                 let inc = self.new_incident(r, status, now, wedding_day);
-                st.incident = Some(match self.store.open_incident(inc).await? {
+                st.incident = Some(Box::new(match self.store.open_incident(inc).await? {
                     OpenOutcome::Created(i) | OpenOutcome::AlreadyOpen(i) => i,
-                });
+                }));
             }
             if let Some(inc) = st.incident.as_mut() {
                 inc.last_notified_at_ms = Some(now);
@@ -365,10 +369,10 @@ impl AlertEngine {
                         self.notify(&i, NotificationKind::Trigger, r, now, wedding_day, None)
                             .await?;
                         notified.push(NotificationKind::Trigger);
-                        st.incident = Some(i);
+                        st.incident = Some(Box::new(i));
                     }
                     // another process opened it and notified
-                    OpenOutcome::AlreadyOpen(i) => st.incident = Some(i),
+                    OpenOutcome::AlreadyOpen(i) => st.incident = Some(Box::new(i)),
                 }
             }
         } else if c == Class::Bad {

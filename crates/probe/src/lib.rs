@@ -70,7 +70,9 @@ pub use http_probes::{
 };
 #[cfg(feature = "http")]
 pub use http_sinks::{PagerDutySink, SlackSink, WebhookSink};
-pub use monitor::{Monitor, MonitorConfig, MonitorError, ServiceConfig, Snapshot};
+pub use monitor::{
+    probe_breaker_config, Monitor, MonitorConfig, MonitorError, ServiceConfig, Snapshot,
+};
 pub use policy::WeddingDayPolicy;
 pub use probe::{FnProbe, HealthProbe};
 pub use result::{PhaseTimings, ProbeResult, MAX_DETAIL_LEN};

@@ -21,14 +21,14 @@
 //! While the breaker is open its rejections are respected (the result is not recorded); after the
 //! open wait, probe results serve as its half-open trial calls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
-use wedsync_breaker::{Outcome, Registry};
+use wedsync_breaker::{BreakerConfig, Outcome, Registry, SlidingWindow, State};
 
 use crate::alert::{AlertConfig, AlertEngine};
 use crate::clock::{TokioClock, WallClock};
@@ -100,6 +100,23 @@ impl ServiceConfig {
         self.jitter = fraction.clamp(0.0, 0.5);
         self
     }
+}
+
+/// The configuration of the breakers in a monitor's own registry (when
+/// [`MonitorBuilder::breakers`] is not given one), sized to the cadence of probes rather than of
+/// calls: a count window of the last 10 results, rates from 5 results on (a failure rate ≥ 50 %
+/// opens it, so a provider failing every probe opens its breaker on the 5th failing result —
+/// about 20 s with the default 5 s re-check — instead of after the 100 results of the breaker
+/// crate's default, 50 minutes of 30 s probes), 2 half-open probes, 60 s open. Everything else
+/// is the breaker crate's default (wedding-day mode halves the threshold and the open time).
+/// It also keeps each breaker's window at 10 slots instead of 100 (about 0.4 KB less per
+/// service; a monitor of 10,000 services holds 10,000 breakers).
+pub fn probe_breaker_config() -> BreakerConfig {
+    let mut cfg = BreakerConfig::default();
+    cfg.sliding_window = SlidingWindow::Count(10);
+    cfg.minimum_calls = 5;
+    cfg.permitted_calls_in_half_open = 2;
+    cfg
 }
 
 /// Monitor-wide settings.
@@ -238,6 +255,46 @@ impl LagHist {
     }
 }
 
+/// What the monitor keeps per service between snapshots: the mutable part of [`ServiceHealth`],
+/// without the copies of the name (the service's index is its key) and with the breaker state
+/// as a `State`, not a string. [`ServiceHealth`] values are built from it on demand.
+#[derive(Debug, Clone, PartialEq)]
+struct Live {
+    status: ProbeStatus,
+    last: Option<ProbeResult>,
+    consecutive_failures: u32,
+    incident: Option<String>,
+    in_maintenance: bool,
+    flapping: bool,
+    breaker: State,
+}
+
+impl Live {
+    /// What a subscriber acts on (everything but the latest result itself).
+    fn published(&self) -> (ProbeStatus, Option<&str>, bool, bool, State) {
+        (
+            self.status,
+            self.incident.as_deref(),
+            self.in_maintenance,
+            self.flapping,
+            self.breaker,
+        )
+    }
+
+    fn health(&self, service: &str, breaker: State) -> ServiceHealth {
+        ServiceHealth {
+            service: service.to_owned(),
+            status: self.status,
+            last: self.last.clone(),
+            consecutive_failures: self.consecutive_failures,
+            incident: self.incident.clone(),
+            in_maintenance: self.in_maintenance,
+            flapping: self.flapping,
+            breaker: breaker.as_str().to_owned(),
+        }
+    }
+}
+
 struct Svc {
     cfg: ServiceConfig,
     name: String,
@@ -248,7 +305,8 @@ struct Svc {
 
 struct Inner {
     services: Vec<Svc>,
-    by_name: HashMap<String, usize>,
+    /// Indices into `services`, sorted by name (binary search; no second copy of each name).
+    by_name: Vec<u32>,
     cfg: MonitorConfig,
     store: Arc<dyn ProbeStore>,
     engine: Arc<AlertEngine>,
@@ -256,7 +314,8 @@ struct Inner {
     breakers: Registry,
     clock: Arc<dyn WallClock>,
     sem: Semaphore,
-    live: Mutex<BTreeMap<String, ServiceHealth>>,
+    /// Indexed like `services`.
+    live: Mutex<Vec<Live>>,
     tx: watch::Sender<Arc<Snapshot>>,
     dirty: Notify,
     wedding: AtomicBool,
@@ -308,8 +367,8 @@ impl MonitorBuilder {
         self
     }
 
-    /// Uses this breaker registry (default: a registry with default configuration). Each
-    /// service's breaker is `registry.get(service)`.
+    /// Uses this breaker registry (default: a registry of [`probe_breaker_config`] breakers).
+    /// Each service's breaker is `registry.get(service)`.
     pub fn breakers(mut self, registry: Registry) -> Self {
         self.breakers = Some(registry);
         self
@@ -338,11 +397,11 @@ impl MonitorBuilder {
     /// Validates and builds. Fails when names repeat, or a probe's timeout is not below every
     /// interval it may run at.
     pub fn build(self) -> Result<Monitor, MonitorError> {
-        let mut by_name = HashMap::new();
+        let mut seen = HashSet::new();
         let mut services = Vec::with_capacity(self.services.len());
-        for (i, s) in self.services.into_iter().enumerate() {
+        for s in self.services {
             let name = s.probe.service().to_owned();
-            if by_name.insert(name.clone(), i).is_some() {
+            if !seen.insert(name.clone()) {
                 return Err(MonitorError::Config(format!(
                     "service {name:?} configured twice"
                 )));
@@ -383,13 +442,20 @@ impl MonitorBuilder {
                 seed,
             });
         }
+        drop(seen);
+        let mut by_name: Vec<u32> = (0..services.len())
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        by_name.sort_by(|&a, &b| services[a as usize].name.cmp(&services[b as usize].name));
         let clock = self
             .clock
             .unwrap_or_else(|| Arc::new(TokioClock::new()) as Arc<dyn WallClock>);
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn ProbeStore>);
-        let breakers = self.breakers.unwrap_or_default();
+        let breakers = self
+            .breakers
+            .unwrap_or_else(|| Registry::new(probe_breaker_config()));
         let engine = Arc::new(AlertEngine::new(
             self.cfg.alert.clone(),
             store.clone(),
@@ -402,29 +468,27 @@ impl MonitorBuilder {
         );
         let wedding = self.cfg.policy.is_wedding_day(clock.now_ms());
         breakers.set_wedding_day(wedding);
-        let live: BTreeMap<String, ServiceHealth> = services
+        let live: Vec<Live> = services
             .iter()
-            .map(|s| {
-                (
-                    s.name.clone(),
-                    ServiceHealth {
-                        service: s.name.clone(),
-                        status: ProbeStatus::Unknown,
-                        last: None,
-                        consecutive_failures: 0,
-                        incident: None,
-                        in_maintenance: false,
-                        flapping: false,
-                        breaker: breakers.get(&s.name).state().as_str().to_owned(),
-                    },
-                )
+            .map(|s| Live {
+                status: ProbeStatus::Unknown,
+                last: None,
+                consecutive_failures: 0,
+                incident: None,
+                in_maintenance: false,
+                flapping: false,
+                breaker: breakers.get(&s.name).state(),
             })
             .collect();
         let first = Snapshot {
             at_ms: clock.now_ms(),
             wedding_day: wedding,
             overall: ProbeStatus::Unknown,
-            services: live.clone(),
+            services: services
+                .iter()
+                .zip(&live)
+                .map(|(s, l)| (s.name.clone(), l.health(&s.name, l.breaker)))
+                .collect(),
         };
         let (tx, _) = watch::channel(Arc::new(first));
         Ok(Monitor {
@@ -474,6 +538,9 @@ impl std::fmt::Debug for Monitor {
 pub struct MonitorHandle {
     shutdown: watch::Sender<bool>,
     tasks: tokio::task::JoinSet<()>,
+    /// One per service: plain handles (a `JoinSet` entry costs more than the idle task's
+    /// state); aborted on shutdown or drop, like the `JoinSet`.
+    services: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl MonitorHandle {
@@ -481,7 +548,22 @@ impl MonitorHandle {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         self.tasks.abort_all();
+        let services = std::mem::take(&mut self.services);
+        for t in &services {
+            t.abort();
+        }
+        for t in services {
+            let _ = t.await;
+        }
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        for t in &self.services {
+            t.abort();
+        }
     }
 }
 
@@ -570,11 +652,13 @@ impl Monitor {
     /// Runs one service's probe now (waiting for a run in progress to finish first, so runs
     /// never overlap) and processes the result like a scheduled one.
     pub async fn run_now(&self, service: &str) -> Result<ProbeResult, MonitorError> {
-        let idx = *self
+        let svcs = &self.inner.services;
+        let idx = self
             .inner
             .by_name
-            .get(service)
-            .ok_or_else(|| MonitorError::UnknownService(service.to_owned()))?;
+            .binary_search_by(|&i| svcs[i as usize].name.as_str().cmp(service))
+            .map(|pos| self.inner.by_name[pos] as usize)
+            .map_err(|_| MonitorError::UnknownService(service.to_owned()))?;
         Ok(self.inner.run_service(idx, None).await)
     }
 
@@ -586,26 +670,25 @@ impl Monitor {
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         let n = self.inner.services.len().max(1) as u64;
+        let mut services = Vec::with_capacity(self.inner.services.len());
         for idx in 0..self.inner.services.len() {
             let inner = self.inner.clone();
-            let mut rx = rx.clone();
             let spread = self
                 .inner
                 .cfg
                 .startup_spread
                 .mul_f64((splitmix(self.inner.services[idx].seed) % n) as f64 / n as f64);
-            tasks.spawn(async move {
+            // No shutdown receiver here: `MonitorHandle::shutdown` (or its drop) aborts these
+            // tasks, and an idle service task stays small (10,000 of them wait at once).
+            services.push(tokio::spawn(async move {
                 let mut next = Instant::now() + spread;
                 loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(next) => {}
-                        _ = rx.changed() => return,
-                    }
-                    // boxed: an idle service task stays small (10,000 of them wait at once)
+                    tokio::time::sleep_until(next).await;
+                    // boxed: the run's state is allocated only while it runs
                     let r = Box::pin(inner.run_service(idx, Some(next))).await;
                     next = Instant::now() + inner.next_delay(idx, &r);
                 }
-            });
+            }));
         }
         {
             let inner = self.inner.clone();
@@ -652,7 +735,11 @@ impl Monitor {
                 }
             });
         }
-        Ok(MonitorHandle { shutdown, tasks })
+        Ok(MonitorHandle {
+            shutdown,
+            tasks,
+            services,
+        })
     }
 
     /// Sends due notifications once (tests and tools; [`Monitor::start`] runs this continuously).
@@ -665,14 +752,20 @@ impl Monitor {
 
 impl Inner {
     fn build_snapshot(&self) -> Snapshot {
-        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        let mut services = live.clone();
-        drop(live);
-        for (name, h) in services.iter_mut() {
-            if let Some(b) = self.breakers.get_existing(name) {
-                h.breaker = b.state().as_str().to_owned();
-            }
-        }
+        let services: BTreeMap<String, ServiceHealth> = {
+            let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            self.services
+                .iter()
+                .zip(live.iter())
+                .map(|(s, l)| {
+                    let breaker = self
+                        .breakers
+                        .get_existing(&s.name)
+                        .map_or(l.breaker, |b| b.state());
+                    (s.name.clone(), l.health(&s.name, breaker))
+                })
+                .collect()
+        };
         Snapshot {
             at_ms: self.clock.now_ms(),
             wedding_day: self.wedding.load(Ordering::Acquire),
@@ -695,7 +788,7 @@ impl Inner {
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&s.name)
+            .get(idx)
             .is_some_and(|h| h.incident.is_some());
         let d = match r.status {
             ProbeStatus::RateLimited => interval.max(
@@ -767,11 +860,11 @@ impl Inner {
             ));
             r.status = ProbeStatus::Unknown;
         }
-        self.process(&r).await;
+        self.process(idx, &r).await;
         r
     }
 
-    async fn process(&self, r: &ProbeResult) {
+    async fn process(&self, idx: usize, r: &ProbeResult) {
         if self.cfg.persist_results {
             if let Err(e) = self.store.insert_result(r).await {
                 tracing::error!(service = %r.service, error = %e, "storing a probe result failed");
@@ -799,35 +892,28 @@ impl Inner {
         };
         let changed = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-            match live.get_mut(&r.service) {
+            match live.get_mut(idx) {
                 Some(h) => {
                     let before = (
                         h.status,
-                        h.incident.clone(),
+                        h.incident.take(),
                         h.in_maintenance,
                         h.flapping,
-                        h.breaker.clone(),
+                        h.breaker,
                     );
                     h.status = r.status;
                     h.last = Some(r.clone());
-                    let state = breaker.state().as_str();
-                    if h.breaker != state {
-                        h.breaker = state.to_owned();
+                    h.breaker = breaker.state();
+                    match alert {
+                        Some(a) => {
+                            h.consecutive_failures = a.consecutive_failures;
+                            h.incident = a.incident;
+                            h.in_maintenance = a.in_maintenance;
+                            h.flapping = a.flapping;
+                        }
+                        None => h.incident.clone_from(&before.1),
                     }
-                    if let Some(a) = alert {
-                        h.consecutive_failures = a.consecutive_failures;
-                        h.incident = a.incident;
-                        h.in_maintenance = a.in_maintenance;
-                        h.flapping = a.flapping;
-                    }
-                    before
-                        != (
-                            h.status,
-                            h.incident.clone(),
-                            h.in_maintenance,
-                            h.flapping,
-                            h.breaker.clone(),
-                        )
+                    (before.0, before.1.as_deref(), before.2, before.3, before.4) != h.published()
                 }
                 None => false,
             }
@@ -845,7 +931,7 @@ mod tests {
     #[test]
     fn jitter_stays_in_bounds_and_varies() {
         let d = Duration::from_secs(30);
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for i in 0..1000u64 {
             let j = jittered(d, 0.1, splitmix(i));
             assert!(
@@ -856,6 +942,18 @@ mod tests {
         }
         assert!(seen.len() > 500, "jitter spreads: {} distinct", seen.len());
         assert_eq!(jittered(d, 0.0, 12345), d);
+    }
+
+    #[test]
+    fn the_default_breakers_suit_probe_cadence() {
+        let cfg = probe_breaker_config();
+        assert!(cfg.validate().is_ok(), "{cfg:?}");
+        let b = wedsync_breaker::CircuitBreaker::new("svc", cfg);
+        for i in 1..=5 {
+            assert_eq!(b.state(), State::Closed, "before failing probe {i}");
+            b.try_acquire().expect("closed").failure();
+        }
+        assert_eq!(b.state(), State::Open, "5 failing probes open it");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! - [`OutboxStore::claim_due`] hands a notification to one claimer until its lease expires
 //!   (PostgreSQL: `FOR UPDATE SKIP LOCKED`); `mark_sent`/`mark_failed` only act for the lease holder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -261,7 +261,8 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    results: HashMap<String, Vec<ProbeResult>>,
+    /// Oldest first; never longer than `max_results_per_service`.
+    results: HashMap<String, VecDeque<ProbeResult>>,
     incidents: BTreeMap<String, Incident>,
     outbox: BTreeMap<String, (u64, Notification)>,
     seq: u64,
@@ -295,13 +296,21 @@ impl MemoryStore {
 #[async_trait]
 impl ResultStore for MemoryStore {
     async fn insert_result(&self, result: &ProbeResult) -> Result<(), StoreError> {
+        let max = self.max_results_per_service;
         let mut g = self.lock();
-        let v = g.results.entry(result.service.clone()).or_default();
-        v.push(result.clone());
-        if v.len() > self.max_results_per_service {
-            let excess = v.len() - self.max_results_per_service;
-            v.drain(..excess);
+        // Look up before inserting: no key copied per result once the service is known.
+        let v = match g.results.get_mut(&result.service) {
+            Some(v) => v,
+            None => g
+                .results
+                .entry(result.service.clone())
+                // exact for a small bound (a 2-result store holds 2, not 4); grows up to `max`
+                .or_insert_with(|| VecDeque::with_capacity(max.min(4))),
+        };
+        if v.len() >= max {
+            v.pop_front();
         }
+        v.push_back(result.clone());
         Ok(())
     }
 
