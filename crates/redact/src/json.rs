@@ -322,7 +322,7 @@ impl Rewriter<'_> {
                 if depth + 1 > self.max_depth {
                     return Err(JsonError::Depth);
                 }
-                if rule == Rule::Sensitive && self.skip == 0 {
+                if rule.secret_for(None) && self.skip == 0 {
                     self.skip += 1;
                     let r = if c == b'{' {
                         self.object(depth + 1, ctx)
@@ -582,7 +582,7 @@ impl Rewriter<'_> {
         } else {
             Cow::Borrowed(&text[cs..ce])
         };
-        if rule == Rule::Sensitive {
+        if rule.secret_for(Some(&decoded)) {
             let repl = secret_replacement(&decoded);
             if repl != *decoded {
                 self.replace_str(start, end, &repl);
@@ -638,7 +638,7 @@ impl Rewriter<'_> {
         if self.skip > 0 {
             return;
         }
-        if rule == Rule::Sensitive {
+        if rule.secret_for(None) {
             self.replace(s, e, b"\"[REDACTED]\"");
             self.hit(Kind::Secret);
             return;

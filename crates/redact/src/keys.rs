@@ -112,6 +112,53 @@ pub(crate) enum Rule {
     Ip,
     Iban,
     Message,
+    /// A sensitive key that names an environment variable (`handler_secret_env`,
+    /// `api_key_env_var`): its value is the variable's *name*, kept when it has the shape of one
+    /// ([`is_env_name`]), otherwise replaced like [`Rule::Sensitive`].
+    EnvName,
+}
+
+impl Rule {
+    /// Whether a value under this rule is a secret replaced whole: always under
+    /// [`Rule::Sensitive`]; under [`Rule::EnvName`] unless `value` is a string naming an
+    /// environment variable (numbers and containers pass `None` and are replaced).
+    pub(crate) fn secret_for(self, value: Option<&str>) -> bool {
+        match self {
+            Rule::Sensitive => true,
+            Rule::EnvName => !value.is_some_and(is_env_name),
+            _ => false,
+        }
+    }
+}
+
+/// True when the key's last word is `env` (or its last two are `env var` / `env name`): the key
+/// holds the name of an environment variable, not the secret itself.
+pub(crate) fn names_env_var(w: &Words) -> bool {
+    let n = w.len();
+    n >= 2
+        && (w.get(n - 1) == b"env"
+            || (n >= 3 && w.get(n - 2) == b"env" && matches!(w.get(n - 1), b"var" | b"name")))
+}
+
+/// True when `v` has the shape of an environment variable name and not of a secret: 1–64 bytes of
+/// `[A-Za-z0-9_]` starting with a letter or `_`, letters all of one case, and a digit only in an
+/// upper-case name with an `_` (`PG_PASSWORD_2`). So `STRIPE_WEBHOOK_SECRET` and `forwarded` are
+/// names, while `hunter2`, `Tr0ub4dor` and a base32 seed such as `JBSWY3DPEHPK3PXP` are not.
+pub(crate) fn is_env_name(v: &str) -> bool {
+    let b = v.as_bytes();
+    if b.is_empty() || b.len() > 64 || !(b[0].is_ascii_alphabetic() || b[0] == b'_') {
+        return false;
+    }
+    if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+        return false;
+    }
+    let upper = b.iter().any(u8::is_ascii_uppercase);
+    let lower = b.iter().any(u8::is_ascii_lowercase);
+    let digit = b.iter().any(u8::is_ascii_digit);
+    if upper && lower {
+        return false;
+    }
+    !digit || (upper && b.contains(&b'_'))
 }
 
 pub(crate) const CTX_PERSON: u8 = 1;
@@ -685,7 +732,11 @@ impl KeyConfig {
             }
         }
         if self.sensitive_from(w, info) {
-            class.rule = Rule::Sensitive;
+            class.rule = if names_env_var(w) {
+                Rule::EnvName
+            } else {
+                Rule::Sensitive
+            };
             return class;
         }
         class.rule = self.personal(w, info);

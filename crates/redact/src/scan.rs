@@ -1177,6 +1177,14 @@ impl Scanner {
         if matches!(v, "null" | "true" | "false" | "None" | "nil") || is_placeholder(v) {
             return Some(ve);
         }
+        // `handler_secret_env: STRIPE_WEBHOOK_SECRET` names a variable, it is not the secret; the
+        // other detectors still see the value (an auth scheme word never counts as a name).
+        if crate::keys::names_env_var(&s.words)
+            && crate::keys::is_env_name(v)
+            && !SCHEMES.iter().any(|sc| sc.eq_ignore_ascii_case(v))
+        {
+            return None;
+        }
         if !quoted && ve < n && h[ve] == b' ' && SCHEMES.iter().any(|sc| sc.eq_ignore_ascii_case(v))
         {
             let mut q = ve;

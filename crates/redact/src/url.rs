@@ -128,7 +128,7 @@ impl Engine {
             let value = percent_decode(v_raw, form);
             let new_value = if value.is_empty() {
                 None
-            } else if rule == Rule::Sensitive {
+            } else if rule.secret_for(Some(&value)) {
                 let r = secret_replacement(&value);
                 (r != value).then(|| {
                     report.add(Kind::Secret, 1);

@@ -47,7 +47,7 @@ impl Walk<'_> {
 
     fn walk(&mut self, v: &mut Value, rule: Rule, ctx: u8, depth: usize) {
         let container = matches!(v, Value::Object(_) | Value::Array(_));
-        if container && (rule == Rule::Sensitive || depth >= self.eng.limits.max_depth) {
+        if container && (rule.secret_for(None) || depth >= self.eng.limits.max_depth) {
             *v = Value::String(String::from("[REDACTED]"));
             self.hit(Kind::Secret);
             return;
@@ -89,7 +89,7 @@ impl Walk<'_> {
             }
             Value::Number(n) => {
                 let text = n.to_string();
-                if rule == Rule::Sensitive {
+                if rule.secret_for(None) {
                     *v = Value::String(String::from("[REDACTED]"));
                     self.hit(Kind::Secret);
                 } else if let Some(kind) = rule_kind(rule) {
@@ -114,7 +114,7 @@ impl Walk<'_> {
         if s.is_empty() {
             return None;
         }
-        if rule == Rule::Sensitive {
+        if rule.secret_for(Some(s)) {
             let r = secret_replacement(s);
             if r != s {
                 self.hit(Kind::Secret);

@@ -454,3 +454,61 @@ fn json_strings_get_every_detector_the_text_path_applies() {
         assert_eq!(parsed["note"], expected.as_str(), "{v}: {out}");
     }
 }
+
+/// A key ending in `env` names an environment variable: the *name* is not a secret and stays,
+/// but anything that does not look like a variable name is still replaced, and the value
+/// detectors still run over kept names.
+#[test]
+fn env_var_name_keys_keep_names_not_secrets() {
+    // Free text (the reported false positive) and the `key = "value"` form.
+    assert_eq!(
+        t("provider=stripe handler_secret_env: forwarded requests are signed"),
+        "provider=stripe handler_secret_env: forwarded requests are signed"
+    );
+    assert_eq!(
+        t(r#"handler_secret_env = "STRIPE_WEBHOOK_SECRET""#),
+        r#"handler_secret_env = "STRIPE_WEBHOOK_SECRET""#
+    );
+    // Secrets pasted where a name belongs are still replaced.
+    assert_eq!(t("db_password_env=hunter2"), "db_password_env=[REDACTED]");
+    assert_eq!(t("db_password_env=Tr0ub4dor"), "db_password_env=[REDACTED]");
+    assert_eq!(
+        t("client_secret_env: JBSWY3DPEHPK3PXP"),
+        "client_secret_env: [REDACTED]"
+    );
+    assert_eq!(
+        t(concat!(
+            "api_key_env: sk_",
+            "live_",
+            "4eC39HqLyjWDarjtT1zdp7dc"
+        )),
+        "api_key_env: sk_live_[REDACTED]"
+    );
+    assert_eq!(
+        t(concat!("secret_env: Bearer ", "abcdefgh12345678")),
+        "secret_env: Bearer [REDACTED]"
+    );
+    // Without `env` the key holds the secret itself.
+    assert_eq!(t("handler_secret: forwarded"), "handler_secret: [REDACTED]");
+    // JSON: names stay; other strings, numbers and containers under such keys are replaced.
+    assert_eq!(
+        j(
+            r#"{"handler_secret_env":"DEMO_HANDLER_SECRET","secret_env":"hunter2","x_secret_env":{"a":1},"token_env":12,"api_key_env_var":"PG_PASSWORD_2"}"#
+        ),
+        r#"{"handler_secret_env":"DEMO_HANDLER_SECRET","secret_env":"[REDACTED]","x_secret_env":"[REDACTED]","token_env":"[REDACTED]","api_key_env_var":"PG_PASSWORD_2"}"#
+    );
+    let mut v =
+        serde_json::json!({"handlerSecretEnv": "STRIPE_WEBHOOK_SECRET", "secretEnv": "hunter2"});
+    Redactor::default().sanitize_value(&mut v);
+    assert_eq!(
+        v,
+        serde_json::json!({"handlerSecretEnv": "STRIPE_WEBHOOK_SECRET", "secretEnv": "[REDACTED]"})
+    );
+    // Form bodies and URLs.
+    let form = Redactor::default()
+        .sanitize_form(b"handler_secret_env=DEMO_HANDLER_SECRET&secret_env=hunter2");
+    assert_eq!(
+        String::from_utf8(form.output).unwrap(),
+        "handler_secret_env=DEMO_HANDLER_SECRET&secret_env=[REDACTED]"
+    );
+}
