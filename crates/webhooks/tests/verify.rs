@@ -314,3 +314,81 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn twilio_signature_lengths_and_encodings() {
+    let token = twilio_token(4);
+    let v = TwilioVerifier::new([token.as_str()]);
+    let url = "https://hooks.wedsync.example/twilio/status";
+    let good = twilio::sign(&token, url, TWILIO_FORM);
+    assert_eq!(
+        v.verify_signature(url, &format!(" {good} "), TWILIO_FORM),
+        Ok(())
+    );
+    // Valid base64, but not 20 bytes: shorter or longer than a SHA-1 MAC never matches.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for len in [0usize, 19, 21, 64] {
+        let sig = b64.encode(vec![7u8; len]);
+        assert_eq!(
+            v.verify_signature(url, &sig, TWILIO_FORM)
+                .map_err(|e| e.kind()),
+            Err("no_matching_signature"),
+            "{len} bytes"
+        );
+    }
+    // Not base64, short or long (the long form overflows the MAC-sized buffer first).
+    for sig in ["%%%".to_owned(), format!("{good}{good}!")] {
+        assert_eq!(
+            v.verify_signature(url, &sig, TWILIO_FORM)
+                .map_err(|e| e.kind()),
+            Err("malformed_header"),
+            "{sig}"
+        );
+    }
+    // No token configured.
+    let none = TwilioVerifier::new(Vec::<String>::new());
+    assert_eq!(
+        none.verify_signature(url, &good, TWILIO_FORM),
+        Err(VerifyError::NoSecretConfigured)
+    );
+    // A port other than the default is not toggled: the signature for :443 does not verify
+    // against :8443.
+    let sig443 = twilio::sign(&token, "https://hooks.wedsync.example:443/t", TWILIO_FORM);
+    assert!(v
+        .verify_signature("https://hooks.wedsync.example:8443/t", &sig443, TWILIO_FORM)
+        .is_err());
+    assert_eq!(
+        v.verify_signature("https://hooks.wedsync.example:443/t", &sig443, TWILIO_FORM),
+        Ok(())
+    );
+    // Parameters without `=` and empty pairs are signed as the `url` crate parses them.
+    let odd = b"A&&B=1&=x&C";
+    assert_eq!(
+        twilio::signed_params_fast(url, odd),
+        twilio::signed_params_oracle(url, odd)
+    );
+    assert_eq!(
+        v.verify_signature(url, &twilio::sign(&token, url, odd), odd),
+        Ok(())
+    );
+}
+
+#[test]
+fn verifiers_debug_without_secrets() {
+    let s = stripe_secret(7);
+    let sv = StripeVerifier::new([s.as_str()]);
+    let d = format!("{sv:?}");
+    assert!(d.contains("secrets: 1") && !d.contains(&s), "{d}");
+    let w = svix_secret(7);
+    let wv = StandardWebhooksVerifier::new([w.as_str()]).unwrap();
+    let d = format!("{wv:?}");
+    assert!(d.contains("secrets: 1") && !d.contains(&w), "{d}");
+    let t = twilio_token(7);
+    let tv = TwilioVerifier::new([t.as_str()]).with_public_base("https://h.example");
+    let d = format!("{tv:?}");
+    assert!(d.contains("tokens: 1") && !d.contains(&t), "{d}");
+    assert_eq!(
+        tv.public_url("t/x").as_deref(),
+        Some("https://h.example/t/x")
+    );
+}
