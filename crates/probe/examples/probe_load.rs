@@ -5,8 +5,8 @@
 //! every `--interval` seconds, for a bounded `--duration`. Prints the monitor process's CPU share
 //! (of one core), peak RSS and the scheduling-lag percentiles.
 //!
-//! `--breaker-window N` gives every service's breaker a count window of N (default: the breaker
-//! crate's default configuration); `--keep-results N` keeps N results per service in the
+//! `--breaker-window N` gives every service's breaker a count window of N (default: the
+//! monitor's own registry, `probe_breaker_config()`: a window of 10); `--keep-results N` keeps N results per service in the
 //! in-memory store (0: results are not stored, as with a database store).
 
 use std::io::{BufRead, BufReader, Write};
@@ -216,7 +216,7 @@ async fn run(a: &Args, bases: &[String]) -> String {
         a.concurrency,
         a.breaker_window
             .map(|w| w.to_string())
-            .unwrap_or_else(|| "default".into()),
+            .unwrap_or_else(|| "monitor-default".into()),
         a.keep_results,
         lag.count,
         healthy,

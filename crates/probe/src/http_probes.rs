@@ -993,6 +993,8 @@ impl HttpProbe {
     }
     /// Adds a request header (the value is treated as a secret).
     pub fn header(mut self, name: impl Into<String>, value: Secret) -> Self {
+        // exact capacity: a probe lives as long as the monitor, 10,000 of them at once
+        self.headers.reserve_exact(1);
         self.headers.push((name.into(), value));
         self
     }
@@ -1003,6 +1005,8 @@ impl HttpProbe {
     }
     /// Adds a body condition.
     pub fn condition(mut self, c: Condition) -> Self {
+        // exact capacity (a first `push` would make room for 4)
+        self.conditions.reserve_exact(1);
         self.conditions.push(c);
         self
     }
