@@ -170,5 +170,34 @@ mod tests {
         let short = Secret::new(B64.encode([1u8; 16]));
         let err = BodyCipher::from_base64("k", &short).unwrap_err();
         assert!(!err.to_string().contains(short.expose()));
+        assert_eq!(
+            err,
+            CryptoError::InvalidKey {
+                key_id: "k".into(),
+                reason: "not 32 bytes"
+            }
+        );
+        let garbage = Secret::new("not base64 at all!");
+        assert_eq!(
+            BodyCipher::from_base64("k", &garbage).unwrap_err(),
+            CryptoError::InvalidKey {
+                key_id: "k".into(),
+                reason: "not base64"
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_nonce_and_debug() {
+        let key = BodyCipher::generate_key();
+        let c = BodyCipher::new("k1", &key).with_old_key("k0", &BodyCipher::generate_key());
+        let id = Uuid::new_v4();
+        let mut sealed = c.seal(id, b"body").unwrap();
+        assert_eq!(sealed.nonce.len(), 24);
+        sealed.nonce.pop();
+        assert_eq!(c.open(id, &sealed), Err(CryptoError::Decrypt));
+        let d = format!("{c:?}");
+        assert!(d.contains("k1") && d.contains("k0"), "{d}");
+        assert!(!d.contains(&B64.encode(key)), "{d}");
     }
 }

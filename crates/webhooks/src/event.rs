@@ -243,6 +243,57 @@ mod tests {
     }
 
     #[test]
+    fn twilio_fallbacks() {
+        let none: [(&str, &str); 0] = [];
+        // SmsSid/SmsStatus stand in for MessageSid/MessageStatus.
+        let e = extract(Provider::Twilio, &none, b"SmsSid=SM1&SmsStatus=sent");
+        assert_eq!(e.dedupe_key, "SM1:sent");
+        // A SID without a status dedupes on the SID alone; no SID at all on the body hash.
+        let e = extract(Provider::Twilio, &none, b"MessageSid=SM2&Body=hi");
+        assert_eq!((e.dedupe_key.as_str(), e.event_type), ("SM2", None));
+        let e = extract(Provider::Twilio, &none, b"MessageStatus=failed");
+        assert!(e.dedupe_key.starts_with("sha256:"), "{}", e.dedupe_key);
+        assert_eq!(e.event_id, None);
+    }
+
+    #[test]
+    fn wedding_dates_anywhere_in_metadata() {
+        let v: Value = serde_json::from_str(
+            r#"{"items":[{"x":1},{"line_metadata":{"weddingDate":"2027-06-12T14:00:00Z"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            find_wedding_date(&v),
+            Some(time::macros::date!(2027 - 06 - 12))
+        );
+        let v: Value = serde_json::from_str(
+            r#"{"metadata":{"event_date":"not a date","wedding_date":"2027-01-02"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            find_wedding_date(&v),
+            Some(time::macros::date!(2027 - 01 - 02))
+        );
+        // Outside metadata, or deeper than the limit, dates do not count.
+        let v: Value = serde_json::from_str(r#"{"wedding_date":"2027-01-02"}"#).unwrap();
+        assert_eq!(find_wedding_date(&v), None);
+        let deep =
+            r#"{"a":{"b":{"c":{"d":{"e":{"f":{"metadata":{"wedding_date":"2027-01-02"}}}}}}}}"#;
+        let v: Value = serde_json::from_str(deep).unwrap();
+        assert_eq!(find_wedding_date(&v), None);
+        // Supabase database webhooks carry it in the record's metadata.
+        let body = br#"{"type":"UPDATE","table":"bookings","record":{"metadata":{"wedding_date":"2027-03-04"}}}"#;
+        let none: [(&str, &str); 0] = [];
+        let e = extract(Provider::SupabaseDb, &none, body);
+        assert_eq!(e.event_type.as_deref(), Some("bookings.update"));
+        assert_eq!(e.wedding_date, Some(time::macros::date!(2027 - 03 - 04)));
+        // Standard webhooks without an id header fall back to the body hash.
+        let e = extract(Provider::Standard, &none, br#"{"type":"x"}"#);
+        assert!(e.dedupe_key.starts_with("sha256:"));
+        assert_eq!(e.event_type.as_deref(), Some("x"));
+    }
+
+    #[test]
     fn resend_and_supabase() {
         let h = [("svix-id", "msg_2abc")];
         let e = extract(Provider::Resend, &h, br#"{"type":"email.bounced"}"#);

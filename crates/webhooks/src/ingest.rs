@@ -244,3 +244,84 @@ impl Receiver {
         self.store.purge_raw_bodies(now).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::InMemoryStore;
+    use crate::verify::{stripe, StripeVerifier};
+
+    fn secret() -> String {
+        format!("{}{}", "whsec_", "ingest_unit")
+    }
+
+    fn receiver(store: Arc<InMemoryStore>) -> Receiver {
+        let s = secret();
+        Receiver::new(store, BodyCipher::new("k", &BodyCipher::generate_key())).provider(
+            Provider::Stripe,
+            Verifier::Stripe(StripeVerifier::new([s.as_str()])),
+            false,
+        )
+    }
+
+    fn at(t: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(t).unwrap()
+    }
+
+    const BODY: &[u8] = br#"{"id":"evt_unit","type":"invoice.paid","data":{"object":{}}}"#;
+
+    #[tokio::test]
+    async fn unconfigured_rejected_and_recorded_only() {
+        let store = Arc::new(InMemoryStore::new());
+        let r = receiver(store.clone()).retention(Duration::from_secs(60));
+        assert!(format!("{r:?}").contains("Stripe"));
+        let none: Vec<(String, String)> = Vec::new();
+        let twilio = Incoming {
+            provider: Provider::Twilio,
+            headers: &none,
+            body: b"",
+            url: None,
+        };
+        assert!(matches!(
+            r.receive(&twilio, at(1000)).await,
+            Err(ReceiveError::NotConfigured(Provider::Twilio))
+        ));
+
+        // Verified but not forwarded: recorded as received, raw body sealed until the retention.
+        let headers = vec![(
+            "Stripe-Signature".to_owned(),
+            stripe::sign(&secret(), 1000, BODY),
+        )];
+        let ok = Incoming {
+            provider: Provider::Stripe,
+            headers: &headers,
+            body: BODY,
+            url: None,
+        };
+        let receipt = r.receive(&ok, at(1000)).await.unwrap();
+        assert!(receipt.accepted());
+        assert_eq!(receipt.status, DeliveryStatus::Received);
+        let d = store.get_delivery(receipt.id).await.unwrap().unwrap();
+        assert!(d.raw_body.is_some());
+        assert_eq!(d.raw_body_expires_at, Some(at(1060)));
+
+        // A bad signature is recorded (no raw body, never a dedupe reservation) ...
+        let bad = vec![("Stripe-Signature".to_owned(), "t=1000,v1=00".to_owned())];
+        let tampered = Incoming {
+            headers: &bad,
+            ..ok.clone()
+        };
+        let receipt = r.receive(&tampered, at(1000)).await.unwrap();
+        assert!(!receipt.accepted());
+        assert_eq!(receipt.status, DeliveryStatus::Rejected);
+        let d = store.get_delivery(receipt.id).await.unwrap().unwrap();
+        assert!(d.raw_body.is_none());
+        assert_eq!(d.verdict_reason.as_deref(), Some("no_matching_signature"));
+
+        // ... or, with `record_rejected(false)`, not stored at all.
+        let quiet = receiver(store.clone()).record_rejected(false);
+        let receipt = quiet.receive(&tampered, at(1000)).await.unwrap();
+        assert_eq!(receipt.status, DeliveryStatus::Rejected);
+        assert!(store.get_delivery(receipt.id).await.unwrap().is_none());
+    }
+}
