@@ -132,7 +132,7 @@ fn main() {
     }
     let mut handle = None;
     line(
-        "Monitor::start (one task per service)",
+        "Monitor::start (scheduler, publisher, outbox)",
         allocation_counter::measure(|| {
             rt.block_on(async {
                 handle = Some(monitor.start().await.expect("start"));

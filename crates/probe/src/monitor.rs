@@ -284,6 +284,45 @@ impl Live {
         )
     }
 
+    /// Makes `h` equal to `self.health(h.service, breaker)`, reusing `h`'s strings.
+    fn refresh(&self, h: &mut ServiceHealth, breaker: State) {
+        h.status = self.status;
+        match (&mut h.last, &self.last) {
+            (Some(to), Some(from)) => {
+                // exhaustive: a new field of `ProbeResult` fails to compile here
+                let ProbeResult {
+                    service,
+                    status,
+                    checked_at_ms,
+                    latency,
+                    http_status,
+                    detail,
+                    request_id,
+                    timings,
+                    retry_after,
+                } = from;
+                to.service.clone_from(service);
+                to.status = *status;
+                to.checked_at_ms = *checked_at_ms;
+                to.latency = *latency;
+                to.http_status = *http_status;
+                to.detail.clone_from(detail);
+                to.request_id.clone_from(request_id);
+                to.timings = *timings;
+                to.retry_after = *retry_after;
+            }
+            (to, from) => to.clone_from(from),
+        }
+        h.consecutive_failures = self.consecutive_failures;
+        h.incident.clone_from(&self.incident);
+        h.in_maintenance = self.in_maintenance;
+        h.flapping = self.flapping;
+        if h.breaker != breaker.as_str() {
+            h.breaker.clear();
+            h.breaker.push_str(breaker.as_str());
+        }
+    }
+
     fn health(&self, service: &str, breaker: State) -> ServiceHealth {
         ServiceHealth {
             service: service.to_owned(),
@@ -711,8 +750,7 @@ impl Monitor {
                         _ = inner.dirty.notified() => {}
                         _ = rx.changed() => return,
                     }
-                    let snap = Arc::new(inner.build_snapshot());
-                    inner.tx.send_replace(snap);
+                    inner.publish();
                     tokio::time::sleep(inner.cfg.publish_every).await;
                 }
             });
@@ -764,6 +802,39 @@ impl Inner {
                 Some(_) = runs.join_next(), if !runs.is_empty() => {}
             }
         }
+    }
+
+    /// Publishes a current snapshot. When no subscriber holds the previous one, it is updated
+    /// in place, reusing its strings: a large fleet whose statuses change (every service at
+    /// start-up) does not allocate and free a whole snapshot every `publish_every`.
+    fn publish(&self) {
+        self.tx.send_modify(|snap| match Arc::get_mut(snap) {
+            Some(s) if s.services.len() == self.services.len() => self.refresh(s),
+            _ => *snap = Arc::new(self.build_snapshot()),
+        });
+    }
+
+    /// Brings `snap` (of these services) up to date in place.
+    fn refresh(&self, snap: &mut Snapshot) {
+        {
+            let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            for (s, l) in self.services.iter().zip(live.iter()) {
+                let breaker = self
+                    .breakers
+                    .get_existing(&s.name)
+                    .map_or(l.breaker, |b| b.state());
+                match snap.services.get_mut(&s.name) {
+                    Some(h) => l.refresh(h, breaker),
+                    None => {
+                        snap.services
+                            .insert(s.name.clone(), l.health(&s.name, breaker));
+                    }
+                }
+            }
+        }
+        snap.at_ms = self.clock.now_ms();
+        snap.wedding_day = self.wedding.load(Ordering::Acquire);
+        snap.overall = aggregate(snap.services.values().map(|h| h.status));
     }
 
     fn build_snapshot(&self) -> Snapshot {
@@ -957,6 +1028,59 @@ mod tests {
         }
         assert!(seen.len() > 500, "jitter spreads: {} distinct", seen.len());
         assert_eq!(jittered(d, 0.0, 12345), d);
+    }
+
+    #[test]
+    fn refreshing_in_place_equals_building_anew() {
+        let result = |status, detail: &str, rid: Option<&str>| {
+            ProbeResult::new("svc", status, detail)
+                .with_request_id(rid.map(str::to_owned))
+                .with_http_status(503)
+                .with_latency(Duration::from_millis(7))
+                .at(42)
+        };
+        let lives = [
+            Live {
+                status: ProbeStatus::Unknown,
+                last: None,
+                consecutive_failures: 0,
+                incident: None,
+                in_maintenance: false,
+                flapping: false,
+                breaker: State::Closed,
+            },
+            Live {
+                status: ProbeStatus::Unhealthy,
+                last: Some(result(ProbeStatus::Unhealthy, "HTTP 503", Some("req_1"))),
+                consecutive_failures: 3,
+                incident: Some("svc/1".into()),
+                in_maintenance: true,
+                flapping: true,
+                breaker: State::Open,
+            },
+            Live {
+                status: ProbeStatus::Healthy,
+                last: Some(result(
+                    ProbeStatus::Healthy,
+                    "a much longer detail than before",
+                    None,
+                )),
+                consecutive_failures: 0,
+                incident: None,
+                in_maintenance: false,
+                flapping: false,
+                breaker: State::HalfOpen,
+            },
+        ];
+        for from in &lives {
+            for to in &lives {
+                for breaker in [State::Closed, State::ForcedOpen] {
+                    let mut h = from.health("svc", from.breaker);
+                    to.refresh(&mut h, breaker);
+                    assert_eq!(h, to.health("svc", breaker), "{from:?} -> {to:?}");
+                }
+            }
+        }
     }
 
     #[test]
