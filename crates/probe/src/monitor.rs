@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
-use wedsync_breaker::{BreakerConfig, Outcome, Registry, SlidingWindow, State};
+use wedsync_breaker::{BreakerConfig, CircuitBreaker, Outcome, Registry, SlidingWindow, State};
 
 use crate::alert::{AlertConfig, AlertEngine};
 use crate::clock::{TokioClock, WallClock};
@@ -340,6 +340,8 @@ impl Live {
 struct Svc {
     cfg: ServiceConfig,
     name: String,
+    /// `breakers.get(name)`, looked up once (a registry never drops a breaker).
+    breaker: CircuitBreaker,
     run_lock: tokio::sync::Mutex<()>,
     seq: AtomicU64,
     seed: u64,
@@ -439,6 +441,9 @@ impl MonitorBuilder {
     /// Validates and builds. Fails when names repeat, or a probe's timeout is not below every
     /// interval it may run at.
     pub fn build(self) -> Result<Monitor, MonitorError> {
+        let breakers = self
+            .breakers
+            .unwrap_or_else(|| Registry::new(probe_breaker_config()));
         let mut seen = HashSet::new();
         let mut services = Vec::with_capacity(self.services.len());
         for s in self.services {
@@ -477,6 +482,7 @@ impl MonitorBuilder {
                     (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
                 });
             services.push(Svc {
+                breaker: breakers.get(&name),
                 name,
                 cfg: s,
                 run_lock: tokio::sync::Mutex::new(()),
@@ -495,9 +501,6 @@ impl MonitorBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn ProbeStore>);
-        let breakers = self
-            .breakers
-            .unwrap_or_else(|| Registry::new(probe_breaker_config()));
         let engine = Arc::new(AlertEngine::new(
             self.cfg.alert.clone(),
             store.clone(),
@@ -519,7 +522,7 @@ impl MonitorBuilder {
                 incident: None,
                 in_maintenance: false,
                 flapping: false,
-                breaker: breakers.get(&s.name).state(),
+                breaker: s.breaker.state(),
             })
             .collect();
         let first = Snapshot {
@@ -819,10 +822,7 @@ impl Inner {
         {
             let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
             for (s, l) in self.services.iter().zip(live.iter()) {
-                let breaker = self
-                    .breakers
-                    .get_existing(&s.name)
-                    .map_or(l.breaker, |b| b.state());
+                let breaker = s.breaker.state();
                 match snap.services.get_mut(&s.name) {
                     Some(h) => l.refresh(h, breaker),
                     None => {
@@ -843,13 +843,7 @@ impl Inner {
             self.services
                 .iter()
                 .zip(live.iter())
-                .map(|(s, l)| {
-                    let breaker = self
-                        .breakers
-                        .get_existing(&s.name)
-                        .map_or(l.breaker, |b| b.state());
-                    (s.name.clone(), l.health(&s.name, breaker))
-                })
+                .map(|(s, l)| (s.name.clone(), l.health(&s.name, s.breaker.state())))
                 .collect()
         };
         Snapshot {
@@ -956,7 +950,7 @@ impl Inner {
                 tracing::error!(service = %r.service, error = %e, "storing a probe result failed");
             }
         }
-        let breaker = self.breakers.get(&r.service);
+        let breaker = &self.services[idx].breaker;
         let outcome = match r.status {
             ProbeStatus::Healthy | ProbeStatus::Degraded => Outcome::Success,
             ProbeStatus::Unhealthy => Outcome::Failure,
