@@ -755,3 +755,85 @@ fn retry_after_follows_manual_openings_and_the_retry_after_hook() {
     assert_eq!(b.state(), State::Open);
     assert_eq!(b.retry_after(), Some(7 * S), "the classifier's Retry-After");
 }
+
+#[test]
+fn group_operations_reach_every_member_including_ones_not_created_yet() {
+    let reg = Registry::builder()
+        .default_config(count(2, 2, 50.0).build().unwrap())
+        .group("payments", ["stripe"])
+        .instance("test-1")
+        .build();
+    assert_eq!(reg.instance(), "test-1");
+    reg.add_to_group("payments", "paypal");
+    reg.add_to_group("messaging", "twilio");
+    assert_eq!(reg.group_names(), ["messaging", "payments"]);
+    let g = reg.group("payments");
+    assert_eq!(g.name(), "payments");
+    assert_eq!(g.members(), ["paypal", "stripe"]);
+    assert!(reg.get_existing("paypal").is_none(), "not used yet");
+    let twilio = reg.get("twilio");
+    let states = |want: State| {
+        for b in g.breakers() {
+            assert_eq!(b.state(), want, "{}", b.name());
+        }
+        assert_eq!(twilio.state(), State::Closed, "another group is untouched");
+    };
+    g.open_for(30 * S);
+    states(State::Open);
+    assert!(reg.get_existing("paypal").is_some(), "created by the group");
+    assert!(g.breakers().iter().all(|b| b.retry_after() > Some(29 * S)));
+    g.disable();
+    states(State::Disabled);
+    g.metrics_only();
+    states(State::MetricsOnly);
+    g.close();
+    states(State::Closed);
+    g.force_open();
+    assert!(reg.get("stripe").try_acquire().is_err());
+    g.reset();
+    states(State::Closed);
+    assert_eq!(
+        reg.get("stripe").metrics().not_permitted_calls,
+        0,
+        "reset clears it"
+    );
+    g.set_wedding_day(true);
+    assert!(g.breakers().iter().all(CircuitBreaker::is_wedding_day));
+    assert!(!twilio.is_wedding_day());
+    assert!(reg.group("unknown").members().is_empty());
+    assert!(format!("{reg:?}").contains("stripe"));
+}
+
+#[test]
+fn call_errors_say_what_happened() {
+    let (b, _) = cb(count(2, 2, 50.0));
+    let inner = b
+        .call(|| Err::<(), _>(std::io::Error::other("card declined")))
+        .unwrap_err();
+    assert!(!inner.is_rejected());
+    assert_eq!(inner.to_string(), "card declined");
+    assert!(std::error::Error::source(&inner).is_some());
+    assert_eq!(inner.into_inner().unwrap().to_string(), "card declined");
+    b.open_for(1500 * MS);
+    let rejected = b.call(|| Ok::<_, std::io::Error>(())).unwrap_err();
+    assert!(rejected.is_rejected());
+    assert_eq!(
+        rejected.to_string(),
+        "circuit breaker `svc` is open; retry after 1.500s"
+    );
+    assert!(std::error::Error::source(&rejected).is_some());
+    assert!(rejected.into_inner().is_none());
+    let timeout: CallError<std::io::Error> = CallError::Timeout(2 * S);
+    assert_eq!(timeout.to_string(), "call timed out after 2.000s");
+    assert!(std::error::Error::source(&timeout).is_none());
+    assert!(
+        b.transition_to(State::HalfOpen).is_ok(),
+        "open → half-open is legal"
+    );
+    b.close();
+    let e = b.transition_to(State::HalfOpen).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "illegal transition of circuit breaker `svc` from closed to half_open"
+    );
+}

@@ -143,3 +143,92 @@ async fn futures_poll_once(svc: &mut wedsync_breaker::tower::Breaker<Echo>) -> P
     })
     .await
 }
+
+/// A service that is never ready: its `poll_ready` fails.
+#[derive(Clone)]
+struct Broken;
+
+impl Service<u32> for Broken {
+    type Response = u32;
+    type Error = std::io::Error;
+    type Future = std::future::Ready<Result<u32, std::io::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Err(std::io::Error::other("backend gone")))
+    }
+
+    fn call(&mut self, n: u32) -> Self::Future {
+        std::future::ready(Ok(n))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_poll_ready_error_frees_the_probe_slot_and_records_nothing() {
+    let (cb, _, _) = setup(1);
+    let mut svc = tower::Layer::layer(&BreakerLayer::new(cb.clone()), Broken);
+    cb.force_open();
+    cb.half_open().unwrap();
+    let err = std::future::poll_fn(|cx| svc.poll_ready(cx))
+        .await
+        .unwrap_err();
+    assert!(err.downcast_ref::<Rejected>().is_none(), "the inner error");
+    assert_eq!(cb.metrics().buffered_calls, 0);
+    cb.try_acquire().expect("the slot was released").success();
+    assert_eq!(cb.state(), State::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_without_poll_ready_still_asks_the_breaker() {
+    let (cb, _, echo) = setup(1);
+    let mut svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    cb.force_open();
+    let err = svc.call(2).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Rejected>().unwrap().state,
+        State::ForcedOpen
+    );
+    assert_eq!(echo.calls.load(Ordering::SeqCst), 0, "inner not called");
+    cb.close();
+    assert_eq!(svc.call(2).await.unwrap(), 2);
+    assert_eq!(cb.metrics().buffered_calls, 1, "recorded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clone_holds_no_permit_and_a_shed_service_does_not_ask_again() {
+    let (cb, _, echo) = setup(1);
+    let mut svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    assert!(svc.breaker().ptr_eq(&cb));
+    cb.force_open();
+    cb.half_open().unwrap();
+    std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap(); // takes the only probe slot
+    let mut other = svc.clone();
+    std::future::poll_fn(|cx| other.poll_ready(cx))
+        .await
+        .unwrap(); // shed: ready, rejected
+    std::future::poll_fn(|cx| other.poll_ready(cx))
+        .await
+        .unwrap(); // still the same rejection
+    assert_eq!(
+        cb.metrics().not_permitted_calls,
+        1,
+        "asked the breaker once"
+    );
+    let err = other.call(2).await.unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Rejected>().unwrap().state,
+        State::HalfOpen
+    );
+    assert_eq!(
+        svc.call(2).await.unwrap(),
+        2,
+        "the original keeps its permit"
+    );
+    assert_eq!(cb.state(), State::Closed);
+    assert_eq!(other.get_ref().calls.load(Ordering::SeqCst), 1);
+    other.get_mut().ready.store(0, Ordering::SeqCst);
+    assert_eq!(
+        svc.into_inner().ready.load(Ordering::SeqCst),
+        0,
+        "shared readiness"
+    );
+}
