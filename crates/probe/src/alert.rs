@@ -26,8 +26,8 @@ use std::time::Duration;
 use crate::clock::WallClock;
 use crate::sink::AlertSink;
 use crate::store::{
-    Incident, IncidentState, Notification, NotificationKind, OpenOutcome, OutboxState, ProbeStore,
-    StoreError,
+    ChangeOutcome, Incident, IncidentChange, IncidentState, Notification, NotificationKind,
+    OpenOutcome, OutboxState, ProbeStore, StoreError,
 };
 use crate::{ProbeResult, ProbeStatus};
 
@@ -348,26 +348,34 @@ impl AlertEngine {
                     ProbeStatus::Unhealthy
                 };
                 let inc = self.new_incident(r, status, now, wedding_day);
-                st.incident = Some(Box::new(match self.store.open_incident(inc).await? {
-                    OpenOutcome::Created(i) | OpenOutcome::AlreadyOpen(i) => i,
-                }));
+                st.incident = Some(Box::new(
+                    match self.open_and_notify(inc, Vec::new()).await? {
+                        OpenOutcome::Created(i) | OpenOutcome::AlreadyOpen(i) => i,
+                    },
+                ));
             }
             if let Some(inc) = st.incident.as_mut() {
                 inc.last_notified_at_ms = Some(now);
                 inc.updated_at_ms = now;
-                let inc = inc.clone();
-                self.store.update_incident(&inc).await?;
-                self.notify(&inc, NotificationKind::Flapping, r, now, wedding_day, None)
-                    .await?;
+                let inc = (**inc).clone();
+                let ns = self.notifications(
+                    &inc,
+                    NotificationKind::Flapping,
+                    r,
+                    now,
+                    wedding_day,
+                    None,
+                )?;
+                self.update_and_notify(inc, ns).await?;
                 notified.push(NotificationKind::Flapping);
             }
         } else if c == Class::Bad && st.incident.is_none() {
             if st.fails >= threshold && !in_maint && !st.flapping {
                 let inc = self.new_incident(r, r.status, now, wedding_day);
-                match self.store.open_incident(inc).await? {
+                let ns =
+                    self.notifications(&inc, NotificationKind::Trigger, r, now, wedding_day, None)?;
+                match self.open_and_notify(inc, ns).await? {
                     OpenOutcome::Created(i) => {
-                        self.notify(&i, NotificationKind::Trigger, r, now, wedding_day, None)
-                            .await?;
                         notified.push(NotificationKind::Trigger);
                         st.incident = Some(Box::new(i));
                     }
@@ -386,39 +394,33 @@ impl AlertEngine {
             };
             if let Some(inc) = st.incident.as_mut() {
                 inc.status = r.status;
-                inc.summary = r.detail.clone();
+                inc.summary.clone_from(&r.detail);
                 inc.updated_at_ms = now;
                 if reminder_due {
                     inc.last_notified_at_ms = Some(now);
                 }
-                let inc = inc.clone();
-                self.store.update_incident(&inc).await?;
+                let inc = (**inc).clone();
+                let ns = if reminder_due {
+                    let kind = NotificationKind::Reminder;
+                    self.notifications(&inc, kind, r, now, wedding_day, Some(now))?
+                } else {
+                    Vec::new()
+                };
+                self.update_and_notify(inc, ns).await?;
                 if reminder_due {
-                    self.notify(
-                        &inc,
-                        NotificationKind::Reminder,
-                        r,
-                        now,
-                        wedding_day,
-                        Some(now),
-                    )
-                    .await?;
                     notified.push(NotificationKind::Reminder);
                 }
             }
         } else if c == Class::Good && st.oks >= self.cfg.successes_to_resolve.max(1) && !st.flapping
         {
             if let Some(inc) = st.incident.take() {
-                if let Some(resolved) = self.store.resolve_incident(&inc.dedup_key, now).await? {
-                    self.notify(
-                        &resolved,
-                        NotificationKind::Resolve,
-                        r,
-                        now,
-                        wedding_day,
-                        None,
-                    )
-                    .await?;
+                let ns =
+                    self.notifications(&inc, NotificationKind::Resolve, r, now, wedding_day, None)?;
+                if self
+                    .resolve_and_notify(&inc.dedup_key, now, ns)
+                    .await?
+                    .is_some()
+                {
                     notified.push(NotificationKind::Resolve);
                 }
             }
@@ -453,7 +455,8 @@ impl AlertEngine {
         }
     }
 
-    async fn notify(
+    /// The notifications of `kind` about `inc`, one per sink that accepts the kind.
+    fn notifications(
         &self,
         inc: &Incident,
         kind: NotificationKind,
@@ -461,7 +464,7 @@ impl AlertEngine {
         now: i64,
         wedding_day: bool,
         seq: Option<i64>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<Notification>, StoreError> {
         let severity = match kind {
             NotificationKind::Resolve => Severity::Info,
             NotificationKind::Flapping => Severity::Warning,
@@ -485,13 +488,16 @@ impl AlertEngine {
         };
         let payload =
             serde_json::to_string(&alert).map_err(|e| StoreError::Backend(e.to_string()))?;
-        for sink in self.sinks.iter().filter(|s| s.accepts(kind)) {
-            let mut id = format!("{}/{}/{}", inc.dedup_key, kind.as_str(), sink.name());
-            if let Some(seq) = seq {
-                id.push_str(&format!("/{seq}"));
-            }
-            self.store
-                .enqueue(Notification {
+        Ok(self
+            .sinks
+            .iter()
+            .filter(|s| s.accepts(kind))
+            .map(|sink| {
+                let mut id = format!("{}/{}/{}", inc.dedup_key, kind.as_str(), sink.name());
+                if let Some(seq) = seq {
+                    id.push_str(&format!("/{seq}"));
+                }
+                Notification {
                     id,
                     sink: sink.name().to_owned(),
                     kind,
@@ -505,10 +511,102 @@ impl AlertEngine {
                     lease_owner: None,
                     lease_until_ms: None,
                     last_error: None,
-                })
-                .await?;
-        }
-        self.wake.notify_one();
-        Ok(())
+                }
+            })
+            .collect())
     }
+
+    /// Applies `change` and enqueues `notifications` when it takes: in one transaction when the
+    /// store offers [`IncidentStore::change_incident_and_enqueue`], otherwise one write after
+    /// the other (not atomic).
+    async fn apply(
+        &self,
+        change: IncidentChange,
+        notifications: Vec<Notification>,
+    ) -> Result<ChangeOutcome, StoreError> {
+        let outcome = match self
+            .store
+            .change_incident_and_enqueue(&change, &notifications)
+            .await?
+        {
+            Some(o) => o,
+            None => {
+                let o = match change {
+                    IncidentChange::Open(i) => {
+                        ChangeOutcome::Opened(self.store.open_incident(i).await?)
+                    }
+                    IncidentChange::Update(i) => {
+                        self.store.update_incident(&i).await?;
+                        ChangeOutcome::Updated
+                    }
+                    IncidentChange::Resolve {
+                        dedup_key,
+                        resolved_at_ms,
+                    } => ChangeOutcome::Resolved(
+                        self.store
+                            .resolve_incident(&dedup_key, resolved_at_ms)
+                            .await?,
+                    ),
+                };
+                if o.took() {
+                    for n in notifications.iter().cloned() {
+                        self.store.enqueue(n).await?;
+                    }
+                }
+                o
+            }
+        };
+        if outcome.took() && !notifications.is_empty() {
+            self.wake.notify_one();
+        }
+        Ok(outcome)
+    }
+
+    async fn open_and_notify(
+        &self,
+        inc: Incident,
+        notifications: Vec<Notification>,
+    ) -> Result<OpenOutcome, StoreError> {
+        match self.apply(IncidentChange::Open(inc), notifications).await? {
+            ChangeOutcome::Opened(o) => Ok(o),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    async fn update_and_notify(
+        &self,
+        inc: Incident,
+        notifications: Vec<Notification>,
+    ) -> Result<(), StoreError> {
+        match self
+            .apply(IncidentChange::Update(inc), notifications)
+            .await?
+        {
+            ChangeOutcome::Updated => Ok(()),
+            other => Err(mismatch(&other)),
+        }
+    }
+
+    async fn resolve_and_notify(
+        &self,
+        dedup_key: &str,
+        resolved_at_ms: i64,
+        notifications: Vec<Notification>,
+    ) -> Result<Option<Incident>, StoreError> {
+        let change = IncidentChange::Resolve {
+            dedup_key: dedup_key.to_owned(),
+            resolved_at_ms,
+        };
+        match self.apply(change, notifications).await? {
+            ChangeOutcome::Resolved(r) => Ok(r),
+            other => Err(mismatch(&other)),
+        }
+    }
+}
+
+/// A store answered a change with the outcome of another kind of change.
+fn mismatch(outcome: &ChangeOutcome) -> StoreError {
+    StoreError::Backend(format!(
+        "the store answered an incident change with {outcome:?}"
+    ))
 }

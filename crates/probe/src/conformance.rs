@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use crate::store::Notification;
 use crate::store::{
-    Incident, IncidentState, NotificationKind, OpenOutcome, OutboxState, ProbeStore,
+    ChangeOutcome, Incident, IncidentChange, IncidentState, NotificationKind, OpenOutcome,
+    OutboxState, ProbeStore, StoreError,
 };
 use crate::{PhaseTimings, ProbeResult, ProbeStatus};
 
@@ -28,6 +29,7 @@ pub async fn run_all<S: ProbeStore + ?Sized>(store: &S) {
     outbox_enqueue_is_idempotent(store).await;
     outbox_claim_lease_and_retry(store).await;
     outbox_concurrent_claims_never_share(store).await;
+    incident_changes_enqueue_atomically(store).await;
 }
 
 fn result(service: &str, status: ProbeStatus, at: i64) -> ProbeResult {
@@ -438,4 +440,104 @@ pub async fn outbox_concurrent_claims_never_share<S: ProbeStore + ?Sized>(store:
         total, 20,
         "all twenty due notifications claimed (3 × 10 ≥ 20)"
     );
+}
+
+/// [`IncidentStore::change_incident_and_enqueue`](crate::store::IncidentStore::change_incident_and_enqueue):
+/// the notifications are stored exactly when the change takes (created, updated, resolved by
+/// this call) and not at all when it does not (already open, unknown, already resolved). A store
+/// that does not offer the operation (`Ok(None)`) passes trivially.
+pub async fn incident_changes_enqueue_atomically<S: ProbeStore + ?Sized>(store: &S) {
+    let s = "conf-atomic";
+    let first = incident(s, 5_000);
+    let key = first.dedup_key.clone();
+    let far = 9_000_000_000_000_000i64; // never due: the claim checks above never see these
+    let n = |suffix: &str| notification(&format!("{key}/{suffix}"), &key, far);
+    let opened = store
+        .change_incident_and_enqueue(&IncidentChange::Open(first.clone()), &[n("t1"), n("t2")])
+        .await
+        .expect("open");
+    let Some(opened) = opened else {
+        return; // not offered: the caller falls back to two writes
+    };
+    assert!(
+        matches!(&opened, ChangeOutcome::Opened(OpenOutcome::Created(i)) if i.dedup_key == key),
+        "{opened:?}"
+    );
+    assert!(opened.took());
+    let stored = |id: String| async move { store.get_notification(&id).await.expect("get") };
+    assert!(stored(format!("{key}/t1")).await.is_some());
+    assert!(stored(format!("{key}/t2")).await.is_some());
+
+    // a second open of the service is not this caller's: nothing enqueued
+    let second = incident(s, 6_000);
+    let again = store
+        .change_incident_and_enqueue(
+            &IncidentChange::Open(second.clone()),
+            &[notification(
+                &format!("{}/t", second.dedup_key),
+                &second.dedup_key,
+                far,
+            )],
+        )
+        .await
+        .expect("open again");
+    assert!(
+        matches!(&again, Some(ChangeOutcome::Opened(OpenOutcome::AlreadyOpen(i))) if i.dedup_key == key),
+        "{again:?}"
+    );
+    assert!(stored(format!("{}/t", second.dedup_key)).await.is_none());
+
+    // updating an unknown incident fails and enqueues nothing
+    let mut unknown = incident("conf-atomic-unknown", 7_000);
+    unknown.summary = "never stored".to_owned();
+    let err = store
+        .change_incident_and_enqueue(
+            &IncidentChange::Update(unknown.clone()),
+            &[notification(
+                &format!("{}/r", unknown.dedup_key),
+                &unknown.dedup_key,
+                far,
+            )],
+        )
+        .await;
+    assert!(matches!(err, Err(StoreError::NotFound)), "{err:?}");
+    assert!(stored(format!("{}/r", unknown.dedup_key)).await.is_none());
+
+    // an update takes with its reminder
+    let mut updated = first.clone();
+    updated.summary = "HTTP 502".to_owned();
+    updated.updated_at_ms = 5_500;
+    let up = store
+        .change_incident_and_enqueue(&IncidentChange::Update(updated), &[n("reminder")])
+        .await
+        .expect("update");
+    assert_eq!(up, Some(ChangeOutcome::Updated));
+    assert!(stored(format!("{key}/reminder")).await.is_some());
+    let got = store
+        .get_incident(&key)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(got.summary, "HTTP 502");
+
+    // resolve once: enqueued; resolve again: not resolved by this call, nothing enqueued
+    let resolve = IncidentChange::Resolve {
+        dedup_key: key.clone(),
+        resolved_at_ms: 8_000,
+    };
+    let done = store
+        .change_incident_and_enqueue(&resolve, &[n("resolve")])
+        .await
+        .expect("resolve");
+    assert!(
+        matches!(&done, Some(ChangeOutcome::Resolved(Some(i))) if i.state == IncidentState::Resolved),
+        "{done:?}"
+    );
+    assert!(stored(format!("{key}/resolve")).await.is_some());
+    let twice = store
+        .change_incident_and_enqueue(&resolve, &[n("resolve-again")])
+        .await
+        .expect("resolve again");
+    assert_eq!(twice, Some(ChangeOutcome::Resolved(None)));
+    assert!(stored(format!("{key}/resolve-again")).await.is_none());
 }

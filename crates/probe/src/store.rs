@@ -193,6 +193,50 @@ pub trait ResultStore: Send + Sync {
     async fn prune_results(&self, before_ms: i64) -> Result<u64, StoreError>;
 }
 
+/// An incident change that [`IncidentStore::change_incident_and_enqueue`] applies together with
+/// the notifications it causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IncidentChange {
+    /// [`IncidentStore::open_incident`]; the notifications are enqueued only when it is
+    /// [`OpenOutcome::Created`] (the caller that opened it notifies).
+    Open(Incident),
+    /// [`IncidentStore::update_incident`]; the notifications are enqueued when it succeeds.
+    Update(Incident),
+    /// [`IncidentStore::resolve_incident`]; the notifications are enqueued only when this call
+    /// resolved it (`Some`).
+    Resolve {
+        /// The incident's dedup key.
+        dedup_key: String,
+        /// When it resolved.
+        resolved_at_ms: i64,
+    },
+}
+
+/// What [`IncidentStore::change_incident_and_enqueue`] did: the result of the incident operation
+/// (the notifications were enqueued exactly when it "took", see [`IncidentChange`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangeOutcome {
+    /// The result of the open.
+    Opened(OpenOutcome),
+    /// The update was applied.
+    Updated,
+    /// The result of the resolve.
+    Resolved(Option<Incident>),
+}
+
+impl ChangeOutcome {
+    /// Whether the change took, so its notifications were enqueued.
+    pub fn took(&self) -> bool {
+        match self {
+            ChangeOutcome::Opened(o) => matches!(o, OpenOutcome::Created(_)),
+            ChangeOutcome::Updated => true,
+            ChangeOutcome::Resolved(r) => r.is_some(),
+        }
+    }
+}
+
 /// Incidents: open (once per service), update, resolve, list open, get by dedup key.
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -212,6 +256,24 @@ pub trait IncidentStore: Send + Sync {
     async fn list_open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
     /// The incident with this dedup key, open or resolved.
     async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, StoreError>;
+
+    /// Applies `change` and, when it takes (see [`IncidentChange`]), enqueues `notifications`
+    /// (as [`OutboxStore::enqueue`] does: a notification whose id exists is skipped) **in one
+    /// transaction**: either both are stored or neither is, so a crash can neither lose the page
+    /// for a stored incident nor page about an incident that was not stored.
+    ///
+    /// Returns `Ok(None)` when the store does not offer this (the default, so existing
+    /// implementations keep compiling): the caller then makes the two writes one after the other,
+    /// which is not atomic. [`MemoryStore`] implements it; a database store should (one
+    /// transaction around the incident statement and the outbox inserts).
+    async fn change_incident_and_enqueue(
+        &self,
+        change: &IncidentChange,
+        notifications: &[Notification],
+    ) -> Result<Option<ChangeOutcome>, StoreError> {
+        let _ = (change, notifications);
+        Ok(None)
+    }
 }
 
 /// The notification outbox: enqueue, claim due with a lease, mark sent, fail with retry time.
@@ -359,38 +421,71 @@ impl ResultStore for MemoryStore {
     }
 }
 
-#[async_trait]
-impl IncidentStore for MemoryStore {
-    async fn open_incident(&self, mut incident: Incident) -> Result<OpenOutcome, StoreError> {
-        let mut g = self.lock();
-        if let Some(open) = g
+impl Inner {
+    fn open(&mut self, mut incident: Incident) -> OpenOutcome {
+        if let Some(open) = self
             .incidents
             .values()
             .find(|i| i.service == incident.service && i.state == IncidentState::Open)
         {
-            return Ok(OpenOutcome::AlreadyOpen(open.clone()));
+            return OpenOutcome::AlreadyOpen(open.clone());
         }
-        if let Some(existing) = g.incidents.get(&incident.dedup_key) {
-            return Ok(OpenOutcome::AlreadyOpen(existing.clone()));
+        if let Some(existing) = self.incidents.get(&incident.dedup_key) {
+            return OpenOutcome::AlreadyOpen(existing.clone());
         }
         incident.state = IncidentState::Open;
         incident.resolved_at_ms = None;
-        g.incidents
+        self.incidents
             .insert(incident.dedup_key.clone(), incident.clone());
-        Ok(OpenOutcome::Created(incident))
+        OpenOutcome::Created(incident)
     }
 
-    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        let cur = g
+    fn update(&mut self, incident: &Incident) -> Result<(), StoreError> {
+        let cur = self
             .incidents
             .get_mut(&incident.dedup_key)
             .ok_or(StoreError::NotFound)?;
         cur.status = incident.status;
         cur.updated_at_ms = incident.updated_at_ms;
         cur.last_notified_at_ms = incident.last_notified_at_ms;
-        cur.summary = incident.summary.clone();
+        cur.summary.clone_from(&incident.summary);
         Ok(())
+    }
+
+    fn resolve(&mut self, dedup_key: &str, resolved_at_ms: i64) -> Option<Incident> {
+        match self.incidents.get_mut(dedup_key) {
+            Some(i) if i.state == IncidentState::Open => {
+                i.state = IncidentState::Resolved;
+                i.resolved_at_ms = Some(resolved_at_ms);
+                i.updated_at_ms = resolved_at_ms;
+                Some(i.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn enqueue(&mut self, mut n: Notification) -> bool {
+        if self.outbox.contains_key(&n.id) {
+            return false;
+        }
+        n.state = OutboxState::Pending;
+        n.lease_owner = None;
+        n.lease_until_ms = None;
+        self.seq += 1;
+        let seq = self.seq;
+        self.outbox.insert(n.id.clone(), (seq, n));
+        true
+    }
+}
+
+#[async_trait]
+impl IncidentStore for MemoryStore {
+    async fn open_incident(&self, incident: Incident) -> Result<OpenOutcome, StoreError> {
+        Ok(self.lock().open(incident))
+    }
+
+    async fn update_incident(&self, incident: &Incident) -> Result<(), StoreError> {
+        self.lock().update(incident)
     }
 
     async fn resolve_incident(
@@ -398,16 +493,7 @@ impl IncidentStore for MemoryStore {
         dedup_key: &str,
         resolved_at_ms: i64,
     ) -> Result<Option<Incident>, StoreError> {
-        let mut g = self.lock();
-        match g.incidents.get_mut(dedup_key) {
-            Some(i) if i.state == IncidentState::Open => {
-                i.state = IncidentState::Resolved;
-                i.resolved_at_ms = Some(resolved_at_ms);
-                i.updated_at_ms = resolved_at_ms;
-                Ok(Some(i.clone()))
-            }
-            _ => Ok(None),
-        }
+        Ok(self.lock().resolve(dedup_key, resolved_at_ms))
     }
 
     async fn list_open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
@@ -425,22 +511,38 @@ impl IncidentStore for MemoryStore {
     async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, StoreError> {
         Ok(self.lock().incidents.get(dedup_key).cloned())
     }
+
+    /// Atomic: both happen under the store's one lock.
+    async fn change_incident_and_enqueue(
+        &self,
+        change: &IncidentChange,
+        notifications: &[Notification],
+    ) -> Result<Option<ChangeOutcome>, StoreError> {
+        let mut g = self.lock();
+        let outcome = match change {
+            IncidentChange::Open(i) => ChangeOutcome::Opened(g.open(i.clone())),
+            IncidentChange::Update(i) => {
+                g.update(i)?;
+                ChangeOutcome::Updated
+            }
+            IncidentChange::Resolve {
+                dedup_key,
+                resolved_at_ms,
+            } => ChangeOutcome::Resolved(g.resolve(dedup_key, *resolved_at_ms)),
+        };
+        if outcome.took() {
+            for n in notifications {
+                g.enqueue(n.clone());
+            }
+        }
+        Ok(Some(outcome))
+    }
 }
 
 #[async_trait]
 impl OutboxStore for MemoryStore {
-    async fn enqueue(&self, mut n: Notification) -> Result<bool, StoreError> {
-        let mut g = self.lock();
-        if g.outbox.contains_key(&n.id) {
-            return Ok(false);
-        }
-        n.state = OutboxState::Pending;
-        n.lease_owner = None;
-        n.lease_until_ms = None;
-        g.seq += 1;
-        let seq = g.seq;
-        g.outbox.insert(n.id.clone(), (seq, n));
-        Ok(true)
+    async fn enqueue(&self, n: Notification) -> Result<bool, StoreError> {
+        Ok(self.lock().enqueue(n))
     }
 
     async fn claim_due(
