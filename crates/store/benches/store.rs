@@ -2,7 +2,8 @@
 //!
 //! Run with: `CARGO_TARGET_DIR=/work/targets/store cargo bench -p wedsync-store --all-features --bench store`
 //! (`DATABASE_URL` picks the server, default 127.0.0.1:5432; `WEDSYNC_BENCH_SECS` the duration of
-//! each measurement, default 5; `PGBENCH` the pgbench binary, default found on PATH or under
+//! each measurement, default 5; `WEDSYNC_BENCH_IN_FLIGHT` overrides
+//! `PgConfig::batches_in_flight`; `PGBENCH` the pgbench binary, default found on PATH or under
 //! /usr/lib/postgresql/*/bin).
 //!
 //! 1. `record_and_enqueue/32_writers`: 32 concurrent tasks, each records a verified delivery and
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 use wedsync_store::testing::try_fresh_postgres;
+use wedsync_store::{PgConfig, PgStore};
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
     AttemptRecord, AttemptTrigger, EncryptedBody, NewDelivery, Priority, Verdict, WebhookStore,
@@ -154,7 +156,15 @@ async fn bench(secs: u64) {
     }
 
     // --- record_and_enqueue/32_writers --------------------------------------------------------
-    let store = pg.store.clone();
+    let mut config = PgConfig::new(pg.url()).pool_size(32);
+    if let Some(n) = std::env::var("WEDSYNC_BENCH_IN_FLIGHT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        config.batches_in_flight = n;
+    }
+    println!("batches in flight: {}", config.batches_in_flight);
+    let store = PgStore::new(config).expect("store");
     let done = Arc::new(AtomicU64::new(0));
     let commits_before = commits(&client).await;
     let deadline = Instant::now() + Duration::from_secs(secs);

@@ -74,6 +74,10 @@ pub mod model;
 pub mod pg;
 #[cfg(feature = "probe")]
 pub mod probe_store;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod retention;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod rows;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testing")]

@@ -54,12 +54,151 @@ fn latency_ms(r: &ProbeResult) -> i32 {
     i32::try_from(r.latency.as_millis()).unwrap_or(i32::MAX)
 }
 
+/// The row types of `service_health_metrics`, `service_alerts` and `notification_outbox`, declared
+/// once; each backend instantiates them with its timestamp types `Ts`/`TsRs` in scope.
+macro_rules! probe_rows {
+    () => {
+        use $crate::rows::RowTime as _;
+
+        #[derive(diesel::QueryableByName)]
+        struct ResultRow {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            service: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            status: String,
+            #[diesel(sql_type = Ts)]
+            checked_at: TsRs,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+            latency_ms: Option<i32>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+            http_status: Option<i32>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            detail: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            result: Option<String>,
+        }
+
+        impl ResultRow {
+            fn into_result(self) -> Result<ProbeResult, ProbeError> {
+                result_from_columns(
+                    self.service,
+                    &self.status,
+                    self.checked_at.into_ms(),
+                    self.latency_ms,
+                    self.http_status,
+                    self.detail,
+                    self.result.as_deref(),
+                )
+            }
+        }
+
+        #[derive(diesel::QueryableByName)]
+        struct IncidentRow {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            dedup_key: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            service: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            state: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            status: String,
+            #[diesel(sql_type = Ts)]
+            opened_at: TsRs,
+            #[diesel(sql_type = Ts)]
+            updated_at: TsRs,
+            #[diesel(sql_type = diesel::sql_types::Nullable<Ts>)]
+            resolved_at: Option<TsRs>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<Ts>)]
+            last_notified_at: Option<TsRs>,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            wedding_day: bool,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            summary: String,
+        }
+
+        impl IncidentRow {
+            fn into_incident(self) -> Result<Incident, ProbeError> {
+                Ok(Incident {
+                    dedup_key: self.dedup_key,
+                    service: self.service,
+                    state: parse::<IncidentState>(&self.state)?,
+                    status: parse::<ProbeStatus>(&self.status)?,
+                    opened_at_ms: self.opened_at.into_ms(),
+                    updated_at_ms: self.updated_at.into_ms(),
+                    resolved_at_ms: self.resolved_at.map(|t| t.into_ms()),
+                    last_notified_at_ms: self.last_notified_at.map(|t| t.into_ms()),
+                    wedding_day: self.wedding_day,
+                    summary: self.summary,
+                })
+            }
+        }
+
+        const INCIDENT_COLUMNS: &str = "dedup_key, service, state, status, opened_at, \
+            updated_at, resolved_at, last_notified_at, wedding_day, summary";
+
+        #[derive(diesel::QueryableByName)]
+        struct NotificationRow {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            sink: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            kind: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            incident_key: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            service: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            payload: String,
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            state: String,
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            attempts: i32,
+            #[diesel(sql_type = Ts)]
+            next_attempt_at: TsRs,
+            #[diesel(sql_type = Ts)]
+            created_at: TsRs,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            lease_owner: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<Ts>)]
+            lease_until: Option<TsRs>,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            last_error: Option<String>,
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            #[allow(dead_code)]
+            seq: i64,
+        }
+
+        impl NotificationRow {
+            fn into_notification(self) -> Result<Notification, ProbeError> {
+                Ok(Notification {
+                    id: self.id,
+                    sink: self.sink,
+                    kind: parse::<NotificationKind>(&self.kind)?,
+                    incident_key: self.incident_key,
+                    service: self.service,
+                    payload: self.payload,
+                    state: parse::<OutboxState>(&self.state)?,
+                    attempts: u32::try_from(self.attempts).unwrap_or(0),
+                    next_attempt_at_ms: self.next_attempt_at.into_ms(),
+                    created_at_ms: self.created_at.into_ms(),
+                    lease_owner: self.lease_owner,
+                    lease_until_ms: self.lease_until.map(|t| t.into_ms()),
+                    last_error: self.last_error,
+                })
+            }
+        }
+
+        const NOTIFICATION_COLUMNS: &str = "id, sink, kind, incident_key, service, payload, \
+            state, attempts, next_attempt_at, created_at, lease_owner, lease_until, last_error, seq";
+    };
+}
+
 #[cfg(feature = "postgres")]
 mod pg {
     use super::*;
     use async_trait::async_trait;
     use diesel::sql_types::{BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
-    use diesel::QueryableByName;
     use diesel_async::RunQueryDsl;
     use time::OffsetDateTime;
 
@@ -68,10 +207,6 @@ mod pg {
     fn dt(ms: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-
-    fn ms(t: OffsetDateTime) -> i64 {
-        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
 
     async fn conn(
@@ -83,37 +218,9 @@ mod pg {
         s.conn().await.map_err(backend)
     }
 
-    #[derive(QueryableByName)]
-    struct ResultRow {
-        #[diesel(sql_type = Text)]
-        service: String,
-        #[diesel(sql_type = Text)]
-        status: String,
-        #[diesel(sql_type = Timestamptz)]
-        checked_at: OffsetDateTime,
-        #[diesel(sql_type = Nullable<Integer>)]
-        latency_ms: Option<i32>,
-        #[diesel(sql_type = Nullable<Integer>)]
-        http_status: Option<i32>,
-        #[diesel(sql_type = Nullable<Text>)]
-        detail: Option<String>,
-        #[diesel(sql_type = Nullable<Text>)]
-        result: Option<String>,
-    }
-
-    impl ResultRow {
-        fn into_result(self) -> Result<ProbeResult, ProbeError> {
-            result_from_columns(
-                self.service,
-                &self.status,
-                ms(self.checked_at),
-                self.latency_ms,
-                self.http_status,
-                self.detail,
-                self.result.as_deref(),
-            )
-        }
-    }
+    type Ts = Timestamptz;
+    type TsRs = OffsetDateTime;
+    probe_rows!();
 
     const RESULT_COLUMNS: &str =
         "service, status, checked_at, latency_ms, http_status, detail, result::text AS result";
@@ -204,50 +311,6 @@ mod pg {
             }
         }
     }
-
-    #[derive(QueryableByName)]
-    struct IncidentRow {
-        #[diesel(sql_type = Text)]
-        dedup_key: String,
-        #[diesel(sql_type = Text)]
-        service: String,
-        #[diesel(sql_type = Text)]
-        state: String,
-        #[diesel(sql_type = Text)]
-        status: String,
-        #[diesel(sql_type = Timestamptz)]
-        opened_at: OffsetDateTime,
-        #[diesel(sql_type = Timestamptz)]
-        updated_at: OffsetDateTime,
-        #[diesel(sql_type = Nullable<Timestamptz>)]
-        resolved_at: Option<OffsetDateTime>,
-        #[diesel(sql_type = Nullable<Timestamptz>)]
-        last_notified_at: Option<OffsetDateTime>,
-        #[diesel(sql_type = Bool)]
-        wedding_day: bool,
-        #[diesel(sql_type = Text)]
-        summary: String,
-    }
-
-    impl IncidentRow {
-        fn into_incident(self) -> Result<Incident, ProbeError> {
-            Ok(Incident {
-                dedup_key: self.dedup_key,
-                service: self.service,
-                state: parse::<IncidentState>(&self.state)?,
-                status: parse::<ProbeStatus>(&self.status)?,
-                opened_at_ms: ms(self.opened_at),
-                updated_at_ms: ms(self.updated_at),
-                resolved_at_ms: self.resolved_at.map(ms),
-                last_notified_at_ms: self.last_notified_at.map(ms),
-                wedding_day: self.wedding_day,
-                summary: self.summary,
-            })
-        }
-    }
-
-    const INCIDENT_COLUMNS: &str = "dedup_key, service, state, status, opened_at, updated_at, \
-                                    resolved_at, last_notified_at, wedding_day, summary";
 
     async fn incident_where(
         s: &PgStore,
@@ -367,61 +430,6 @@ mod pg {
             incident_where(self, "dedup_key = $1", dedup_key).await
         }
     }
-
-    #[derive(QueryableByName)]
-    struct NotificationRow {
-        #[diesel(sql_type = Text)]
-        id: String,
-        #[diesel(sql_type = Text)]
-        sink: String,
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = Text)]
-        incident_key: String,
-        #[diesel(sql_type = Text)]
-        service: String,
-        #[diesel(sql_type = Text)]
-        payload: String,
-        #[diesel(sql_type = Text)]
-        state: String,
-        #[diesel(sql_type = Integer)]
-        attempts: i32,
-        #[diesel(sql_type = Timestamptz)]
-        next_attempt_at: OffsetDateTime,
-        #[diesel(sql_type = Timestamptz)]
-        created_at: OffsetDateTime,
-        #[diesel(sql_type = Nullable<Text>)]
-        lease_owner: Option<String>,
-        #[diesel(sql_type = Nullable<Timestamptz>)]
-        lease_until: Option<OffsetDateTime>,
-        #[diesel(sql_type = Nullable<Text>)]
-        last_error: Option<String>,
-        #[diesel(sql_type = BigInt)]
-        seq: i64,
-    }
-
-    impl NotificationRow {
-        fn into_notification(self) -> Result<Notification, ProbeError> {
-            Ok(Notification {
-                id: self.id,
-                sink: self.sink,
-                kind: parse::<NotificationKind>(&self.kind)?,
-                incident_key: self.incident_key,
-                service: self.service,
-                payload: self.payload,
-                state: parse::<OutboxState>(&self.state)?,
-                attempts: u32::try_from(self.attempts).unwrap_or(0),
-                next_attempt_at_ms: ms(self.next_attempt_at),
-                created_at_ms: ms(self.created_at),
-                lease_owner: self.lease_owner,
-                lease_until_ms: self.lease_until.map(ms),
-                last_error: self.last_error,
-            })
-        }
-    }
-
-    const NOTIFICATION_COLUMNS: &str = "id, sink, kind, incident_key, service, payload, state, \
-         attempts, next_attempt_at, created_at, lease_owner, lease_until, last_error, seq";
 
     #[async_trait]
     impl OutboxStore for PgStore {
@@ -568,7 +576,7 @@ mod sqlite {
     use super::*;
     use async_trait::async_trait;
     use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-    use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
+    use diesel::{RunQueryDsl, SqliteConnection};
 
     use crate::sqlite::SqliteStore;
 
@@ -582,37 +590,9 @@ mod sqlite {
             .map_err(backend)
     }
 
-    #[derive(QueryableByName)]
-    struct ResultRow {
-        #[diesel(sql_type = Text)]
-        service: String,
-        #[diesel(sql_type = Text)]
-        status: String,
-        #[diesel(sql_type = BigInt)]
-        checked_at: i64,
-        #[diesel(sql_type = Nullable<Integer>)]
-        latency_ms: Option<i32>,
-        #[diesel(sql_type = Nullable<Integer>)]
-        http_status: Option<i32>,
-        #[diesel(sql_type = Nullable<Text>)]
-        detail: Option<String>,
-        #[diesel(sql_type = Nullable<Text>)]
-        result: Option<String>,
-    }
-
-    impl ResultRow {
-        fn into_result(self) -> Result<ProbeResult, ProbeError> {
-            result_from_columns(
-                self.service,
-                &self.status,
-                self.checked_at / 1000,
-                self.latency_ms,
-                self.http_status,
-                self.detail,
-                self.result.as_deref(),
-            )
-        }
-    }
+    type Ts = BigInt;
+    type TsRs = i64;
+    probe_rows!();
 
     const RESULT_COLUMNS: &str =
         "service, status, checked_at, latency_ms, http_status, detail, result";
@@ -705,50 +685,6 @@ mod sqlite {
             }
         }
     }
-
-    #[derive(QueryableByName)]
-    struct IncidentRow {
-        #[diesel(sql_type = Text)]
-        dedup_key: String,
-        #[diesel(sql_type = Text)]
-        service: String,
-        #[diesel(sql_type = Text)]
-        state: String,
-        #[diesel(sql_type = Text)]
-        status: String,
-        #[diesel(sql_type = BigInt)]
-        opened_at: i64,
-        #[diesel(sql_type = BigInt)]
-        updated_at: i64,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        resolved_at: Option<i64>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        last_notified_at: Option<i64>,
-        #[diesel(sql_type = Integer)]
-        wedding_day: i32,
-        #[diesel(sql_type = Text)]
-        summary: String,
-    }
-
-    impl IncidentRow {
-        fn into_incident(self) -> Result<Incident, ProbeError> {
-            Ok(Incident {
-                dedup_key: self.dedup_key,
-                service: self.service,
-                state: parse::<IncidentState>(&self.state)?,
-                status: parse::<ProbeStatus>(&self.status)?,
-                opened_at_ms: self.opened_at / 1000,
-                updated_at_ms: self.updated_at / 1000,
-                resolved_at_ms: self.resolved_at.map(|t| t / 1000),
-                last_notified_at_ms: self.last_notified_at.map(|t| t / 1000),
-                wedding_day: self.wedding_day != 0,
-                summary: self.summary,
-            })
-        }
-    }
-
-    const INCIDENT_COLUMNS: &str = "dedup_key, service, state, status, opened_at, updated_at, \
-                                    resolved_at, last_notified_at, wedding_day, summary";
 
     fn incident_where(
         c: &mut SqliteConnection,
@@ -873,61 +809,6 @@ mod sqlite {
                 .transpose()
         }
     }
-
-    #[derive(QueryableByName)]
-    struct NotificationRow {
-        #[diesel(sql_type = Text)]
-        id: String,
-        #[diesel(sql_type = Text)]
-        sink: String,
-        #[diesel(sql_type = Text)]
-        kind: String,
-        #[diesel(sql_type = Text)]
-        incident_key: String,
-        #[diesel(sql_type = Text)]
-        service: String,
-        #[diesel(sql_type = Text)]
-        payload: String,
-        #[diesel(sql_type = Text)]
-        state: String,
-        #[diesel(sql_type = Integer)]
-        attempts: i32,
-        #[diesel(sql_type = BigInt)]
-        next_attempt_at: i64,
-        #[diesel(sql_type = BigInt)]
-        created_at: i64,
-        #[diesel(sql_type = Nullable<Text>)]
-        lease_owner: Option<String>,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        lease_until: Option<i64>,
-        #[diesel(sql_type = Nullable<Text>)]
-        last_error: Option<String>,
-        #[diesel(sql_type = BigInt)]
-        seq: i64,
-    }
-
-    impl NotificationRow {
-        fn into_notification(self) -> Result<Notification, ProbeError> {
-            Ok(Notification {
-                id: self.id,
-                sink: self.sink,
-                kind: parse::<NotificationKind>(&self.kind)?,
-                incident_key: self.incident_key,
-                service: self.service,
-                payload: self.payload,
-                state: parse::<OutboxState>(&self.state)?,
-                attempts: u32::try_from(self.attempts).unwrap_or(0),
-                next_attempt_at_ms: self.next_attempt_at / 1000,
-                created_at_ms: self.created_at / 1000,
-                lease_owner: self.lease_owner,
-                lease_until_ms: self.lease_until.map(|t| t / 1000),
-                last_error: self.last_error,
-            })
-        }
-    }
-
-    const NOTIFICATION_COLUMNS: &str = "id, sink, kind, incident_key, service, payload, state, \
-         attempts, next_attempt_at, created_at, lease_owner, lease_until, last_error, seq";
 
     fn rows_to_notifications(rows: Vec<NotificationRow>) -> Result<Vec<Notification>, ProbeError> {
         rows.into_iter()

@@ -43,8 +43,6 @@ CREATE UNIQUE INDEX webhook_delivery_log_dedupe ON webhook_delivery_log (provide
     WHERE status NOT IN ('duplicate', 'rejected');
 CREATE INDEX webhook_delivery_log_queue ON webhook_delivery_log
     (priority DESC, next_attempt_at, received_at, id) WHERE status IN ('pending', 'retrying');
-CREATE INDEX webhook_delivery_log_leased ON webhook_delivery_log (lease_expires_at)
-    WHERE lease_token IS NOT NULL;
 CREATE INDEX webhook_delivery_log_received_at ON webhook_delivery_log (received_at, id);
 CREATE INDEX webhook_delivery_log_raw_body_expires_at ON webhook_delivery_log (raw_body_expires_at)
     WHERE raw_body IS NOT NULL;

@@ -37,9 +37,17 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                     return;
                 };
                 let mut batch = vec![first];
+                // Callers woken by the previous batch's replies are runnable but may not have
+                // submitted yet: yield a couple of times so they join this batch (bigger batches,
+                // fewer commits) instead of trickling into tiny ones.
+                let mut yields = 0;
                 while batch.len() < max_batch {
                     match rx.try_recv() {
                         Ok(item) => batch.push(item),
+                        Err(_) if yields < 2 => {
+                            yields += 1;
+                            tokio::task::yield_now().await;
+                        }
                         Err(_) => break,
                     }
                 }

@@ -170,7 +170,10 @@ pub(crate) struct Inner {
     pub(crate) webhooks: crate::webhook_store::pg::Batchers,
 }
 
-/// Wakes queue workers in every process: one `NOTIFY` per couple of milliseconds at most, sent
+/// At most one queue `NOTIFY` per this interval (each is a round trip and a transaction of its own).
+const WAKE_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// Wakes queue workers in every process: one `NOTIFY` per [`WAKE_DEBOUNCE`] at most, sent
 /// after the writes committed and outside them (a `NOTIFY` inside a write transaction would
 /// serialise commits on PostgreSQL's notification lock).
 #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
@@ -182,7 +185,7 @@ pub(crate) fn wake_workers(inner: &Arc<Inner>) {
     }
     let inner = Arc::clone(inner);
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(WAKE_DEBOUNCE).await;
         inner.wake_pending.store(false, Ordering::Release);
         use diesel_async::RunQueryDsl;
         if let Ok(mut conn) = inner.pool.get().await {

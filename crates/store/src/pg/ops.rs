@@ -7,76 +7,17 @@ use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 
 use super::PgStore;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::keys;
 use crate::model::*;
-
-fn status(s: &str) -> Result<HealthStatus> {
-    HealthStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
-}
 
 // ------------------------------------------------------------------------------------------------
 // probe results
 // ------------------------------------------------------------------------------------------------
 
-#[derive(QueryableByName)]
-struct ProbeRow {
-    #[diesel(sql_type = Text)]
-    service: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Nullable<Integer>)]
-    latency_ms: Option<i32>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    http_status: Option<i32>,
-    #[diesel(sql_type = Nullable<Text>)]
-    detail: Option<String>,
-    #[diesel(sql_type = Timestamptz)]
-    checked_at: OffsetDateTime,
-}
-
-impl ProbeRow {
-    fn into_record(self) -> Result<ProbeRecord> {
-        Ok(ProbeRecord {
-            status: status(&self.status)?,
-            service: self.service,
-            latency_ms: self.latency_ms,
-            http_status: self.http_status,
-            detail: self.detail,
-            checked_at: self.checked_at,
-        })
-    }
-}
-
-#[derive(QueryableByName)]
-struct OverviewRow {
-    #[diesel(embed)]
-    latest: ProbeRow,
-    #[diesel(sql_type = BigInt)]
-    checks: i64,
-    #[diesel(sql_type = BigInt)]
-    up: i64,
-}
-
-#[derive(QueryableByName)]
-struct RollupRow {
-    #[diesel(sql_type = Text)]
-    service: String,
-    #[diesel(sql_type = Timestamptz)]
-    bucket: OffsetDateTime,
-    #[diesel(sql_type = BigInt)]
-    checks: i64,
-    #[diesel(sql_type = BigInt)]
-    healthy: i64,
-    #[diesel(sql_type = BigInt)]
-    degraded: i64,
-    #[diesel(sql_type = BigInt)]
-    down: i64,
-    #[diesel(sql_type = BigInt)]
-    latency_sum_ms: i64,
-    #[diesel(sql_type = Nullable<Integer>)]
-    latency_max_ms: Option<i32>,
-}
+type Ts = Timestamptz;
+type TsRs = OffsetDateTime;
+crate::rows::metrics_rows!();
 
 /// All services with their latest result and 24-hour uptime in one statement: a loose index scan
 /// over `(service, checked_at)` finds the services, then two index-only lookups per service.
@@ -152,16 +93,7 @@ impl MetricsStore for PgStore {
             .bind::<Timestamptz, _>(now)
             .load(&mut conn)
             .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ServiceOverview {
-                    service: r.latest.service.clone(),
-                    latest: r.latest.into_record()?,
-                    checks_24h: r.checks,
-                    up_24h: r.up,
-                })
-            })
-            .collect()
+        rows.into_iter().map(OverviewRow::into_overview).collect()
     }
 
     async fn probe_history(
@@ -254,19 +186,7 @@ impl MetricsStore for PgStore {
         .bind::<Timestamptz, _>(to)
         .load(&mut conn)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Rollup {
-                service: r.service,
-                bucket: r.bucket,
-                checks: r.checks,
-                healthy: r.healthy,
-                degraded: r.degraded,
-                down: r.down,
-                latency_sum_ms: r.latency_sum_ms,
-                latency_max_ms: r.latency_max_ms,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Rollup::from).collect())
     }
 }
 
@@ -475,60 +395,6 @@ impl AuditLog for PgStore {
 // retention
 // ------------------------------------------------------------------------------------------------
 
-/// Each statement handles one batch: `$1` the cutoff, `$2` the batch size. Rows are picked with
-/// `FOR UPDATE SKIP LOCKED`, so a cleanup never waits on (or blocks) the hot path for long.
-const RETENTION: &[(&str, &str)] = &[
-    (
-        "raw_bodies",
-        "UPDATE webhook_delivery_log
-         SET raw_body = NULL, raw_body_nonce = NULL, raw_body_key_id = NULL WHERE id IN (
-             SELECT id FROM webhook_delivery_log WHERE raw_body IS NOT NULL AND received_at < $1
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "deliveries",
-        "DELETE FROM webhook_delivery_log WHERE id IN (
-             SELECT id FROM webhook_delivery_log WHERE received_at < $1
-               AND status NOT IN ('pending', 'retrying')
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "probe_results",
-        "DELETE FROM service_health_metrics WHERE id IN (
-             SELECT id FROM service_health_metrics WHERE checked_at < $1
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "rollups",
-        "DELETE FROM service_health_rollups_hourly WHERE ctid IN (
-             SELECT ctid FROM service_health_rollups_hourly WHERE bucket < $1
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "rollups",
-        "DELETE FROM service_health_rollups_daily WHERE ctid IN (
-             SELECT ctid FROM service_health_rollups_daily WHERE bucket < $1
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "other",
-        "DELETE FROM notification_outbox WHERE id IN (
-             SELECT id FROM notification_outbox WHERE state <> 'pending' AND created_at < $1
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "other",
-        "DELETE FROM service_alerts WHERE id IN (
-             SELECT id FROM service_alerts WHERE resolved_at < $1
-             LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-    (
-        "audit",
-        "DELETE FROM audit_log WHERE id IN (
-             SELECT id FROM audit_log WHERE at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-    ),
-];
-
 #[async_trait]
 impl Retention for PgStore {
     async fn run_retention(
@@ -552,43 +418,15 @@ impl Retention for PgStore {
         if let Some(oldest) = oldest.t.filter(|t| *t < probe_cutoff) {
             self.compute_rollups(oldest, probe_cutoff).await?;
         }
-        let mut report = RetentionReport::default();
-        for (kind, sql) in RETENTION {
-            let age = match *kind {
-                "raw_bodies" => policy.raw_webhook_bodies,
-                "deliveries" | "other" => policy.sanitized_logs,
-                "probe_results" => policy.probe_results,
-                "rollups" => policy.rollups,
-                _ => policy.audit_log,
-            };
-            let cutoff = now - age;
-            let mut total = 0u64;
-            let mut batches = 0u32;
-            loop {
-                if batches >= policy.max_batches {
-                    report.incomplete = true;
-                    break;
-                }
-                let mut conn = self.conn().await?;
-                let n = diesel::sql_query(*sql)
-                    .bind::<Timestamptz, _>(cutoff)
-                    .bind::<BigInt, _>(policy.batch_size)
-                    .execute(&mut conn)
-                    .await? as u64;
-                total += n;
-                batches += 1;
-                if (n as i64) < policy.batch_size {
-                    break;
-                }
-            }
-            match *kind {
-                "raw_bodies" => report.raw_bodies_cleared += total,
-                "deliveries" => report.deliveries_deleted += total,
-                "probe_results" => report.probe_results_deleted += total,
-                "rollups" => report.rollups_deleted += total,
-                _ => report.other_deleted += total,
-            }
-        }
-        Ok(report)
+        crate::retention::run(policy, now, true, |sql, cutoff, batch| async move {
+            let mut conn = self.conn().await?;
+            let n = diesel::sql_query(sql)
+                .bind::<Timestamptz, _>(cutoff)
+                .bind::<BigInt, _>(batch)
+                .execute(&mut conn)
+                .await?;
+            Ok(n as u64)
+        })
+        .await
     }
 }

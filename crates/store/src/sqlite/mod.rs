@@ -58,10 +58,6 @@ fn now_us() -> i64 {
     us(OffsetDateTime::now_utc())
 }
 
-fn status(s: &str) -> Result<HealthStatus> {
-    HealthStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown status {s:?}")))
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and runs pending migrations.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -178,64 +174,9 @@ impl StoreHealthCheck for SqliteStore {
 // probe results
 // ------------------------------------------------------------------------------------------------
 
-#[derive(QueryableByName)]
-struct ProbeRow {
-    #[diesel(sql_type = Text)]
-    service: String,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Nullable<Integer>)]
-    latency_ms: Option<i32>,
-    #[diesel(sql_type = Nullable<Integer>)]
-    http_status: Option<i32>,
-    #[diesel(sql_type = Nullable<Text>)]
-    detail: Option<String>,
-    #[diesel(sql_type = BigInt)]
-    checked_at: i64,
-}
-
-impl ProbeRow {
-    fn into_record(self) -> Result<ProbeRecord> {
-        Ok(ProbeRecord {
-            status: status(&self.status)?,
-            service: self.service,
-            latency_ms: self.latency_ms,
-            http_status: self.http_status,
-            detail: self.detail,
-            checked_at: from_us(self.checked_at),
-        })
-    }
-}
-
-#[derive(QueryableByName)]
-struct OverviewRow {
-    #[diesel(embed)]
-    latest: ProbeRow,
-    #[diesel(sql_type = BigInt)]
-    checks: i64,
-    #[diesel(sql_type = BigInt)]
-    up: i64,
-}
-
-#[derive(QueryableByName)]
-struct RollupRow {
-    #[diesel(sql_type = Text)]
-    service: String,
-    #[diesel(sql_type = BigInt)]
-    bucket: i64,
-    #[diesel(sql_type = BigInt)]
-    checks: i64,
-    #[diesel(sql_type = BigInt)]
-    healthy: i64,
-    #[diesel(sql_type = BigInt)]
-    degraded: i64,
-    #[diesel(sql_type = BigInt)]
-    down: i64,
-    #[diesel(sql_type = BigInt)]
-    latency_sum_ms: i64,
-    #[diesel(sql_type = Nullable<Integer>)]
-    latency_max_ms: Option<i32>,
-}
+type Ts = BigInt;
+type TsRs = i64;
+crate::rows::metrics_rows!();
 
 const OVERVIEW_SQL: &str = "\
 WITH RECURSIVE services(service) AS (
@@ -295,16 +236,7 @@ impl MetricsStore for SqliteStore {
                     .load(c)?)
             })
             .await?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(ServiceOverview {
-                    service: r.latest.service.clone(),
-                    latest: r.latest.into_record()?,
-                    checks_24h: r.checks,
-                    up_24h: r.up,
-                })
-            })
-            .collect()
+        rows.into_iter().map(OverviewRow::into_overview).collect()
     }
 
     async fn probe_history(
@@ -409,19 +341,7 @@ impl MetricsStore for SqliteStore {
                 .load(c)?)
             })
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Rollup {
-                service: r.service,
-                bucket: from_us(r.bucket),
-                checks: r.checks,
-                healthy: r.healthy,
-                degraded: r.degraded,
-                down: r.down,
-                latency_sum_ms: r.latency_sum_ms,
-                latency_max_ms: r.latency_max_ms,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Rollup::from).collect())
     }
 }
 
@@ -664,54 +584,6 @@ impl AuditLog for SqliteStore {
 // retention
 // ------------------------------------------------------------------------------------------------
 
-/// `?1` the cutoff (µs), `?2` the batch size; each statement is one short transaction.
-const RETENTION: &[(&str, &str)] = &[
-    (
-        "raw_bodies",
-        "UPDATE webhook_delivery_log
-         SET raw_body = NULL, raw_body_nonce = NULL, raw_body_key_id = NULL WHERE rowid IN (
-             SELECT rowid FROM webhook_delivery_log WHERE raw_body IS NOT NULL AND received_at < ?1
-             LIMIT ?2)",
-    ),
-    (
-        "deliveries",
-        "DELETE FROM webhook_delivery_log WHERE rowid IN (
-             SELECT rowid FROM webhook_delivery_log WHERE received_at < ?1
-               AND status NOT IN ('pending', 'retrying')
-             LIMIT ?2)",
-    ),
-    (
-        "probe_results",
-        "DELETE FROM service_health_metrics WHERE rowid IN (
-             SELECT rowid FROM service_health_metrics WHERE checked_at < ?1 LIMIT ?2)",
-    ),
-    (
-        "rollups",
-        "DELETE FROM service_health_rollups_hourly WHERE rowid IN (
-             SELECT rowid FROM service_health_rollups_hourly WHERE bucket < ?1 LIMIT ?2)",
-    ),
-    (
-        "rollups",
-        "DELETE FROM service_health_rollups_daily WHERE rowid IN (
-             SELECT rowid FROM service_health_rollups_daily WHERE bucket < ?1 LIMIT ?2)",
-    ),
-    (
-        "other",
-        "DELETE FROM notification_outbox WHERE rowid IN (
-             SELECT rowid FROM notification_outbox WHERE state <> 'pending' AND created_at < ?1
-             LIMIT ?2)",
-    ),
-    (
-        "other",
-        "DELETE FROM service_alerts WHERE rowid IN (
-             SELECT rowid FROM service_alerts WHERE resolved_at < ?1 LIMIT ?2)",
-    ),
-    (
-        "audit",
-        "DELETE FROM audit_log WHERE rowid IN (SELECT rowid FROM audit_log WHERE at < ?1 LIMIT ?2)",
-    ),
-];
-
 #[async_trait]
 impl Retention for SqliteStore {
     async fn run_retention(
@@ -736,47 +608,15 @@ impl Retention for SqliteStore {
         if let Some(oldest) = oldest.t.map(from_us).filter(|t| *t < probe_cutoff) {
             self.compute_rollups(oldest, probe_cutoff).await?;
         }
-        let mut report = RetentionReport::default();
-        for (kind, sql) in RETENTION {
-            let age = match *kind {
-                "raw_bodies" => policy.raw_webhook_bodies,
-                "deliveries" | "other" => policy.sanitized_logs,
-                "probe_results" => policy.probe_results,
-                "rollups" => policy.rollups,
-                _ => policy.audit_log,
-            };
-            let cutoff = us(now - age);
-            let mut total = 0u64;
-            let mut batches = 0u32;
-            loop {
-                if batches >= policy.max_batches {
-                    report.incomplete = true;
-                    break;
-                }
-                let batch = policy.batch_size;
-                // one batch per call: the connection is released between batches
-                let n = self
-                    .with_conn(move |c| {
-                        Ok(diesel::sql_query(*sql)
-                            .bind::<BigInt, _>(cutoff)
-                            .bind::<BigInt, _>(batch)
-                            .execute(c)? as u64)
-                    })
-                    .await?;
-                total += n;
-                batches += 1;
-                if (n as i64) < batch {
-                    break;
-                }
-            }
-            match *kind {
-                "raw_bodies" => report.raw_bodies_cleared += total,
-                "deliveries" => report.deliveries_deleted += total,
-                "probe_results" => report.probe_results_deleted += total,
-                "rollups" => report.rollups_deleted += total,
-                _ => report.other_deleted += total,
-            }
-        }
-        Ok(report)
+        // one batch per call: the connection is released between batches
+        crate::retention::run(policy, now, false, |sql, cutoff, batch| {
+            self.with_conn(move |c| {
+                Ok(diesel::sql_query(sql)
+                    .bind::<BigInt, _>(us(cutoff))
+                    .bind::<BigInt, _>(batch)
+                    .execute(c)? as u64)
+            })
+        })
+        .await
     }
 }

@@ -52,24 +52,6 @@ pub(crate) fn count(what: &str, v: i32) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| corrupt(what, &v.to_string()))
 }
 
-/// Timestamps as a backend reads them: `timestamptz` on PostgreSQL, µs since the epoch on SQLite.
-pub(crate) trait IntoTime {
-    fn into_time(self) -> OffsetDateTime;
-}
-
-impl IntoTime for OffsetDateTime {
-    fn into_time(self) -> OffsetDateTime {
-        self
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl IntoTime for i64 {
-    fn into_time(self) -> OffsetDateTime {
-        crate::sqlite::from_us(self)
-    }
-}
-
 /// The columns every delivery query selects (`d` is the table's alias). Identical on both
 /// dialects: the casts turn PostgreSQL's `uuid`/`jsonb`/`smallint` into what SQLite stores.
 pub(crate) const DELIVERY_COLUMNS: &str = "\
@@ -92,11 +74,11 @@ CAST(id AS TEXT) AS id, CAST(filter AS TEXT) AS filter, requested_by, state, tot
 skipped, error, created_at, updated_at";
 
 /// Declares the row types of one backend. Expects `Ts` (the timestamp SQL type) and `TsRs` (its
-/// Rust type, implementing [`IntoTime`]) in scope, so both backends map rows with one field list.
+/// Rust type, a `crate::rows::RowTime`) in scope, so both backends map rows with one field list.
 macro_rules! rows {
     () => {
         use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
-        use $crate::webhook_store::IntoTime;
+        use $crate::rows::RowTime as IntoTime;
 
         #[derive(diesel::QueryableByName)]
         pub(crate) struct DeliveryRow {

@@ -523,7 +523,8 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
 const RECLAIM_SQL: &str = "\
 WITH e AS (
     SELECT id, lease_owner FROM webhook_delivery_log
-    WHERE lease_token IS NOT NULL AND lease_expires_at <= $1
+    WHERE status IN ('pending', 'retrying') AND lease_token IS NOT NULL
+      AND lease_expires_at <= $1
     FOR UPDATE SKIP LOCKED
 ), u AS (
     UPDATE webhook_delivery_log AS d SET

@@ -77,7 +77,7 @@ ON CONFLICT (delivery_id, attempt) DO ";
 
 const EXPIRED_SQL: &str = "\
 SELECT CAST(id AS TEXT) AS id, attempt_count, next_trigger, lease_owner FROM webhook_delivery_log
-WHERE lease_token IS NOT NULL AND lease_expires_at <= ?1";
+WHERE status IN ('pending', 'retrying') AND lease_token IS NOT NULL AND lease_expires_at <= ?1";
 
 const RELEASE_SQL: &str = "\
 UPDATE webhook_delivery_log SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
