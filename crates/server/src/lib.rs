@@ -168,10 +168,9 @@ impl Components {
         Ok(())
     }
 
-    /// Opens the configured store and builds the parts: API keys, the audit log and readiness on
-    /// the configured store (SQLite is migrated at open). Webhook deliveries and probe results are
-    /// kept in memory by this version (the store crate does not implement the webhooks storage
-    /// trait yet); probe results, incidents and the outbox use the configured store.
+    /// Opens the configured store and builds the parts on it (SQLite is migrated at open): API
+    /// keys, the audit log, readiness, webhook deliveries with their queue and attempts, probe
+    /// results, incidents and the outbox; on PostgreSQL also the breaker state sharing.
     pub async fn build(cfg: &Config) -> Result<Self, StartError> {
         let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
         let mut c = Self::in_memory();
@@ -184,12 +183,14 @@ impl Components {
                 );
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
                 c.probe_store = s.clone();
+                c.webhook_store = s.clone();
                 c.readiness = Arc::new(StoreReady(s));
             }
             StoreKind::Sqlite(path) => {
                 let s = Arc::new(wedsync_store::SqliteStore::open(path).await.map_err(err)?);
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
                 c.probe_store = s.clone();
+                c.webhook_store = s.clone();
                 c.readiness = Arc::new(StoreReady(s));
             }
             StoreKind::Postgres(url) => {
@@ -202,6 +203,7 @@ impl Components {
                 );
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
                 c.probe_store = s.clone();
+                c.webhook_store = s.clone();
                 c.breaker_sync = Some(PgBreakerSync::start((*s).clone()));
                 c.readiness = Arc::new(StoreReady(s));
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::TestServer;
+use common::{post_stripe, stripe_event, stripe_secret, TestServer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_monitor::admin::Scope;
@@ -21,9 +21,6 @@ use wedsync_webhooks::store::{
 };
 use wedsync_webhooks::verify::{standard, stripe, twilio};
 
-fn stripe_secret() -> String {
-    concat!("whsec_", "c3RyaXBlLXRlc3Qtc2VjcmV0LXBsYW50ZWQ").to_string()
-}
 fn svix_secret() -> String {
     // whsec_ + base64("resend-test-secret-planted-000000")
     concat!("whsec_", "cmVzZW5kLXRlc3Qtc2VjcmV0LXBsYW50ZWQtMDAwMDAw").to_string()
@@ -81,26 +78,6 @@ secret_env = "T_SUPA_DB"
         cfg.secret_overrides.insert(k.into(), Secret::new(v));
     }
     cfg
-}
-
-fn stripe_event(id: &str) -> String {
-    let mut v: serde_json::Value =
-        serde_json::from_str(fixtures::STRIPE_PAYMENT_INTENT_PAYMENT_FAILED).unwrap();
-    v["id"] = serde_json::Value::String(id.to_string());
-    v.to_string()
-}
-
-async fn post_stripe(t: &TestServer, body: &str, secret: &str) -> reqwest::Response {
-    let ts = OffsetDateTime::now_utc().unix_timestamp();
-    let sig = stripe::sign(secret, ts, body.as_bytes());
-    t.http
-        .post(t.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", format!("t={ts},v1={sig}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,3 +113,39 @@ timeout = "5s"
     );
     cfg
 }
+
+/// The Stripe webhook signing secret the tests configure (assembled at run time).
+pub fn stripe_secret() -> String {
+    concat!("whsec_", "c3RyaXBlLXRlc3Qtc2VjcmV0LXBsYW50ZWQ").to_string()
+}
+
+/// A Stripe `payment_intent.payment_failed` event with id `id`.
+pub fn stripe_event(id: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(wedsync_testkit::fixtures::STRIPE_PAYMENT_INTENT_PAYMENT_FAILED)
+            .unwrap();
+    v["id"] = serde_json::Value::String(id.to_string());
+    v.to_string()
+}
+
+/// POSTs `body` to `/webhooks/stripe`, signed now with `secret`.
+pub async fn post_stripe(t: &TestServer, body: &str, secret: &str) -> reqwest::Response {
+    try_post_stripe(t, body, secret).await.unwrap()
+}
+
+/// [`post_stripe`] that returns the client's error (a stopping server refuses connections).
+pub async fn try_post_stripe(
+    t: &TestServer,
+    body: &str,
+    secret: &str,
+) -> reqwest::Result<reqwest::Response> {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sig = wedsync_webhooks::verify::stripe::sign(secret, ts, body.as_bytes());
+    t.http
+        .post(t.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", format!("t={ts},v1={sig}"))
+        .body(body.to_string())
+        .send()
+        .await
+}

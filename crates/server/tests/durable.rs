@@ -1,0 +1,285 @@
+//! Webhook deliveries on the configured store, end to end on SQLite (a file) and PostgreSQL: an
+//! acknowledged webhook survives a restart and is delivered by the next process; the store going
+//! down answers 503 with `Retry-After` and loses nothing acknowledged; a graceful shutdown under
+//! load loses no acknowledged webhook.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{post_stripe, stripe_event, stripe_secret, try_post_stripe, TestServer};
+use uuid::Uuid;
+use wedsync_monitor::admin::Scope;
+use wedsync_monitor::config::{Config, Secret};
+use wedsync_testkit::{FakeWebhookHandler, Scenario};
+use wedsync_webhooks::store::WebhookStore;
+
+/// Where the test's store lives.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Pg(wedsync_store::testing::TestPg),
+}
+
+impl Backend {
+    fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    async fn pg() -> Self {
+        Backend::Pg(wedsync_store::testing::fresh_postgres().await)
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Backend::Sqlite(dir) => format!("sqlite://{}", dir.path().join("wsm.db").display()),
+            Backend::Pg(pg) => pg.url().to_string(),
+        }
+    }
+
+    /// A second, independent handle on the same store (what a later process would open).
+    async fn open(&self) -> Arc<dyn WebhookStore> {
+        match self {
+            Backend::Sqlite(dir) => Arc::new(
+                wedsync_store::SqliteStore::open(dir.path().join("wsm.db"))
+                    .await
+                    .unwrap(),
+            ),
+            Backend::Pg(pg) => Arc::new(
+                wedsync_store::PgStore::connect(wedsync_store::PgConfig::new(pg.url()))
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+}
+
+/// One key for every process of a test, so a restarted server can open the sealed raw bodies.
+fn encryption_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+}
+
+async fn config(backend: &Backend, handler: Option<&FakeWebhookHandler>) -> Config {
+    let forward = handler
+        .map(|h| format!("forward_to = \"{}\"", h.url_for("stripe")))
+        .unwrap_or_default();
+    let text = format!(
+        r#"
+[store]
+url = "{}"
+
+[ingress]
+encryption_key_env = "T_ENCRYPTION_KEY"
+
+[monitor]
+enabled = false
+
+[retention]
+enabled = false
+
+[worker]
+poll_interval = "100ms"
+
+[webhooks.stripe]
+secret_env = "T_STRIPE_WHSEC"
+{forward}
+"#,
+        backend.url()
+    );
+    let mut cfg = Config::from_toml(&text).unwrap();
+    cfg.secret_overrides
+        .insert("T_STRIPE_WHSEC".into(), Secret::new(stripe_secret()));
+    cfg.secret_overrides
+        .insert("T_ENCRYPTION_KEY".into(), Secret::new(encryption_key()));
+    wedsync_monitor::Components::migrate(&cfg).await.unwrap();
+    cfg
+}
+
+async fn acked_id(r: reqwest::Response) -> Uuid {
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
+}
+
+async fn survives_a_restart(backend: Backend) {
+    let handler = FakeWebhookHandler::start().await;
+    handler.set_scenario(Scenario::ServerError);
+    let t = TestServer::start(config(&backend, Some(&handler)).await).await;
+    let id = acked_id(post_stripe(&t, &stripe_event("evt_restart"), &stripe_secret()).await).await;
+    // the first attempt fails; the retry is scheduled ~5 s later, in the store
+    assert!(
+        handler
+            .handle()
+            .wait_for_requests(1, Duration::from_secs(10))
+            .await
+    );
+    t.stop().await;
+
+    handler.set_scenario(Scenario::Healthy);
+    let t = TestServer::start(config(&backend, Some(&handler)).await).await;
+    assert!(
+        handler
+            .wait_for_deliveries(1, Duration::from_secs(20))
+            .await,
+        "the restarted server delivers the webhook the first one acknowledged"
+    );
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let mut stats = serde_json::Value::Null;
+    for _ in 0..50 {
+        stats = t
+            .http
+            .get(t.url("/api/admin/webhooks/health?timeframe=1h"))
+            .bearer_auth(&read)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["overall"]["delivered"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stats["overall"]["received"], 1, "{stats}");
+    assert_eq!(stats["overall"]["delivered"], 1, "{stats}");
+    let d = backend
+        .open()
+        .await
+        .get_delivery(id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        d.attempt_count, 2,
+        "one failed attempt before, one success after the restart"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhook_survives_a_restart_on_sqlite() {
+    survives_a_restart(Backend::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhook_survives_a_restart_on_postgres() {
+    survives_a_restart(Backend::pg().await).await;
+}
+
+/// Runs SQL as the PostgreSQL superuser on the server's maintenance database (with `psql`).
+fn psql(sql: &str) {
+    let url =
+        wedsync_testkit::pg::url_with_database(&wedsync_testkit::pg::server_url(), "postgres");
+    let out = std::process::Command::new("psql")
+        .args(["-v", "ON_ERROR_STOP=1", "-qAt", &url, "-c", sql])
+        .output()
+        .expect("this test needs `psql` on PATH (apt-get install postgresql-client)");
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_down_means_503_with_retry_after_on_postgres() {
+    let backend = Backend::pg().await;
+    let Backend::Pg(pg) = &backend else {
+        unreachable!()
+    };
+    let db = pg.db.name().to_string();
+    let t = TestServer::start(config(&backend, None).await).await;
+    let acked =
+        acked_id(post_stripe(&t, &stripe_event("evt_before"), &stripe_secret()).await).await;
+
+    // the database goes away: no new connections, the pool's connections killed
+    psql(&format!(
+        "ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS false; \
+         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = '{db}' AND pid <> pg_backend_pid();"
+    ));
+    let r = post_stripe(&t, &stripe_event("evt_during"), &stripe_secret()).await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(&db), "store detail leaked: {text}");
+    assert_eq!(
+        t.http.get(t.url("/readyz")).send().await.unwrap().status(),
+        503
+    );
+
+    // it comes back; the provider's retry is accepted
+    psql(&format!(
+        "ALTER DATABASE \"{db}\" WITH ALLOW_CONNECTIONS true;"
+    ));
+    let mut status = 0;
+    for _ in 0..50 {
+        let r = post_stripe(&t, &stripe_event("evt_during"), &stripe_secret()).await;
+        status = r.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, 200, "accepted once the store is back");
+    let store = backend.open().await;
+    assert!(store.get_delivery(acked).await.unwrap().is_some());
+    t.stop().await;
+}
+
+async fn shutdown_loses_nothing(backend: Backend) {
+    let t = Arc::new(TestServer::start(config(&backend, None).await).await);
+    let mut acked = Vec::new();
+    for i in 0..5 {
+        let body = stripe_event(&format!("evt_before_{i}"));
+        acked.push(acked_id(post_stripe(&t, &body, &stripe_secret()).await).await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let tc = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = tc;
+            let body = stripe_event(&format!("evt_shutdown_{i}"));
+            let r = try_post_stripe(&t, &body, &stripe_secret()).await.ok()?;
+            if r.status() != 200 {
+                return None;
+            }
+            let v: serde_json::Value = r.json().await.ok()?;
+            Uuid::parse_str(v["id"].as_str()?).ok()
+        }));
+        if i == 20 {
+            // shut down while requests are in flight
+            let t = t.clone();
+            tokio::spawn(async move {
+                if let Some(s) = t.shutdown_handle() {
+                    s.shutdown().await;
+                }
+            });
+        }
+    }
+    for task in tasks {
+        // `None`: refused by the stopping server, so not acknowledged
+        if let Some(id) = task.await.unwrap() {
+            acked.push(id);
+        }
+    }
+    let store = backend.open().await;
+    for id in acked {
+        assert!(
+            store.get_delivery(id).await.unwrap().is_some(),
+            "acknowledged {id} is in the store"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_loses_no_acknowledged_webhook_on_sqlite() {
+    shutdown_loses_nothing(Backend::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_loses_no_acknowledged_webhook_on_postgres() {
+    shutdown_loses_nothing(Backend::pg().await).await;
+}
