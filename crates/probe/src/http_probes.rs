@@ -190,6 +190,23 @@ fn transport_failure(service: &str, detail: String, elapsed: Duration) -> ProbeR
     ProbeResult::new(service, ProbeStatus::Unhealthy, detail).with_latency(elapsed)
 }
 
+/// Awaits `fetched` and answers what every provider shares: a transport failure (timed from
+/// `start`) and a non-2xx answer ([`classify_common`]). `Ok` is a 2xx answer to classify further;
+/// `Err` is the probe's result.
+async fn fetch_2xx(
+    service: &str,
+    fetched: impl std::future::Future<Output = Result<Fetched, String>>,
+    start: Instant,
+) -> Result<Fetched, ProbeResult> {
+    let f = fetched
+        .await
+        .map_err(|d| transport_failure(service, d, start.elapsed()))?;
+    match classify_common(service, &f) {
+        Some(r) => Err(r),
+        None => Ok(f),
+    }
+}
+
 /// Classifies what every provider shares (401/403, 429, 5xx, other non-2xx). `None` for 2xx.
 fn classify_common(service: &str, f: &Fetched) -> Option<ProbeResult> {
     let status = match f.status {
@@ -238,6 +255,25 @@ fn slow_check(mut r: ProbeResult, slow_after: Duration) -> ProbeResult {
         ));
     }
     r
+}
+
+/// The `HealthProbe` methods every HTTP probe answers the same way: its `service` field, the
+/// timeout of its `http` settings and, when given, a floor on its interval in seconds.
+macro_rules! probe_identity {
+    () => {
+        fn service(&self) -> &str {
+            &self.service
+        }
+        fn timeout(&self) -> Duration {
+            self.http.timeout
+        }
+    };
+    (min_interval_secs = $secs:expr) => {
+        probe_identity!();
+        fn min_interval(&self) -> Duration {
+            Duration::from_secs($secs)
+        }
+    };
 }
 
 macro_rules! common_probe_methods {
@@ -326,21 +362,13 @@ impl StripeProbe {
 
 #[async_trait]
 impl HealthProbe for StripeProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
+    probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
-        let f = match self.get("/v1/balance").await {
+        let f = match fetch_2xx(&self.service, self.get("/v1/balance"), start).await {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, start.elapsed()),
+            Err(r) => return r,
         };
-        if let Some(r) = classify_common(&self.service, &f) {
-            return r;
-        }
         let Some(v) = f.json() else {
             return finish(
                 &self.service,
@@ -457,22 +485,14 @@ impl TwilioProbe {
 
 #[async_trait]
 impl HealthProbe for TwilioProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
+    probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
         let path = format!("/2010-04-01/Accounts/{}.json", self.account_sid);
-        let f = match self.get(&path).await {
+        let f = match fetch_2xx(&self.service, self.get(&path), start).await {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, start.elapsed()),
+            Err(r) => return r,
         };
-        if let Some(r) = classify_common(&self.service, &f) {
-            return r;
-        }
         let status = f
             .json()
             .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));
@@ -578,15 +598,7 @@ impl ResendProbe {
 
 #[async_trait]
 impl HealthProbe for ResendProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
-    fn min_interval(&self) -> Duration {
-        Duration::from_secs(60)
-    }
+    probe_identity!(min_interval_secs = 60);
     async fn check(&self) -> ProbeResult {
         let now = Instant::now();
         let skip = {
@@ -739,12 +751,7 @@ impl SupabaseAuthProbe {
 
 #[async_trait]
 impl HealthProbe for SupabaseAuthProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
+    probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
         let req = supabase_req(
@@ -802,12 +809,7 @@ impl SupabaseDataProbe {
 
 #[async_trait]
 impl HealthProbe for SupabaseDataProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
+    probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
         let url = format!(
@@ -1024,12 +1026,7 @@ impl HttpProbe {
 
 #[async_trait]
 impl HealthProbe for HttpProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
+    probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
         let mut req = self.http.client.request(self.method.clone(), &self.url);
@@ -1139,15 +1136,7 @@ impl StatuspageProbe {
 
 #[async_trait]
 impl HealthProbe for StatuspageProbe {
-    fn service(&self) -> &str {
-        &self.service
-    }
-    fn timeout(&self) -> Duration {
-        self.http.timeout
-    }
-    fn min_interval(&self) -> Duration {
-        Duration::from_secs(60)
-    }
+    probe_identity!(min_interval_secs = 60);
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
         let path = match (self.kind, self.components.is_empty()) {
@@ -1156,13 +1145,10 @@ impl HealthProbe for StatuspageProbe {
             (StatusPageKind::Atlassian, false) => "/api/v2/summary.json",
         };
         let req = self.http.client.get(format!("{}{}", self.base_url, path));
-        let f = match fetch(req, self.http.timeout).await {
+        let f = match fetch_2xx(&self.service, fetch(req, self.http.timeout), start).await {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, start.elapsed()),
+            Err(r) => return r,
         };
-        if let Some(r) = classify_common(&self.service, &f) {
-            return r;
-        }
         let Some(v) = f.json() else {
             return finish(
                 &self.service,
