@@ -122,4 +122,29 @@ mod tests {
         }
         assert!("paypal".parse::<Provider>().is_err());
     }
+
+    /// Every enum made by `str_enum!` parses its own names back, displays them, and names the
+    /// enum (never silently defaults) when the text is unknown.
+    #[test]
+    fn str_enums_round_trip() {
+        use crate::store::{
+            AttemptTrigger, DeliveryStatus, ErrorKind, Priority, ReplayJobState, Verdict,
+        };
+        fn check<T>(all: &[T], kind: &str)
+        where
+            T: Copy + PartialEq + std::fmt::Debug + fmt::Display + FromStr<Err = ParseEnumError>,
+        {
+            for &v in all {
+                assert_eq!(v.to_string().parse::<T>().unwrap(), v);
+            }
+            let err = "no-such-value".parse::<T>().unwrap_err();
+            assert!(err.to_string().contains(kind), "{err}");
+        }
+        check(DeliveryStatus::ALL, "delivery status");
+        check(Priority::ALL, "priority");
+        check(AttemptTrigger::ALL, "attempt trigger");
+        check(ErrorKind::ALL, "error kind");
+        check(Verdict::ALL, "verdict");
+        check(ReplayJobState::ALL, "replay job state");
+    }
 }

@@ -392,3 +392,104 @@ fn verifiers_debug_without_secrets() {
         Some("https://h.example/t/x")
     );
 }
+
+#[test]
+fn every_error_kind_and_header_source() {
+    let errors = [
+        (VerifyError::MissingHeader("X"), "missing_header"),
+        (
+            VerifyError::MalformedHeader {
+                header: "X",
+                reason: "r",
+            },
+            "malformed_header",
+        ),
+        (
+            VerifyError::TimestampTooOld {
+                age_secs: 2,
+                tolerance_secs: 1,
+            },
+            "timestamp_too_old",
+        ),
+        (
+            VerifyError::TimestampTooNew {
+                ahead_secs: 2,
+                tolerance_secs: 1,
+            },
+            "timestamp_too_new",
+        ),
+        (
+            VerifyError::NoMatchingSignature {
+                candidates: 1,
+                secrets: 1,
+            },
+            "no_matching_signature",
+        ),
+        (VerifyError::BodyHashMismatch, "body_hash_mismatch"),
+        (VerifyError::MissingUrl, "missing_url"),
+        (VerifyError::NoSecretConfigured, "no_secret_configured"),
+        (
+            VerifyError::InvalidSecret {
+                index: 0,
+                reason: "r",
+            },
+            "invalid_secret",
+        ),
+    ];
+    for (e, kind) in errors {
+        assert_eq!(e.kind(), kind);
+        assert!(!e.to_string().is_empty());
+    }
+
+    // http::HeaderMap is a header source (case-insensitive; non-UTF-8 values are absent).
+    let s = svix_secret(3);
+    let body = br#"{"type":"email.bounced"}"#;
+    let mut map = http::HeaderMap::new();
+    for (k, v) in standard::headers(standard::HeaderStyle::Svix, &s, "msg_3", 1000, body).unwrap() {
+        map.insert(
+            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(&v).unwrap(),
+        );
+    }
+    let wv = StandardWebhooksVerifier::new([s.as_str()])
+        .unwrap()
+        .with_tolerance(Duration::from_secs(10));
+    let req = Request {
+        headers: &map,
+        body,
+        url: None,
+    };
+    assert!(format!("{req:?}").contains("body_len"));
+    let any = Verifier::Standard(wv);
+    assert_eq!(any.verify(&req, at(1005)), Ok(()));
+    assert_eq!(
+        any.verify(&req, at(1011)).map_err(|e| e.kind()),
+        Err("timestamp_too_old")
+    );
+    map.insert(
+        "svix-id",
+        http::HeaderValue::from_bytes(b"\xffmsg").unwrap(),
+    );
+    let req = Request {
+        headers: &map,
+        body,
+        url: None,
+    };
+    assert_eq!(
+        any.verify(&req, at(1005)),
+        Err(VerifyError::MissingHeader("webhook-id"))
+    );
+
+    // Shared secrets through the enum; no secrets configured.
+    let shared_v = SharedSecretVerifier::with_header("X-Hook-Secret", "", Vec::<String>::new());
+    assert_eq!(shared_v.header_name(), "x-hook-secret");
+    assert_eq!(
+        shared_v.verify(&[("x-hook-secret", "anything")]),
+        Err(VerifyError::NoSecretConfigured)
+    );
+    // Standard Webhooks: a secret that is not base64 is refused without echoing it.
+    let bad = format!("{}{}", "whsec_", "!!not-base64!!");
+    let err = StandardWebhooksVerifier::new([bad.as_str()]).unwrap_err();
+    assert_eq!(err.kind(), "invalid_secret");
+    assert!(!err.to_string().contains("not-base64!!"));
+}
