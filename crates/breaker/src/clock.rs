@@ -194,8 +194,14 @@ mod tests {
     fn coarse_clock_advances() {
         let c = CoarseClock::new();
         let a = c.now();
-        std::thread::sleep(Duration::from_millis(20));
-        let b = c.now();
+        // The ticker thread may not be scheduled for a while on a loaded machine: wait for it
+        // (bounded) instead of assuming it ran within one short sleep.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut b = c.now();
+        while b <= a && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            b = c.now();
+        }
         assert!(b > a, "{a:?} -> {b:?}");
         let m = MonotonicClock::new();
         assert!(m.now() <= m.now());
