@@ -8,7 +8,7 @@
 // without a backend compiled in, the shared helpers are unused
 #![cfg_attr(
     not(any(feature = "postgres", feature = "sqlite")),
-    allow(dead_code, unused_imports)
+    allow(dead_code, unused_imports, unused_macros)
 )]
 
 use std::str::FromStr;
