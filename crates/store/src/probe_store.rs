@@ -14,13 +14,42 @@
 use std::str::FromStr;
 
 use wedsync_probe::store::{
-    Incident, IncidentState, IncidentStore, Notification, NotificationKind, OpenOutcome,
-    OutboxState, OutboxStore, ResultStore, StoreError as ProbeError,
+    ChangeOutcome, Incident, IncidentChange, IncidentState, IncidentStore, Notification,
+    NotificationKind, OpenOutcome, OutboxState, OutboxStore, ResultStore, StoreError as ProbeError,
 };
 use wedsync_probe::{ProbeResult, ProbeStatus};
 
 fn backend(e: impl std::fmt::Display) -> ProbeError {
     ProbeError::Backend(e.to_string())
+}
+
+/// The error of an operation on one connection: the database's, or the probe store's own (such as
+/// `NotFound`). Either one rolls the surrounding transaction back.
+#[derive(Debug)]
+enum OpError {
+    Db(diesel::result::Error),
+    Probe(ProbeError),
+}
+
+impl From<diesel::result::Error> for OpError {
+    fn from(e: diesel::result::Error) -> Self {
+        OpError::Db(e)
+    }
+}
+
+impl From<ProbeError> for OpError {
+    fn from(e: ProbeError) -> Self {
+        OpError::Probe(e)
+    }
+}
+
+impl From<OpError> for ProbeError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Db(e) => backend(e),
+            OpError::Probe(e) => e,
+        }
+    }
 }
 
 fn result_from_columns(
@@ -312,85 +341,159 @@ mod pg {
         }
     }
 
+    type Conn = diesel_async::AsyncPgConnection;
+
     async fn incident_where(
-        s: &PgStore,
+        c: &mut Conn,
         cond: &str,
         key: &str,
-    ) -> Result<Option<Incident>, ProbeError> {
-        let mut c = conn(s).await?;
+    ) -> Result<Option<Incident>, OpError> {
         let rows: Vec<IncidentRow> = diesel::sql_query(format!(
             "SELECT {INCIDENT_COLUMNS} FROM service_alerts WHERE {cond} LIMIT 1"
         ))
         .bind::<Text, _>(key)
-        .load(&mut c)
-        .await
-        .map_err(backend)?;
-        rows.into_iter()
+        .load(c)
+        .await?;
+        Ok(rows
+            .into_iter()
             .next()
             .map(IncidentRow::into_incident)
-            .transpose()
+            .transpose()?)
+    }
+
+    async fn open_incident_on(c: &mut Conn, i: &Incident) -> Result<OpenOutcome, OpError> {
+        for _ in 0..3 {
+            let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+                "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at,
+                     updated_at, last_notified_at, wedding_day, summary)
+                 VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT DO NOTHING RETURNING {INCIDENT_COLUMNS}"
+            ))
+            .bind::<Text, _>(&i.dedup_key)
+            .bind::<Text, _>(&i.service)
+            .bind::<Text, _>(i.status.as_str())
+            .bind::<Timestamptz, _>(dt(i.opened_at_ms))
+            .bind::<Timestamptz, _>(dt(i.updated_at_ms))
+            .bind::<Nullable<Timestamptz>, _>(i.last_notified_at_ms.map(dt))
+            .bind::<Bool, _>(i.wedding_day)
+            .bind::<Text, _>(&i.summary)
+            .load(c)
+            .await?;
+            if let Some(row) = rows.into_iter().next() {
+                return Ok(OpenOutcome::Created(row.into_incident()?));
+            }
+            if let Some(open) =
+                incident_where(c, "service = $1 AND state = 'open'", &i.service).await?
+            {
+                return Ok(OpenOutcome::AlreadyOpen(open));
+            }
+            if let Some(same) = incident_where(c, "dedup_key = $1", &i.dedup_key).await? {
+                return Ok(OpenOutcome::AlreadyOpen(same));
+            }
+            // the conflicting incident was resolved meanwhile: try again
+        }
+        Err(ProbeError::Backend("open_incident kept conflicting".into()).into())
+    }
+
+    async fn update_incident_on(c: &mut Conn, i: &Incident) -> Result<(), OpError> {
+        let n = diesel::sql_query(
+            "UPDATE service_alerts SET status = $2, updated_at = $3, last_notified_at = $4,
+                 summary = $5
+             WHERE dedup_key = $1",
+        )
+        .bind::<Text, _>(&i.dedup_key)
+        .bind::<Text, _>(i.status.as_str())
+        .bind::<Timestamptz, _>(dt(i.updated_at_ms))
+        .bind::<Nullable<Timestamptz>, _>(i.last_notified_at_ms.map(dt))
+        .bind::<Text, _>(&i.summary)
+        .execute(c)
+        .await?;
+        if n == 0 {
+            Err(ProbeError::NotFound.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn resolve_incident_on(
+        c: &mut Conn,
+        dedup_key: &str,
+        resolved_at_ms: i64,
+    ) -> Result<Option<Incident>, OpError> {
+        let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+            "UPDATE service_alerts SET state = 'resolved', resolved_at = $2, updated_at = $2
+             WHERE dedup_key = $1 AND state = 'open' RETURNING {INCIDENT_COLUMNS}"
+        ))
+        .bind::<Text, _>(dedup_key)
+        .bind::<Timestamptz, _>(dt(resolved_at_ms))
+        .load(c)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(IncidentRow::into_incident)
+            .transpose()?)
+    }
+
+    async fn enqueue_on(c: &mut Conn, n: &Notification) -> Result<bool, OpError> {
+        let inserted = diesel::sql_query(
+            "INSERT INTO notification_outbox (id, incident_key, service, sink, kind, payload,
+                 state, attempts, next_attempt_at, last_error, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind::<Text, _>(&n.id)
+        .bind::<Text, _>(&n.incident_key)
+        .bind::<Text, _>(&n.service)
+        .bind::<Text, _>(&n.sink)
+        .bind::<Text, _>(n.kind.as_str())
+        .bind::<Text, _>(&n.payload)
+        .bind::<Integer, _>(i32::try_from(n.attempts).unwrap_or(i32::MAX))
+        .bind::<Timestamptz, _>(dt(n.next_attempt_at_ms))
+        .bind::<Nullable<Text>, _>(&n.last_error)
+        .bind::<Timestamptz, _>(dt(n.created_at_ms))
+        .execute(c)
+        .await?;
+        Ok(inserted > 0)
+    }
+
+    /// Applies `change` and, when it took, enqueues `notifications`, on `c` (the caller wraps
+    /// this in a transaction).
+    async fn change_and_enqueue_on(
+        c: &mut Conn,
+        change: &IncidentChange,
+        notifications: &[Notification],
+    ) -> Result<ChangeOutcome, OpError> {
+        let outcome = match change {
+            IncidentChange::Open(i) => ChangeOutcome::Opened(open_incident_on(c, i).await?),
+            IncidentChange::Update(i) => {
+                update_incident_on(c, i).await?;
+                ChangeOutcome::Updated
+            }
+            IncidentChange::Resolve {
+                dedup_key,
+                resolved_at_ms,
+            } => ChangeOutcome::Resolved(resolve_incident_on(c, dedup_key, *resolved_at_ms).await?),
+            _ => return Err(ProbeError::Backend("unsupported incident change".into()).into()),
+        };
+        if outcome.took() {
+            for n in notifications {
+                enqueue_on(c, n).await?;
+            }
+        }
+        Ok(outcome)
     }
 
     #[async_trait]
     impl IncidentStore for PgStore {
         async fn open_incident(&self, i: Incident) -> Result<OpenOutcome, ProbeError> {
-            for _ in 0..3 {
-                let mut c = conn(self).await?;
-                let rows: Vec<IncidentRow> = diesel::sql_query(format!(
-                    "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at,
-                         updated_at, last_notified_at, wedding_day, summary)
-                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8)
-                     ON CONFLICT DO NOTHING RETURNING {INCIDENT_COLUMNS}"
-                ))
-                .bind::<Text, _>(&i.dedup_key)
-                .bind::<Text, _>(&i.service)
-                .bind::<Text, _>(i.status.as_str())
-                .bind::<Timestamptz, _>(dt(i.opened_at_ms))
-                .bind::<Timestamptz, _>(dt(i.updated_at_ms))
-                .bind::<Nullable<Timestamptz>, _>(i.last_notified_at_ms.map(dt))
-                .bind::<Bool, _>(i.wedding_day)
-                .bind::<Text, _>(&i.summary)
-                .load(&mut c)
-                .await
-                .map_err(backend)?;
-                // release the connection before the follow-up lookups (pools of size 1)
-                drop(c);
-                if let Some(row) = rows.into_iter().next() {
-                    return Ok(OpenOutcome::Created(row.into_incident()?));
-                }
-                if let Some(open) =
-                    incident_where(self, "service = $1 AND state = 'open'", &i.service).await?
-                {
-                    return Ok(OpenOutcome::AlreadyOpen(open));
-                }
-                if let Some(same) = incident_where(self, "dedup_key = $1", &i.dedup_key).await? {
-                    return Ok(OpenOutcome::AlreadyOpen(same));
-                }
-                // the conflicting incident was resolved meanwhile: try again
-            }
-            Err(ProbeError::Backend("open_incident kept conflicting".into()))
+            let mut c = conn(self).await?;
+            Ok(open_incident_on(&mut c, &i).await?)
         }
 
         async fn update_incident(&self, i: &Incident) -> Result<(), ProbeError> {
             let mut c = conn(self).await?;
-            let n = diesel::sql_query(
-                "UPDATE service_alerts SET status = $2, updated_at = $3, last_notified_at = $4,
-                     summary = $5
-                 WHERE dedup_key = $1",
-            )
-            .bind::<Text, _>(&i.dedup_key)
-            .bind::<Text, _>(i.status.as_str())
-            .bind::<Timestamptz, _>(dt(i.updated_at_ms))
-            .bind::<Nullable<Timestamptz>, _>(i.last_notified_at_ms.map(dt))
-            .bind::<Text, _>(&i.summary)
-            .execute(&mut c)
-            .await
-            .map_err(backend)?;
-            if n == 0 {
-                Err(ProbeError::NotFound)
-            } else {
-                Ok(())
-            }
+            Ok(update_incident_on(&mut c, i).await?)
         }
 
         async fn resolve_incident(
@@ -399,19 +502,24 @@ mod pg {
             resolved_at_ms: i64,
         ) -> Result<Option<Incident>, ProbeError> {
             let mut c = conn(self).await?;
-            let rows: Vec<IncidentRow> = diesel::sql_query(format!(
-                "UPDATE service_alerts SET state = 'resolved', resolved_at = $2, updated_at = $2
-                 WHERE dedup_key = $1 AND state = 'open' RETURNING {INCIDENT_COLUMNS}"
-            ))
-            .bind::<Text, _>(dedup_key)
-            .bind::<Timestamptz, _>(dt(resolved_at_ms))
-            .load(&mut c)
-            .await
-            .map_err(backend)?;
-            rows.into_iter()
-                .next()
-                .map(IncidentRow::into_incident)
-                .transpose()
+            Ok(resolve_incident_on(&mut c, dedup_key, resolved_at_ms).await?)
+        }
+
+        async fn change_incident_and_enqueue(
+            &self,
+            change: &IncidentChange,
+            notifications: &[Notification],
+        ) -> Result<Option<ChangeOutcome>, ProbeError> {
+            use diesel_async::scoped_futures::ScopedFutureExt;
+            use diesel_async::AsyncConnection;
+            let mut c = conn(self).await?;
+            let outcome = c
+                .transaction::<_, OpError, _>(|c| {
+                    async move { change_and_enqueue_on(c, change, notifications).await }
+                        .scope_boxed()
+                })
+                .await?;
+            Ok(Some(outcome))
         }
 
         async fn list_open_incidents(&self) -> Result<Vec<Incident>, ProbeError> {
@@ -427,7 +535,8 @@ mod pg {
         }
 
         async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, ProbeError> {
-            incident_where(self, "dedup_key = $1", dedup_key).await
+            let mut c = conn(self).await?;
+            Ok(incident_where(&mut c, "dedup_key = $1", dedup_key).await?)
         }
     }
 
@@ -435,26 +544,7 @@ mod pg {
     impl OutboxStore for PgStore {
         async fn enqueue(&self, n: Notification) -> Result<bool, ProbeError> {
             let mut c = conn(self).await?;
-            let inserted = diesel::sql_query(
-                "INSERT INTO notification_outbox (id, incident_key, service, sink, kind, payload,
-                     state, attempts, next_attempt_at, last_error, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind::<Text, _>(&n.id)
-            .bind::<Text, _>(&n.incident_key)
-            .bind::<Text, _>(&n.service)
-            .bind::<Text, _>(&n.sink)
-            .bind::<Text, _>(n.kind.as_str())
-            .bind::<Text, _>(&n.payload)
-            .bind::<Integer, _>(i32::try_from(n.attempts).unwrap_or(i32::MAX))
-            .bind::<Timestamptz, _>(dt(n.next_attempt_at_ms))
-            .bind::<Nullable<Text>, _>(&n.last_error)
-            .bind::<Timestamptz, _>(dt(n.created_at_ms))
-            .execute(&mut c)
-            .await
-            .map_err(backend)?;
-            Ok(inserted > 0)
+            Ok(enqueue_on(&mut c, &n).await?)
         }
 
         async fn claim_due(
@@ -580,14 +670,18 @@ mod sqlite {
 
     use crate::sqlite::SqliteStore;
 
-    async fn run<T, F>(s: &SqliteStore, f: F) -> Result<T, ProbeError>
+    /// Runs `f` on the store's connection (a diesel error or an [`OpError`]).
+    async fn run<T, E, F>(s: &SqliteStore, f: F) -> Result<T, ProbeError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut SqliteConnection) -> diesel::QueryResult<T> + Send + 'static,
+        E: Send + 'static,
+        OpError: From<E>,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, E> + Send + 'static,
     {
-        s.with_conn(move |c| f(c).map_err(Into::into))
+        s.with_conn(move |c| Ok(f(c)))
             .await
-            .map_err(backend)
+            .map_err(backend)?
+            .map_err(|e| OpError::from(e).into())
     }
 
     type Ts = BigInt;
@@ -686,83 +780,147 @@ mod sqlite {
         }
     }
 
-    fn incident_where(
-        c: &mut SqliteConnection,
-        cond: &str,
-        key: &str,
-    ) -> diesel::QueryResult<Vec<IncidentRow>> {
-        diesel::sql_query(format!(
+    type Conn = SqliteConnection;
+
+    fn incident_where(c: &mut Conn, cond: &str, key: &str) -> Result<Option<Incident>, OpError> {
+        let rows: Vec<IncidentRow> = diesel::sql_query(format!(
             "SELECT {INCIDENT_COLUMNS} FROM service_alerts WHERE {cond} LIMIT 1"
         ))
         .bind::<Text, _>(key)
-        .load(c)
+        .load(c)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(IncidentRow::into_incident)
+            .transpose()?)
     }
 
     fn us(ms: i64) -> i64 {
         ms.saturating_mul(1000)
     }
 
+    fn open_incident_on(c: &mut Conn, i: &Incident) -> Result<OpenOutcome, OpError> {
+        let n = diesel::sql_query(
+            "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at,
+                 updated_at, last_notified_at, wedding_day, summary)
+             VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(&i.dedup_key)
+        .bind::<Text, _>(&i.service)
+        .bind::<Text, _>(i.status.as_str())
+        .bind::<BigInt, _>(us(i.opened_at_ms))
+        .bind::<BigInt, _>(us(i.updated_at_ms))
+        .bind::<Nullable<BigInt>, _>(i.last_notified_at_ms.map(us))
+        .bind::<Integer, _>(i32::from(i.wedding_day))
+        .bind::<Text, _>(&i.summary)
+        .execute(c)?;
+        let vanished = || ProbeError::Backend("incident vanished".into());
+        if n > 0 {
+            let created = incident_where(c, "dedup_key = ?", &i.dedup_key)?;
+            return Ok(OpenOutcome::Created(created.ok_or_else(vanished)?));
+        }
+        let existing = match incident_where(c, "service = ? AND state = 'open'", &i.service)? {
+            Some(open) => open,
+            None => incident_where(c, "dedup_key = ?", &i.dedup_key)?.ok_or_else(vanished)?,
+        };
+        Ok(OpenOutcome::AlreadyOpen(existing))
+    }
+
+    fn update_incident_on(c: &mut Conn, i: &Incident) -> Result<(), OpError> {
+        let n = diesel::sql_query(
+            "UPDATE service_alerts SET status = ?, updated_at = ?, last_notified_at = ?,
+                 summary = ?
+             WHERE dedup_key = ?",
+        )
+        .bind::<Text, _>(i.status.as_str())
+        .bind::<BigInt, _>(us(i.updated_at_ms))
+        .bind::<Nullable<BigInt>, _>(i.last_notified_at_ms.map(us))
+        .bind::<Text, _>(&i.summary)
+        .bind::<Text, _>(&i.dedup_key)
+        .execute(c)?;
+        if n == 0 {
+            Err(ProbeError::NotFound.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn resolve_incident_on(
+        c: &mut Conn,
+        dedup_key: &str,
+        resolved_at_ms: i64,
+    ) -> Result<Option<Incident>, OpError> {
+        let rows: Vec<IncidentRow> = diesel::sql_query(format!(
+            "UPDATE service_alerts SET state = 'resolved', resolved_at = ?1, updated_at = ?1
+             WHERE dedup_key = ?2 AND state = 'open' RETURNING {INCIDENT_COLUMNS}"
+        ))
+        .bind::<BigInt, _>(us(resolved_at_ms))
+        .bind::<Text, _>(dedup_key)
+        .load(c)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(IncidentRow::into_incident)
+            .transpose()?)
+    }
+
+    fn enqueue_on(c: &mut Conn, n: &Notification) -> Result<bool, OpError> {
+        let inserted = diesel::sql_query(
+            "INSERT INTO notification_outbox (id, incident_key, service, sink, kind,
+                 payload, state, attempts, next_attempt_at, last_error, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind::<Text, _>(&n.id)
+        .bind::<Text, _>(&n.incident_key)
+        .bind::<Text, _>(&n.service)
+        .bind::<Text, _>(&n.sink)
+        .bind::<Text, _>(n.kind.as_str())
+        .bind::<Text, _>(&n.payload)
+        .bind::<Integer, _>(i32::try_from(n.attempts).unwrap_or(i32::MAX))
+        .bind::<BigInt, _>(us(n.next_attempt_at_ms))
+        .bind::<Nullable<Text>, _>(&n.last_error)
+        .bind::<BigInt, _>(us(n.created_at_ms))
+        .execute(c)?;
+        Ok(inserted > 0)
+    }
+
+    /// Applies `change` and, when it took, enqueues `notifications`, on `c` (the caller wraps
+    /// this in a transaction).
+    fn change_and_enqueue_on(
+        c: &mut Conn,
+        change: &IncidentChange,
+        notifications: &[Notification],
+    ) -> Result<ChangeOutcome, OpError> {
+        let outcome = match change {
+            IncidentChange::Open(i) => ChangeOutcome::Opened(open_incident_on(c, i)?),
+            IncidentChange::Update(i) => {
+                update_incident_on(c, i)?;
+                ChangeOutcome::Updated
+            }
+            IncidentChange::Resolve {
+                dedup_key,
+                resolved_at_ms,
+            } => ChangeOutcome::Resolved(resolve_incident_on(c, dedup_key, *resolved_at_ms)?),
+            _ => return Err(ProbeError::Backend("unsupported incident change".into()).into()),
+        };
+        if outcome.took() {
+            for n in notifications {
+                enqueue_on(c, n)?;
+            }
+        }
+        Ok(outcome)
+    }
+
     #[async_trait]
     impl IncidentStore for SqliteStore {
         async fn open_incident(&self, i: Incident) -> Result<OpenOutcome, ProbeError> {
-            let (created, rows) = run(self, move |c| {
-                let n = diesel::sql_query(
-                    "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at,
-                         updated_at, last_notified_at, wedding_day, summary)
-                     VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                )
-                .bind::<Text, _>(&i.dedup_key)
-                .bind::<Text, _>(&i.service)
-                .bind::<Text, _>(i.status.as_str())
-                .bind::<BigInt, _>(us(i.opened_at_ms))
-                .bind::<BigInt, _>(us(i.updated_at_ms))
-                .bind::<Nullable<BigInt>, _>(i.last_notified_at_ms.map(us))
-                .bind::<Integer, _>(i32::from(i.wedding_day))
-                .bind::<Text, _>(&i.summary)
-                .execute(c)?;
-                if n > 0 {
-                    return Ok((true, incident_where(c, "dedup_key = ?", &i.dedup_key)?));
-                }
-                let open = incident_where(c, "service = ? AND state = 'open'", &i.service)?;
-                if !open.is_empty() {
-                    return Ok((false, open));
-                }
-                Ok((false, incident_where(c, "dedup_key = ?", &i.dedup_key)?))
-            })
-            .await?;
-            let incident = rows
-                .into_iter()
-                .next()
-                .ok_or_else(|| ProbeError::Backend("incident vanished".into()))?
-                .into_incident()?;
-            Ok(if created {
-                OpenOutcome::Created(incident)
-            } else {
-                OpenOutcome::AlreadyOpen(incident)
-            })
+            run(self, move |c| open_incident_on(c, &i)).await
         }
 
         async fn update_incident(&self, i: &Incident) -> Result<(), ProbeError> {
             let i = i.clone();
-            let n = run(self, move |c| {
-                diesel::sql_query(
-                    "UPDATE service_alerts SET status = ?, updated_at = ?, last_notified_at = ?,
-                         summary = ?
-                     WHERE dedup_key = ?",
-                )
-                .bind::<Text, _>(i.status.as_str())
-                .bind::<BigInt, _>(us(i.updated_at_ms))
-                .bind::<Nullable<BigInt>, _>(i.last_notified_at_ms.map(us))
-                .bind::<Text, _>(&i.summary)
-                .bind::<Text, _>(&i.dedup_key)
-                .execute(c)
-            })
-            .await?;
-            if n == 0 {
-                Err(ProbeError::NotFound)
-            } else {
-                Ok(())
-            }
+            run(self, move |c| update_incident_on(c, &i)).await
         }
 
         async fn resolve_incident(
@@ -771,21 +929,24 @@ mod sqlite {
             resolved_at_ms: i64,
         ) -> Result<Option<Incident>, ProbeError> {
             let key = dedup_key.to_owned();
-            let rows: Vec<IncidentRow> = run(self, move |c| {
-                diesel::sql_query(format!(
-                    "UPDATE service_alerts SET state = 'resolved', resolved_at = ?1,
-                         updated_at = ?1
-                     WHERE dedup_key = ?2 AND state = 'open' RETURNING {INCIDENT_COLUMNS}"
-                ))
-                .bind::<BigInt, _>(us(resolved_at_ms))
-                .bind::<Text, _>(&key)
-                .load(c)
+            run(self, move |c| resolve_incident_on(c, &key, resolved_at_ms)).await
+        }
+
+        async fn change_incident_and_enqueue(
+            &self,
+            change: &IncidentChange,
+            notifications: &[Notification],
+        ) -> Result<Option<ChangeOutcome>, ProbeError> {
+            let (change, notifications) = (change.clone(), notifications.to_vec());
+            // BEGIN IMMEDIATE: the write lock from the start, so no other process can make the
+            // transaction fail half-way when it upgrades from reading to writing
+            let outcome = run(self, move |c| {
+                c.immediate_transaction::<_, OpError, _>(|c| {
+                    change_and_enqueue_on(c, &change, &notifications)
+                })
             })
             .await?;
-            rows.into_iter()
-                .next()
-                .map(IncidentRow::into_incident)
-                .transpose()
+            Ok(Some(outcome))
         }
 
         async fn list_open_incidents(&self) -> Result<Vec<Incident>, ProbeError> {
@@ -802,11 +963,7 @@ mod sqlite {
 
         async fn get_incident(&self, dedup_key: &str) -> Result<Option<Incident>, ProbeError> {
             let key = dedup_key.to_owned();
-            let rows = run(self, move |c| incident_where(c, "dedup_key = ?", &key)).await?;
-            rows.into_iter()
-                .next()
-                .map(IncidentRow::into_incident)
-                .transpose()
+            run(self, move |c| incident_where(c, "dedup_key = ?", &key)).await
         }
     }
 
@@ -819,27 +976,7 @@ mod sqlite {
     #[async_trait]
     impl OutboxStore for SqliteStore {
         async fn enqueue(&self, n: Notification) -> Result<bool, ProbeError> {
-            let inserted = run(self, move |c| {
-                diesel::sql_query(
-                    "INSERT INTO notification_outbox (id, incident_key, service, sink, kind,
-                         payload, state, attempts, next_attempt_at, last_error, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind::<Text, _>(&n.id)
-                .bind::<Text, _>(&n.incident_key)
-                .bind::<Text, _>(&n.service)
-                .bind::<Text, _>(&n.sink)
-                .bind::<Text, _>(n.kind.as_str())
-                .bind::<Text, _>(&n.payload)
-                .bind::<Integer, _>(i32::try_from(n.attempts).unwrap_or(i32::MAX))
-                .bind::<BigInt, _>(us(n.next_attempt_at_ms))
-                .bind::<Nullable<Text>, _>(&n.last_error)
-                .bind::<BigInt, _>(us(n.created_at_ms))
-                .execute(c)
-            })
-            .await?;
-            Ok(inserted > 0)
+            run(self, move |c| enqueue_on(c, &n)).await
         }
 
         async fn claim_due(
