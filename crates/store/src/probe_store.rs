@@ -223,6 +223,43 @@ macro_rules! probe_rows {
     };
 }
 
+/// `change_and_enqueue_on(c, change, notifications)` for one backend, over its `*_on` incident and
+/// outbox functions: applies the change and, when it took, enqueues the notifications. The
+/// trailing tokens are `.await` on PostgreSQL and nothing on SQLite. The caller wraps the call in
+/// a transaction.
+macro_rules! change_and_enqueue_on {
+    ($($async_kw:ident)?; $($aw:tt)*) => {
+        /// Applies `change` and, when it took, enqueues `notifications`, on `c` (the caller wraps
+        /// this in a transaction).
+        $($async_kw)? fn change_and_enqueue_on(
+            c: &mut Conn,
+            change: &IncidentChange,
+            notifications: &[Notification],
+        ) -> Result<ChangeOutcome, OpError> {
+            let outcome = match change {
+                IncidentChange::Open(i) => ChangeOutcome::Opened(open_incident_on(c, i)$($aw)*?),
+                IncidentChange::Update(i) => {
+                    update_incident_on(c, i)$($aw)*?;
+                    ChangeOutcome::Updated
+                }
+                IncidentChange::Resolve {
+                    dedup_key,
+                    resolved_at_ms,
+                } => ChangeOutcome::Resolved(
+                    resolve_incident_on(c, dedup_key, *resolved_at_ms)$($aw)*?,
+                ),
+                _ => return Err(ProbeError::Backend("unsupported incident change".into()).into()),
+            };
+            if outcome.took() {
+                for n in notifications {
+                    enqueue_on(c, n)$($aw)*?;
+                }
+            }
+            Ok(outcome)
+        }
+    };
+}
+
 #[cfg(feature = "postgres")]
 mod pg {
     use super::*;
@@ -457,32 +494,7 @@ mod pg {
         Ok(inserted > 0)
     }
 
-    /// Applies `change` and, when it took, enqueues `notifications`, on `c` (the caller wraps
-    /// this in a transaction).
-    async fn change_and_enqueue_on(
-        c: &mut Conn,
-        change: &IncidentChange,
-        notifications: &[Notification],
-    ) -> Result<ChangeOutcome, OpError> {
-        let outcome = match change {
-            IncidentChange::Open(i) => ChangeOutcome::Opened(open_incident_on(c, i).await?),
-            IncidentChange::Update(i) => {
-                update_incident_on(c, i).await?;
-                ChangeOutcome::Updated
-            }
-            IncidentChange::Resolve {
-                dedup_key,
-                resolved_at_ms,
-            } => ChangeOutcome::Resolved(resolve_incident_on(c, dedup_key, *resolved_at_ms).await?),
-            _ => return Err(ProbeError::Backend("unsupported incident change".into()).into()),
-        };
-        if outcome.took() {
-            for n in notifications {
-                enqueue_on(c, n).await?;
-            }
-        }
-        Ok(outcome)
-    }
+    change_and_enqueue_on!(async; .await);
 
     #[async_trait]
     impl IncidentStore for PgStore {
@@ -885,32 +897,7 @@ mod sqlite {
         Ok(inserted > 0)
     }
 
-    /// Applies `change` and, when it took, enqueues `notifications`, on `c` (the caller wraps
-    /// this in a transaction).
-    fn change_and_enqueue_on(
-        c: &mut Conn,
-        change: &IncidentChange,
-        notifications: &[Notification],
-    ) -> Result<ChangeOutcome, OpError> {
-        let outcome = match change {
-            IncidentChange::Open(i) => ChangeOutcome::Opened(open_incident_on(c, i)?),
-            IncidentChange::Update(i) => {
-                update_incident_on(c, i)?;
-                ChangeOutcome::Updated
-            }
-            IncidentChange::Resolve {
-                dedup_key,
-                resolved_at_ms,
-            } => ChangeOutcome::Resolved(resolve_incident_on(c, dedup_key, *resolved_at_ms)?),
-            _ => return Err(ProbeError::Backend("unsupported incident change".into()).into()),
-        };
-        if outcome.took() {
-            for n in notifications {
-                enqueue_on(c, n)?;
-            }
-        }
-        Ok(outcome)
-    }
+    change_and_enqueue_on!(;);
 
     #[async_trait]
     impl IncidentStore for SqliteStore {
