@@ -107,7 +107,7 @@ PIDS+=($!)
 wait_http "http://127.0.0.1:$HELLO_PORT/"
 
 config "127.0.0.1:$SERVER_PORT" "sqlite://$WORK/load.db" >"$WORK/sqlite.toml"
-KEY="$("$BIN" --config "$WORK/sqlite.toml" api-key create --name load --scope monitoring:read | awk '$1 ~ /^wsm_/ {print $1}')"
+KEY="$("$BIN" --config "$WORK/sqlite.toml" api-key create --name load --scope monitoring:read | awk '$1 ~ /^wsk_/ {print $1}')"
 [ -n "$KEY" ] || { echo "could not create an API key" >&2; exit 1; }
 "$BIN" --config "$WORK/sqlite.toml" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
