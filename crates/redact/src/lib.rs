@@ -291,6 +291,21 @@ impl Engine {
         }
     }
 
+    /// Fail closed for a form body that is not UTF-8 or over the size limit: scan as text, then
+    /// (when the result fits the limit) sanitise that as a form too, since sanitising the
+    /// output again takes the form path: the result is a fixpoint.
+    fn form_fallback(&self, text: &str, report: &mut Report) -> Vec<u8> {
+        report.fell_back_to_text = true;
+        let t = self.text(text, report);
+        if self.cut(&t).is_none() {
+            let mut s = Scratch::default();
+            if let Some(o) = self.sanitize_pairs(&t, true, &mut s, report) {
+                return o.into_bytes();
+            }
+        }
+        t.into_bytes()
+    }
+
     /// Fail closed: scan as text; if that yields JSON, sanitise it as JSON too (so that the
     /// result is a fixpoint).
     fn json_fallback(&self, text: &str, report: &mut Report) -> Vec<u8> {
@@ -407,16 +422,10 @@ impl Redactor {
                     None => input.to_vec(),
                 }
             }
-            Ok(t) => {
-                report.fell_back_to_text = true;
-                self.inner.text(t, &mut report).into_bytes()
-            }
-            Err(_) => {
-                report.fell_back_to_text = true;
-                self.inner
-                    .text(&String::from_utf8_lossy(input), &mut report)
-                    .into_bytes()
-            }
+            Ok(t) => self.inner.form_fallback(t, &mut report),
+            Err(_) => self
+                .inner
+                .form_fallback(&String::from_utf8_lossy(input), &mut report),
         };
         Sanitized { output, report }
     }

@@ -78,6 +78,22 @@ fn encode_path(s: &str, out: &mut String) {
 }
 
 impl Engine {
+    /// The rule for the value of a query or form parameter named `key` (decoded).
+    fn param_rule(&self, key: &str, s: &mut Scratch) -> Rule {
+        s.words.split(key);
+        let class = self.scanner.keys.classify(&s.words);
+        let mut rule = match class.rule {
+            Rule::NameIfPerson | Rule::AddressLine => Rule::None,
+            r => r,
+        };
+        if !self.rules.is_empty() {
+            if let Some(a) = self.path_action(&[s.words.joined()]) {
+                rule = action_rule(a);
+            }
+        }
+        rule
+    }
+
     /// Sanitises `a=b&c=d` pairs; `None` when nothing changed.
     pub(crate) fn sanitize_pairs(
         &self,
@@ -107,20 +123,17 @@ impl Engine {
             };
             let (k_raw, v_raw) = (&seg[..eq], &seg[eq + 1..]);
             let key = percent_decode(k_raw, form);
-            s.words.split(&key);
-            let class = self.scanner.keys.classify(&s.words);
-            let mut rule = match class.rule {
-                Rule::NameIfPerson | Rule::AddressLine => Rule::None,
-                r => r,
-            };
-            if !self.rules.is_empty() {
-                if let Some(a) = self.path_action(&[s.words.joined()]) {
-                    rule = action_rule(a);
-                }
-            }
+            let mut rule = self.param_rule(&key, s);
             // The key itself may carry data (`?bob@example.com=1`).
             let mut key_out = None;
             if let Some(new_key) = self.scanner.sanitize(&key, s, report) {
+                // Sanitising the output again classifies the key as written out (a placeholder
+                // carries a word such as `email`): use that rule now too, so the result is a
+                // fixpoint, unless it has none and the original key had one.
+                let out_rule = self.param_rule(&new_key, s);
+                if out_rule != Rule::None {
+                    rule = out_rule;
+                }
                 let mut k = String::new();
                 encode_component(&new_key, form, &mut k);
                 key_out = Some(k);

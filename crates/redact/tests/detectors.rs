@@ -512,3 +512,20 @@ fn env_var_name_keys_keep_names_not_secrets() {
         "handler_secret_env=DEMO_HANDLER_SECRET&secret_env=[REDACTED]"
     );
 }
+
+/// Inputs the fuzzers found (2026-11-28) where sanitising twice differed from once.
+#[test]
+fn fuzz_found_fixpoints() {
+    let r = Redactor::default();
+    // A URL whose fragment key becomes a placeholder (`[REDACTED:email]`): the value under it is
+    // judged by the key as written out, on the first pass as on the second.
+    let url = String::from_utf8_lossy(b"-\xcaY\x99#\x99z:://@\xff@=?i").into_owned();
+    let once = r.sanitize_url(&url).output;
+    assert_eq!(r.sanitize_url(&once).output, once);
+    // A form body that is not UTF-8 falls back to text, then takes the form path like its
+    // (now valid) output would: `email=` values are replaced on the first pass.
+    let t = Redactor::for_profile(Profile::Twilio);
+    let once = t.sanitize_form(b"email\x0f=\xd2").output;
+    assert_eq!(t.sanitize_form(&once).output, once);
+    assert!(String::from_utf8_lossy(&once).contains("[REDACTED:email]"));
+}
