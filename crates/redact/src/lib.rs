@@ -394,18 +394,28 @@ impl Redactor {
     /// scanned as text.
     pub fn sanitize_url(&self, input: &str) -> Sanitized<String> {
         let mut report = Report::default();
-        let output = if self.inner.cut(input).is_some()
-            || input
-                .trim()
-                .bytes()
-                .any(|b| b.is_ascii_whitespace() || b < 0x20)
-        {
-            report.fell_back_to_text = true;
-            self.inner.text(input, &mut report)
-        } else {
+        let is_url = |s: &str| {
+            self.inner.cut(s).is_none()
+                && !s
+                    .trim()
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b < 0x20)
+        };
+        let output = if is_url(input) {
             self.inner
                 .url_inner(input, &mut report)
                 .unwrap_or_else(|| input.to_owned())
+        } else {
+            report.fell_back_to_text = true;
+            let t = self.inner.text(input, &mut report);
+            // Sanitising the result again takes the URL path when it now looks like one (the
+            // text scan may have replaced the bytes that did not): take it now too, so the
+            // result is a fixpoint.
+            if is_url(&t) {
+                self.inner.url_inner(&t, &mut report).unwrap_or(t)
+            } else {
+                t
+            }
         };
         Sanitized { output, report }
     }
