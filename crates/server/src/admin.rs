@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -219,14 +220,34 @@ impl AdminStore for MemoryAdminStore {
 
 /// [`AdminStore`] on `wedsync-store` (SQLite or PostgreSQL): keys in its API-key table, admin
 /// actions in its audit log.
+///
+/// Verified keys are remembered for [`KEY_CACHE_TTL`] (keyed by the key's SHA-256), so the health
+/// route does not pay a store round trip per request; a revocation through this process clears the
+/// cache at once, one through another instance takes effect here within the TTL.
 pub struct StoreAdmin<S> {
     store: Arc<S>,
+    verified: std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, Instant)>>,
 }
+
+/// How long a verified API key is trusted without asking the store again.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+
+/// Verified keys remembered at most (the cache is emptied beyond).
+const KEY_CACHE_MAX: usize = 10_000;
 
 impl<S> StoreAdmin<S> {
     /// Wraps a store.
     pub fn new(store: Arc<S>) -> Self {
-        Self { store }
+        Self {
+            store,
+            verified: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (ApiKeyRecord, Instant)>> {
+        self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -285,16 +306,24 @@ where
     }
 
     async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
-        self.store.revoke_api_key(id).await.map_err(store_err)
+        let revoked = self.store.revoke_api_key(id).await.map_err(store_err);
+        self.cache().clear();
+        revoked
     }
 
     async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
+        let digest = hash_key(key);
+        if let Some((rec, at)) = self.cache().get(&digest) {
+            if at.elapsed() < KEY_CACHE_TTL {
+                return Ok(Some(rec.clone()));
+            }
+        }
         let v = self
             .store
             .verify_api_key(&wedsync_store::ApiKeySecret::new(key))
             .await
             .map_err(store_err)?;
-        Ok(v.map(|v| ApiKeyRecord {
+        let rec = v.map(|v| ApiKeyRecord {
             id: v.id,
             name: String::new(),
             scopes: v.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
@@ -302,7 +331,20 @@ where
             hash: String::new(),
             created_at: OffsetDateTime::now_utc(),
             revoked_at: None,
-        }))
+        });
+        let mut cache = self.cache();
+        match &rec {
+            Some(r) => {
+                if cache.len() >= KEY_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(digest, (r.clone(), Instant::now()));
+            }
+            None => {
+                cache.remove(&digest);
+            }
+        }
+        Ok(rec)
     }
 
     async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {

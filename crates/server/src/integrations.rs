@@ -193,7 +193,14 @@ pub struct Integrations {
     monitor: Option<Arc<Monitor>>,
     store: Arc<dyn ProbeStore>,
     breakers: Registry,
+    incidents: std::sync::Mutex<Option<CachedIncidents>>,
 }
+
+type CachedIncidents = (std::time::Instant, Arc<BTreeMap<String, Incident>>);
+
+/// How long the health route reuses the open incidents it read (incidents open and resolve at the
+/// probes' pace, seconds apart).
+pub const INCIDENTS_TTL: Duration = Duration::from_millis(500);
 
 impl std::fmt::Debug for Integrations {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,6 +251,7 @@ impl Integrations {
             monitor,
             store,
             breakers,
+            incidents: std::sync::Mutex::new(None),
         }
     }
 
@@ -274,6 +282,33 @@ impl Integrations {
         }
     }
 
+    /// The open incidents by service, read from the store at most every [`INCIDENTS_TTL`].
+    async fn open_incidents(&self) -> Result<Arc<BTreeMap<String, Incident>>, ApiError> {
+        if let Some((at, v)) = &*self.incidents_cache() {
+            if at.elapsed() < INCIDENTS_TTL {
+                return Ok(v.clone());
+            }
+        }
+        let fresh: BTreeMap<String, Incident> = self
+            .store
+            .list_open_incidents()
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "probe store failed");
+                ApiError::unavailable("the store is unavailable", 5)
+            })?
+            .into_iter()
+            .map(|i| (i.service.clone(), i))
+            .collect();
+        let fresh = Arc::new(fresh);
+        *self.incidents_cache() = Some((std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    fn incidents_cache(&self) -> std::sync::MutexGuard<'_, Option<CachedIncidents>> {
+        self.incidents.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// `GET /api/admin/integrations/health`.
     pub async fn report(&self, q: &[(String, String)]) -> Result<Response<Body>, ApiError> {
         let filter = q
@@ -286,17 +321,7 @@ impl Integrations {
         let history = q
             .iter()
             .any(|(k, v)| k == "include_history" && (v == "true" || v == "1"));
-        let incidents: BTreeMap<String, Incident> = self
-            .store
-            .list_open_incidents()
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "probe store failed");
-                ApiError::unavailable("the store is unavailable", 5)
-            })?
-            .into_iter()
-            .map(|i| (i.service.clone(), i))
-            .collect();
+        let incidents = self.open_incidents().await?;
         let (wedding_day, checked_at, snapshot) = match &self.monitor {
             Some(m) => {
                 let snap = m.snapshot();
