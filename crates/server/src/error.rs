@@ -129,9 +129,15 @@ impl ApiError {
     }
 }
 
-/// A JSON response with the given status.
-pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+/// A JSON response with the given status: a `serde_json::Value` or any typed view.
+pub fn json_response<T: serde::Serialize + ?Sized>(
+    status: StatusCode,
+    value: &T,
+) -> Response<Body> {
+    let mut bytes = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes = b"{}".to_vec();
+    }
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Response, StatusCode};
+use serde::Serialize;
 use serde_json::{json, Value};
 use wedsync_breaker::Registry;
 use wedsync_probe::store::{Incident, ProbeStore};
@@ -210,14 +211,28 @@ impl std::fmt::Debug for Integrations {
     }
 }
 
-fn rfc3339_ms(ms: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .map_or(Value::Null, Value::String)
+/// A time in Unix milliseconds that serialises as RFC 3339 (or `null` when out of range).
+#[derive(Clone, Copy)]
+struct Ts(i64);
+
+impl Ts {
+    fn format(self) -> Option<String> {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.format() {
+            Some(t) => s.serialize_str(&t),
+            None => s.serialize_none(),
+        }
+    }
 }
 
 /// `d` in seconds, rounded up to the millisecond (an open breaker never claims to admit a call
@@ -227,15 +242,96 @@ fn seconds_ceil_ms(d: Duration) -> f64 {
     ms as f64 / 1000.0
 }
 
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+// The health route's response, serialised straight from borrowed data: building a
+// `serde_json::Value` tree per request cost more than everything else the route does.
+
+/// One probe result.
+#[derive(Serialize)]
+struct ResultView<'a> {
+    status: &'static str,
+    response_time_ms: f64,
+    checked_at: Ts,
+    http_status: Option<u16>,
+    detail: &'a str,
+    request_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a ProbeResult> for ResultView<'a> {
+    fn from(r: &'a ProbeResult) -> Self {
+        Self {
+            status: r.status.as_str(),
+            response_time_ms: millis(r.latency),
+            checked_at: Ts(r.checked_at_ms),
+            http_status: r.http_status,
+            detail: &r.detail,
+            request_id: r.request_id.as_deref(),
+        }
+    }
+}
+
+/// A service's breaker.
+#[derive(Serialize)]
+struct BreakerView {
+    state: String,
+    failure_rate: Option<f32>,
+    slow_call_rate: Option<f32>,
+    wedding_day: Option<bool>,
+    retry_after: Option<f64>,
+}
+
+/// A service's open incident.
+#[derive(Serialize)]
+struct IncidentView<'a> {
+    dedup_key: &'a str,
+    status: &'static str,
+    opened_at: Ts,
+    summary: &'a str,
+    wedding_day: bool,
+}
+
+/// One row of `?include_history=true`.
+#[derive(Serialize)]
+struct HistoryView {
+    status: &'static str,
+    checked_at: Ts,
+    response_time_ms: f64,
+}
+
+/// One service in the health report.
+#[derive(Serialize)]
+struct ServiceView<'a> {
+    name: &'a str,
+    kind: &'a str,
+    status: &'static str,
+    response_time_ms: Option<f64>,
+    last_checked: Option<Ts>,
+    last_result: Option<ResultView<'a>>,
+    error_rate: Option<f32>,
+    consecutive_failures: u32,
+    flapping: bool,
+    in_maintenance: bool,
+    breaker: BreakerView,
+    incident: Option<IncidentView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<HistoryView>>,
+}
+
+/// The whole health report.
+#[derive(Serialize)]
+struct ReportView<'a> {
+    status: &'static str,
+    wedding_day: bool,
+    checked_at: Ts,
+    monitor_running: bool,
+    services: Vec<ServiceView<'a>>,
+}
+
 fn result_json(r: &ProbeResult) -> Value {
-    json!({
-        "status": r.status.as_str(),
-        "response_time_ms": r.latency.as_secs_f64() * 1000.0,
-        "checked_at": rfc3339_ms(r.checked_at_ms),
-        "http_status": r.http_status,
-        "detail": r.detail,
-        "request_id": r.request_id,
-    })
+    serde_json::to_value(ResultView::from(r)).unwrap_or(Value::Null)
 }
 
 impl Integrations {
@@ -266,20 +362,30 @@ impl Integrations {
         }
     }
 
-    fn breaker_json(&self, service: &str) -> Value {
+    fn breaker_view(&self, service: &str) -> BreakerView {
         match self.breakers.get_existing(service) {
             Some(b) => {
                 let m = b.metrics();
-                json!({
-                    "state": m.state.to_string(),
-                    "failure_rate": m.failure_rate,
-                    "slow_call_rate": m.slow_call_rate,
-                    "wedding_day": m.wedding_day,
-                    "retry_after": m.retry_after.map_or(Value::Null, |d| json!(seconds_ceil_ms(d))),
-                })
+                BreakerView {
+                    state: m.state.to_string(),
+                    failure_rate: m.failure_rate,
+                    slow_call_rate: m.slow_call_rate,
+                    wedding_day: Some(m.wedding_day),
+                    retry_after: m.retry_after.map(seconds_ceil_ms),
+                }
             }
-            None => json!({"state": "closed", "failure_rate": null, "retry_after": null}),
+            None => BreakerView {
+                state: "closed".into(),
+                failure_rate: None,
+                slow_call_rate: None,
+                wedding_day: None,
+                retry_after: None,
+            },
         }
+    }
+
+    fn breaker_json(&self, service: &str) -> Value {
+        serde_json::to_value(self.breaker_view(service)).unwrap_or(Value::Null)
     }
 
     /// The open incidents by service, read from the store at most every [`INCIDENTS_TTL`].
@@ -325,9 +431,9 @@ impl Integrations {
         let (wedding_day, checked_at, snapshot) = match &self.monitor {
             Some(m) => {
                 let snap = m.snapshot();
-                (snap.wedding_day, rfc3339_ms(snap.at_ms), Some(snap))
+                (snap.wedding_day, snap.at_ms, Some(snap))
             }
-            None => (false, rfc3339_ms(wedsync_probe::now_ms()), None),
+            None => (false, wedsync_probe::now_ms(), None),
         };
         let latest: BTreeMap<String, ProbeResult> = if snapshot.is_none() {
             self.store
@@ -340,8 +446,8 @@ impl Integrations {
         } else {
             BTreeMap::new()
         };
-        let mut services = Vec::new();
-        let mut statuses = Vec::new();
+        let mut services = Vec::with_capacity(self.cfg.services.len());
+        let mut statuses = Vec::with_capacity(self.cfg.services.len());
         for s in &self.cfg.services {
             if filter.is_some_and(|f| f != s.name) {
                 continue;
@@ -355,53 +461,56 @@ impl Integrations {
                 .or_else(|| last.map(|l| l.status))
                 .unwrap_or(ProbeStatus::Unknown);
             statuses.push(status);
-            let breaker = self.breaker_json(&s.name);
-            let mut v = json!({
-                "name": s.name,
-                "kind": s.kind,
-                "status": status.as_str(),
-                "response_time_ms": last.map(|l| l.latency.as_secs_f64() * 1000.0),
-                "last_checked": last.map_or(Value::Null, |l| rfc3339_ms(l.checked_at_ms)),
-                "last_result": last.map(result_json),
-                "error_rate": breaker["failure_rate"].clone(),
-                "consecutive_failures": health.map_or(0, |h| h.consecutive_failures),
-                "flapping": health.is_some_and(|h| h.flapping),
-                "in_maintenance": health.is_some_and(|h| h.in_maintenance),
-                "breaker": breaker,
-                "incident": incidents.get(&s.name).map(|i| json!({
-                    "dedup_key": i.dedup_key,
-                    "status": i.status.as_str(),
-                    "opened_at": rfc3339_ms(i.opened_at_ms),
-                    "summary": i.summary,
-                    "wedding_day": i.wedding_day,
-                })),
-            });
-            if history {
+            let breaker = self.breaker_view(&s.name);
+            let history = if history {
                 let since = wedsync_probe::now_ms() - 24 * 3_600_000;
                 let rows = self
                     .store
                     .history(&s.name, since, 2000)
                     .await
                     .unwrap_or_default();
-                v["history"] = Value::Array(
+                Some(
                     rows.iter()
-                        .map(|r| json!({"status": r.status.as_str(), "checked_at": rfc3339_ms(r.checked_at_ms), "response_time_ms": r.latency.as_secs_f64() * 1000.0}))
+                        .map(|r| HistoryView {
+                            status: r.status.as_str(),
+                            checked_at: Ts(r.checked_at_ms),
+                            response_time_ms: millis(r.latency),
+                        })
                         .collect(),
-                );
-            }
-            services.push(v);
+                )
+            } else {
+                None
+            };
+            services.push(ServiceView {
+                name: &s.name,
+                kind: &s.kind,
+                status: status.as_str(),
+                response_time_ms: last.map(|l| millis(l.latency)),
+                last_checked: last.map(|l| Ts(l.checked_at_ms)),
+                last_result: last.map(ResultView::from),
+                error_rate: breaker.failure_rate,
+                consecutive_failures: health.map_or(0, |h| h.consecutive_failures),
+                flapping: health.is_some_and(|h| h.flapping),
+                in_maintenance: health.is_some_and(|h| h.in_maintenance),
+                breaker,
+                incident: incidents.get(&s.name).map(|i| IncidentView {
+                    dedup_key: &i.dedup_key,
+                    status: i.status.as_str(),
+                    opened_at: Ts(i.opened_at_ms),
+                    summary: &i.summary,
+                    wedding_day: i.wedding_day,
+                }),
+                history,
+            });
         }
-        let overall = wedsync_probe::aggregate(statuses);
-        Ok(json_response(
-            StatusCode::OK,
-            &json!({
-                "status": overall.as_str(),
-                "wedding_day": wedding_day,
-                "checked_at": checked_at,
-                "monitor_running": self.monitor.is_some(),
-                "services": services,
-            }),
-        ))
+        let report = ReportView {
+            status: wedsync_probe::aggregate(statuses).as_str(),
+            wedding_day,
+            checked_at: Ts(checked_at),
+            monitor_running: self.monitor.is_some(),
+            services,
+        };
+        Ok(json_response(StatusCode::OK, &report))
     }
 
     /// `POST /api/admin/integrations/health`.
