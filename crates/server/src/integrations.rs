@@ -424,7 +424,7 @@ impl Integrations {
         if let Some(f) = filter {
             self.known(f)?;
         }
-        let history = q
+        let with_history = q
             .iter()
             .any(|(k, v)| k == "include_history" && (v == "true" || v == "1"));
         let incidents = self.open_incidents().await?;
@@ -462,7 +462,7 @@ impl Integrations {
                 .unwrap_or(ProbeStatus::Unknown);
             statuses.push(status);
             let breaker = self.breaker_view(&s.name);
-            let history = if history {
+            let history = if with_history {
                 let since = wedsync_probe::now_ms() - 24 * 3_600_000;
                 let rows = self
                     .store

@@ -128,15 +128,8 @@ async fn survives_a_restart(backend: Backend) {
     let mut stats = serde_json::Value::Null;
     for _ in 0..50 {
         stats = t
-            .http
-            .get(t.url("/api/admin/webhooks/health?timeframe=1h"))
-            .bearer_auth(&read)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .get_json("/api/admin/webhooks/health?timeframe=1h", &read)
+            .await;
         if stats["overall"]["delivered"] == 1 {
             break;
         }

@@ -47,16 +47,9 @@ timeout = "300ms"
 }
 
 async fn breaker_state(t: &TestServer, key: &str) -> String {
-    let v: serde_json::Value = t
-        .http
-        .get(t.url("/api/admin/integrations/health?service=stripe"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = t
+        .get_json("/api/admin/integrations/health?service=stripe", key)
+        .await;
     v["services"][0]["breaker"]["state"]
         .as_str()
         .unwrap_or("?")

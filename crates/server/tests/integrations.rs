@@ -42,15 +42,8 @@ timeout = "300ms"
 }
 
 async fn health(t: &TestServer, key: &str) -> serde_json::Value {
-    t.http
-        .get(t.url("/api/admin/integrations/health?service=stripe"))
-        .bearer_auth(key)
-        .send()
+    t.get_json("/api/admin/integrations/health?service=stripe", key)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 async fn wait_for(
@@ -178,16 +171,9 @@ async fn outage_breaker_alert_and_recovery() {
     );
 
     // history and metrics
-    let v: serde_json::Value = t
-        .http
-        .get(t.url("/api/admin/integrations/health?include_history=true"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = t
+        .get_json("/api/admin/integrations/health?include_history=true", &read)
+        .await;
     assert!(v["services"][0]["history"].as_array().unwrap().len() >= 3);
     let m = t
         .http

@@ -404,16 +404,9 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
 
     // stats and failures
     let (read, _) = t.key(&[Scope::Read]).await;
-    let v: serde_json::Value = t
-        .http
-        .get(t.url("/api/admin/webhooks/health?timeframe=1h"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = t
+        .get_json("/api/admin/webhooks/health?timeframe=1h", &read)
+        .await;
     assert_eq!(v["timeframe"], "1h");
     assert_eq!(v["overall"]["received"], 1, "{v}");
     assert_eq!(v["overall"]["delivered"], 1, "{v}");

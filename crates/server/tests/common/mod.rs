@@ -78,6 +78,19 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET path` with `Authorization: Bearer key`, the body parsed as JSON.
+    pub async fn get_json(&self, path: &str, key: &str) -> serde_json::Value {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Takes the running server out (to shut it down from another task).
     pub fn shutdown_handle(&self) -> Option<RunningServer> {
         self.server.lock().unwrap().take()
