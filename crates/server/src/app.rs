@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 
 use crate::admin::{AdminStore, ApiKeyRecord, AuditEntry, Scope};
 use crate::config::Config;
@@ -366,29 +366,53 @@ impl App {
                 format!("the body exceeds the limit of {limit} bytes"),
             )
         };
-        if let Some(len) = headers
+        let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            if len > self.cfg.server.body_limit_bytes {
-                return Err(too_large());
-            }
-        }
-        match Limited::new(body, limit).collect().await {
-            Ok(c) => Ok(c.to_bytes()),
-            Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    Err(too_large())
-                } else {
-                    Err(ApiError::bad_request("could not read the request body"))
+            .and_then(|v| v.parse::<u64>().ok());
+        let mut body = std::pin::pin!(body);
+        let mut seen = 0usize;
+        if declared.is_none_or(|len| len <= self.cfg.server.body_limit_bytes) {
+            let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
+            loop {
+                match body.frame().await {
+                    None => return Ok(Bytes::from(buf)),
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            seen += data.len();
+                            if seen > limit {
+                                break;
+                            }
+                            buf.extend_from_slice(&data);
+                        }
+                    }
+                    Some(Err(_)) => {
+                        return Err(ApiError::bad_request("could not read the request body"))
+                    }
                 }
             }
         }
+        // Too large. Read and discard a bounded amount more before answering: closing a
+        // connection with unread bytes makes the kernel reset it, and the client would see a
+        // broken connection instead of the 413.
+        let cap = limit.saturating_mul(DRAIN_FACTOR);
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            while seen <= cap {
+                match body.frame().await {
+                    Some(Ok(frame)) => seen += frame.data_ref().map_or(0, Bytes::len),
+                    _ => break,
+                }
+            }
+        })
+        .await;
+        Err(too_large())
     }
 }
+
+/// A body above the limit is drained up to this many times the limit before the 413 is sent.
+const DRAIN_FACTOR: usize = 8;
+/// ... and for at most this long.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn rate_limited(wait: std::time::Duration) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
