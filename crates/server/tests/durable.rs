@@ -222,6 +222,67 @@ async fn store_down_means_503_with_retry_after_on_postgres() {
     t.stop().await;
 }
 
+/// The SQLite file is locked by another writer (another process, a backup tool holding an
+/// exclusive transaction) for longer than the store's busy timeout: ingress answers 503 with
+/// `Retry-After` instead of acknowledging, loses nothing acknowledged before, and accepts the
+/// provider's retry once the lock is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_down_means_503_with_retry_after_on_sqlite() {
+    use diesel::connection::SimpleConnection as _;
+    use diesel::Connection as _;
+
+    let backend = Backend::sqlite();
+    let Backend::Sqlite(dir) = &backend else {
+        unreachable!()
+    };
+    let path = dir.path().join("wsm.db");
+    let t = TestServer::start(config(&backend, None).await).await;
+    let acked =
+        acked_id(post_stripe(&t, &stripe_event("evt_before"), &stripe_secret()).await).await;
+
+    // another writer takes the write lock and keeps it past the busy timeout
+    let path_text = path.display().to_string();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let locker = std::thread::spawn(move || {
+        let mut c = diesel::SqliteConnection::establish(&path_text).expect("open the SQLite file");
+        c.batch_execute("BEGIN EXCLUSIVE")
+            .expect("take the write lock");
+        locked_tx.send(()).expect("the test waits for the lock");
+        let _ = release_rx.recv_timeout(Duration::from_secs(60));
+        c.batch_execute("ROLLBACK").expect("release the write lock");
+    });
+    locked_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the lock was taken");
+
+    let started = std::time::Instant::now();
+    let r = post_stripe(&t, &stripe_event("evt_during"), &stripe_secret()).await;
+    assert_eq!(r.status(), 503, "refused while the store cannot commit");
+    assert!(
+        started.elapsed() >= wedsync_store::sqlite::BUSY_TIMEOUT / 2,
+        "the store waited for the lock before giving up"
+    );
+    assert!(r.headers().contains_key("retry-after"));
+    let text = r.text().await.unwrap();
+    assert!(
+        !text.contains(&*path.display().to_string()) && !text.contains("locked"),
+        "store detail leaked: {text}"
+    );
+
+    // the lock goes away; the provider's retry is accepted
+    release_tx.send(()).unwrap();
+    locker.join().unwrap();
+    let during =
+        acked_id(post_stripe(&t, &stripe_event("evt_during"), &stripe_secret()).await).await;
+    t.stop().await;
+
+    let store = backend.open().await;
+    assert!(store.get_delivery(acked).await.unwrap().is_some());
+    let d = store.get_delivery(during).await.unwrap().unwrap();
+    assert_eq!(d.event_id.as_deref(), Some("evt_during"));
+}
+
 async fn shutdown_loses_nothing(backend: Backend) {
     let t = Arc::new(TestServer::start(config(&backend, None).await).await);
     let mut acked = Vec::new();
