@@ -1,6 +1,7 @@
 //! PostgreSQL: diesel-async over a deadpool pool, LISTEN/NOTIFY through tokio-postgres.
 
 pub(crate) mod batch;
+pub(crate) mod cached;
 mod listen;
 mod ops;
 
@@ -177,6 +178,11 @@ const WAKE_DEBOUNCE: Duration = Duration::from_millis(20);
 /// after the writes committed and outside them (a `NOTIFY` inside a write transaction would
 /// serialise commits on PostgreSQL's notification lock).
 #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
+static NOTIFY_QUEUE: std::sync::LazyLock<cached::Statement> = std::sync::LazyLock::new(|| {
+    cached::Statement::new("SELECT pg_notify('wedsync_delivery_queue', '')")
+});
+
+#[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
 pub(crate) fn wake_workers(inner: &Arc<Inner>) {
     use std::sync::atomic::Ordering;
     inner.listener.wake_local();
@@ -189,9 +195,7 @@ pub(crate) fn wake_workers(inner: &Arc<Inner>) {
         inner.wake_pending.store(false, Ordering::Release);
         use diesel_async::RunQueryDsl;
         if let Ok(mut conn) = inner.pool.get().await {
-            let _ = diesel::sql_query("SELECT pg_notify('wedsync_delivery_queue', '')")
-                .execute(&mut conn)
-                .await;
+            let _ = NOTIFY_QUEUE.query().execute(&mut conn).await;
         }
     });
 }

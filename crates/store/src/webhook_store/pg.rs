@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::pg::Pg;
-use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, SmallInt, Timestamptz};
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
@@ -25,6 +24,7 @@ use super::{
 };
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
+use crate::pg::cached::{Cached, Statement};
 use crate::pg::{Inner, PgStore};
 
 type Ts = Timestamptz;
@@ -127,6 +127,7 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
          DO NOTHING RETURNING CAST(id AS TEXT) AS id"
     )
 });
+static INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&INSERT_SQL));
 
 /// The skipped rows, as duplicates of the key's owner (committed by then, so visible).
 static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -138,6 +139,8 @@ static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| {
          RETURNING CAST(id AS TEXT) AS id, CAST(duplicate_of AS TEXT) AS duplicate_of"
     )
 });
+static INSERT_DUPLICATES: LazyLock<Statement> =
+    LazyLock::new(|| Statement::new(&INSERT_DUPLICATES_SQL));
 
 #[derive(diesel::QueryableByName)]
 struct IdRow {
@@ -153,10 +156,7 @@ struct DupRow {
     duplicate_of: String,
 }
 
-fn bind_rows<'a>(
-    q: BoxedSqlQuery<'a, Pg, SqlQuery>,
-    rows: &[&Delivery],
-) -> Result<BoxedSqlQuery<'a, Pg, SqlQuery>> {
+fn bind_rows<'a>(q: Cached<'a>, rows: &[&Delivery]) -> Result<Cached<'a>> {
     let headers = rows
         .iter()
         .map(|d| headers_json(&d.sanitized_headers))
@@ -218,13 +218,12 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
     // A key's owner can disappear between the two statements (retention): go round again.
     for _ in 0..3 {
         let batch: Vec<&Delivery> = pending.iter().map(|&i| &rows[i]).collect();
-        let inserted: HashSet<String> =
-            bind_rows(diesel::sql_query(&*INSERT_SQL).into_boxed(), &batch)?
-                .load::<IdRow>(&mut conn)
-                .await?
-                .into_iter()
-                .map(|r| r.id)
-                .collect();
+        let inserted: HashSet<String> = bind_rows(INSERT.query(), &batch)?
+            .load::<IdRow>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         let mut skipped = Vec::new();
         for &i in &pending {
             let d = &rows[i];
@@ -247,15 +246,12 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
         }
         let dups: Vec<Delivery> = skipped.iter().map(|&i| as_duplicate(&rows[i])).collect();
         let refs: Vec<&Delivery> = dups.iter().collect();
-        let written: HashMap<String, String> = bind_rows(
-            diesel::sql_query(&*INSERT_DUPLICATES_SQL).into_boxed(),
-            &refs,
-        )?
-        .load::<DupRow>(&mut conn)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.duplicate_of))
-        .collect();
+        let written: HashMap<String, String> = bind_rows(INSERT_DUPLICATES.query(), &refs)?
+            .load::<DupRow>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.duplicate_of))
+            .collect();
         pending.clear();
         for i in skipped {
             let id = rows[i].id;
@@ -359,6 +355,14 @@ WITH i AS (
         error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
 )
 SELECT CAST(id AS TEXT) AS id FROM u";
+static REPORT: LazyLock<Statement> = LazyLock::new(|| Statement::new(REPORT_SQL));
+
+/// Which of the refused reports' deliveries exist (the others were deleted).
+static EXISTING: LazyLock<Statement> = LazyLock::new(|| {
+    Statement::new(
+        "SELECT CAST(id AS TEXT) AS id FROM webhook_delivery_log WHERE id = ANY($1::uuid[])",
+    )
+});
 
 fn i32_of(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
@@ -367,7 +371,8 @@ fn i32_of(v: u32) -> i32 {
 async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<()>>> {
     let mut conn = conn(inner).await?;
     let col = |f: &dyn Fn(&Report) -> String| items.iter().map(|r| f(r)).collect::<Vec<_>>();
-    let updated: HashSet<String> = diesel::sql_query(REPORT_SQL)
+    let updated: HashSet<String> = REPORT
+        .query()
         .bind::<Array<Text>, _>(col(&|r| r.token.delivery_id.to_string()))
         .bind::<Array<Text>, _>(col(&|r| r.token.lease_token.to_string()))
         .bind::<Array<Integer>, _>(
@@ -440,15 +445,14 @@ async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<(
     let existing: HashSet<String> = if refused.is_empty() {
         HashSet::new()
     } else {
-        diesel::sql_query(
-            "SELECT CAST(id AS TEXT) AS id FROM webhook_delivery_log WHERE id = ANY($1::uuid[])",
-        )
-        .bind::<Array<Text>, _>(&refused)
-        .load::<IdRow>(&mut conn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
+        EXISTING
+            .query()
+            .bind::<Array<Text>, _>(&refused)
+            .load::<IdRow>(&mut conn)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
     };
     Ok(items
         .iter()
@@ -519,6 +523,7 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
          WHERE d.id = c.id RETURNING {DELIVERY_COLUMNS}"
     )
 });
+static CLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(&CLAIM_SQL));
 
 const RECLAIM_SQL: &str = "\
 WITH e AS (
@@ -543,6 +548,25 @@ WITH e AS (
     ON CONFLICT (delivery_id, attempt) DO NOTHING
 )
 SELECT count(*) AS n FROM u";
+static RECLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(RECLAIM_SQL));
+
+/// The fixed statements built from the shared SQL of `super`.
+static GET_SQL: LazyLock<String> = LazyLock::new(get_sql::<PgDialect>);
+static GET: LazyLock<Statement> = LazyLock::new(|| Statement::new(&GET_SQL));
+static OWNER_SQL: LazyLock<String> = LazyLock::new(owner_sql::<PgDialect>);
+static OWNER: LazyLock<Statement> = LazyLock::new(|| Statement::new(&OWNER_SQL));
+static ATTEMPTS_SQL: LazyLock<String> = LazyLock::new(attempts_sql::<PgDialect>);
+static ATTEMPTS: LazyLock<Statement> = LazyLock::new(|| Statement::new(&ATTEMPTS_SQL));
+static REPLAY_SQL: LazyLock<String> = LazyLock::new(|| replay_update_sql::<PgDialect>(true));
+static REPLAY: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPLAY_SQL));
+static PURGE_SQL: LazyLock<String> = LazyLock::new(|| purge_sql::<PgDialect>("id"));
+static PURGE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&PURGE_SQL));
+static JOB_SQL: LazyLock<String> = LazyLock::new(job_sql::<PgDialect>);
+static JOB: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_SQL));
+static JOB_INSERT_SQL: LazyLock<String> = LazyLock::new(super::job_insert_sql::<PgDialect>);
+static JOB_INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_INSERT_SQL));
+static JOB_UPDATE_SQL: LazyLock<String> = LazyLock::new(job_update_sql::<PgDialect>);
+static JOB_UPDATE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_UPDATE_SQL));
 
 #[derive(diesel::QueryableByName)]
 struct CountRow {
@@ -560,7 +584,7 @@ impl PgStore {
         self.inner.listener.wait_queue(timeout).await
     }
 
-    async fn load_deliveries(&self, q: BoxedSqlQuery<'_, Pg, SqlQuery>) -> Result<Vec<Delivery>> {
+    async fn load_deliveries(&self, q: Cached<'_>) -> Result<Vec<Delivery>> {
         let mut conn = self.conn().await?;
         let rows: Vec<DeliveryRow> = q.load(&mut conn).await?;
         rows.into_iter().map(DeliveryRow::into_delivery).collect()
@@ -578,9 +602,7 @@ impl WebhookStore for PgStore {
     }
 
     async fn get_delivery(&self, id: Uuid) -> WResult<Option<Delivery>> {
-        let q = diesel::sql_query(get_sql::<PgDialect>())
-            .into_boxed()
-            .bind::<Text, _>(id.to_string());
+        let q = GET.query().bind::<Text, _>(id.to_string());
         Ok(self.load_deliveries(q).await?.pop())
     }
 
@@ -589,8 +611,8 @@ impl WebhookStore for PgStore {
         provider: Provider,
         dedupe_key: &str,
     ) -> WResult<Option<Delivery>> {
-        let q = diesel::sql_query(owner_sql::<PgDialect>())
-            .into_boxed()
+        let q = OWNER
+            .query()
             .bind::<Text, _>(provider.as_str())
             .bind::<Text, _>(dedupe_key.to_owned());
         Ok(self.load_deliveries(q).await?.pop())
@@ -606,8 +628,8 @@ impl WebhookStore for PgStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let q = diesel::sql_query(&*CLAIM_SQL)
-            .into_boxed()
+        let q = CLAIM
+            .query()
             .bind::<Text, _>(worker.to_owned())
             .bind::<Timestamptz, _>(now)
             .bind::<Timestamptz, _>(lease_until(now, lease))
@@ -640,7 +662,8 @@ impl WebhookStore for PgStore {
 
     async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
         let mut conn = self.conn().await?;
-        let row: CountRow = diesel::sql_query(RECLAIM_SQL)
+        let row: CountRow = RECLAIM
+            .query()
             .bind::<Timestamptz, _>(now)
             .get_result(&mut conn)
             .await
@@ -653,8 +676,8 @@ impl WebhookStore for PgStore {
     }
 
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {
-        let q = diesel::sql_query(replay_update_sql::<PgDialect>(true))
-            .into_boxed()
+        let q = REPLAY
+            .query()
             .bind::<Text, _>(id.to_string())
             .bind::<Timestamptz, _>(req.at)
             .bind::<Text, _>(req.trigger.as_str())
@@ -670,7 +693,8 @@ impl WebhookStore for PgStore {
 
     async fn list_attempts(&self, delivery_id: Uuid) -> WResult<Vec<AttemptRecord>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<AttemptRow> = diesel::sql_query(attempts_sql::<PgDialect>())
+        let rows: Vec<AttemptRow> = ATTEMPTS
+            .query()
             .bind::<Text, _>(delivery_id.to_string())
             .load(&mut conn)
             .await
@@ -683,22 +707,28 @@ impl WebhookStore for PgStore {
 
     async fn list_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<Delivery>> {
         let (sql, params) = list_sql::<PgDialect>(query);
-        let mut q = diesel::sql_query(sql).into_boxed();
+        // built per filter: not a fixed statement, so not prepared for the cache
+        let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
         for p in params {
             q = match p {
                 Param::Text(s) => q.bind::<Text, _>(s),
                 Param::Time(t) => q.bind::<Timestamptz, _>(t),
             };
         }
-        Ok(self.load_deliveries(q).await?)
+        let mut conn = self.conn().await?;
+        let rows: Vec<DeliveryRow> = q.load(&mut conn).await.map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(DeliveryRow::into_delivery)
+            .collect::<Result<_>>()?)
     }
 
     async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {
-        let sql = purge_sql::<PgDialect>("id");
         let mut total = 0u64;
         loop {
             let mut conn = self.conn().await?;
-            let n = diesel::sql_query(&sql)
+            let n = PURGE
+                .query()
                 .bind::<Timestamptz, _>(now)
                 .bind::<BigInt, _>(PURGE_BATCH)
                 .execute(&mut conn)
@@ -713,27 +743,19 @@ impl WebhookStore for PgStore {
 
     async fn insert_replay_job(&self, job: ReplayJob) -> WResult<()> {
         let mut conn = self.conn().await?;
-        bind_job(
-            diesel::sql_query(super::job_insert_sql::<PgDialect>()).into_boxed(),
-            &job,
-            true,
-        )?
-        .execute(&mut conn)
-        .await
-        .map_err(StoreError::from)?;
+        bind_job(JOB_INSERT.query(), &job, true)?
+            .execute(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
         Ok(())
     }
 
     async fn update_replay_job(&self, job: &ReplayJob) -> WResult<()> {
         let mut conn = self.conn().await?;
-        let n = bind_job(
-            diesel::sql_query(job_update_sql::<PgDialect>()).into_boxed(),
-            job,
-            false,
-        )?
-        .execute(&mut conn)
-        .await
-        .map_err(StoreError::from)?;
+        let n = bind_job(JOB_UPDATE.query(), job, false)?
+            .execute(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
         if n == 0 {
             return Err(WebhookError::NotFound);
         }
@@ -742,7 +764,8 @@ impl WebhookStore for PgStore {
 
     async fn get_replay_job(&self, id: Uuid) -> WResult<Option<ReplayJob>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<JobRow> = diesel::sql_query(job_sql::<PgDialect>())
+        let rows: Vec<JobRow> = JOB
+            .query()
             .bind::<Text, _>(id.to_string())
             .load(&mut conn)
             .await
@@ -752,11 +775,7 @@ impl WebhookStore for PgStore {
 }
 
 /// Binds a job in [`super::job_insert_sql`]'s order; the update takes only the first seven.
-fn bind_job<'a>(
-    q: BoxedSqlQuery<'a, Pg, SqlQuery>,
-    job: &ReplayJob,
-    insert: bool,
-) -> Result<BoxedSqlQuery<'a, Pg, SqlQuery>> {
+fn bind_job<'a>(q: Cached<'a>, job: &ReplayJob, insert: bool) -> Result<Cached<'a>> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let q = q
         .bind::<Text, _>(job.id.to_string())
