@@ -275,12 +275,7 @@ mod pg {
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
-    async fn conn(
-        s: &PgStore,
-    ) -> Result<
-        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
-        ProbeError,
-    > {
+    async fn conn(s: &PgStore) -> Result<crate::pg::PooledConnection, ProbeError> {
         s.conn().await.map_err(backend)
     }
 

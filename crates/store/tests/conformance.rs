@@ -57,7 +57,11 @@ async fn api_keys(s: &impl Store) {
     assert_eq!(v.id, created.info.id);
     assert!(v.has_scope("monitoring:admin"));
     // a wrong key does not verify
-    let wrong = ApiKeySecret::new(format!("{}0", &created.secret.expose()[..67]));
+    // (the last character changed: to `0`, or to `1` when it already is `0`)
+    let plain = created.secret.expose();
+    let last = if plain.ends_with('0') { '1' } else { '0' };
+    let wrong = ApiKeySecret::new(format!("{}{last}", &plain[..67]));
+    assert_ne!(wrong.expose(), plain);
     assert!(s.verify_api_key(&wrong).await.unwrap().is_none());
     // expired keys do not verify
     let expired = s

@@ -125,6 +125,43 @@ async fn session_settings_on_every_connection() {
 }
 
 #[tokio::test]
+async fn terminated_connections_are_replaced() {
+    // a connection used a moment ago is handed out without a test query: one the server closed
+    // since must still be noticed and replaced, not handed to the next caller
+    let pg = fresh_postgres().await;
+    let store =
+        PgStore::new(PgConfig::new(pg.url()).application_name("store-terminate-test")).unwrap();
+    let entry = || NewAuditEntry {
+        actor: "a".into(),
+        action: "b".into(),
+        target: None,
+        detail: None,
+        request_id: None,
+    };
+    store.append_audit(entry()).await.unwrap();
+    let (open, _, _) = store.pool_status();
+    assert!(open >= 1);
+    let admin = raw_client(pg.url()).await;
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'store-terminate-test'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!killed.is_empty());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    store.append_audit(entry()).await.unwrap();
+    store
+        .insert_delivery(wedsync_webhooks::store::conformance::sample(
+            "evt_after_kill",
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn unreachable_database_is_a_clear_error() {
     let mut config = PgConfig::new("postgres://postgres:hunter2@127.0.0.1:1/nothing");
     config.connect_timeout = Duration::from_secs(1);

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::ConnectionError;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection,
+};
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
@@ -161,8 +162,51 @@ pub(crate) async fn connect_raw(
         .map_err(|e| ConnectionError::BadConnection(e.to_string()))
 }
 
+/// A connection checked out of the store's pool (derefs to `AsyncPgConnection`).
+pub type PooledConnection = deadpool::managed::Object<PgManager>;
+
+/// A connection used this recently is handed out again without a test query.
+const VERIFIED_WITHIN: Duration = Duration::from_secs(1);
+
+/// The pool's connection manager: diesel-async's, except that a connection checked out less
+/// than [`VERIFIED_WITHIN`] ago is not tested with a `SELECT 1` round trip again (the
+/// group-committed writers check out a connection per batch, hundreds of times a second). A
+/// connection whose socket closed or whose transaction state is broken is still discarded, and
+/// one idle for longer is tested as before.
+pub struct PgManager {
+    inner: AsyncDieselConnectionManager<AsyncPgConnection>,
+}
+
+impl std::fmt::Debug for PgManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgManager").finish_non_exhaustive()
+    }
+}
+
+impl deadpool::managed::Manager for PgManager {
+    type Type = AsyncPgConnection;
+    type Error = PoolError;
+
+    async fn create(&self) -> std::result::Result<AsyncPgConnection, PoolError> {
+        self.inner.create().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<PoolError> {
+        if metrics.last_used() < VERIFIED_WITHIN && !std::thread::panicking() && !conn.is_broken() {
+            return Ok(());
+        }
+        self.inner.recycle(conn, metrics).await
+    }
+}
+
+type Pool = deadpool::managed::Pool<PgManager>;
+
 pub(crate) struct Inner {
-    pub(crate) pool: Pool<AsyncPgConnection>,
+    pub(crate) pool: Pool,
     pub(crate) config: PgConfig,
     pub(crate) listener: Listener,
     #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
@@ -236,7 +280,7 @@ impl PgStore {
             &config.url,
             manager_config,
         );
-        let pool = Pool::builder(manager)
+        let pool = Pool::builder(PgManager { inner: manager })
             .max_size(config.pool_size)
             .wait_timeout(Some(config.wait_timeout))
             .create_timeout(Some(config.connect_timeout))
@@ -319,7 +363,7 @@ impl PgStore {
     }
 
     /// A pooled connection, or [`StoreError::Unavailable`].
-    pub async fn conn(&self) -> Result<Object<AsyncPgConnection>> {
+    pub async fn conn(&self) -> Result<PooledConnection> {
         self.inner.pool.get().await.map_err(|e| {
             StoreError::Unavailable(format!(
                 "no PostgreSQL connection from the pool ({}): {e}",

@@ -93,9 +93,7 @@ fn gone<T>(n: usize) -> Vec<Result<T>> {
         .collect()
 }
 
-async fn conn(
-    inner: &Inner,
-) -> Result<diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>> {
+async fn conn(inner: &Inner) -> Result<crate::pg::PooledConnection> {
     inner.pool.get().await.map_err(|e| {
         StoreError::Unavailable(format!("no PostgreSQL connection from the pool: {e}"))
     })
