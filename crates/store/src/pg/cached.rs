@@ -162,6 +162,28 @@ impl Query for Cached<'_> {
     type SqlType = Untyped;
 }
 
+/// A UUID bound or loaded as PostgreSQL's binary `uuid` (16 bytes each way), not as text that
+/// both sides format and parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PgUuid(pub(crate) uuid::Uuid);
+
+impl ToSql<diesel::sql_types::Uuid, Pg> for PgUuid {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, Pg>,
+    ) -> diesel::serialize::Result {
+        use std::io::Write as _;
+        out.write_all(self.0.as_bytes())?;
+        Ok(diesel::serialize::IsNull::No)
+    }
+}
+
+impl diesel::deserialize::FromSql<diesel::sql_types::Uuid, Pg> for PgUuid {
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        Ok(Self(uuid::Uuid::from_slice(value.as_bytes())?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

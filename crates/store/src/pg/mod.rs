@@ -285,6 +285,10 @@ impl PgStore {
             .wait_timeout(Some(config.wait_timeout))
             .create_timeout(Some(config.connect_timeout))
             .recycle_timeout(Some(config.recycle_timeout))
+            // the most recently returned connection first: the few a steady load needs stay
+            // warm (their prepared statements and the server backend's caches) and skip the
+            // test query (`VERIFIED_WITHIN`); the rest idle
+            .queue_mode(deadpool::managed::QueueMode::Lifo)
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Config(e.to_string()))?;

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
-use crate::pg::cached::{Cached, Statement};
+use crate::pg::cached::{Cached, PgUuid, Statement};
 use crate::pg::{Inner, PgStore};
 
 type Ts = Timestamptz;
@@ -107,13 +107,13 @@ const INSERT_COLUMNS: &str = "id, provider, event_id, dedupe_key, event_type, re
     verdict, verdict_reason, sanitized_headers, sanitized_body, content_type, raw_body_key_id, \
     raw_body_nonce, raw_body, raw_body_expires_at, priority, status, next_attempt_at, updated_at";
 
-const INPUT: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+const INPUT: &str = "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
     $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
     $13::bytea[], $14::bytea[], $15::timestamptz[], $16::int2[], $17::text[], $18::timestamptz[]) \
     AS i(id, provider, event_id, dedupe_key, event_type, received_at, verdict, verdict_reason, \
     headers, body, content_type, key_id, nonce, ct, expires, priority, status, next_at)";
 
-const INPUT_VALUES: &str = "i.id::uuid, i.provider, i.event_id, i.dedupe_key, i.event_type, \
+const INPUT_VALUES: &str = "i.id, i.provider, i.event_id, i.dedupe_key, i.event_type, \
     i.received_at, i.verdict, i.verdict_reason, i.headers::jsonb, i.body, i.content_type, \
     i.key_id, i.nonce, i.ct, i.expires, i.priority, i.status, i.next_at, i.received_at";
 
@@ -122,7 +122,7 @@ static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO webhook_delivery_log ({INSERT_COLUMNS}) SELECT {INPUT_VALUES} FROM {INPUT} \
          ON CONFLICT (provider, dedupe_key) WHERE status NOT IN ('duplicate', 'rejected') \
-         DO NOTHING RETURNING CAST(id AS TEXT) AS id"
+         DO NOTHING RETURNING id"
     )
 });
 static INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&INSERT_SQL));
@@ -134,7 +134,7 @@ static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| {
          SELECT {INPUT_VALUES}, o.id FROM {INPUT} \
          JOIN webhook_delivery_log o ON o.provider = i.provider AND o.dedupe_key = i.dedupe_key \
              AND o.status NOT IN ('duplicate', 'rejected') \
-         RETURNING CAST(id AS TEXT) AS id, CAST(duplicate_of AS TEXT) AS duplicate_of"
+         RETURNING id, duplicate_of"
     )
 });
 static INSERT_DUPLICATES: LazyLock<Statement> =
@@ -142,59 +142,48 @@ static INSERT_DUPLICATES: LazyLock<Statement> =
 
 #[derive(diesel::QueryableByName)]
 struct IdRow {
-    #[diesel(sql_type = Text)]
-    id: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: PgUuid,
 }
 
 #[derive(diesel::QueryableByName)]
 struct DupRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Text)]
-    duplicate_of: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: PgUuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    duplicate_of: PgUuid,
 }
 
-fn bind_rows<'a>(q: Cached<'a>, rows: &[&Delivery]) -> Result<Cached<'a>> {
+/// Binds `rows` as the 18 arrays of [`INPUT`], borrowing their text and bytes.
+fn bind_rows<'a>(q: Cached<'a>, rows: &[&'a Delivery]) -> Result<Cached<'a>> {
+    fn col<'a, T>(rows: &[&'a Delivery], f: impl Fn(&'a Delivery) -> T) -> Vec<T> {
+        rows.iter().map(|&d| f(d)).collect()
+    }
     let headers = rows
         .iter()
         .map(|d| headers_json(&d.sanitized_headers))
         .collect::<Result<Vec<String>>>()?;
-    let texts = |f: &dyn Fn(&Delivery) -> String| rows.iter().map(|d| f(d)).collect::<Vec<_>>();
-    let opt_texts =
-        |f: &dyn Fn(&Delivery) -> Option<String>| rows.iter().map(|d| f(d)).collect::<Vec<_>>();
-    let body = |d: &Delivery| d.raw_body.clone();
-    Ok(q.bind::<Array<Text>, _>(texts(&|d| d.id.to_string()))
-        .bind::<Array<Text>, _>(texts(&|d| d.provider.as_str().to_owned()))
-        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.event_id.clone()))
-        .bind::<Array<Text>, _>(texts(&|d| d.dedupe_key.clone()))
-        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.event_type.clone()))
-        .bind::<Array<Timestamptz>, _>(rows.iter().map(|d| d.received_at).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(texts(&|d| d.verdict.as_str().to_owned()))
-        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.verdict_reason.clone()))
-        .bind::<Array<Text>, _>(headers)
-        .bind::<Array<Text>, _>(texts(&|d| d.sanitized_body.clone()))
-        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| d.content_type.clone()))
-        .bind::<Array<Nullable<Text>>, _>(opt_texts(&|d| body(d).map(|b| b.key_id)))
-        .bind::<Array<Nullable<Binary>>, _>(
-            rows.iter()
-                .map(|d| d.raw_body.as_ref().map(|b| b.nonce.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Binary>>, _>(
-            rows.iter()
-                .map(|d| d.raw_body.as_ref().map(|b| b.ciphertext.clone()))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Timestamptz>>, _>(
-            rows.iter()
-                .map(|d| d.raw_body_expires_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<SmallInt>, _>(rows.iter().map(|d| d.priority.rank()).collect::<Vec<_>>())
-        .bind::<Array<Text>, _>(texts(&|d| d.status.as_str().to_owned()))
-        .bind::<Array<Nullable<Timestamptz>>, _>(
-            rows.iter().map(|d| d.next_attempt_at).collect::<Vec<_>>(),
-        ))
+    let body = |d: &'a Delivery| d.raw_body.as_ref();
+    Ok(
+        q.bind::<Array<diesel::sql_types::Uuid>, _>(col(rows, |d| PgUuid(d.id)))
+            .bind::<Array<Text>, _>(col(rows, |d| d.provider.as_str()))
+            .bind::<Array<Nullable<Text>>, _>(col(rows, |d| d.event_id.as_deref()))
+            .bind::<Array<Text>, _>(col(rows, |d| &*d.dedupe_key))
+            .bind::<Array<Nullable<Text>>, _>(col(rows, |d| d.event_type.as_deref()))
+            .bind::<Array<Timestamptz>, _>(col(rows, |d| d.received_at))
+            .bind::<Array<Text>, _>(col(rows, |d| d.verdict.as_str()))
+            .bind::<Array<Nullable<Text>>, _>(col(rows, |d| d.verdict_reason.as_deref()))
+            .bind::<Array<Text>, _>(headers)
+            .bind::<Array<Text>, _>(col(rows, |d| &*d.sanitized_body))
+            .bind::<Array<Nullable<Text>>, _>(col(rows, |d| d.content_type.as_deref()))
+            .bind::<Array<Nullable<Text>>, _>(col(rows, |d| body(d).map(|b| &*b.key_id)))
+            .bind::<Array<Nullable<Binary>>, _>(col(rows, |d| body(d).map(|b| &*b.nonce)))
+            .bind::<Array<Nullable<Binary>>, _>(col(rows, |d| body(d).map(|b| &*b.ciphertext)))
+            .bind::<Array<Nullable<Timestamptz>>, _>(col(rows, |d| d.raw_body_expires_at))
+            .bind::<Array<SmallInt>, _>(col(rows, |d| d.priority.rank()))
+            .bind::<Array<Text>, _>(col(rows, |d| d.status.as_str()))
+            .bind::<Array<Nullable<Timestamptz>>, _>(col(rows, |d| d.next_attempt_at)),
+    )
 }
 
 /// The row stored for a duplicate of `d`.
@@ -216,16 +205,16 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
     // A key's owner can disappear between the two statements (retention): go round again.
     for _ in 0..3 {
         let batch: Vec<&Delivery> = pending.iter().map(|&i| &rows[i]).collect();
-        let inserted: HashSet<String> = bind_rows(INSERT.query(), &batch)?
+        let inserted: HashSet<Uuid> = bind_rows(INSERT.query(), &batch)?
             .load::<IdRow>(&mut conn)
             .await?
             .into_iter()
-            .map(|r| r.id)
+            .map(|r| r.id.0)
             .collect();
         let mut skipped = Vec::new();
         for &i in &pending {
             let d = &rows[i];
-            if inserted.contains(&d.id.to_string()) {
+            if inserted.contains(&d.id) {
                 out[i] = Some(Ok(InsertOutcome::Inserted {
                     id: d.id,
                     status: d.status,
@@ -244,18 +233,17 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
         }
         let dups: Vec<Delivery> = skipped.iter().map(|&i| as_duplicate(&rows[i])).collect();
         let refs: Vec<&Delivery> = dups.iter().collect();
-        let written: HashMap<String, String> = bind_rows(INSERT_DUPLICATES.query(), &refs)?
+        let written: HashMap<Uuid, Uuid> = bind_rows(INSERT_DUPLICATES.query(), &refs)?
             .load::<DupRow>(&mut conn)
             .await?
             .into_iter()
-            .map(|r| (r.id, r.duplicate_of))
+            .map(|r| (r.id.0, r.duplicate_of.0))
             .collect();
         pending.clear();
         for i in skipped {
             let id = rows[i].id;
-            match written.get(&id.to_string()) {
-                Some(original) => {
-                    let original = super::parse_uuid(original)?;
+            match written.get(&id) {
+                Some(&original) => {
                     out[i] = Some(Ok(InsertOutcome::Duplicate { id, original }));
                 }
                 None => pending.push(i),
@@ -326,7 +314,7 @@ async fn flush_inserts(
 
 const REPORT_SQL: &str = "\
 WITH i AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::timestamptz[],
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::timestamptz[],
                          $6::timestamptz[], $7::text[], $8::int4[], $9::int4[], $10::text[],
                          $11::text[], $12::timestamptz[], $13::int8[], $14::text[])
         AS t(id, token, attempt, status, next_at, finished, err, st, rec_attempt, trig, worker,
@@ -340,26 +328,24 @@ WITH i AS (
         lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
         last_error = i.err, last_status = i.st, updated_at = i.finished
     FROM i
-    WHERE d.id = i.id::uuid AND d.lease_token = i.token::uuid AND d.attempt_count = i.attempt
+    WHERE d.id = i.id AND d.lease_token = i.token AND d.attempt_count = i.attempt
     RETURNING d.id
 ), a AS (
     INSERT INTO webhook_delivery_attempts AS x (delivery_id, attempt, trigger, worker, started_at,
         duration_ms, response_status, error_kind, response_excerpt)
     SELECT u.id, i.rec_attempt, i.trig, i.worker, i.started, i.dur, i.st, i.err, i.excerpt
-    FROM u JOIN i ON i.id::uuid = u.id
+    FROM u JOIN i ON i.id = u.id
     ON CONFLICT (delivery_id, attempt) DO UPDATE SET trigger = excluded.trigger,
         worker = excluded.worker, started_at = excluded.started_at,
         duration_ms = excluded.duration_ms, response_status = excluded.response_status,
         error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
 )
-SELECT CAST(id AS TEXT) AS id FROM u";
+SELECT id FROM u";
 static REPORT: LazyLock<Statement> = LazyLock::new(|| Statement::new(REPORT_SQL));
 
 /// Which of the refused reports' deliveries exist (the others were deleted).
 static EXISTING: LazyLock<Statement> = LazyLock::new(|| {
-    Statement::new(
-        "SELECT CAST(id AS TEXT) AS id FROM webhook_delivery_log WHERE id = ANY($1::uuid[])",
-    )
+    Statement::new("SELECT id FROM webhook_delivery_log WHERE id = ANY($1::uuid[])")
 });
 
 fn i32_of(v: u32) -> i32 {
@@ -368,18 +354,19 @@ fn i32_of(v: u32) -> i32 {
 
 async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<()>>> {
     let mut conn = conn(inner).await?;
-    let col = |f: &dyn Fn(&Report) -> String| items.iter().map(|r| f(r)).collect::<Vec<_>>();
-    let updated: HashSet<String> = REPORT
+    let col = |f: &dyn Fn(&Report) -> &'static str| items.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let ids = |f: &dyn Fn(&Report) -> Uuid| items.iter().map(|r| PgUuid(f(r))).collect::<Vec<_>>();
+    let updated: HashSet<Uuid> = REPORT
         .query()
-        .bind::<Array<Text>, _>(col(&|r| r.token.delivery_id.to_string()))
-        .bind::<Array<Text>, _>(col(&|r| r.token.lease_token.to_string()))
+        .bind::<Array<diesel::sql_types::Uuid>, _>(ids(&|r| r.token.delivery_id))
+        .bind::<Array<diesel::sql_types::Uuid>, _>(ids(&|r| r.token.lease_token))
         .bind::<Array<Integer>, _>(
             items
                 .iter()
                 .map(|r| i32_of(r.token.attempt))
                 .collect::<Vec<_>>(),
         )
-        .bind::<Array<Text>, _>(col(&|r| r.outcome.status().as_str().to_owned()))
+        .bind::<Array<Text>, _>(col(&|r| r.outcome.status().as_str()))
         .bind::<Array<Nullable<Timestamptz>>, _>(
             items
                 .iter()
@@ -410,8 +397,8 @@ async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<(
                 .map(|r| i32_of(r.attempt.attempt))
                 .collect::<Vec<_>>(),
         )
-        .bind::<Array<Text>, _>(col(&|r| r.attempt.trigger.as_str().to_owned()))
-        .bind::<Array<Text>, _>(col(&|r| r.attempt.worker.clone()))
+        .bind::<Array<Text>, _>(col(&|r| r.attempt.trigger.as_str()))
+        .bind::<Array<Text>, _>(items.iter().map(|r| &*r.attempt.worker).collect::<Vec<_>>())
         .bind::<Array<Timestamptz>, _>(
             items
                 .iter()
@@ -433,29 +420,30 @@ async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<(
         .load::<IdRow>(&mut conn)
         .await?
         .into_iter()
-        .map(|r| r.id)
+        .map(|r| r.id.0)
         .collect();
-    let refused: Vec<String> = items
+    let refused: Vec<PgUuid> = items
         .iter()
-        .map(|r| r.token.delivery_id.to_string())
+        .map(|r| r.token.delivery_id)
         .filter(|id| !updated.contains(id))
+        .map(PgUuid)
         .collect();
-    let existing: HashSet<String> = if refused.is_empty() {
+    let existing: HashSet<Uuid> = if refused.is_empty() {
         HashSet::new()
     } else {
         EXISTING
             .query()
-            .bind::<Array<Text>, _>(&refused)
+            .bind::<Array<diesel::sql_types::Uuid>, _>(refused)
             .load::<IdRow>(&mut conn)
             .await?
             .into_iter()
-            .map(|r| r.id)
+            .map(|r| r.id.0)
             .collect()
     };
     Ok(items
         .iter()
         .map(|r| {
-            let id = r.token.delivery_id.to_string();
+            let id = r.token.delivery_id;
             if updated.contains(&id) {
                 Ok(())
             } else if existing.contains(&id) {
