@@ -363,6 +363,8 @@ struct Inner {
     tx: watch::Sender<Arc<Snapshot>>,
     dirty: Notify,
     wedding: AtomicBool,
+    /// Moves whenever `live` or `wedding` changes ([`Monitor::generation`]).
+    generation: AtomicU64,
     lag: Mutex<LagHist>,
     connectivity: Option<Arc<dyn HealthProbe>>,
     conn_cache: tokio::sync::Mutex<Option<(Instant, bool)>>,
@@ -551,6 +553,7 @@ impl MonitorBuilder {
                 tx,
                 dirty: Notify::new(),
                 wedding: AtomicBool::new(wedding),
+                generation: AtomicU64::new(0),
                 lag: Mutex::new(LagHist {
                     buckets: vec![0; LAG_BUCKETS],
                     count: 0,
@@ -656,6 +659,23 @@ impl Monitor {
         &self.inner.engine
     }
 
+    /// A counter that moves whenever what [`Monitor::snapshot`] reports may have changed: a
+    /// result recorded (status, latest result, failure count, incident, maintenance, flapping) or
+    /// the wedding-day state switched. Equal generations mean equal snapshots apart from `at_ms`
+    /// and each service's `breaker`, which is read live from the breaker (its metrics move on
+    /// their own: calls recorded by other users, time windows, open deadlines).
+    ///
+    /// It lets a caller that renders snapshots (a health API, a dashboard) keep its rendering
+    /// until the generation moves instead of building a snapshot per request.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// Unix milliseconds on the monitor's clock: what a snapshot taken now has as `at_ms`.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
     /// Whether the monitor currently applies wedding-day settings.
     pub fn is_wedding_day(&self) -> bool {
         self.inner.wedding.load(Ordering::Acquire)
@@ -722,6 +742,7 @@ impl Monitor {
                     let now = inner.clock.now_ms();
                     let on = inner.cfg.policy.is_wedding_day(now);
                     if inner.wedding.swap(on, Ordering::AcqRel) != on {
+                        inner.generation.fetch_add(1, Ordering::AcqRel);
                         tracing::info!(wedding_day = on, "wedding-day mode changed");
                         inner.breakers.set_wedding_day(on);
                         inner.dirty.notify_one();
@@ -998,6 +1019,8 @@ impl Inner {
                 None => false,
             }
         };
+        // after the lock: a reader that sees the new generation also sees the new state
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if changed {
             self.dirty.notify_one();
         }

@@ -494,3 +494,29 @@ async fn monitor_reconciles_incidents_at_start_up() {
     let gaps: Vec<u64> = p.gaps().iter().map(|g| g.as_secs()).collect();
     assert_eq!(gaps[0], 2, "open incident: confirmed at the re-check pace");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_generation_moves_with_every_recorded_result_and_only_then() {
+    let p = Scripted::new("svc", Duration::from_millis(10), ProbeStatus::Healthy);
+    let monitor = Monitor::builder()
+        .service(ServiceConfig::new(Arc::new(p)))
+        .config(never())
+        .build()
+        .unwrap();
+    let g0 = monitor.generation();
+    let s0 = monitor.snapshot();
+    assert_eq!(monitor.generation(), g0, "reading changes nothing");
+    monitor.run_now("svc").await.unwrap();
+    let g1 = monitor.generation();
+    assert!(g1 > g0, "a recorded result moves it");
+    let s1 = monitor.snapshot();
+    assert_ne!(s0.services["svc"], s1.services["svc"]);
+    // same generation, same per-service state
+    assert_eq!(monitor.generation(), g1);
+    assert_eq!(monitor.snapshot().services, s1.services);
+    monitor.run_now("svc").await.unwrap();
+    assert!(
+        monitor.generation() > g1,
+        "even a healthy result staying healthy"
+    );
+}

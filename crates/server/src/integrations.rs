@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use http::{Response, StatusCode};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use wedsync_breaker::Registry;
 use wedsync_probe::store::{Incident, ProbeStore};
 use wedsync_probe::{
     HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, ResendProbe, ServiceConfig,
-    StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe, TwilioProbe,
-    WeddingDayPolicy,
+    Snapshot, StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe,
+    TwilioProbe, WeddingDayPolicy,
 };
 
-use crate::config::{parse_duration, Config, ConfigError};
+use crate::config::{parse_duration, Config, ConfigError, ServiceConfig as ServiceEntry};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
 
@@ -195,6 +196,7 @@ pub struct Integrations {
     store: Arc<dyn ProbeStore>,
     breakers: Registry,
     incidents: std::sync::Mutex<Option<CachedIncidents>>,
+    rendered: std::sync::Mutex<Option<RenderedServices>>,
 }
 
 type CachedIncidents = (std::time::Instant, Arc<BTreeMap<String, Incident>>);
@@ -274,9 +276,9 @@ impl<'a> From<&'a ProbeResult> for ResultView<'a> {
 }
 
 /// A service's breaker.
-#[derive(Serialize)]
+#[derive(Serialize, Clone, PartialEq)]
 struct BreakerView {
-    state: String,
+    state: &'static str,
     failure_rate: Option<f32>,
     slow_call_rate: Option<f32>,
     wedding_day: Option<bool>,
@@ -320,14 +322,32 @@ struct ServiceView<'a> {
     history: Option<Vec<HistoryView>>,
 }
 
-/// The whole health report.
+/// The whole health report; `S` is the services array (views, or their cached rendering).
 #[derive(Serialize)]
-struct ReportView<'a> {
+struct ReportView<S> {
     status: &'static str,
     wedding_day: bool,
     checked_at: Ts,
     monitor_running: bool,
-    services: Vec<ServiceView<'a>>,
+    services: S,
+}
+
+impl<S: Serialize> ReportView<S> {
+    fn into_response(self) -> Response<Body> {
+        json_response(StatusCode::OK, &self)
+    }
+}
+
+/// The unfiltered report's `services` array as last rendered, with everything it was rendered
+/// from that can change: it is reused while the monitor's generation, the open incidents and
+/// every breaker's view are the same (an open breaker's `retry_after` changes by the
+/// millisecond, so a report with an open breaker is rendered anew each time).
+struct RenderedServices {
+    generation: u64,
+    incidents: Arc<BTreeMap<String, Incident>>,
+    breakers: Vec<BreakerView>,
+    overall: &'static str,
+    json: Arc<RawValue>,
 }
 
 fn result_json(r: &ProbeResult) -> Value {
@@ -348,6 +368,7 @@ impl Integrations {
             store,
             breakers,
             incidents: std::sync::Mutex::new(None),
+            rendered: std::sync::Mutex::new(None),
         }
     }
 
@@ -367,7 +388,7 @@ impl Integrations {
             Some(b) => {
                 let m = b.metrics();
                 BreakerView {
-                    state: m.state.to_string(),
+                    state: m.state.as_str(),
                     failure_rate: m.failure_rate,
                     slow_call_rate: m.slow_call_rate,
                     wedding_day: Some(m.wedding_day),
@@ -375,7 +396,7 @@ impl Integrations {
                 }
             }
             None => BreakerView {
-                state: "closed".into(),
+                state: "closed",
                 failure_rate: None,
                 slow_call_rate: None,
                 wedding_day: None,
@@ -428,13 +449,10 @@ impl Integrations {
             .iter()
             .any(|(k, v)| k == "include_history" && (v == "true" || v == "1"));
         let incidents = self.open_incidents().await?;
-        let (wedding_day, checked_at, snapshot) = match &self.monitor {
-            Some(m) => {
-                let snap = m.snapshot();
-                (snap.wedding_day, snap.at_ms, Some(snap))
-            }
-            None => (false, wedsync_probe::now_ms(), None),
-        };
+        if let (Some(m), None, false) = (&self.monitor, filter, with_history) {
+            return self.full_report(m, incidents);
+        }
+        let snapshot = self.monitor.as_ref().map(|m| m.snapshot());
         let latest: BTreeMap<String, ProbeResult> = if snapshot.is_none() {
             self.store
                 .latest_results()
@@ -446,71 +464,178 @@ impl Integrations {
         } else {
             BTreeMap::new()
         };
-        let mut services = Vec::with_capacity(self.cfg.services.len());
-        let mut statuses = Vec::with_capacity(self.cfg.services.len());
-        for s in &self.cfg.services {
-            if filter.is_some_and(|f| f != s.name) {
-                continue;
-            }
-            let health = snapshot.as_ref().and_then(|sn| sn.services.get(&s.name));
-            let last = health
-                .and_then(|h| h.last.as_ref())
-                .or_else(|| latest.get(&s.name));
-            let status = health
-                .map(|h| h.status)
-                .or_else(|| last.map(|l| l.status))
-                .unwrap_or(ProbeStatus::Unknown);
-            statuses.push(status);
-            let breaker = self.breaker_view(&s.name);
-            let history = if with_history {
-                let since = wedsync_probe::now_ms() - 24 * 3_600_000;
-                let rows = self
-                    .store
-                    .history(&s.name, since, 2000)
-                    .await
-                    .unwrap_or_default();
-                Some(
-                    rows.iter()
-                        .map(|r| HistoryView {
-                            status: r.status.as_str(),
-                            checked_at: Ts(r.checked_at_ms),
-                            response_time_ms: millis(r.latency),
-                        })
-                        .collect(),
-                )
+        let selected: Vec<&ServiceEntry> = self
+            .cfg
+            .services
+            .iter()
+            .filter(|s| filter.is_none_or(|f| f == s.name))
+            .collect();
+        let mut histories = Vec::with_capacity(selected.len());
+        for s in &selected {
+            histories.push(if with_history {
+                Some(self.history(&s.name).await)
             } else {
                 None
-            };
-            services.push(ServiceView {
-                name: &s.name,
-                kind: &s.kind,
-                status: status.as_str(),
-                response_time_ms: last.map(|l| millis(l.latency)),
-                last_checked: last.map(|l| Ts(l.checked_at_ms)),
-                last_result: last.map(ResultView::from),
-                error_rate: breaker.failure_rate,
-                consecutive_failures: health.map_or(0, |h| h.consecutive_failures),
-                flapping: health.is_some_and(|h| h.flapping),
-                in_maintenance: health.is_some_and(|h| h.in_maintenance),
-                breaker,
-                incident: incidents.get(&s.name).map(|i| IncidentView {
-                    dedup_key: &i.dedup_key,
-                    status: i.status.as_str(),
-                    opened_at: Ts(i.opened_at_ms),
-                    summary: &i.summary,
-                    wedding_day: i.wedding_day,
-                }),
-                history,
             });
         }
-        let report = ReportView {
-            status: wedsync_probe::aggregate(statuses).as_str(),
+        let breakers = selected
+            .iter()
+            .map(|s| self.breaker_view(&s.name))
+            .collect();
+        let (services, overall) = self.service_views(
+            &selected,
+            snapshot.as_deref(),
+            &latest,
+            &incidents,
+            breakers,
+            histories,
+        );
+        let (wedding_day, checked_at) = match &snapshot {
+            Some(snap) => (snap.wedding_day, snap.at_ms),
+            None => (false, wedsync_probe::now_ms()),
+        };
+        Ok(ReportView {
+            status: overall,
             wedding_day,
             checked_at: Ts(checked_at),
             monitor_running: self.monitor.is_some(),
             services,
+        }
+        .into_response())
+    }
+
+    /// The unfiltered report without history, the one dashboards poll: its `services` array is
+    /// rendered again only when something in it changed (see [`RenderedServices`]).
+    fn full_report(
+        &self,
+        m: &Monitor,
+        incidents: Arc<BTreeMap<String, Incident>>,
+    ) -> Result<Response<Body>, ApiError> {
+        // read before the snapshot: a result recorded in between moves it again, so a rendering
+        // is never kept under a generation older than its content
+        let generation = m.generation();
+        let checked_at = m.now_ms();
+        let wedding_day = m.is_wedding_day();
+        let breakers: Vec<BreakerView> = self
+            .cfg
+            .services
+            .iter()
+            .map(|s| self.breaker_view(&s.name))
+            .collect();
+        let hit = self.rendered_cache().as_ref().and_then(|r| {
+            (r.generation == generation
+                && Arc::ptr_eq(&r.incidents, &incidents)
+                && r.breakers == breakers)
+                .then(|| (r.overall, r.json.clone()))
+        });
+        let (overall, json) = match hit {
+            Some(hit) => hit,
+            None => {
+                let snapshot = m.snapshot();
+                let all: Vec<&ServiceEntry> = self.cfg.services.iter().collect();
+                let histories = all.iter().map(|_| None).collect();
+                let no_stored = BTreeMap::new();
+                let (services, overall) = self.service_views(
+                    &all,
+                    Some(&snapshot),
+                    &no_stored,
+                    &incidents,
+                    breakers.clone(),
+                    histories,
+                );
+                let json: Arc<RawValue> = serde_json::value::to_raw_value(&services)
+                    .map_err(ApiError::internal)?
+                    .into();
+                *self.rendered_cache() = Some(RenderedServices {
+                    generation,
+                    incidents,
+                    breakers,
+                    overall,
+                    json: json.clone(),
+                });
+                (overall, json)
+            }
         };
-        Ok(json_response(StatusCode::OK, &report))
+        Ok(ReportView {
+            status: overall,
+            wedding_day,
+            checked_at: Ts(checked_at),
+            monitor_running: true,
+            services: &*json,
+        }
+        .into_response())
+    }
+
+    fn rendered_cache(&self) -> std::sync::MutexGuard<'_, Option<RenderedServices>> {
+        self.rendered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The last 24 hours of `service`'s results (empty when the store cannot answer).
+    async fn history(&self, service: &str) -> Vec<HistoryView> {
+        let since = wedsync_probe::now_ms() - 24 * 3_600_000;
+        self.store
+            .history(service, since, 2000)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| HistoryView {
+                status: r.status.as_str(),
+                checked_at: Ts(r.checked_at_ms),
+                response_time_ms: millis(r.latency),
+            })
+            .collect()
+    }
+
+    /// The views of `selected` services (each with its breaker and history, in the same order)
+    /// and their aggregate status.
+    fn service_views<'a>(
+        &'a self,
+        selected: &[&'a ServiceEntry],
+        snapshot: Option<&'a Snapshot>,
+        latest: &'a BTreeMap<String, ProbeResult>,
+        incidents: &'a BTreeMap<String, Incident>,
+        breakers: Vec<BreakerView>,
+        histories: Vec<Option<Vec<HistoryView>>>,
+    ) -> (Vec<ServiceView<'a>>, &'static str) {
+        let mut statuses = Vec::with_capacity(selected.len());
+        let services = selected
+            .iter()
+            .zip(breakers)
+            .zip(histories)
+            .map(|((s, breaker), history)| {
+                let health = snapshot.and_then(|sn| sn.services.get(&s.name));
+                let last = health
+                    .and_then(|h| h.last.as_ref())
+                    .or_else(|| latest.get(&s.name));
+                let status = health
+                    .map(|h| h.status)
+                    .or_else(|| last.map(|l| l.status))
+                    .unwrap_or(ProbeStatus::Unknown);
+                statuses.push(status);
+                ServiceView {
+                    name: &s.name,
+                    kind: &s.kind,
+                    status: status.as_str(),
+                    response_time_ms: last.map(|l| millis(l.latency)),
+                    last_checked: last.map(|l| Ts(l.checked_at_ms)),
+                    last_result: last.map(ResultView::from),
+                    error_rate: breaker.failure_rate,
+                    consecutive_failures: health.map_or(0, |h| h.consecutive_failures),
+                    flapping: health.is_some_and(|h| h.flapping),
+                    in_maintenance: health.is_some_and(|h| h.in_maintenance),
+                    breaker,
+                    incident: incidents.get(&s.name).map(|i| IncidentView {
+                        dedup_key: &i.dedup_key,
+                        status: i.status.as_str(),
+                        opened_at: Ts(i.opened_at_ms),
+                        summary: &i.summary,
+                        wedding_day: i.wedding_day,
+                    }),
+                    history,
+                }
+            })
+            .collect();
+        (services, wedsync_probe::aggregate(statuses).as_str())
     }
 
     /// `POST /api/admin/integrations/health`.
