@@ -2,15 +2,19 @@
 //!
 //! Run with: `CARGO_TARGET_DIR=/work/targets/store cargo bench -p wedsync-store --all-features --bench store`
 //! (`DATABASE_URL` picks the server, default 127.0.0.1:5432; `WEDSYNC_BENCH_SECS` the duration of
-//! each measurement, default 5; `WEDSYNC_BENCH_IN_FLIGHT` overrides
-//! `PgConfig::batches_in_flight`; `PGBENCH` the pgbench binary, default found on PATH or under
-//! /usr/lib/postgresql/*/bin).
+//! each side's measurement in one round, default 2; `WEDSYNC_BENCH_ROUNDS` the rounds, default 5;
+//! `WEDSYNC_BENCH_IN_FLIGHT` overrides `PgConfig::batches_in_flight`; `PGBENCH` the pgbench
+//! binary, default found on PATH or under /usr/lib/postgresql/*/bin).
 //!
 //! 1. `record_and_enqueue/32_writers`: 32 concurrent tasks, each records a verified delivery and
 //!    enqueues it (`WebhookStore::insert_delivery` with a due time), durable (`synchronous_commit`
-//!    as the server has it), vs `pgbench -c 32` doing one-row INSERTs on the same server, same
-//!    duration. Prints the ratio, and the commits and statements per delivery (from
-//!    `pg_stat_database` / `pg_stat_statements`-free counting: one statement per batch).
+//!    as the server has it), vs `pgbench -c 32 -j 2` doing one-row INSERTs on the same server
+//!    for the same time. The two sides alternate in rounds (pgbench first in even rounds, ours
+//!    first in odd ones), so both see the same background load on a shared machine; each side's
+//!    rate is its total over all rounds. Ours runs on a pool opened before the first round (as
+//!    pgbench's rate excludes its connection set-up). Prints every round, the ratio of the
+//!    totals and the range of the per-round ratios, and the commits per delivery (from
+//!    `pg_stat_database`: one statement and one commit per batch, plus the wake-up `NOTIFY`s).
 //! 2. `claim_complete`: 4 workers claim batches of 64 and report each attempt with
 //!    `WebhookStore::complete` (concurrent reports are group-committed).
 
@@ -83,12 +87,12 @@ fn main() {
     let secs: u64 = std::env::var("WEDSYNC_BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if quick { 1 } else { 5 });
+        .unwrap_or(if quick { 1 } else { 2 });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(bench(secs));
+    rt.block_on(bench(secs, quick));
 }
 
 fn delivery(key: String, now: OffsetDateTime) -> NewDelivery {
@@ -126,7 +130,34 @@ async fn commits(client: &tokio_postgres::Client) -> i64 {
         .unwrap_or(0)
 }
 
-async fn bench(secs: u64) {
+/// 32 writers record and enqueue deliveries for `secs`; returns how many, and the seconds taken.
+async fn record_and_enqueue(store: &PgStore, round: u32, secs: u64) -> (u64, f64) {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..32 {
+        let (store, done) = (store.clone(), Arc::clone(&done));
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let d = delivery(format!("evt_r{round}_w{w}_{i}"), OffsetDateTime::now_utc());
+                store.insert_delivery(d).await.expect("insert_delivery");
+                done.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (
+        done.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+async fn bench(secs: u64, quick: bool) {
     let pg = match try_fresh_postgres(32).await {
         Ok(pg) => pg,
         Err(e) => panic!("benchmark database: {e}"),
@@ -146,16 +177,14 @@ async fn bench(secs: u64) {
         .await
         .unwrap()
         .get(0);
-    println!("synchronous_commit = {sync_commit}; {secs} s per measurement");
+    println!("synchronous_commit = {sync_commit}; {secs} s per side and round");
 
-    // --- pgbench, same server, same number of clients ---------------------------------------
-    let pgbench_tps = run_pgbench(pg.url(), secs).await;
-    match pgbench_tps {
-        Some(tps) => println!("pgbench one-row INSERT, 32 clients: {tps:.0} tps"),
-        None => println!("pgbench could not run (set PGBENCH=/path/to/pgbench)"),
-    }
-
-    // --- record_and_enqueue/32_writers --------------------------------------------------------
+    // --- record_and_enqueue/32_writers vs pgbench, alternating rounds ---------------------------
+    let rounds: u32 = std::env::var("WEDSYNC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 1 } else { 5 })
+        .max(1);
     let mut config = PgConfig::new(pg.url()).pool_size(32);
     if let Some(n) = std::env::var("WEDSYNC_BENCH_IN_FLIGHT")
         .ok()
@@ -163,39 +192,78 @@ async fn bench(secs: u64) {
     {
         config.batches_in_flight = n;
     }
-    println!("batches in flight: {}", config.batches_in_flight);
+    println!(
+        "batches in flight: {}; {rounds} rounds, alternating pgbench and ours",
+        config.batches_in_flight
+    );
     let store = PgStore::new(config).expect("store");
-    let done = Arc::new(AtomicU64::new(0));
-    let commits_before = commits(&client).await;
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..32 {
-        let (store, done) = (store.clone(), Arc::clone(&done));
-        tasks.push(tokio::spawn(async move {
-            let mut i = 0u64;
-            while Instant::now() < deadline {
-                let d = delivery(format!("evt_w{w}_{i}"), OffsetDateTime::now_utc());
-                store.insert_delivery(d).await.expect("insert_delivery");
-                done.fetch_add(1, Ordering::Relaxed);
-                i += 1;
+    // open the pool's connections up front, as pgbench's rate excludes its connection set-up
+    {
+        let conns = futures_util::future::join_all((0..32).map(|_| store.conn())).await;
+        assert!(conns.iter().all(Result::is_ok), "pool connections");
+    }
+    let (mut pg_txns, mut pg_secs) = (0.0f64, 0.0f64);
+    let (mut n, mut ours_secs, mut commits_used) = (0u64, 0.0f64, 0i64);
+    let mut round_ratios = Vec::new();
+    for round in 0..rounds {
+        let mut pg_round = None;
+        let (mut ours_round, mut round_commits) = (0.0, 0.0);
+        for side in 0..2 {
+            if (side == 0) == (round % 2 == 0) {
+                match run_pgbench(pg.url(), secs).await {
+                    Some(tps) => {
+                        pg_txns += tps * secs as f64;
+                        pg_secs += secs as f64;
+                        pg_round = Some(tps);
+                    }
+                    None => println!("pgbench could not run (set PGBENCH=/path/to/pgbench)"),
+                }
+            } else {
+                let before = commits(&client).await;
+                let (done, elapsed) = record_and_enqueue(&store, round, secs).await;
+                let used = (commits(&client).await - before).max(0);
+                commits_used += used;
+                round_commits = used as f64 / done.max(1) as f64;
+                n += done;
+                ours_secs += elapsed;
+                ours_round = done as f64 / elapsed;
             }
-        }));
+        }
+        match pg_round {
+            Some(tps) => {
+                round_ratios.push(ours_round / tps);
+                println!(
+                    "round {round}: pgbench {tps:.0} tps, ours {ours_round:.0} deliveries/s \
+                     ({round_commits:.3} commits per delivery), ratio {:.2}",
+                    ours_round / tps
+                );
+            }
+            None => println!(
+                "round {round}: ours {ours_round:.0} deliveries/s ({round_commits:.3} commits \
+                 per delivery)"
+            ),
+        }
     }
-    for t in tasks {
-        t.await.unwrap();
+    let ours = n as f64 / ours_secs;
+    if pg_secs > 0.0 {
+        println!(
+            "pgbench one-row INSERT, 32 clients: {:.0} tps",
+            pg_txns / pg_secs
+        );
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let n = done.load(Ordering::Relaxed);
-    let commits_used = (commits(&client).await - commits_before).max(0);
-    let ours = n as f64 / elapsed;
     println!(
         "record_and_enqueue/32_writers: {ours:.0} deliveries/s ({n} deliveries, {commits_used} \
          commits incl. wake-ups = {:.3} commits and statements per delivery)",
         commits_used as f64 / n.max(1) as f64
     );
-    if let Some(tps) = pgbench_tps {
-        println!("ratio ours / pgbench = {:.2}", ours / tps);
+    if pg_secs > 0.0 {
+        round_ratios.sort_by(f64::total_cmp);
+        println!(
+            "ratio ours / pgbench = {:.2} (rounds: {:.2}–{:.2})",
+            ours / (pg_txns / pg_secs),
+            round_ratios[0],
+            round_ratios[round_ratios.len() - 1]
+        );
     }
 
     // --- claim_complete ---------------------------------------------------------------------
