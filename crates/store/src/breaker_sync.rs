@@ -43,6 +43,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wedsync_breaker::{SharedChange, SharedChangeKind, State, StateSync};
 
+use crate::pg::cached::fixed;
+
 use crate::error::{Result, StoreError};
 use crate::pg::PgStore;
 
@@ -172,7 +174,7 @@ impl PgBreakerSync {
     /// The stored state of every breaker: `(name, state, changed_by)`.
     pub async fn stored_states(&self) -> Result<Vec<(String, String, String)>> {
         let mut conn = self.store.conn().await?;
-        let rows: Vec<Row> = diesel::sql_query(
+        let rows: Vec<Row> = fixed!(
             "SELECT name, state, open_until, wedding_day, last_change, changed_from, changed_by,
                     changed_at, seq FROM circuit_breaker_status ORDER BY name",
         )
@@ -227,7 +229,7 @@ impl PgBreakerSync {
 
 async fn poll_changes(store: &PgStore, after: Option<i64>) -> Result<(Vec<Row>, i64)> {
     let mut conn = store.conn().await?;
-    let rows: Vec<Row> = diesel::sql_query(
+    let rows: Vec<Row> = fixed!(
         "SELECT name, state, open_until, wedding_day, last_change, changed_from, changed_by,
                 changed_at, seq
          FROM circuit_breaker_status WHERE seq > $1 ORDER BY seq",
@@ -246,7 +248,7 @@ async fn write(store: &PgStore, change: &SharedChange) -> Result<()> {
         _ => None,
     };
     let mut conn = store.conn().await?;
-    diesel::sql_query(UPSERT_SQL)
+    fixed!(UPSERT_SQL)
         .bind::<Text, _>(&change.breaker)
         .bind::<Nullable<Text>, _>(state.map(State::as_str))
         .bind::<Nullable<Timestamptz>, _>(until.map(to_dt))

@@ -268,6 +268,7 @@ mod pg {
     use diesel_async::RunQueryDsl;
     use time::OffsetDateTime;
 
+    use crate::pg::cached::fixed;
     use crate::pg::PgStore;
 
     fn dt(ms: i64) -> OffsetDateTime {
@@ -291,7 +292,7 @@ mod pg {
         async fn insert_result(&self, r: &ProbeResult) -> Result<(), ProbeError> {
             let json = serde_json::to_value(r).map_err(backend)?;
             let mut c = conn(self).await?;
-            diesel::sql_query(
+            fixed!(
                 "INSERT INTO service_health_metrics
                      (service, status, latency_ms, http_status, detail, checked_at, result)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -311,7 +312,7 @@ mod pg {
 
         async fn latest_results(&self) -> Result<Vec<ProbeResult>, ProbeError> {
             let mut c = conn(self).await?;
-            let rows: Vec<ResultRow> = diesel::sql_query(
+            let rows: Vec<ResultRow> = fixed!(
                 "WITH RECURSIVE services(service) AS (
                      (SELECT service FROM service_health_metrics ORDER BY service LIMIT 1)
                      UNION ALL
@@ -356,7 +357,7 @@ mod pg {
             let mut total = 0u64;
             loop {
                 let mut c = conn(self).await?;
-                let n = diesel::sql_query(
+                let n = fixed!(
                     "DELETE FROM service_health_metrics WHERE id IN (
                          SELECT id FROM service_health_metrics WHERE checked_at < $1
                          LIMIT 5000 FOR UPDATE SKIP LOCKED)",
@@ -428,7 +429,7 @@ mod pg {
     }
 
     async fn update_incident_on(c: &mut Conn, i: &Incident) -> Result<(), OpError> {
-        let n = diesel::sql_query(
+        let n = fixed!(
             "UPDATE service_alerts SET status = $2, updated_at = $3, last_notified_at = $4,
                  summary = $5
              WHERE dedup_key = $1",
@@ -468,7 +469,7 @@ mod pg {
     }
 
     async fn enqueue_on(c: &mut Conn, n: &Notification) -> Result<bool, OpError> {
-        let inserted = diesel::sql_query(
+        let inserted = fixed!(
             "INSERT INTO notification_outbox (id, incident_key, service, sink, kind, payload,
                  state, attempts, next_attempt_at, last_error, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10)
@@ -594,7 +595,7 @@ mod pg {
 
         async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, ProbeError> {
             let mut c = conn(self).await?;
-            let n = diesel::sql_query(
+            let n = fixed!(
                 "UPDATE notification_outbox
                  SET state = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL
                  WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
@@ -616,7 +617,7 @@ mod pg {
             next_attempt_at_ms: Option<i64>,
         ) -> Result<bool, ProbeError> {
             let mut c = conn(self).await?;
-            let n = diesel::sql_query(
+            let n = fixed!(
                 "UPDATE notification_outbox
                  SET lease_owner = NULL, lease_until = NULL, last_error = $3,
                      state = CASE WHEN $4::timestamptz IS NULL THEN 'dead' ELSE 'pending' END,

@@ -20,6 +20,17 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{HasSqlType, Untyped};
 use diesel::QueryResult;
 
+/// A [`Cached`] query of a `&'static str` constant or literal (a `static` [`Statement`] per call
+/// site): `fixed!("SELECT … WHERE id = $1").bind::<Text, _>(id)`.
+macro_rules! fixed {
+    ($sql:expr $(,)?) => {{
+        static STATEMENT: ::std::sync::LazyLock<$crate::pg::cached::Statement> =
+            ::std::sync::LazyLock::new(|| $crate::pg::cached::Statement::new($sql));
+        STATEMENT.query()
+    }};
+}
+pub(crate) use fixed;
+
 /// One piece of a statement: SQL text, or the 1-based number of a placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {

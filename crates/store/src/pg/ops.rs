@@ -10,6 +10,7 @@ use super::PgStore;
 use crate::error::Result;
 use crate::keys;
 use crate::model::*;
+use crate::pg::cached::fixed;
 
 // ------------------------------------------------------------------------------------------------
 // probe results
@@ -51,7 +52,7 @@ impl MetricsStore for PgStore {
             return Ok(());
         }
         let mut conn = self.conn().await?;
-        diesel::sql_query(
+        fixed!(
             "INSERT INTO service_health_metrics
                  (service, status, latency_ms, http_status, detail, checked_at)
              SELECT * FROM unnest($1::text[], $2::text[], $3::int4[], $4::int4[], $5::text[],
@@ -89,7 +90,7 @@ impl MetricsStore for PgStore {
 
     async fn services_overview(&self, now: OffsetDateTime) -> Result<Vec<ServiceOverview>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<OverviewRow> = diesel::sql_query(OVERVIEW_SQL)
+        let rows: Vec<OverviewRow> = fixed!(OVERVIEW_SQL)
             .bind::<Timestamptz, _>(now)
             .load(&mut conn)
             .await?;
@@ -104,7 +105,7 @@ impl MetricsStore for PgStore {
         limit: i64,
     ) -> Result<Vec<ProbeRecord>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<ProbeRow> = diesel::sql_query(
+        let rows: Vec<ProbeRow> = fixed!(
             "SELECT service, status, latency_ms, http_status, detail, checked_at
              FROM service_health_metrics
              WHERE service = $1 AND checked_at >= $2 AND checked_at < $3
@@ -121,7 +122,7 @@ impl MetricsStore for PgStore {
 
     async fn compute_rollups(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<()> {
         let mut conn = self.conn().await?;
-        diesel::sql_query(
+        fixed!(
             "INSERT INTO service_health_rollups_hourly AS r
                  (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
              SELECT service, date_trunc('hour', checked_at), count(*),
@@ -143,7 +144,7 @@ impl MetricsStore for PgStore {
         .bind::<Timestamptz, _>(to)
         .execute(&mut conn)
         .await?;
-        diesel::sql_query(
+        fixed!(
             "INSERT INTO service_health_rollups_daily AS r
                  (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
              SELECT service, date_trunc('day', bucket), sum(checks), sum(healthy), sum(degraded),
@@ -280,19 +281,18 @@ impl ApiKeyStore for PgStore {
 
     async fn revoke_api_key(&self, id: &str) -> Result<bool> {
         let mut conn = self.conn().await?;
-        let n = diesel::sql_query(
-            "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind::<Text, _>(id)
-        .execute(&mut conn)
-        .await?;
+        let n =
+            fixed!("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",)
+                .bind::<Text, _>(id)
+                .execute(&mut conn)
+                .await?;
         Ok(n > 0)
     }
 
     async fn verify_api_key(&self, key: &ApiKeySecret) -> Result<Option<VerifiedKey>> {
         let hash = keys::hash_key(key);
         let mut conn = self.conn().await?;
-        let row: Option<VerifyRow> = diesel::sql_query(
+        let row: Option<VerifyRow> = fixed!(
             "SELECT id, key_hash, scopes,
                     (last_used_at IS NULL OR last_used_at < now() - interval '1 minute') AS stale
              FROM api_keys
@@ -310,7 +310,7 @@ impl ApiKeyStore for PgStore {
             return Ok(None);
         };
         if row.stale {
-            diesel::sql_query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
+            fixed!("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
                 .bind::<Text, _>(&row.id)
                 .execute(&mut conn)
                 .await?;
@@ -350,7 +350,7 @@ struct IdRow {
 impl AuditLog for PgStore {
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64> {
         let mut conn = self.conn().await?;
-        let row: IdRow = diesel::sql_query(
+        let row: IdRow = fixed!(
             "INSERT INTO audit_log (actor, action, target, detail, request_id)
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -366,7 +366,7 @@ impl AuditLog for PgStore {
 
     async fn list_audit(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEntry>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<AuditRow> = diesel::sql_query(
+        let rows: Vec<AuditRow> = fixed!(
             "SELECT id, at, actor, action, target, detail, request_id FROM audit_log
              WHERE ($1::int8 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2",
         )
@@ -411,7 +411,7 @@ impl Retention for PgStore {
         }
         let oldest: Oldest = {
             let mut conn = self.conn().await?;
-            diesel::sql_query("SELECT min(checked_at) AS t FROM service_health_metrics")
+            fixed!("SELECT min(checked_at) AS t FROM service_health_metrics")
                 .get_result(&mut conn)
                 .await?
         };
