@@ -226,8 +226,11 @@ impl AdminStore for MemoryAdminStore {
 /// cache at once, one through another instance takes effect here within the TTL.
 pub struct StoreAdmin<S> {
     store: Arc<S>,
-    verified: std::sync::Mutex<std::collections::HashMap<String, (ApiKeyRecord, Instant)>>,
+    verified: std::sync::Mutex<std::collections::HashMap<KeyDigest, (ApiKeyRecord, Instant)>>,
 }
+
+/// A key's SHA-256, the verified-key cache's index (the raw digest: no hex per request).
+type KeyDigest = [u8; 32];
 
 /// How long a verified API key is trusted without asking the store again.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
@@ -246,7 +249,8 @@ impl<S> StoreAdmin<S> {
 
     fn cache(
         &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (ApiKeyRecord, Instant)>> {
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<KeyDigest, (ApiKeyRecord, Instant)>>
+    {
         self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -312,7 +316,7 @@ where
     }
 
     async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
-        let digest = hash_key(key);
+        let digest: KeyDigest = Sha256::digest(key.as_bytes()).into();
         if let Some((rec, at)) = self.cache().get(&digest) {
             if at.elapsed() < KEY_CACHE_TTL {
                 return Ok(Some(rec.clone()));
