@@ -2,12 +2,11 @@
 //! (a generic health endpoint).
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::fake::{fake_accessors, generic_error, started, Recorder};
 use crate::server::{Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, RecordedRequest, Scenario};
 
@@ -32,7 +31,7 @@ pub struct FakeWebhookHandler {
     handle: FakeHandle,
     token: Option<String>,
     verifying: bool,
-    delivered: Arc<Mutex<Vec<RecordedRequest>>>,
+    delivered: Recorder<RecordedRequest>,
 }
 
 /// Checks a delivery's signature (feature `signed-webhooks`).
@@ -55,10 +54,7 @@ impl FakeWebhookHandler {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start(None).await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake webhook handler on 127.0.0.1: {err}"),
-        }
+        started("fake webhook handler", Self::try_start(None).await)
     }
 
     /// Start a handler that requires `Authorization: Bearer <token>`.
@@ -104,13 +100,13 @@ impl FakeWebhookHandler {
     }
 
     async fn start_inner(token: Option<String>, check: Option<Check>) -> io::Result<Self> {
-        let delivered = Arc::new(Mutex::new(Vec::new()));
+        let delivered = Recorder::default();
         let handle = FakeHandle::new("webhook-handler");
         let verifying = check.is_some();
         let responder = HandlerResponder {
             token: token.clone(),
             check,
-            delivered: Arc::clone(&delivered),
+            delivered: delivered.clone(),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
         Ok(Self {
@@ -128,22 +124,15 @@ impl FakeWebhookHandler {
         self.verifying
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash).",
+        requests: "Every request received (accepted or not), oldest first."
+    );
 
     /// A conventional delivery URL: `{base_url}/webhooks/{provider}`.
     #[must_use]
     pub fn url_for(&self, provider: &str) -> String {
         format!("{}/webhooks/{provider}", self.server.base_url())
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
     }
 
     /// The bearer token it requires, if any.
@@ -155,47 +144,21 @@ impl FakeWebhookHandler {
     /// The deliveries it accepted (answered 2xx), oldest first.
     #[must_use]
     pub fn delivered(&self) -> Vec<RecordedRequest> {
-        self.delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.delivered.snapshot()
     }
 
     /// Wait until at least `count` deliveries were accepted, at most `timeout`; whether they were.
     pub async fn wait_for_deliveries(&self, count: usize, timeout: Duration) -> bool {
         self.handle
-            .wait_until(timeout, || self.delivered().len() >= count)
+            .wait_for_len(count, timeout, || self.delivered.lock().len())
             .await
-    }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next deliveries are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// Every request received (accepted or not), oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
     }
 }
 
 struct HandlerResponder {
     token: Option<String>,
     check: Option<Check>,
-    delivered: Arc<Mutex<Vec<RecordedRequest>>>,
+    delivered: Recorder<RecordedRequest>,
 }
 
 fn status_reply(code: u16) -> Reply {
@@ -218,17 +181,8 @@ fn status_reply(code: u16) -> Reply {
 
 impl Responder for HandlerResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        match scenario {
-            Scenario::Unauthorized => return status_reply(401),
-            Scenario::RateLimited { retry_after } => {
-                return status_reply(429).with(
-                    "retry-after",
-                    Scenario::retry_after_secs(*retry_after).to_string(),
-                );
-            }
-            Scenario::ServerError => return status_reply(500),
-            Scenario::Status(code) => return status_reply(*code),
-            _ => {}
+        if let Some(reply) = generic_error(scenario, status_reply) {
+            return reply;
         }
         if req.method != http::Method::POST {
             return status_reply(405);
@@ -243,10 +197,7 @@ impl Responder for HandlerResponder {
                 return Reply::json(401, &json!({ "error": "invalid signature" }));
             }
         }
-        let mut delivered = self
-            .delivered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut delivered = self.delivered.lock();
         let seq = delivered.len() as u64;
         delivered.push(req.to_record(seq));
         Reply::json(200, &json!({ "received": true }))
@@ -270,10 +221,7 @@ impl FakeHttp {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start().await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake HTTP endpoint on 127.0.0.1: {err}"),
-        }
+        started("fake HTTP endpoint", Self::try_start().await)
     }
 
     /// Start the fake.
@@ -286,40 +234,10 @@ impl FakeHttp {
         Ok(Self { server, handle })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next requests are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// The requests received, oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash).",
+        requests: "The requests received, oldest first."
+    );
 }
 
 struct HttpResponder;

@@ -62,6 +62,7 @@
 //! | `signed-webhooks` | no | `signed`: realistic signed provider webhooks built from the fixtures with `wedsync-webhooks`' signing functions |
 //! | `postgres` | no | per-test PostgreSQL databases (`pg`) |
 
+mod fake;
 pub mod fixtures;
 mod handler;
 pub mod pagerduty;

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::fake::{fake_accessors, started, Shared};
 use crate::server::{random_hex, Incoming, Reply, Responder, Server};
-use crate::{FakeHandle, RecordedRequest, Scenario};
+use crate::{FakeHandle, Scenario};
 
 /// The state of one PagerDuty alert, keyed by `dedup_key`, as the fake sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +45,7 @@ pub struct FakePagerDuty {
     server: Server,
     handle: FakeHandle,
     routing_key: String,
-    state: Arc<Mutex<PdState>>,
+    state: Shared<PdState>,
 }
 
 impl std::fmt::Debug for FakePagerDuty {
@@ -71,10 +70,7 @@ impl FakePagerDuty {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start().await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake PagerDuty on 127.0.0.1: {err}"),
-        }
+        started("fake PagerDuty", Self::try_start().await)
     }
 
     /// Start the fake.
@@ -83,11 +79,11 @@ impl FakePagerDuty {
     /// When binding `127.0.0.1:0` fails.
     pub async fn try_start() -> io::Result<Self> {
         let routing_key = random_hex(32);
-        let state = Arc::new(Mutex::new(PdState::default()));
+        let state = Shared::<PdState>::default();
         let handle = FakeHandle::new("pagerduty");
         let responder = PdResponder {
             routing_key: routing_key.clone(),
-            state: Arc::clone(&state),
+            state: state.clone(),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
         Ok(Self {
@@ -98,22 +94,15 @@ impl FakePagerDuty {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash): post to `{base_url}/v2/enqueue`.
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash): post to `{base_url}/v2/enqueue`.",
+        requests: "Every request received (accepted or not), oldest first."
+    );
 
     /// `{base_url}/v2/enqueue`.
     #[must_use]
     pub fn enqueue_url(&self) -> String {
         format!("{}/v2/enqueue", self.server.base_url())
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
     }
 
     /// The integration's routing key (32 hex characters).
@@ -125,21 +114,13 @@ impl FakePagerDuty {
     /// The accepted events (as posted), oldest first.
     #[must_use]
     pub fn events(&self) -> Vec<Value> {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .events
-            .clone()
+        self.state.lock().events.clone()
     }
 
     /// Alerts by `dedup_key`.
     #[must_use]
     pub fn alerts(&self) -> BTreeMap<String, PagerDutyAlert> {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .alerts
-            .clone()
+        self.state.lock().alerts.clone()
     }
 
     /// The `dedup_key`s whose alert is triggered or acknowledged (not resolved).
@@ -158,34 +139,11 @@ impl FakePagerDuty {
             .wait_until(timeout, || self.events().len() >= count)
             .await
     }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next posts are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// Every request received (accepted or not), oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
-    }
 }
 
 struct PdResponder {
     routing_key: String,
-    state: Arc<Mutex<PdState>>,
+    state: Shared<PdState>,
 }
 
 fn invalid(errors: &[String]) -> Reply {
@@ -269,7 +227,7 @@ impl PdResponder {
             .and_then(Value::as_str)
             .filter(|k| !k.is_empty())
             .map_or_else(|| random_hex(32), str::to_owned);
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.state.lock();
         let alert = state
             .alerts
             .entry(dedup_key.clone())

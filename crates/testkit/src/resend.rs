@@ -1,14 +1,13 @@
 //! [`FakeResend`]: `GET /domains` with Resend's bearer keys, `ratelimit-*` headers and errors.
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use serde_json::json;
 
+use crate::fake::{fake_accessors, started, Shared};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
-use crate::{FakeHandle, RecordedRequest, Scenario};
+use crate::{FakeHandle, Scenario};
 
 /// The sending domain the fake lists (the fixtures send from it).
 pub const SENDING_DOMAIN: &str = "mail.example-weddings.com";
@@ -36,7 +35,7 @@ pub struct FakeResend {
     handle: FakeHandle,
     api_key: String,
     sending_key: String,
-    limiter: Arc<Mutex<Limiter>>,
+    limiter: Shared<Limiter>,
 }
 
 impl std::fmt::Debug for FakeResend {
@@ -83,10 +82,7 @@ impl FakeResend {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start().await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake Resend on 127.0.0.1: {err}"),
-        }
+        started("fake Resend", Self::try_start().await)
     }
 
     /// Start the fake.
@@ -97,15 +93,15 @@ impl FakeResend {
         let api_key = format!("{}{}", "re_", random_token(32));
         let sending_key = format!("{}{}", "re_", random_token(32));
         let handle = FakeHandle::new("resend");
-        let limiter = Arc::new(Mutex::new(Limiter {
+        let limiter = Shared::new(Limiter {
             enabled: false,
             window_start: None,
             used: 0,
-        }));
+        });
         let responder = ResendResponder {
             api_key: api_key.clone(),
             sending_key: sending_key.clone(),
-            limiter: Arc::clone(&limiter),
+            limiter: limiter.clone(),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
         Ok(Self {
@@ -120,23 +116,16 @@ impl FakeResend {
     /// Enforce Resend's real limit of [`RATE_LIMIT`] requests per second (off by default, so
     /// tests that call quickly are not throttled).
     pub fn set_enforce_rate_limit(&self, enforce: bool) {
-        let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut limiter = self.limiter.lock();
         limiter.enabled = enforce;
         limiter.window_start = None;
         limiter.used = 0;
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash); routes sit at the root (`/domains`).
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash); routes sit at the root (`/domains`).",
+        requests: "The requests received (secrets masked), oldest first."
+    );
 
     /// A full-access key (`re_…`) that may list domains.
     #[must_use]
@@ -155,35 +144,12 @@ impl FakeResend {
     pub fn domain(&self) -> &'static str {
         SENDING_DOMAIN
     }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next requests are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// The requests received (secrets masked), oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
-    }
 }
 
 struct ResendResponder {
     api_key: String,
     sending_key: String,
-    limiter: Arc<Mutex<Limiter>>,
+    limiter: Shared<Limiter>,
 }
 
 fn error(status: u16, name: &str, message: &str) -> Reply {
@@ -290,7 +256,7 @@ impl ResendResponder {
 impl Responder for ResendResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
         let limited = {
-            let mut limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut limiter = self.limiter.lock();
             if limiter.enabled {
                 Some(limiter.hit())
             } else {

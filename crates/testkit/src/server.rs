@@ -66,10 +66,7 @@ impl RecordedRequest {
     /// The first value of header `name` (case-insensitive).
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::fake::header_value(&self.headers, name)
     }
 
     /// The body as UTF-8 text, if it is.

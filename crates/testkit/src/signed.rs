@@ -81,10 +81,7 @@ impl SignedWebhook {
     /// The first value of header `name` (case-insensitive).
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::fake::header_value(&self.headers, name)
     }
 
     /// The headers as `(&str, &str)` pairs (the shape verifiers take).

@@ -1,14 +1,13 @@
 //! [`FakeSlack`]: a Slack incoming-webhook receiver that records the messages it accepted.
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::fake::{fake_accessors, started, Recorder};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
-use crate::{FakeHandle, RecordedRequest, Scenario};
+use crate::{FakeHandle, Scenario};
 
 /// A fake Slack incoming webhook on `127.0.0.1:0`.
 ///
@@ -27,7 +26,7 @@ pub struct FakeSlack {
     server: Server,
     handle: FakeHandle,
     path: String,
-    messages: Arc<Mutex<Vec<Value>>>,
+    messages: Recorder<Value>,
 }
 
 impl std::fmt::Debug for FakeSlack {
@@ -46,10 +45,7 @@ impl FakeSlack {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start().await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake Slack on 127.0.0.1: {err}"),
-        }
+        started("fake Slack", Self::try_start().await)
     }
 
     /// Start the fake.
@@ -63,11 +59,11 @@ impl FakeSlack {
             random_token(10).to_ascii_uppercase(),
             random_token(24)
         );
-        let messages = Arc::new(Mutex::new(Vec::new()));
+        let messages = Recorder::default();
         let handle = FakeHandle::new("slack");
         let responder = SlackResponder {
             path: path.clone(),
-            messages: Arc::clone(&messages),
+            messages: messages.clone(),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
         Ok(Self {
@@ -84,25 +80,15 @@ impl FakeSlack {
         format!("{}{}", self.server.base_url(), self.path)
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash).",
+        requests: "Every request received (accepted or not), oldest first."
+    );
 
     /// The JSON payloads accepted (answered `200 ok`), oldest first.
     #[must_use]
     pub fn messages(&self) -> Vec<Value> {
-        self.messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.messages.snapshot()
     }
 
     /// The `text` of each accepted message (empty for block-only messages).
@@ -117,37 +103,14 @@ impl FakeSlack {
     /// Wait until at least `count` messages were accepted, at most `timeout`; whether they were.
     pub async fn wait_for_messages(&self, count: usize, timeout: Duration) -> bool {
         self.handle
-            .wait_until(timeout, || self.messages().len() >= count)
+            .wait_for_len(count, timeout, || self.messages.lock().len())
             .await
-    }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next posts are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// Every request received (accepted or not), oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
     }
 }
 
 struct SlackResponder {
     path: String,
-    messages: Arc<Mutex<Vec<Value>>>,
+    messages: Recorder<Value>,
 }
 
 fn rate_limited(secs: u64) -> Reply {
@@ -194,10 +157,7 @@ impl Responder for SlackResponder {
         if !payload.is_object() || !(has_text || has_blocks) {
             return Reply::text(400, "no_text");
         }
-        self.messages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(payload);
+        self.messages.push(payload);
         Reply::text(200, "ok")
     }
 }

@@ -2,14 +2,13 @@
 //! Stripe's `/current`.
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use crate::fake::{fake_accessors, started, Shared};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
-use crate::{FakeHandle, RecordedRequest, Scenario};
+use crate::{FakeHandle, Scenario};
 
 /// A fake provider status page on `127.0.0.1:0`.
 ///
@@ -31,7 +30,7 @@ pub struct FakeStatuspage {
     handle: FakeHandle,
     page_name: String,
     components: Vec<String>,
-    affected: Arc<Mutex<Vec<String>>>,
+    affected: Shared<Vec<String>>,
 }
 
 impl FakeStatuspage {
@@ -73,10 +72,10 @@ impl FakeStatuspage {
     /// # Panics
     /// If no loopback port can be bound.
     pub async fn start_with(page_name: &str, components: &[&str]) -> Self {
-        match Self::try_start_with(page_name, components).await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake status page on 127.0.0.1: {err}"),
-        }
+        started(
+            "fake status page",
+            Self::try_start_with(page_name, components).await,
+        )
     }
 
     /// A page with this name and these components.
@@ -85,7 +84,7 @@ impl FakeStatuspage {
     /// When binding `127.0.0.1:0` fails.
     pub async fn try_start_with(page_name: &str, components: &[&str]) -> io::Result<Self> {
         let components: Vec<String> = components.iter().map(|c| (*c).to_owned()).collect();
-        let affected = Arc::new(Mutex::new(components.iter().take(1).cloned().collect()));
+        let affected = Shared::new(components.iter().take(1).cloned().collect());
         let handle = FakeHandle::new("statuspage");
         let responder = StatusResponder {
             page_id: random_token(12).to_ascii_lowercase(),
@@ -94,7 +93,7 @@ impl FakeStatuspage {
                 .iter()
                 .map(|name| (random_token(12).to_ascii_lowercase(), name.clone()))
                 .collect(),
-            affected: Arc::clone(&affected),
+            affected: affected.clone(),
         };
         let server = Server::start(responder, vec![handle.clone()]).await?;
         Ok(Self {
@@ -106,17 +105,10 @@ impl FakeStatuspage {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash).",
+        requests: "The requests received, oldest first."
+    );
 
     /// The page's name (`page.name`).
     #[must_use]
@@ -133,31 +125,7 @@ impl FakeStatuspage {
     /// Which components the outage and maintenance scenarios affect (names; unknown ones are
     /// ignored).
     pub fn set_affected_components(&self, names: &[&str]) {
-        *self.affected.lock().unwrap_or_else(PoisonError::into_inner) =
-            names.iter().map(|n| (*n).to_owned()).collect();
-    }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next requests are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// The requests received, oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
+        *self.affected.lock() = names.iter().map(|n| (*n).to_owned()).collect();
     }
 }
 
@@ -165,7 +133,7 @@ struct StatusResponder {
     page_id: String,
     page_name: String,
     components: Vec<(String, String)>,
-    affected: Arc<Mutex<Vec<String>>>,
+    affected: Shared<Vec<String>>,
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.000Z` for a Unix time (UTC), without a date-time crate.
@@ -272,11 +240,7 @@ impl StatusResponder {
                 &json!({ "page": self.page(&updated_at), "status": status }),
             ),
             "/api/v2/summary.json" => {
-                let affected = self
-                    .affected
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
+                let affected = self.affected.lock().clone();
                 let created = rfc3339(1_546_300_800);
                 let started = rfc3339(now.saturating_sub(600));
                 let components: Vec<Value> = self

@@ -1,12 +1,12 @@
 //! [`FakeStripe`]: `GET /v1/balance` and `GET /v1/account` with Stripe's auth, errors and headers.
 
 use std::io;
-use std::net::SocketAddr;
 
 use serde_json::json;
 
+use crate::fake::{fake_accessors, started};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
-use crate::{FakeHandle, RecordedRequest, Scenario};
+use crate::{FakeHandle, Scenario};
 
 const API_VERSION: &str = "2024-06-20";
 
@@ -48,10 +48,7 @@ impl FakeStripe {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start(false).await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake Stripe on 127.0.0.1: {err}"),
-        }
+        started("fake Stripe", Self::try_start(false).await)
     }
 
     /// Start a live-mode fake (`sk_live_…` keys, `livemode: true`).
@@ -59,10 +56,7 @@ impl FakeStripe {
     /// # Panics
     /// If no loopback port can be bound.
     pub async fn start_live() -> Self {
-        match Self::try_start(true).await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake Stripe on 127.0.0.1: {err}"),
-        }
+        started("fake Stripe", Self::try_start(true).await)
     }
 
     /// Start a fake in live (`true`) or test mode.
@@ -93,17 +87,10 @@ impl FakeStripe {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash); the API lives under `/v1`.
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash); the API lives under `/v1`.",
+        requests: "The requests received (secrets masked), oldest first."
+    );
 
     /// The secret key this fake accepts (`sk_test_…` or `sk_live_…`).
     #[must_use]
@@ -127,29 +114,6 @@ impl FakeStripe {
     #[must_use]
     pub fn livemode(&self) -> bool {
         self.live
-    }
-
-    /// The shared scripting handle (cloneable, usable from other tasks).
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next requests are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// The requests received (secrets masked), oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
     }
 }
 

@@ -1,11 +1,11 @@
 //! [`FakeSupabase`]: the auth health endpoint and the PostgREST data API of one project.
 
 use std::io;
-use std::net::SocketAddr;
 
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::fake::{fake_accessors, started};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, RecordedRequest, Scenario};
 
@@ -59,10 +59,7 @@ impl FakeSupabase {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start().await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake Supabase on 127.0.0.1: {err}"),
-        }
+        started("fake Supabase", Self::try_start().await)
     }
 
     /// Start the fake.
@@ -100,17 +97,7 @@ impl FakeSupabase {
         })
     }
 
-    /// The project URL, `http://127.0.0.1:PORT` (no trailing slash).
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
+    fake_accessors!(base_url: "The project URL, `http://127.0.0.1:PORT` (no trailing slash).");
 
     /// The project ref reported in `sb-project-ref` (20 lowercase letters).
     #[must_use]

@@ -1,12 +1,12 @@
 //! [`FakeTwilio`]: the account and balance resources with Twilio's Basic auth and error shapes.
 
 use std::io;
-use std::net::SocketAddr;
 
 use serde_json::json;
 
+use crate::fake::{fake_accessors, generic_error, started};
 use crate::server::{random_hex, Incoming, Reply, Responder, Server};
-use crate::{FakeHandle, RecordedRequest, Scenario};
+use crate::{FakeHandle, Scenario};
 
 /// The balance a healthy fake reports.
 pub const HEALTHY_BALANCE: &str = "125.40";
@@ -53,10 +53,7 @@ impl FakeTwilio {
     /// # Panics
     /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
     pub async fn start() -> Self {
-        match Self::try_start().await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake Twilio on 127.0.0.1: {err}"),
-        }
+        started("fake Twilio", Self::try_start().await)
     }
 
     /// Start the fake.
@@ -86,17 +83,10 @@ impl FakeTwilio {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash); the API lives under `/2010-04-01`.
-    #[must_use]
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    /// The bound address.
-    #[must_use]
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
+    fake_accessors!(
+        base_url: "`http://127.0.0.1:PORT` (no trailing slash); the API lives under `/2010-04-01`.",
+        requests: "The requests received (secrets masked), oldest first."
+    );
 
     /// The account SID (`AC` + 32 hex).
     #[must_use]
@@ -120,29 +110,6 @@ impl FakeTwilio {
     #[must_use]
     pub fn api_key_secret(&self) -> &str {
         &self.api_key_secret
-    }
-
-    /// The shared scripting handle.
-    #[must_use]
-    pub fn handle(&self) -> FakeHandle {
-        self.handle.clone()
-    }
-
-    /// Set how the next requests are answered.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        self.handle.set_scenario(scenario);
-    }
-
-    /// The requests received (secrets masked), oldest first.
-    #[must_use]
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.handle.requests()
-    }
-
-    /// How many requests were received.
-    #[must_use]
-    pub fn request_count(&self) -> u64 {
-        self.handle.request_count()
     }
 }
 
@@ -223,17 +190,8 @@ impl TwilioResponder {
     }
 
     fn route(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        match scenario {
-            Scenario::Unauthorized => return status_error(401),
-            Scenario::RateLimited { retry_after } => {
-                return status_error(429).with(
-                    "retry-after",
-                    Scenario::retry_after_secs(*retry_after).to_string(),
-                );
-            }
-            Scenario::ServerError => return status_error(500),
-            Scenario::Status(code) => return status_error(*code),
-            _ => {}
+        if let Some(reply) = generic_error(scenario, status_error) {
+            return reply;
         }
         let not_found = || {
             error(
