@@ -103,7 +103,8 @@ EOF
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 "$HELLO" "127.0.0.1:$HELLO_PORT" >/dev/null &
-PIDS+=($!)
+HELLO_PID=$!
+PIDS+=($HELLO_PID)
 wait_http "http://127.0.0.1:$HELLO_PORT/"
 
 config "127.0.0.1:$SERVER_PORT" "sqlite://$WORK/load.db" >"$WORK/sqlite.toml"
@@ -131,16 +132,23 @@ echo "== GET /api/admin/integrations/health at a constant $RATE req/s"
 echo
 echo "== maximum throughput: hello-world vs GET /api/admin/integrations/health (same tool, 64 connections)"
 if command -v wrk >/dev/null; then
+    # CPU time (user + system, clock ticks) the serving process spent: per request it is less
+    # sensitive to other load on the machine than the request rate
+    ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
     for target in hello health hello2; do
         case $target in
-            hello | hello2) url="http://127.0.0.1:$HELLO_PORT/"; hdr=() ;;
-            health) url="$HEALTH"; hdr=(-H "$AUTH") ;;
+            hello | hello2) url="http://127.0.0.1:$HELLO_PORT/"; hdr=(); pid=$HELLO_PID ;;
+            health) url="$HEALTH"; hdr=(-H "$AUTH"); pid=$SERVER_PID ;;
         esac
+        t0="$(ticks "$pid")"
         out="$(wrk -t2 -c64 -d"${DURATION}s" --latency "${hdr[@]}" "$url")"
+        t1="$(ticks "$pid")"
         echo "$out" | sed 's/^/  /'
         rps="$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')"
+        n="$(echo "$out" | awk '/requests in/ {print $1}')"
         non2xx="$(echo "$out" | awk '/Non-2xx/ {print $NF}')"
-        echo "RESULT label=wrk_$target rps=$rps non2xx=${non2xx:-0}"
+        cpu_us="$(awk "BEGIN {printf \"%.2f\", ($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n}")"
+        echo "RESULT label=wrk_$target rps=$rps non2xx=${non2xx:-0} server_cpu_us_per_req=$cpu_us"
     done
 else
     "$LOAD" --url "http://127.0.0.1:$HELLO_PORT/" --duration "$DURATION" --connections 64 --label max_hello
