@@ -53,7 +53,6 @@ pub mod outbox;
 pub mod policy;
 mod probe;
 mod result;
-mod secret;
 pub mod sink;
 mod status;
 pub mod store;
@@ -76,10 +75,12 @@ pub use monitor::{
 pub use policy::WeddingDayPolicy;
 pub use probe::{FnProbe, HealthProbe};
 pub use result::{PhaseTimings, ProbeResult, MAX_DETAIL_LEN};
-pub use secret::Secret;
 pub use sink::{AlertSink, LogSink};
 pub use status::{aggregate, ParseStatusError, ProbeStatus};
 pub use tcp::TcpProbe;
+/// A credential whose `Debug` and `Display` print a mask: the workspace's one `Secret` type,
+/// owned by `wedsync-webhooks`.
+pub use wedsync_webhooks::Secret;
 
 /// The current time in unix milliseconds (UTC).
 pub fn now_ms() -> i64 {

@@ -6,7 +6,6 @@
 //! TOML value when it parses as one (`true`, `42`, `["saturday"]`) and as a string otherwise.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -74,33 +73,9 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// A secret value (API key, signing secret). `Debug` and `Display` print a mask.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself; call only where it is handed to the code that uses it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// A secret value (API key, signing secret): the workspace's one `Secret` type, owned by
+/// `wedsync-webhooks`.
+pub use wedsync_webhooks::Secret;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -740,7 +715,7 @@ impl Config {
         std::env::var(name)
             .ok()
             .filter(|v| !v.is_empty())
-            .map(Secret)
+            .map(Secret::new)
     }
 
     /// Like [`Config::secret`], but an error naming `key` when the variable is unset.

@@ -4,8 +4,12 @@ use std::fmt;
 
 use subtle::ConstantTimeEq;
 
-/// A secret (signing secret, auth token, shared header secret, AEAD key material).
-/// `Debug` and `Display` print `***`; the value is reachable only through [`Secret::expose`].
+/// A secret (signing secret, API key, auth token, routing key, shared header secret, webhook URL
+/// with a token in it, AEAD key material). `Debug` and `Display` print `***`; the value is
+/// reachable only through [`Secret::expose`], to be called only where it is put on the wire.
+///
+/// The one `Secret` type of the workspace: `wedsync-probe` and the monitor's configuration
+/// re-export it.
 #[derive(Clone)]
 pub struct Secret(String);
 
