@@ -11,11 +11,11 @@ use wedsync_monitor::routes::ROUTES;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_readyz_metrics() {
     let t = TestServer::start(memory_config()).await;
-    let r = t.http.get(t.url("/healthz")).send().await.unwrap();
+    let r = t.get("/healthz").await;
     assert_eq!(r.status(), 200);
-    let r = t.http.get(t.url("/readyz")).send().await.unwrap();
+    let r = t.get("/readyz").await;
     assert_eq!(r.status(), 200);
-    let r = t.http.get(t.url("/metrics")).send().await.unwrap();
+    let r = t.get("/metrics").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -65,7 +65,7 @@ async fn openapi_lists_exactly_the_routed_paths() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_routes_and_methods_are_json_errors() {
     let t = TestServer::start(memory_config()).await;
-    let r = t.http.get(t.url("/nope")).send().await.unwrap();
+    let r = t.get("/nope").await;
     assert_eq!(r.status(), 404);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "not_found");
@@ -110,41 +110,31 @@ async fn auth_matrix() {
             r#"{"webhook_id":"00000000-0000-0000-0000-000000000000"}"#,
         ),
     ];
-    let send = |method: &str, path: &str, body: &str, key: Option<&str>| {
-        let mut rb = t
-            .http
-            .request(method.parse().unwrap(), t.url(path))
-            .body(body.to_string());
-        if let Some(k) = key {
-            rb = rb.bearer_auth(k);
-        }
-        rb.send()
-    };
     let bad = concat!("wsm_", "0000000000000000000000000000000000000000000000ff");
     for (m, p) in read_routes {
         for key in [None, Some(bad), Some(revoked.as_str())] {
-            let r = send(m, p, "", key).await.unwrap();
+            let r = t.call(m, p, key, &[], "").await;
             assert_eq!(r.status(), 401, "{m} {p} with {key:?}");
             assert_eq!(r.headers()["www-authenticate"], "Bearer");
             let v: serde_json::Value = r.json().await.unwrap();
             assert_eq!(v["error"]["code"], "unauthorized");
         }
-        let r = send(m, p, "", Some(&read)).await.unwrap();
+        let r = t.call(m, p, Some(&read), &[], "").await;
         assert_ne!(r.status(), 401, "{m} {p}");
         assert_ne!(r.status(), 403, "{m} {p}");
-        let r = send(m, p, "", Some(&admin)).await.unwrap();
+        let r = t.call(m, p, Some(&admin), &[], "").await;
         assert_ne!(r.status(), 403, "admin implies read: {m} {p}");
     }
     for (m, p, body) in admin_routes {
         for key in [None, Some(bad), Some(revoked.as_str())] {
-            let r = send(m, p, body, key).await.unwrap();
+            let r = t.call(m, p, key, &[], body).await;
             assert_eq!(r.status(), 401, "{m} {p} with {key:?}");
         }
-        let r = send(m, p, body, Some(&read)).await.unwrap();
+        let r = t.call(m, p, Some(&read), &[], body).await;
         assert_eq!(r.status(), 403, "read-only key on {m} {p}");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["error"]["code"], "forbidden");
-        let r = send(m, p, body, Some(&admin)).await.unwrap();
+        let r = t.call(m, p, Some(&admin), &[], body).await;
         assert!(
             r.status() != 401 && r.status() != 403,
             "{m} {p}: {}",
@@ -172,16 +162,17 @@ async fn rate_limits_per_key_with_retry_after() {
     let (admin, _) = t.key(&[Scope::Admin]).await;
     let (other, _) = t.key(&[Scope::Admin]).await;
     // strict budget: manual probe runs
-    let run = |k: String| {
-        t.http
-            .post(t.url("/api/admin/integrations/health"))
-            .bearer_auth(k)
-            .body(r#"{"service":"stripe"}"#)
-            .send()
-    };
-    assert_ne!(run(admin.clone()).await.unwrap().status(), 429);
-    assert_ne!(run(admin.clone()).await.unwrap().status(), 429);
-    let r = run(admin.clone()).await.unwrap();
+    let path = "/api/admin/integrations/health";
+    let run = r#"{"service":"stripe"}"#;
+    assert_ne!(
+        t.call("POST", path, Some(&admin), &[], run).await.status(),
+        429
+    );
+    assert_ne!(
+        t.call("POST", path, Some(&admin), &[], run).await.status(),
+        429
+    );
+    let r = t.call("POST", path, Some(&admin), &[], run).await;
     assert_eq!(r.status(), 429);
     let secs: u64 = r.headers()["retry-after"]
         .to_str()
@@ -192,17 +183,14 @@ async fn rate_limits_per_key_with_retry_after() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "rate_limited");
     // another key is unaffected
-    assert_ne!(run(other.clone()).await.unwrap().status(), 429);
+    assert_ne!(
+        t.call("POST", path, Some(&other), &[], run).await.status(),
+        429
+    );
     // general budget: 5 per minute, three already spent by `admin`
-    let get = || {
-        t.http
-            .get(t.url("/api/admin/integrations/health"))
-            .bearer_auth(&admin)
-            .send()
-    };
-    assert_eq!(get().await.unwrap().status(), 200);
-    assert_eq!(get().await.unwrap().status(), 200);
-    let r = get().await.unwrap();
+    assert_eq!(t.get_as(path, &admin).await.status(), 200);
+    assert_eq!(t.get_as(path, &admin).await.status(), 200);
+    let r = t.get_as(path, &admin).await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
     t.stop().await;
@@ -216,25 +204,13 @@ async fn bodies_above_the_limit_get_413() {
     let (admin, _) = t.key(&[Scope::Admin]).await;
     let big = vec![b'x'; 4096];
     // with a Content-Length
-    let r = t
-        .http
-        .post(t.url("/api/admin/integrations/health"))
-        .bearer_auth(&admin)
-        .body(big.clone())
-        .send()
-        .await
-        .unwrap();
+    let path = "/api/admin/integrations/health";
+    let r = t.call("POST", path, Some(&admin), &[], big.clone()).await;
     assert_eq!(r.status(), 413);
     // chunked, no Content-Length: Limited catches it while streaming
     let stream = futures_stream(big);
-    let r = t
-        .http
-        .post(t.url("/api/admin/integrations/health"))
-        .bearer_auth(&admin)
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await
-        .unwrap();
+    let body = reqwest::Body::wrap_stream(stream);
+    let r = t.call("POST", path, Some(&admin), &[], body).await;
     assert_eq!(r.status(), 413);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "payload_too_large");
@@ -266,12 +242,8 @@ async fn admin_actions_are_audited() {
     let t = TestServer::start(memory_config()).await;
     let (admin, id) = t.key(&[Scope::Admin]).await;
     let _ = t
-        .http
-        .delete(t.url("/api/admin/integrations/health?service=nope"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .delete_as("/api/admin/integrations/health?service=nope", &admin)
+        .await;
     let log = t.admin().recent_audit(10).await.unwrap();
     let e = log
         .iter()
@@ -297,26 +269,15 @@ async fn keys_created_by_the_cli_path_survive_a_restart_on_sqlite() {
     // a server started later on the same file accepts it
     let t = TestServer::start(cfg.clone()).await;
     let r = t
-        .http
-        .get(t.url("/api/admin/integrations/health"))
-        .bearer_auth(&created.key)
-        .send()
-        .await
-        .unwrap();
+        .get_as("/api/admin/integrations/health", &created.key)
+        .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(
-        t.http.get(t.url("/readyz")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(t.get("/readyz").await.status(), 200);
     // revoked through the store: 401 from then on
     assert!(t.admin().revoke_key(&created.record.id).await.unwrap());
     let r = t
-        .http
-        .get(t.url("/api/admin/integrations/health"))
-        .bearer_auth(&created.key)
-        .send()
-        .await
-        .unwrap();
+        .get_as("/api/admin/integrations/health", &created.key)
+        .await;
     assert_eq!(r.status(), 401);
     t.stop().await;
 }
@@ -329,35 +290,19 @@ async fn on_postgresql_keys_scopes_audit_and_readiness() {
     cfg.store.url = db.url().to_string();
     wedsync_monitor::Components::migrate(&cfg).await.unwrap();
     let t = TestServer::start(cfg).await;
-    assert_eq!(
-        t.http.get(t.url("/readyz")).send().await.unwrap().status(),
-        200
-    );
+    assert_eq!(t.get("/readyz").await.status(), 200);
     let (read, _) = t.key(&[Scope::Read]).await;
     let (admin, admin_id) = t.key(&[Scope::Admin]).await;
-    let get = |k: String| {
-        t.http
-            .get(t.url("/api/admin/integrations/health"))
-            .bearer_auth(k)
-            .send()
-    };
-    assert_eq!(get(read.clone()).await.unwrap().status(), 200);
-    assert_eq!(get("wsm_unknown".into()).await.unwrap().status(), 401);
+    let path = "/api/admin/integrations/health";
+    assert_eq!(t.get_as(path, &read).await.status(), 200);
+    assert_eq!(t.get_as(path, "wsm_unknown").await.status(), 401);
     let r = t
-        .http
-        .delete(t.url("/api/admin/integrations/health?service=stripe"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
+        .delete_as("/api/admin/integrations/health?service=stripe", &read)
+        .await;
     assert_eq!(r.status(), 403);
     let r = t
-        .http
-        .delete(t.url("/api/admin/integrations/health?service=stripe"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .delete_as("/api/admin/integrations/health?service=stripe", &admin)
+        .await;
     assert_eq!(r.status(), 200);
     let audit = t.admin().recent_audit(5).await.unwrap();
     assert!(audit

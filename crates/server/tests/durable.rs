@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{post_stripe, stripe_event, stripe_secret, try_post_stripe, TestServer};
+use common::{post_stripe, post_while_shutting_down, stripe_event, stripe_secret, TestServer};
 use uuid::Uuid;
 use wedsync_monitor::admin::Scope;
 use wedsync_monitor::config::{Config, Secret};
@@ -290,34 +290,8 @@ async fn shutdown_loses_nothing(backend: Backend) {
         let body = stripe_event(&format!("evt_before_{i}"));
         acked.push(acked_id(post_stripe(&t, &body, &stripe_secret()).await).await);
     }
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let tc = t.clone();
-        tasks.push(tokio::spawn(async move {
-            let t = tc;
-            let body = stripe_event(&format!("evt_shutdown_{i}"));
-            let r = try_post_stripe(&t, &body, &stripe_secret()).await.ok()?;
-            if r.status() != 200 {
-                return None;
-            }
-            let v: serde_json::Value = r.json().await.ok()?;
-            Uuid::parse_str(v["id"].as_str()?).ok()
-        }));
-        if i == 20 {
-            // shut down while requests are in flight
-            let t = t.clone();
-            tokio::spawn(async move {
-                if let Some(s) = t.shutdown_handle() {
-                    s.shutdown().await;
-                }
-            });
-        }
-    }
-    for task in tasks {
-        // `None`: refused by the stopping server, so not acknowledged
-        if let Some(id) = task.await.unwrap() {
-            acked.push(id);
-        }
+    for id in post_while_shutting_down(&t).await {
+        acked.push(Uuid::parse_str(&id).unwrap());
     }
     let store = backend.open().await;
     for id in acked {

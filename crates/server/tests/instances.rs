@@ -7,16 +7,16 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestServer;
+use common::{stripe_service_config, TestServer};
 use wedsync_monitor::admin::Scope;
-use wedsync_monitor::config::{Config, Secret};
+use wedsync_monitor::config::Config;
 use wedsync_testkit::{FakeStripe, Scenario};
 
 /// How long a change may take to reach the other instance ("within a few seconds").
 const WITHIN: Duration = Duration::from_secs(5);
 
 fn config(db_url: &str, stripe: &FakeStripe, monitor: bool) -> Config {
-    let text = format!(
+    let sections = format!(
         r#"
 [store]
 url = "{db_url}"
@@ -29,21 +29,9 @@ enabled = false
 
 [retention]
 enabled = false
-
-[[services]]
-name = "stripe"
-kind = "stripe"
-base_url = "{}"
-credential_env = "T_STRIPE_KEY"
-interval = "1s"
-timeout = "300ms"
-"#,
-        stripe.base_url()
+"#
     );
-    let mut cfg = Config::from_toml(&text).unwrap();
-    cfg.secret_overrides
-        .insert("T_STRIPE_KEY".into(), Secret::new(stripe.secret_key()));
-    cfg
+    stripe_service_config(&sections, stripe, "T_STRIPE_KEY")
 }
 
 async fn breaker_state(t: &TestServer, key: &str) -> String {

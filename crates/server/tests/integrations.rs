@@ -5,14 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{stripe_service_config, TestServer};
 use wedsync_monitor::admin::Scope;
 use wedsync_monitor::config::{Config, Secret};
 use wedsync_testkit::{FakeSlack, FakeStripe, Scenario};
 
 fn config(stripe: &FakeStripe, slack: &FakeSlack) -> Config {
-    let text = format!(
-        r#"
+    let sections = r#"
 [store]
 url = "sqlite::memory:"
 
@@ -22,20 +21,8 @@ weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 [alerts]
 slack_webhook_env = "T_SLACK_URL"
-
-[[services]]
-name = "stripe"
-kind = "stripe"
-base_url = "{}"
-credential_env = "T_STRIPE_KEY"
-interval = "1s"
-timeout = "300ms"
-"#,
-        stripe.base_url()
-    );
-    let mut cfg = Config::from_toml(&text).unwrap();
-    cfg.secret_overrides
-        .insert("T_STRIPE_KEY".into(), Secret::new(stripe.secret_key()));
+"#;
+    let mut cfg = stripe_service_config(sections, stripe, "T_STRIPE_KEY");
     cfg.secret_overrides
         .insert("T_SLACK_URL".into(), Secret::new(slack.webhook_url()));
     cfg
@@ -124,24 +111,19 @@ async fn outage_breaker_alert_and_recovery() {
 
     // a manual run (admin, audited)
     let r = t
-        .http
-        .post(t.url("/api/admin/integrations/health"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"service": "stripe"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_as(
+            "/api/admin/integrations/health",
+            &admin,
+            &serde_json::json!({"service": "stripe"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["status"], "unhealthy");
     // reset the breaker
     let r = t
-        .http
-        .delete(t.url("/api/admin/integrations/health?service=stripe"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+        .delete_as("/api/admin/integrations/health?service=stripe", &admin)
+        .await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["breaker"]["state"], "closed");
@@ -168,14 +150,7 @@ async fn outage_breaker_alert_and_recovery() {
             "",
         ),
     ] {
-        let r = t
-            .http
-            .request(m.parse().unwrap(), t.url(p))
-            .bearer_auth(&admin)
-            .body(b)
-            .send()
-            .await
-            .unwrap();
+        let r = t.call(m, p, Some(&admin), &[], b).await;
         assert_eq!(r.status(), 404, "{m} {p}");
     }
 
@@ -195,15 +170,7 @@ async fn outage_breaker_alert_and_recovery() {
         .get_json("/api/admin/integrations/health?include_history=true", &read)
         .await;
     assert!(v["services"][0]["history"].as_array().unwrap().len() >= 3);
-    let m = t
-        .http
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = t.metrics().await;
     assert!(
         m.contains("wedsync_probe_duration_seconds_count{service=\"stripe\"}"),
         "{m}"

@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{stripe_service_config, TestServer};
 use time::OffsetDateTime;
 use wedsync_monitor::admin::Scope;
-use wedsync_monitor::config::{Config, Secret};
+use wedsync_monitor::config::Secret;
 use wedsync_monitor::logging::{init_with_writer, CaptureWriter, LogFormat, Scrubber};
 use wedsync_testkit::{FakeStripe, Scenario};
 use wedsync_webhooks::verify::stripe;
@@ -18,27 +18,14 @@ async fn planted_secrets_never_leak() {
     let stripe_fake = FakeStripe::start().await;
     let whsec = concat!("whsec_", "plantedWebhookSecret0123456789").to_string();
     let api_key = stripe_fake.secret_key().to_string();
-    let text = format!(
-        r#"
+    let sections = r#"
 [store]
 url = "sqlite::memory:"
 
-[[services]]
-name = "stripe"
-kind = "stripe"
-base_url = "{}"
-credential_env = "S_STRIPE_KEY"
-interval = "1s"
-timeout = "300ms"
-
 [webhooks.stripe]
 secret_env = "S_STRIPE_WHSEC"
-"#,
-        stripe_fake.base_url()
-    );
-    let mut cfg = Config::from_toml(&text).unwrap();
-    cfg.secret_overrides
-        .insert("S_STRIPE_KEY".into(), Secret::new(api_key.clone()));
+"#;
+    let mut cfg = stripe_service_config(sections, &stripe_fake, "S_STRIPE_KEY");
     cfg.secret_overrides
         .insert("S_STRIPE_WHSEC".into(), Secret::new(whsec.clone()));
     let logs = CaptureWriter::default();
@@ -66,14 +53,11 @@ secret_env = "S_STRIPE_WHSEC"
     let sig = stripe::sign(&whsec, ts, body.as_bytes());
     let mut responses = String::new();
     for sig in [sig.clone(), "00".repeat(32)] {
+        let signature = format!("t={ts},v1={sig}");
+        let headers = [("stripe-signature", signature.as_str())];
         let r = t
-            .http
-            .post(t.url("/webhooks/stripe"))
-            .header("stripe-signature", format!("t={ts},v1={sig}"))
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
+            .call("POST", "/webhooks/stripe", None, &headers, body.clone())
+            .await;
         responses.push_str(&r.text().await.unwrap());
     }
     for path in [
@@ -81,33 +65,18 @@ secret_env = "S_STRIPE_WHSEC"
         "/api/admin/webhooks/health",
         "/api/admin/webhooks/health/failures",
     ] {
-        let r = t
-            .http
-            .get(t.url(path))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let r = t.get_as(path, &admin).await;
         responses.push_str(&r.text().await.unwrap());
     }
     let r = t
-        .http
-        .post(t.url("/api/admin/integrations/health"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"service": "stripe"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_as(
+            "/api/admin/integrations/health",
+            &admin,
+            &serde_json::json!({"service": "stripe"}),
+        )
+        .await;
     responses.push_str(&r.text().await.unwrap());
-    let metrics = t
-        .http
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = t.metrics().await;
     t.stop().await;
     let log_text = logs.contents();
     assert!(

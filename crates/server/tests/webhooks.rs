@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{post_stripe, stripe_event, stripe_secret, TestServer};
+use common::{post_stripe, post_while_shutting_down, stripe_event, stripe_secret, TestServer};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_monitor::admin::Scope;
@@ -105,71 +105,38 @@ async fn stripe_accepted_tampered_and_duplicate() {
     let ts = OffsetDateTime::now_utc().unix_timestamp();
     let sig = stripe::sign(&stripe_secret(), ts, body.as_bytes());
     let tampered = body.replace("evt_1", "evt_2");
+    let signature = format!("t={ts},v1={sig}");
+    let headers = [
+        ("content-type", "application/json"),
+        ("stripe-signature", signature.as_str()),
+    ];
     let r = t
-        .http
-        .post(t.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", format!("t={ts},v1={sig}"))
-        .body(tampered)
-        .send()
-        .await
-        .unwrap();
+        .call("POST", "/webhooks/stripe", None, &headers, tampered)
+        .await;
     assert_eq!(r.status(), 401);
     let text = r.text().await.unwrap();
     assert!(text.contains("invalid_signature"), "{text}");
     assert!(!text.contains(&stripe_secret()));
     // missing header
-    let r = t
-        .http
-        .post(t.url("/webhooks/stripe"))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_body("/webhooks/stripe", body.clone()).await;
     assert_eq!(r.status(), 401);
     // wrong secret
     let r = post_stripe(&t, &stripe_event("evt_3"), concat!("whsec_", "wrong")).await;
     assert_eq!(r.status(), 401);
     // malformed input: 400
-    let r = t
-        .http
-        .post(t.url("/webhooks/stripe"))
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_body("/webhooks/stripe", "{not json").await;
     assert_eq!(r.status(), 400);
     let r = t.http.post(t.url("/webhooks/stripe")).send().await.unwrap();
     assert_eq!(r.status(), 400);
     // unknown provider
-    let r = t
-        .http
-        .post(t.url("/webhooks/paypal"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_body("/webhooks/paypal", "{}").await;
     assert_eq!(r.status(), 404);
     // too large
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let r = t
-        .http
-        .post(t.url("/webhooks/stripe"))
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let r = t.post_body("/webhooks/stripe", big).await;
     assert_eq!(r.status(), 413);
 
-    let metrics = t
-        .http
-        .get(t.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = t.metrics().await;
     assert!(
         metrics
             .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"accepted\"} 1"),
@@ -361,22 +328,20 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
     // replay through the API
     let (admin, key_id) = t.key(&[Scope::Admin]).await;
     let r = t
-        .http
-        .post(t.url("/api/admin/webhooks/health"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"webhook_id": id}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_as(
+            "/api/admin/webhooks/health",
+            &admin,
+            &serde_json::json!({"webhook_id": id}),
+        )
+        .await;
     assert_eq!(r.status(), 409, "delivered already; needs force");
     let r = t
-        .http
-        .post(t.url("/api/admin/webhooks/health"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"webhook_id": id, "force": true}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_as(
+            "/api/admin/webhooks/health",
+            &admin,
+            &serde_json::json!({"webhook_id": id, "force": true}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert!(
         handler
@@ -392,13 +357,12 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
         .any(|e| e.action == "webhook.replay" && e.key_id == key_id && e.result == "ok"));
     // unknown id → 404
     let r = t
-        .http
-        .post(t.url("/api/admin/webhooks/health"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"webhook_id": Uuid::new_v4().to_string()}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_as(
+            "/api/admin/webhooks/health",
+            &admin,
+            &serde_json::json!({"webhook_id": Uuid::new_v4().to_string()}),
+        )
+        .await;
     let status = r.status();
     assert_eq!(status, 404, "{}", r.text().await.unwrap());
 
@@ -411,43 +375,30 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
     assert_eq!(v["overall"]["received"], 1, "{v}");
     assert_eq!(v["overall"]["delivered"], 1, "{v}");
     let r = t
-        .http
-        .get(t.url("/api/admin/webhooks/health/failures?timeframe=24h"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
+        .get_as("/api/admin/webhooks/health/failures?timeframe=24h", &read)
+        .await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["groups"].is_array() && v["needs_attention"].is_array());
     let r = t
-        .http
-        .get(t.url("/api/admin/webhooks/health?timeframe=2y"))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
+        .get_as("/api/admin/webhooks/health?timeframe=2y", &read)
+        .await;
     assert_eq!(r.status(), 400);
 
     // bulk replay by filter starts a tracked job
     let r = t
-        .http
-        .post(t.url("/api/admin/webhooks/health"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"filter": {"provider": "stripe", "status": "delivered"}}))
-        .send()
-        .await
-        .unwrap();
+        .post_json_as(
+            "/api/admin/webhooks/health",
+            &admin,
+            &serde_json::json!({"filter": {"provider": "stripe", "status": "delivered"}}),
+        )
+        .await;
     assert_eq!(r.status(), 202);
     let v: serde_json::Value = r.json().await.unwrap();
     let job = v["job"]["id"].as_str().unwrap().to_string();
     let r = t
-        .http
-        .get(t.url(&format!("/api/admin/webhooks/replays/{job}")))
-        .bearer_auth(&read)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&format!("/api/admin/webhooks/replays/{job}"), &read)
+        .await;
     assert_eq!(r.status(), 200);
     t.stop().await;
 }
@@ -580,45 +531,7 @@ async fn graceful_shutdown_loses_no_acknowledged_webhook() {
         );
     }
     let t = Arc::new(t);
-    let mut tasks = Vec::new();
-    for i in 0..40 {
-        let tc = t.clone();
-        tasks.push(tokio::spawn(async move {
-            let t = tc;
-            let body = stripe_event(&format!("evt_shutdown_{i}"));
-            let ts = OffsetDateTime::now_utc().unix_timestamp();
-            let sig = stripe::sign(&stripe_secret(), ts, body.as_bytes());
-            let r = t
-                .http
-                .post(t.url("/webhooks/stripe"))
-                .header("stripe-signature", format!("t={ts},v1={sig}"))
-                .body(body)
-                .send()
-                .await;
-            match r {
-                Ok(r) if r.status() == 200 => {
-                    let v: serde_json::Value = r.json().await.ok()?;
-                    Some(v["id"].as_str()?.to_string())
-                }
-                _ => None,
-            }
-        }));
-        if i == 20 {
-            // shut down while requests are in flight
-            let t2 = t.clone();
-            tokio::spawn(async move {
-                let server = unsafe_take(&t2);
-                if let Some(s) = server {
-                    s.shutdown().await;
-                }
-            });
-        }
-    }
-    for task in tasks {
-        if let Some(id) = task.await.unwrap() {
-            acked.push(id);
-        }
-    }
+    acked.extend(post_while_shutting_down(&t).await);
     assert!(acked.len() >= 5);
     for id in acked {
         assert!(
@@ -630,8 +543,4 @@ async fn graceful_shutdown_loses_no_acknowledged_webhook() {
             "acknowledged {id} is in the store"
         );
     }
-}
-
-fn unsafe_take(t: &Arc<TestServer>) -> Option<wedsync_monitor::RunningServer> {
-    t.shutdown_handle()
 }

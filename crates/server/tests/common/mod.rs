@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use wedsync_monitor::admin::{AdminStore, Scope};
-use wedsync_monitor::config::Config;
+use wedsync_monitor::config::{Config, Secret};
 use wedsync_monitor::{start, start_with, Components, RunningServer};
 
 pub struct TestServer {
@@ -16,24 +16,20 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(cfg: Config) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = start(cfg, Some(listener)).await.expect("server starts");
-        let base = format!("http://{}", server.local_addr());
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .unwrap();
-        Self {
-            server: std::sync::Mutex::new(Some(server)),
-            base,
-            http,
-        }
+        Self::serving(start(cfg, Some(listener)).await.expect("server starts"))
     }
 
     pub async fn start_with(cfg: Config, components: Components) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = start_with(cfg, Some(listener), components)
-            .await
-            .expect("server starts");
+        Self::serving(
+            start_with(cfg, Some(listener), components)
+                .await
+                .expect("server starts"),
+        )
+    }
+
+    /// The harness around a started server, with a client that gives up after 20 s.
+    fn serving(server: RunningServer) -> Self {
         let base = format!("http://{}", server.local_addr());
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(20))
@@ -80,15 +76,76 @@ impl TestServer {
 
     /// `GET path` with `Authorization: Bearer key`, the body parsed as JSON.
     pub async fn get_json(&self, path: &str, key: &str) -> serde_json::Value {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(key)
-            .send()
+        self.get_as(path, key).await.json().await.unwrap()
+    }
+
+    /// `GET path` with `Authorization: Bearer key`.
+    pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
+        self.send(self.http.get(self.url(path)).bearer_auth(key))
+            .await
+    }
+
+    /// `DELETE path` with `Authorization: Bearer key`.
+    pub async fn delete_as(&self, path: &str, key: &str) -> reqwest::Response {
+        self.send(self.http.delete(self.url(path)).bearer_auth(key))
+            .await
+    }
+
+    /// `POST path` with `Authorization: Bearer key` and `body` as JSON.
+    pub async fn post_json_as(
+        &self,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.send(self.http.post(self.url(path)).bearer_auth(key).json(body))
+            .await
+    }
+
+    /// `POST path` with `body` and no credentials or content type.
+    pub async fn post_body(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.send(self.http.post(self.url(path)).body(body)).await
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.send(self.http.get(self.url("/metrics")))
+            .await
+            .text()
             .await
             .unwrap()
-            .json()
-            .await
-            .unwrap()
+    }
+
+    /// `GET path` with no credentials.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// `method path` with `Authorization: Bearer key` when there is a key, `headers` and `body`.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), self.url(path))
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
+    }
+
+    /// Sends `request`; the response, whatever its status.
+    async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        request.send().await.unwrap()
     }
 
     /// Takes the running server out (to shut it down from another task).
@@ -122,7 +179,7 @@ timeout = "5s"
     .unwrap();
     cfg.secret_overrides.insert(
         "WEDSYNC_TEST_STRIPE_KEY".into(),
-        wedsync_monitor::config::Secret::new(concat!("sk_", "test_", "planted0123456789abcdef")),
+        Secret::new(concat!("sk_", "test_", "planted0123456789abcdef")),
     );
     cfg
 }
@@ -161,4 +218,66 @@ pub async fn try_post_stripe(
         .body(body.to_string())
         .send()
         .await
+}
+
+/// The configuration `sections` (TOML) plus one Stripe service probing `stripe` every second
+/// (timeout 300 ms) with the fake's secret key, supplied as the secret `key_env`.
+pub fn stripe_service_config(
+    sections: &str,
+    stripe: &wedsync_testkit::FakeStripe,
+    key_env: &str,
+) -> Config {
+    let text = format!(
+        r#"{sections}
+[[services]]
+name = "stripe"
+kind = "stripe"
+base_url = "{}"
+credential_env = "{key_env}"
+interval = "1s"
+timeout = "300ms"
+"#,
+        stripe.base_url()
+    );
+    let mut cfg = Config::from_toml(&text).unwrap();
+    cfg.secret_overrides
+        .insert(key_env.into(), Secret::new(stripe.secret_key()));
+    cfg
+}
+
+/// Posts 40 Stripe events (`evt_shutdown_{i}`, signed with [`stripe_secret`]) concurrently and
+/// shuts the server down while they are in flight (after the 21st is sent); the ids of those
+/// the server acknowledged (200).
+pub async fn post_while_shutting_down(t: &Arc<TestServer>) -> Vec<String> {
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let server = Arc::clone(t);
+        tasks.push(tokio::spawn(async move {
+            let t = server;
+            let body = stripe_event(&format!("evt_shutdown_{i}"));
+            let r = try_post_stripe(&t, &body, &stripe_secret()).await.ok()?;
+            if r.status() != 200 {
+                return None;
+            }
+            let v: serde_json::Value = r.json().await.ok()?;
+            Some(v["id"].as_str()?.to_string())
+        }));
+        if i == 20 {
+            // shut down while requests are in flight
+            let t = Arc::clone(t);
+            tokio::spawn(async move {
+                if let Some(s) = t.shutdown_handle() {
+                    s.shutdown().await;
+                }
+            });
+        }
+    }
+    let mut acked = Vec::new();
+    for task in tasks {
+        // `None`: refused by the stopping server, so not acknowledged
+        if let Some(id) = task.await.unwrap() {
+            acked.push(id);
+        }
+    }
+    acked
 }
