@@ -27,7 +27,7 @@ use crate::clock::WallClock;
 use crate::sink::AlertSink;
 use crate::store::{
     ChangeOutcome, Incident, IncidentChange, IncidentState, Notification, NotificationKind,
-    OpenOutcome, OutboxState, ProbeStore, StoreError,
+    OpenOutcome, ProbeStore, StoreError,
 };
 use crate::{ProbeResult, ProbeStatus};
 
@@ -497,21 +497,15 @@ impl AlertEngine {
                 if let Some(seq) = seq {
                     id.push_str(&format!("/{seq}"));
                 }
-                Notification {
+                Notification::pending(
                     id,
-                    sink: sink.name().to_owned(),
+                    sink.name(),
                     kind,
-                    incident_key: inc.dedup_key.clone(),
-                    service: inc.service.clone(),
-                    payload: payload.clone(),
-                    state: OutboxState::Pending,
-                    attempts: 0,
-                    next_attempt_at_ms: now,
-                    created_at_ms: now,
-                    lease_owner: None,
-                    lease_until_ms: None,
-                    last_error: None,
-                }
+                    &inc.dedup_key,
+                    &inc.service,
+                    payload.as_str(),
+                    now,
+                )
             })
             .collect())
     }

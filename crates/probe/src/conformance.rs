@@ -230,21 +230,15 @@ pub async fn incidents_update_and_resolve<S: ProbeStore + ?Sized>(store: &S) {
 }
 
 fn notification(id: &str, key: &str, at: i64) -> Notification {
-    Notification {
-        id: id.to_owned(),
-        sink: "slack".to_owned(),
-        kind: NotificationKind::Trigger,
-        incident_key: key.to_owned(),
-        service: "conf".to_owned(),
-        payload: "{\"summary\":\"x\"}".to_owned(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        next_attempt_at_ms: at,
-        created_at_ms: at,
-        lease_owner: None,
-        lease_until_ms: None,
-        last_error: None,
-    }
+    Notification::pending(
+        id,
+        "slack",
+        NotificationKind::Trigger,
+        key,
+        "conf",
+        "{\"summary\":\"x\"}",
+        at,
+    )
 }
 
 /// Enqueue twice with one id stores one notification.

@@ -190,21 +190,41 @@ fn transport_failure(service: &str, detail: String, elapsed: Duration) -> ProbeR
     ProbeResult::new(service, ProbeStatus::Unhealthy, detail).with_latency(elapsed)
 }
 
+/// Awaits `fetched`: `Ok` is the answer, whatever its status; `Err` is the probe's result for a
+/// transport failure (timed from `start`).
+async fn fetch_any(
+    service: &str,
+    fetched: impl std::future::Future<Output = Result<Fetched, String>>,
+    start: Instant,
+) -> Result<Fetched, ProbeResult> {
+    fetched
+        .await
+        .map_err(|d| transport_failure(service, d, start.elapsed()))
+}
+
 /// Awaits `fetched` and answers what every provider shares: a transport failure (timed from
-/// `start`) and a non-2xx answer ([`classify_common`]). `Ok` is a 2xx answer to classify further;
-/// `Err` is the probe's result.
+/// `start`) and a non-2xx answer (`classify`, e.g. [`classify_common`]). `Ok` is a 2xx answer to
+/// classify further; `Err` is the probe's result.
+async fn fetch_classified(
+    service: &str,
+    fetched: impl std::future::Future<Output = Result<Fetched, String>>,
+    start: Instant,
+    classify: fn(&str, &Fetched) -> Option<ProbeResult>,
+) -> Result<Fetched, ProbeResult> {
+    let f = fetch_any(service, fetched, start).await?;
+    match classify(service, &f) {
+        Some(r) => Err(r),
+        None => Ok(f),
+    }
+}
+
+/// [`fetch_classified`] with [`classify_common`].
 async fn fetch_2xx(
     service: &str,
     fetched: impl std::future::Future<Output = Result<Fetched, String>>,
     start: Instant,
 ) -> Result<Fetched, ProbeResult> {
-    let f = fetched
-        .await
-        .map_err(|d| transport_failure(service, d, start.elapsed()))?;
-    match classify_common(service, &f) {
-        Some(r) => Err(r),
-        None => Ok(f),
-    }
+    fetch_classified(service, fetched, start, classify_common).await
 }
 
 /// Classifies what every provider shares (401/403, 429, 5xx, other non-2xx). `None` for 2xx.
@@ -277,6 +297,14 @@ macro_rules! probe_identity {
 }
 
 macro_rules! common_probe_methods {
+    (base_url) => {
+        /// Sets the API base URL (fakes, proxies).
+        pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
+            self.base_url = base(url.as_ref());
+            self
+        }
+        common_probe_methods!();
+    };
     () => {
         /// Replaces the shared HTTP settings (client, timeout, slow threshold).
         pub fn settings(mut self, s: HttpSettings) -> Self {
@@ -338,17 +366,12 @@ impl StripeProbe {
             http: HttpSettings::default(),
         }
     }
-    /// Sets the API base URL (fakes, proxies).
-    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
-        self.base_url = base(url.as_ref());
-        self
-    }
     /// Also checks `GET /v1/account` for `charges_enabled`.
     pub fn check_account(mut self, on: bool) -> Self {
         self.check_account = on;
         self
     }
-    common_probe_methods!();
+    common_probe_methods!(base_url);
 
     async fn get(&self, path: &str) -> Result<Fetched, String> {
         let req = self
@@ -461,17 +484,12 @@ impl TwilioProbe {
             http: HttpSettings::default(),
         }
     }
-    /// Sets the API base URL.
-    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
-        self.base_url = base(url.as_ref());
-        self
-    }
     /// A balance below `floor` (account currency) is `degraded`.
     pub fn balance_floor(mut self, floor: f64) -> Self {
         self.balance_floor = Some(floor);
         self
     }
-    common_probe_methods!();
+    common_probe_methods!(base_url);
 
     async fn get(&self, path: &str) -> Result<Fetched, String> {
         let req = self
@@ -588,12 +606,7 @@ impl ResendProbe {
             exhausted_until: Mutex::new(None),
         }
     }
-    /// Sets the API base URL.
-    pub fn base_url(mut self, url: impl AsRef<str>) -> Self {
-        self.base_url = base(url.as_ref());
-        self
-    }
-    common_probe_methods!();
+    common_probe_methods!(base_url);
 }
 
 #[async_trait]
@@ -621,9 +634,9 @@ impl HealthProbe for ResendProbe {
             .client
             .get(format!("{}/domains", self.base_url))
             .bearer_auth(self.key.expose());
-        let f = match fetch(req, self.http.timeout).await {
+        let f = match fetch_any(&self.service, fetch(req, self.http.timeout), now).await {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, now.elapsed()),
+            Err(r) => return r,
         };
         {
             let mut g = self
@@ -701,13 +714,23 @@ impl HealthProbe for ResendProbe {
 // Supabase
 // ---------------------------------------------------------------------------------------------
 
-fn supabase_req(http: &HttpSettings, url: String, key: &Secret) -> reqwest::RequestBuilder {
-    let mut req = http.client.get(url).header("apikey", key.expose());
-    // legacy JWT keys (anon/service_role) also need the bearer header
-    if key.expose().starts_with("eyJ") {
-        req = req.bearer_auth(key.expose());
+impl HttpSettings {
+    /// `GET url` from Supabase with `key`: `Ok` is a 2xx answer; `Err` is the probe's result for
+    /// a transport failure (timed from `start`) or an error answer ([`supabase_error`]).
+    async fn fetch_supabase(
+        &self,
+        service: &str,
+        url: String,
+        key: &Secret,
+        start: Instant,
+    ) -> Result<Fetched, ProbeResult> {
+        let mut req = self.client.get(url).header("apikey", key.expose());
+        // legacy JWT keys (anon/service_role) also need the bearer header
+        if key.expose().starts_with("eyJ") {
+            req = req.bearer_auth(key.expose());
+        }
+        fetch_classified(service, fetch(req, self.timeout), start, supabase_error).await
     }
-    req
 }
 
 fn supabase_error(service: &str, f: &Fetched) -> Option<ProbeResult> {
@@ -754,18 +777,15 @@ impl HealthProbe for SupabaseAuthProbe {
     probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
-        let req = supabase_req(
-            &self.http,
-            format!("{}/auth/v1/health", self.project_url),
-            &self.key,
-        );
-        let f = match fetch(req, self.http.timeout).await {
+        let url = format!("{}/auth/v1/health", self.project_url);
+        let f = match self
+            .http
+            .fetch_supabase(&self.service, url, &self.key, start)
+            .await
+        {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, start.elapsed()),
+            Err(r) => return r,
         };
-        if let Some(r) = supabase_error(&self.service, &f) {
-            return r;
-        }
         let r = match f.json() {
             Some(v) if v.get("version").is_some() || v.get("name").is_some() => {
                 finish(&self.service, ProbeStatus::Healthy, "auth healthy", &f)
@@ -816,13 +836,14 @@ impl HealthProbe for SupabaseDataProbe {
             "{}/rest/v1/{}?select=id&limit=1",
             self.project_url, self.table
         );
-        let f = match fetch(supabase_req(&self.http, url, &self.key), self.http.timeout).await {
+        let f = match self
+            .http
+            .fetch_supabase(&self.service, url, &self.key, start)
+            .await
+        {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, start.elapsed()),
+            Err(r) => return r,
         };
-        if let Some(r) = supabase_error(&self.service, &f) {
-            return r;
-        }
         let r = match f.json() {
             Some(Value::Array(_)) => {
                 finish(&self.service, ProbeStatus::Healthy, "table readable", &f)
@@ -1033,9 +1054,9 @@ impl HealthProbe for HttpProbe {
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.expose());
         }
-        let f = match fetch(req, self.http.timeout).await {
+        let f = match fetch_any(&self.service, fetch(req, self.http.timeout), start).await {
             Ok(f) => f,
-            Err(d) => return transport_failure(&self.service, d, start.elapsed()),
+            Err(r) => return r,
         };
         let accepted = if self.accepted.is_empty() {
             (200..300).contains(&f.status)

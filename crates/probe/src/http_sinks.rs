@@ -24,7 +24,8 @@ fn transport(e: &reqwest::Error) -> SendError {
     }
 }
 
-async fn post(req: reqwest::RequestBuilder) -> Result<(u16, String, Option<Duration>), SendError> {
+/// Sends `req` and maps the answer the way every sink does ([`SendError::from_http_status`]).
+async fn post(req: reqwest::RequestBuilder) -> Result<(), SendError> {
     let resp = req.send().await.map_err(|e| transport(&e))?;
     let status = resp.status().as_u16();
     let retry_after = resp
@@ -35,7 +36,7 @@ async fn post(req: reqwest::RequestBuilder) -> Result<(u16, String, Option<Durat
         .map(Duration::from_secs);
     let text = resp.text().await.unwrap_or_default();
     let hint: String = text.chars().take(80).collect();
-    Ok((status, hint, retry_after))
+    SendError::from_http_status(status, &hint, retry_after)
 }
 
 fn client() -> reqwest::Client {
@@ -76,14 +77,13 @@ impl AlertSink for SlackSink {
     }
     async fn send(&self, _n: &Notification, alert: &Alert) -> Result<(), SendError> {
         let body = json!({ "text": alert.text() });
-        let (status, hint, ra) = post(
+        post(
             self.client
                 .post(self.url.expose())
                 .timeout(self.timeout)
                 .json(&body),
         )
-        .await?;
-        SendError::from_http_status(status, &hint, ra)
+        .await
     }
 }
 
@@ -166,14 +166,13 @@ impl AlertSink for PagerDutySink {
         kind != NotificationKind::Reminder
     }
     async fn send(&self, _n: &Notification, alert: &Alert) -> Result<(), SendError> {
-        let (status, hint, ra) = post(
+        post(
             self.client
                 .post(&self.url)
                 .timeout(self.timeout)
                 .json(&self.event_body(alert)),
         )
-        .await?;
-        SendError::from_http_status(status, &hint, ra)
+        .await
     }
 }
 
@@ -218,7 +217,7 @@ impl AlertSink for WebhookSink {
         })?;
         let ts = crate::now_ms() / 1000;
         let sig = sign_standard_webhook(self.secret.expose(), &n.id, ts, &body)?;
-        let (status, hint, ra) = post(
+        post(
             self.client
                 .post(&self.url)
                 .timeout(self.timeout)
@@ -229,7 +228,6 @@ impl AlertSink for WebhookSink {
                 .header("idempotency-key", &n.id)
                 .body(body),
         )
-        .await?;
-        SendError::from_http_status(status, &hint, ra)
+        .await
     }
 }

@@ -175,6 +175,36 @@ pub struct Notification {
     pub last_error: Option<String>,
 }
 
+impl Notification {
+    /// A notification `id` to `sink` announcing `kind` of the incident `incident_key` of
+    /// `service`, with its JSON `payload`: pending, never attempted, enqueued and due at `at_ms`.
+    pub fn pending(
+        id: impl Into<String>,
+        sink: impl Into<String>,
+        kind: NotificationKind,
+        incident_key: impl Into<String>,
+        service: impl Into<String>,
+        payload: impl Into<String>,
+        at_ms: i64,
+    ) -> Self {
+        Notification {
+            id: id.into(),
+            sink: sink.into(),
+            kind,
+            incident_key: incident_key.into(),
+            service: service.into(),
+            payload: payload.into(),
+            state: OutboxState::Pending,
+            attempts: 0,
+            next_attempt_at_ms: at_ms,
+            created_at_ms: at_ms,
+            lease_owner: None,
+            lease_until_ms: None,
+            last_error: None,
+        }
+    }
+}
+
 /// Probe results: insert, latest per service, history.
 #[async_trait]
 pub trait ResultStore: Send + Sync {

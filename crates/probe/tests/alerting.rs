@@ -355,21 +355,15 @@ fn enqueue_one(id: &str, at: i64) -> Notification {
         at_ms: at,
         wedding_day: true,
     };
-    Notification {
-        id: id.into(),
-        sink: "slack".into(),
-        kind: NotificationKind::Trigger,
-        incident_key: "wedsync/stripe/1".into(),
-        service: "stripe".into(),
-        payload: serde_json::to_string(&alert).unwrap(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        next_attempt_at_ms: at,
-        created_at_ms: at,
-        lease_owner: None,
-        lease_until_ms: None,
-        last_error: None,
-    }
+    Notification::pending(
+        id,
+        "slack",
+        NotificationKind::Trigger,
+        "wedsync/stripe/1",
+        "stripe",
+        serde_json::to_string(&alert).unwrap(),
+        at,
+    )
 }
 
 #[tokio::test]

@@ -1,11 +1,14 @@
 //! The monitor's scheduling, breaker feedback, wedding-day switching, self-connectivity and
 //! snapshots — under tokio's paused clock.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::wait_for_snapshot;
 use tokio::time::Instant;
 use wedsync_breaker::{BreakerConfig, Registry, SlidingWindow, State};
 use wedsync_probe::clock::TokioClock;
@@ -85,6 +88,11 @@ impl HealthProbe for Scripted {
         let next = self.script.lock().unwrap().pop_front();
         next.unwrap_or_else(|| ProbeResult::new(&self.name, self.fallback, "scripted"))
     }
+}
+
+/// A probe of `service` that answers `status` at once, every time.
+fn steady(service: &str, status: ProbeStatus) -> Arc<Scripted> {
+    Arc::new(Scripted::new(service, Duration::ZERO, status))
 }
 
 fn res(status: ProbeStatus) -> ProbeResult {
@@ -320,11 +328,7 @@ async fn breaker_feedback_ignores_auth_failed_and_rate_limited() {
 
 #[tokio::test(start_paused = true)]
 async fn wedding_day_starts_at_local_midnight_and_tightens_everything() {
-    let p = Arc::new(Scripted::new(
-        "stripe",
-        Duration::ZERO,
-        ProbeStatus::Healthy,
-    ));
+    let p = steady("stripe", ProbeStatus::Healthy);
     let monitor = Monitor::builder()
         .service(
             ServiceConfig::new(p.clone())
@@ -362,11 +366,7 @@ async fn wedding_day_starts_at_local_midnight_and_tightens_everything() {
 
 #[tokio::test(start_paused = true)]
 async fn offline_monitor_reports_unknown_and_pages_nobody() {
-    let p = Arc::new(Scripted::new(
-        "stripe",
-        Duration::ZERO,
-        ProbeStatus::Unhealthy,
-    ));
+    let p = steady("stripe", ProbeStatus::Unhealthy);
     let online = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let o = online.clone();
     let conn = Arc::new(FnProbe::new("self", Duration::from_secs(1), move || {
@@ -414,8 +414,8 @@ async fn offline_monitor_reports_unknown_and_pages_nobody() {
 
 #[tokio::test(start_paused = true)]
 async fn snapshot_and_subscribers_see_results() {
-    let a = Arc::new(Scripted::new("a", Duration::ZERO, ProbeStatus::Healthy));
-    let b = Arc::new(Scripted::new("b", Duration::ZERO, ProbeStatus::Degraded));
+    let a = steady("a", ProbeStatus::Healthy);
+    let b = steady("b", ProbeStatus::Degraded);
     let monitor = Monitor::builder()
         .service(ServiceConfig::new(a))
         .service(ServiceConfig::new(b))
@@ -426,18 +426,14 @@ async fn snapshot_and_subscribers_see_results() {
     assert_eq!(s.overall, ProbeStatus::Unknown, "nothing measured yet");
     let mut rx = monitor.subscribe();
     let handle = monitor.start().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            rx.changed().await.unwrap();
-            let s = rx.borrow().clone();
-            if s.services.values().all(|h| h.last.is_some()) {
-                assert_eq!(s.overall, ProbeStatus::Degraded);
-                break;
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let s = wait_for_snapshot(
+        &mut rx,
+        Duration::from_secs(10),
+        "every service measured",
+        |s| s.services.values().all(|h| h.last.is_some()),
+    )
+    .await;
+    assert_eq!(s.overall, ProbeStatus::Degraded);
     let s = monitor.snapshot();
     assert_eq!(s.services["a"].status, ProbeStatus::Healthy);
     assert_eq!(s.services["a"].breaker, "closed");
@@ -467,11 +463,7 @@ async fn monitor_reconciles_incidents_at_start_up() {
         })
         .await
         .unwrap();
-    let p = Arc::new(Scripted::new(
-        "stripe",
-        Duration::ZERO,
-        ProbeStatus::Healthy,
-    ));
+    let p = steady("stripe", ProbeStatus::Healthy);
     let monitor = Monitor::builder()
         .service(
             ServiceConfig::new(p.clone())

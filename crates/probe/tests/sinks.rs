@@ -1,9 +1,12 @@
 //! HTTP sinks against the fake receivers: Slack, PagerDuty Events v2, the signed webhook, and the
 //! outbox retrying 429/5xx through them.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::poll_until;
 use wedsync_probe::alert::{Alert, Severity};
 use wedsync_probe::clock::SystemClock;
 use wedsync_probe::outbox::{Dispatcher, RetryPolicy};
@@ -27,32 +30,15 @@ fn alert(kind: NotificationKind) -> Alert {
 }
 
 fn note(a: &Alert, sink: &str) -> Notification {
-    Notification {
-        id: format!("{}/{}/{sink}", a.dedup_key, a.kind.as_str()),
-        sink: sink.into(),
-        kind: a.kind,
-        incident_key: a.dedup_key.clone(),
-        service: a.service.clone(),
-        payload: serde_json::to_string(a).unwrap(),
-        state: OutboxState::Pending,
-        attempts: 0,
-        next_attempt_at_ms: 0,
-        created_at_ms: 0,
-        lease_owner: None,
-        lease_until_ms: None,
-        last_error: None,
-    }
-}
-
-async fn poll_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + within;
-    while std::time::Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    f()
+    Notification::pending(
+        format!("{}/{}/{sink}", a.dedup_key, a.kind.as_str()),
+        sink,
+        a.kind,
+        &a.dedup_key,
+        &a.service,
+        serde_json::to_string(a).unwrap(),
+        0,
+    )
 }
 
 #[tokio::test]

@@ -2,9 +2,12 @@
 //! Real fakes on loopback (Stripe, Slack, PagerDuty), the monitor's DEFAULT wedding-day settings
 //! (5 s interval ± 10 %, 1 s re-check, 2 failures to open), real time.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{poll_until, wait_for_snapshot};
 use wedsync_probe::clock::TokioClock;
 use wedsync_probe::{
     HealthProbe, Monitor, MonitorConfig, PagerDutySink, ProbeStatus, Secret, ServiceConfig,
@@ -14,19 +17,6 @@ use wedsync_testkit::{FakePagerDuty, FakeSlack, FakeStripe, Scenario};
 
 /// Saturday 2027-06-12 12:00 London (BST) in unix ms.
 const SATURDAY_NOON_LONDON: i64 = 1_812_798_000_000;
-
-async fn poll_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn critical_wedding_day_failure_is_notified_within_15_seconds() {
@@ -61,17 +51,13 @@ async fn critical_wedding_day_failure_is_notified_within_15_seconds() {
     let handle = monitor.start().await.unwrap();
 
     // wait for the first healthy result
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            rx.changed().await.unwrap();
-            let s = rx.borrow().clone();
-            if s.services["stripe"].status == ProbeStatus::Healthy {
-                break;
-            }
-        }
-    })
-    .await
-    .expect("first healthy result");
+    wait_for_snapshot(
+        &mut rx,
+        Duration::from_secs(10),
+        "first healthy result",
+        |s| s.services["stripe"].status == ProbeStatus::Healthy,
+    )
+    .await;
 
     // Stripe starts failing right after a healthy check: the worst case for detection.
     let t0 = Instant::now();
