@@ -79,6 +79,31 @@ fn finish(d: &mut Delivery, attempt: &AttemptRecord) {
     d.updated_at = attempt.started_at + time::Duration::milliseconds(attempt.duration_ms as i64);
 }
 
+impl InMemoryStore {
+    /// Ends the attempt `token` holds (same lease check as the trait's `complete`/`fail`):
+    /// releases the lease, applies `outcome` to the delivery and records `attempt`.
+    fn settle(
+        &self,
+        token: &ClaimToken,
+        attempt: AttemptRecord,
+        outcome: impl FnOnce(&mut Delivery),
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let d = g
+            .deliveries
+            .get_mut(&token.delivery_id)
+            .ok_or(StoreError::NotFound)?;
+        check_token(d, token)?;
+        finish(d, &attempt);
+        outcome(d);
+        g.attempts
+            .entry(token.delivery_id)
+            .or_default()
+            .insert(attempt.attempt, attempt);
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl WebhookStore for InMemoryStore {
     async fn insert_delivery(&self, new: NewDelivery) -> Result<InsertOutcome, StoreError> {
@@ -166,21 +191,11 @@ impl WebhookStore for InMemoryStore {
     }
 
     async fn complete(&self, token: &ClaimToken, attempt: AttemptRecord) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        let d = g
-            .deliveries
-            .get_mut(&token.delivery_id)
-            .ok_or(StoreError::NotFound)?;
-        check_token(d, token)?;
-        finish(d, &attempt);
-        d.status = DeliveryStatus::Delivered;
-        d.delivered_at = Some(d.updated_at);
-        d.next_attempt_at = None;
-        g.attempts
-            .entry(token.delivery_id)
-            .or_default()
-            .insert(attempt.attempt, attempt);
-        Ok(())
+        self.settle(token, attempt, |d| {
+            d.status = DeliveryStatus::Delivered;
+            d.delivered_at = Some(d.updated_at);
+            d.next_attempt_at = None;
+        })
     }
 
     async fn fail(
@@ -189,14 +204,7 @@ impl WebhookStore for InMemoryStore {
         attempt: AttemptRecord,
         next_attempt_at: Option<OffsetDateTime>,
     ) -> Result<(), StoreError> {
-        let mut g = self.lock();
-        let d = g
-            .deliveries
-            .get_mut(&token.delivery_id)
-            .ok_or(StoreError::NotFound)?;
-        check_token(d, token)?;
-        finish(d, &attempt);
-        match next_attempt_at {
+        self.settle(token, attempt, |d| match next_attempt_at {
             Some(t) => {
                 d.status = DeliveryStatus::Retrying;
                 d.next_attempt_at = Some(t);
@@ -206,12 +214,7 @@ impl WebhookStore for InMemoryStore {
                 d.status = DeliveryStatus::Failed;
                 d.next_attempt_at = None;
             }
-        }
-        g.attempts
-            .entry(token.delivery_id)
-            .or_default()
-            .insert(attempt.attempt, attempt);
-        Ok(())
+        })
     }
 
     async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
