@@ -380,23 +380,12 @@ impl Rewriter<'_> {
         }
         match src.get(p) {
             Some(b'0') => p += 1,
-            Some(b'1'..=b'9') => {
-                while p < n && src[p].is_ascii_digit() {
-                    p += 1;
-                }
-            }
+            Some(b'1'..=b'9') => p = digits_end(src, p),
             _ => return Err(JsonError::Syntax),
         }
         let mut int = src[s] != b'-';
         if p < n && src[p] == b'.' {
-            p += 1;
-            let d = p;
-            while p < n && src[p].is_ascii_digit() {
-                p += 1;
-            }
-            if p == d {
-                return Err(JsonError::Syntax);
-            }
+            p = nonempty_digits_end(src, p + 1)?;
             int = false;
         }
         if p < n && (src[p] | 0x20) == b'e' {
@@ -404,13 +393,7 @@ impl Rewriter<'_> {
             if p < n && (src[p] == b'+' || src[p] == b'-') {
                 p += 1;
             }
-            let d = p;
-            while p < n && src[p].is_ascii_digit() {
-                p += 1;
-            }
-            if p == d {
-                return Err(JsonError::Syntax);
-            }
+            p = nonempty_digits_end(src, p)?;
             int = false;
         }
         self.pos = p;
@@ -671,6 +654,24 @@ pub(crate) fn action_rule(a: Action) -> Rule {
         Action::Address => Rule::Address,
         Action::Ip => Rule::Ip,
         Action::Message => Rule::Message,
+    }
+}
+
+/// The end of the run of ASCII digits in `src` from `p` (`p` itself when there is none).
+#[inline]
+fn digits_end(src: &[u8], mut p: usize) -> usize {
+    while p < src.len() && src[p].is_ascii_digit() {
+        p += 1;
+    }
+    p
+}
+
+/// [`digits_end`] where at least one digit is required (a fraction or an exponent).
+#[inline]
+fn nonempty_digits_end(src: &[u8], p: usize) -> R<usize> {
+    match digits_end(src, p) {
+        end if end == p => Err(JsonError::Syntax),
+        end => Ok(end),
     }
 }
 
