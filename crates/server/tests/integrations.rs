@@ -110,13 +110,7 @@ async fn outage_breaker_alert_and_recovery() {
     assert!(retry_after > 0.0 && retry_after <= 30.0, "{v}");
 
     // a manual run (admin, audited)
-    let r = t
-        .post_json_as(
-            "/api/admin/integrations/health",
-            &admin,
-            &serde_json::json!({"service": "stripe"}),
-        )
-        .await;
+    let r = t.run_now(&admin, "stripe").await;
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["status"], "unhealthy");

@@ -68,13 +68,7 @@ secret_env = "S_STRIPE_WHSEC"
         let r = t.get_as(path, &admin).await;
         responses.push_str(&r.text().await.unwrap());
     }
-    let r = t
-        .post_json_as(
-            "/api/admin/integrations/health",
-            &admin,
-            &serde_json::json!({"service": "stripe"}),
-        )
-        .await;
+    let r = t.run_now(&admin, "stripe").await;
     responses.push_str(&r.text().await.unwrap());
     let metrics = t.metrics().await;
     t.stop().await;

@@ -164,34 +164,10 @@ async fn every_provider_signs_its_own_way() {
         body.as_bytes(),
     )
     .unwrap();
-    let send = |path: &'static str, hs: Vec<(String, String)>, body: String, ct: &'static str| {
-        let mut rb = t
-            .http
-            .post(t.url(path))
-            .header("content-type", ct)
-            .body(body);
-        for (k, v) in hs {
-            rb = rb.header(k, v);
-        }
-        rb.send()
-    };
-    let r = send(
-        "/webhooks/resend",
-        hs.clone(),
-        body.to_string(),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    let resend = Endpoint::new(&t, "/webhooks/resend", "application/json");
+    let r = resend.post(&hs, body.to_string()).await;
     assert_eq!(r.status(), 200);
-    let r = send(
-        "/webhooks/resend",
-        hs,
-        body.replace("bounced", "delivered"),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    let r = resend.post(&hs, body.replace("bounced", "delivered")).await;
     assert_eq!(r.status(), 401);
 
     // Supabase auth hook (Standard Webhooks, v1,whsec_ secret)
@@ -204,23 +180,10 @@ async fn every_provider_signs_its_own_way() {
         body.as_bytes(),
     )
     .unwrap();
-    let r = send(
-        "/webhooks/supabase_auth",
-        hs.clone(),
-        body.to_string(),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    let supabase_auth = Endpoint::new(&t, "/webhooks/supabase_auth", "application/json");
+    let r = supabase_auth.post(&hs, body.to_string()).await;
     assert_eq!(r.status(), 200);
-    let r = send(
-        "/webhooks/supabase_auth",
-        hs,
-        format!("{body} "),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    let r = supabase_auth.post(&hs, format!("{body} ")).await;
     assert_eq!(r.status(), 401);
 
     // Supabase database webhook (shared secret)
@@ -229,24 +192,11 @@ async fn every_provider_signs_its_own_way() {
         "authorization".to_string(),
         format!("Bearer {}", db_secret()),
     )];
-    let r = send(
-        "/webhooks/supabase_db",
-        ok,
-        body.to_string(),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    let supabase_db = Endpoint::new(&t, "/webhooks/supabase_db", "application/json");
+    let r = supabase_db.post(&ok, body.to_string()).await;
     assert_eq!(r.status(), 200);
     let bad = vec![("authorization".to_string(), "Bearer nope".to_string())];
-    let r = send(
-        "/webhooks/supabase_db",
-        bad,
-        body.to_string(),
-        "application/json",
-    )
-    .await
-    .unwrap();
+    let r = supabase_db.post(&bad, body.to_string()).await;
     assert_eq!(r.status(), 401);
 
     // Twilio (form body; the signature covers the URL we were called at)
@@ -254,25 +204,36 @@ async fn every_provider_signs_its_own_way() {
     let url = t.url("/webhooks/twilio");
     let sig = twilio::sign(&twilio_token(), &url, body.as_bytes());
     let hs = vec![("x-twilio-signature".to_string(), sig)];
-    let r = send(
-        "/webhooks/twilio",
-        hs.clone(),
-        body.to_string(),
-        "application/x-www-form-urlencoded",
-    )
-    .await
-    .unwrap();
+    let twilio = Endpoint::new(&t, "/webhooks/twilio", "application/x-www-form-urlencoded");
+    let r = twilio.post(&hs, body.to_string()).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let r = send(
-        "/webhooks/twilio",
-        hs,
-        format!("{body}&Extra=1"),
-        "application/x-www-form-urlencoded",
-    )
-    .await
-    .unwrap();
+    let r = twilio.post(&hs, format!("{body}&Extra=1")).await;
     assert_eq!(r.status(), 401);
     t.stop().await;
+}
+
+/// A webhook route of the server under test, posted to with one content type.
+struct Endpoint<'a> {
+    t: &'a TestServer,
+    path: &'static str,
+    content_type: &'static str,
+}
+
+impl<'a> Endpoint<'a> {
+    fn new(t: &'a TestServer, path: &'static str, content_type: &'static str) -> Self {
+        Self {
+            t,
+            path,
+            content_type,
+        }
+    }
+
+    /// POSTs `body` with the signature `headers`.
+    async fn post(&self, headers: &[(String, String)], body: String) -> reqwest::Response {
+        let mut all = vec![("content-type", self.content_type)];
+        all.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.t.call("POST", self.path, None, &all, body).await
+    }
 }
 
 /// Waits (at most 5 s) until the store says `id` was delivered.

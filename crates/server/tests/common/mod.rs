@@ -102,6 +102,13 @@ impl TestServer {
             .await
     }
 
+    /// A manual probe run of `service` (`POST /api/admin/integrations/health`) as `key`.
+    pub async fn run_now(&self, key: &str, service: &str) -> reqwest::Response {
+        let body = serde_json::json!({ "service": service });
+        self.post_json_as("/api/admin/integrations/health", key, &body)
+            .await
+    }
+
     /// `POST path` with `body` and no credentials or content type.
     pub async fn post_body(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.send(self.http.post(self.url(path)).body(body)).await
