@@ -169,7 +169,7 @@ pub type PooledConnection = deadpool::managed::Object<PgManager>;
 const VERIFIED_WITHIN: Duration = Duration::from_secs(1);
 
 /// The pool's connection manager: diesel-async's, except that a connection checked out less
-/// than [`VERIFIED_WITHIN`] ago is not tested with a `SELECT 1` round trip again (the
+/// than a second ago is not tested with a `SELECT 1` round trip again (the
 /// group-committed writers check out a connection per batch, hundreds of times a second). A
 /// connection whose socket closed or whose transaction state is broken is still discarded, and
 /// one idle for longer is tested as before.
