@@ -227,6 +227,17 @@ async fn fetch_2xx(
     fetch_classified(service, fetched, start, classify_common).await
 }
 
+impl HttpSettings {
+    /// `GET url`, authenticated by `auth`, within the timeout.
+    async fn get(
+        &self,
+        url: String,
+        auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Fetched, String> {
+        fetch(auth(self.client.get(url)), self.timeout).await
+    }
+}
+
 /// Classifies what every provider shares (401/403, 429, 5xx, other non-2xx). `None` for 2xx.
 fn classify_common(service: &str, f: &Fetched) -> Option<ProbeResult> {
     let status = match f.status {
@@ -374,12 +385,10 @@ impl StripeProbe {
     common_probe_methods!(base_url);
 
     async fn get(&self, path: &str) -> Result<Fetched, String> {
-        let req = self
-            .http
-            .client
-            .get(format!("{}{}", self.base_url, path))
-            .bearer_auth(self.key.expose());
-        fetch(req, self.http.timeout).await
+        let url = format!("{}{}", self.base_url, path);
+        self.http
+            .get(url, |req| req.bearer_auth(self.key.expose()))
+            .await
     }
 }
 
@@ -492,12 +501,12 @@ impl TwilioProbe {
     common_probe_methods!(base_url);
 
     async fn get(&self, path: &str) -> Result<Fetched, String> {
-        let req = self
-            .http
-            .client
-            .get(format!("{}{}", self.base_url, path))
-            .basic_auth(&self.username, Some(self.secret.expose()));
-        fetch(req, self.http.timeout).await
+        let url = format!("{}{}", self.base_url, path);
+        self.http
+            .get(url, |req| {
+                req.basic_auth(&self.username, Some(self.secret.expose()))
+            })
+            .await
     }
 }
 
@@ -629,12 +638,9 @@ impl HealthProbe for ResendProbe {
             )
             .with_retry_after(Some(until - now));
         }
-        let req = self
-            .http
-            .client
-            .get(format!("{}/domains", self.base_url))
-            .bearer_auth(self.key.expose());
-        let f = match fetch_any(&self.service, fetch(req, self.http.timeout), now).await {
+        let url = format!("{}/domains", self.base_url);
+        let fetched = self.http.get(url, |req| req.bearer_auth(self.key.expose()));
+        let f = match fetch_any(&self.service, fetched, now).await {
             Ok(f) => f,
             Err(r) => return r,
         };
@@ -724,12 +730,16 @@ impl HttpSettings {
         key: &Secret,
         start: Instant,
     ) -> Result<Fetched, ProbeResult> {
-        let mut req = self.client.get(url).header("apikey", key.expose());
-        // legacy JWT keys (anon/service_role) also need the bearer header
-        if key.expose().starts_with("eyJ") {
-            req = req.bearer_auth(key.expose());
-        }
-        fetch_classified(service, fetch(req, self.timeout), start, supabase_error).await
+        let fetched = self.get(url, |req| {
+            let req = req.header("apikey", key.expose());
+            // legacy JWT keys (anon/service_role) also need the bearer header
+            if key.expose().starts_with("eyJ") {
+                req.bearer_auth(key.expose())
+            } else {
+                req
+            }
+        });
+        fetch_classified(service, fetched, start, supabase_error).await
     }
 }
 
@@ -1165,8 +1175,10 @@ impl HealthProbe for StatuspageProbe {
             (StatusPageKind::Atlassian, true) => "/api/v2/status.json",
             (StatusPageKind::Atlassian, false) => "/api/v2/summary.json",
         };
-        let req = self.http.client.get(format!("{}{}", self.base_url, path));
-        let f = match fetch_2xx(&self.service, fetch(req, self.http.timeout), start).await {
+        let fetched = self
+            .http
+            .get(format!("{}{}", self.base_url, path), |req| req);
+        let f = match fetch_2xx(&self.service, fetched, start).await {
             Ok(f) => f,
             Err(r) => return r,
         };
