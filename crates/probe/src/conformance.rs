@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::store::Notification;
 use crate::store::{
-    ChangeOutcome, Incident, IncidentChange, IncidentState, NotificationKind, OpenOutcome,
-    OutboxState, ProbeStore, StoreError,
+    ChangeOutcome, HourlyHealth, Incident, IncidentChange, IncidentState, NotificationKind,
+    OpenOutcome, OutboxState, ProbeStore, StoreError, HOUR_MS,
 };
 use crate::{PhaseTimings, ProbeResult, ProbeStatus};
 
@@ -24,6 +24,7 @@ use crate::{PhaseTimings, ProbeResult, ProbeStatus};
 pub async fn run_all<S: ProbeStore + ?Sized>(store: &S) {
     results_latest_and_history(store).await;
     results_prune(store).await;
+    results_hourly_history(store).await;
     incidents_open_once_per_service(store).await;
     incidents_update_and_resolve(store).await;
     outbox_enqueue_is_idempotent(store).await;
@@ -93,6 +94,98 @@ pub async fn results_latest_and_history<S: ProbeStore + ?Sized>(store: &S) {
         .history("conf-res-none", 0, 10)
         .await
         .expect("history")
+        .is_empty());
+}
+
+/// `hourly_history` aggregates per hour as results arrive (the current hour included), counts
+/// each status, sums and maxes latencies, starts at the hour containing `since_ms`, orders oldest
+/// first, keeps other services apart, and outlives pruning of the raw results.
+pub async fn results_hourly_history<S: ProbeStore + ?Sized>(store: &S) {
+    let a = "conf-hourly-a";
+    let b = "conf-hourly-b";
+    // an hour boundary well after the other checks' timestamps (and the Unix epoch)
+    let h0 = 500_000 * HOUR_MS;
+    let with_latency = |svc: &str, st, at, ms| ProbeResult {
+        latency: Duration::from_millis(ms),
+        ..result(svc, st, at)
+    };
+    for r in [
+        with_latency(a, ProbeStatus::Healthy, h0 + 10, 40),
+        with_latency(a, ProbeStatus::Unhealthy, h0 + 20, 900),
+        with_latency(a, ProbeStatus::Degraded, h0 + HOUR_MS - 1, 60),
+        with_latency(a, ProbeStatus::RateLimited, h0 + 2 * HOUR_MS, 5),
+        with_latency(a, ProbeStatus::Healthy, h0 + 2 * HOUR_MS + 30_000, 15),
+        with_latency(b, ProbeStatus::Healthy, h0 + 5, 7),
+    ] {
+        store.insert_result(&r).await.expect("insert_result");
+    }
+    let h = store
+        .hourly_history(a, h0 + 1234)
+        .await
+        .expect("hourly_history");
+    assert_eq!(
+        h,
+        vec![
+            HourlyHealth {
+                hour_start_ms: h0,
+                checks: 3,
+                healthy: 1,
+                degraded: 1,
+                unhealthy: 1,
+                latency_sum_ms: 1_000,
+                latency_max_ms: Some(900),
+            },
+            HourlyHealth {
+                hour_start_ms: h0 + 2 * HOUR_MS,
+                checks: 2,
+                healthy: 1,
+                degraded: 0,
+                unhealthy: 0,
+                latency_sum_ms: 20,
+                latency_max_ms: Some(15),
+            },
+        ],
+        "hourly_history of {a}: buckets from the hour containing since_ms, oldest first"
+    );
+    let later = store
+        .hourly_history(a, h0 + HOUR_MS)
+        .await
+        .expect("hourly_history");
+    assert_eq!(
+        later.len(),
+        1,
+        "since_ms in an empty hour: later buckets only"
+    );
+    let other = store.hourly_history(b, 0).await.expect("hourly_history");
+    assert_eq!(other.len(), 1, "services are kept apart");
+    assert_eq!((other[0].checks, other[0].healthy), (1, 1));
+    // one more result lands in an existing hour
+    store
+        .insert_result(&with_latency(a, ProbeStatus::Unhealthy, h0 + 30, 1_200))
+        .await
+        .expect("insert_result");
+    let h = store.hourly_history(a, h0).await.expect("hourly_history");
+    assert_eq!(
+        (
+            h[0].checks,
+            h[0].unhealthy,
+            h[0].latency_sum_ms,
+            h[0].latency_max_ms
+        ),
+        (4, 2, 2_200, Some(1_200)),
+        "a result added to an hour already aggregated"
+    );
+    // the raw results go; the hourly figures stay
+    store
+        .prune_results(h0 + 3 * HOUR_MS)
+        .await
+        .expect("prune_results");
+    let kept = store.hourly_history(a, h0).await.expect("hourly_history");
+    assert_eq!(kept, h, "rollups outlive the raw results");
+    assert!(store
+        .hourly_history("conf-hourly-none", 0)
+        .await
+        .expect("hourly_history")
         .is_empty());
 }
 

@@ -221,6 +221,62 @@ pub trait ResultStore: Send + Sync {
     ) -> Result<Vec<ProbeResult>, StoreError>;
     /// Deletes results older than `before_ms`; returns how many.
     async fn prune_results(&self, before_ms: i64) -> Result<u64, StoreError>;
+    /// `service`'s results aggregated per hour (the hourly rollups), oldest first, from the hour
+    /// that contains `since_ms` on. Stores keep the rollups current as results are inserted, so
+    /// the current hour is included, and keep them after the raw results are pruned.
+    async fn hourly_history(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<HourlyHealth>, StoreError>;
+}
+
+/// Hours of [`HourlyHealth`] a [`MemoryStore`] keeps per service, counted back from the newest
+/// (a day and the current hour).
+pub const MEMORY_HOURS_KEPT: i64 = 25;
+
+/// Milliseconds in an hour: the width of a [`HourlyHealth`] bucket.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// One hour of a service's probe results, aggregated ([`ResultStore::hourly_history`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct HourlyHealth {
+    /// Start of the hour (Unix milliseconds, a multiple of [`HOUR_MS`]).
+    pub hour_start_ms: i64,
+    /// Results in the hour.
+    pub checks: u64,
+    /// Healthy results.
+    pub healthy: u64,
+    /// Degraded results.
+    pub degraded: u64,
+    /// Unhealthy results (authentication failures, rate limits and unknowns count only in
+    /// `checks`).
+    pub unhealthy: u64,
+    /// Sum of the results' latencies in whole milliseconds.
+    pub latency_sum_ms: u64,
+    /// The highest latency in whole milliseconds (`None` for an empty bucket).
+    pub latency_max_ms: Option<u64>,
+}
+
+impl HourlyHealth {
+    /// The start of the hour that contains `at_ms`.
+    pub fn hour_of(at_ms: i64) -> i64 {
+        at_ms - at_ms.rem_euclid(HOUR_MS)
+    }
+
+    /// Adds one result (it must fall in this bucket's hour).
+    pub fn add(&mut self, r: &ProbeResult) {
+        let latency = u64::try_from(r.latency.as_millis()).unwrap_or(u64::MAX);
+        self.checks += 1;
+        match r.status {
+            ProbeStatus::Healthy => self.healthy += 1,
+            ProbeStatus::Degraded => self.degraded += 1,
+            ProbeStatus::Unhealthy => self.unhealthy += 1,
+            _ => {}
+        }
+        self.latency_sum_ms = self.latency_sum_ms.saturating_add(latency);
+        self.latency_max_ms = Some(self.latency_max_ms.map_or(latency, |m| m.max(latency)));
+    }
 }
 
 /// An incident change that [`IncidentStore::change_incident_and_enqueue`] applies together with
@@ -355,6 +411,8 @@ pub struct MemoryStore {
 struct Inner {
     /// Oldest first; never longer than `max_results_per_service`.
     results: HashMap<String, VecDeque<ProbeResult>>,
+    /// Per service, by hour start; the last [`MEMORY_HOURS_KEPT`] hours before its newest.
+    hourly: HashMap<String, BTreeMap<i64, HourlyHealth>>,
     incidents: BTreeMap<String, Incident>,
     outbox: BTreeMap<String, (u64, Notification)>,
     seq: u64,
@@ -403,6 +461,24 @@ impl ResultStore for MemoryStore {
             v.pop_front();
         }
         v.push_back(result.clone());
+        let hours = match g.hourly.get_mut(&result.service) {
+            Some(h) => h,
+            None => g.hourly.entry(result.service.clone()).or_default(),
+        };
+        let hour = HourlyHealth::hour_of(result.checked_at_ms);
+        hours
+            .entry(hour)
+            .or_insert_with(|| HourlyHealth {
+                hour_start_ms: hour,
+                ..HourlyHealth::default()
+            })
+            .add(result);
+        if let Some(&newest) = hours.keys().next_back() {
+            let keep_from = newest - (MEMORY_HOURS_KEPT - 1) * HOUR_MS;
+            while hours.first_key_value().is_some_and(|(&h, _)| h < keep_from) {
+                hours.pop_first();
+            }
+        }
         Ok(())
     }
 
@@ -437,6 +513,20 @@ impl ResultStore for MemoryStore {
         out.sort_by_key(|r| std::cmp::Reverse(r.checked_at_ms));
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn hourly_history(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<HourlyHealth>, StoreError> {
+        let from = HourlyHealth::hour_of(since_ms);
+        Ok(self
+            .lock()
+            .hourly
+            .get(service)
+            .map(|h| h.range(from..).map(|(_, b)| *b).collect())
+            .unwrap_or_default())
     }
 
     async fn prune_results(&self, before_ms: i64) -> Result<u64, StoreError> {

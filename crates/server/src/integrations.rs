@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use wedsync_breaker::Registry;
-use wedsync_probe::store::{Incident, ProbeStore};
+use wedsync_probe::store::{HourlyHealth, Incident, ProbeStore, HOUR_MS};
 use wedsync_probe::{
     HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, ResendProbe, ServiceConfig,
     Snapshot, StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe,
@@ -298,9 +298,32 @@ struct IncidentView<'a> {
 /// One row of `?include_history=true`.
 #[derive(Serialize)]
 struct HistoryView {
-    status: &'static str,
-    checked_at: Ts,
-    response_time_ms: f64,
+    /// Start of the hour.
+    hour: Ts,
+    checks: u64,
+    healthy: u64,
+    degraded: u64,
+    unhealthy: u64,
+    /// Healthy or degraded results over all results of the hour, `0.0..=1.0`.
+    uptime: Option<f64>,
+    avg_response_time_ms: Option<f64>,
+    max_response_time_ms: Option<u64>,
+}
+
+impl From<&HourlyHealth> for HistoryView {
+    fn from(h: &HourlyHealth) -> Self {
+        let ratio = |n: u64| (h.checks > 0).then(|| n as f64 / h.checks as f64);
+        Self {
+            hour: Ts(h.hour_start_ms),
+            checks: h.checks,
+            healthy: h.healthy,
+            degraded: h.degraded,
+            unhealthy: h.unhealthy,
+            uptime: ratio(h.healthy + h.degraded),
+            avg_response_time_ms: ratio(h.latency_sum_ms),
+            max_response_time_ms: h.latency_max_ms,
+        }
+    }
 }
 
 /// One service in the health report.
@@ -570,20 +593,17 @@ impl Integrations {
         self.rendered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The last 24 hours of `service`'s results (empty when the store cannot answer).
+    /// The last 24 hours of `service`'s results from the hourly rollups, oldest first: the 24
+    /// completed hours and the current one (empty when the store cannot answer).
     async fn history(&self, service: &str) -> Vec<HistoryView> {
-        let since = wedsync_probe::now_ms() - 24 * 3_600_000;
-        self.store
-            .history(service, since, 2000)
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|r| HistoryView {
-                status: r.status.as_str(),
-                checked_at: Ts(r.checked_at_ms),
-                response_time_ms: millis(r.latency),
-            })
-            .collect()
+        let since = wedsync_probe::now_ms() - 24 * HOUR_MS;
+        match self.store.hourly_history(service, since).await {
+            Ok(hours) => hours.iter().map(HistoryView::from).collect(),
+            Err(e) => {
+                tracing::warn!(service, error = %e, "hourly history unavailable");
+                Vec::new()
+            }
+        }
     }
 
     /// The views of `selected` services (each with its breaker and history, in the same order)

@@ -163,7 +163,25 @@ async fn outage_breaker_alert_and_recovery() {
     let v = t
         .get_json("/api/admin/integrations/health?include_history=true", &read)
         .await;
-    assert!(v["services"][0]["history"].as_array().unwrap().len() >= 3);
+    // the hourly rollups of the last 24 h: this run's results fall in one or two hours
+    let hours = v["services"][0]["history"].as_array().unwrap();
+    assert!((1..=2).contains(&hours.len()), "{v}");
+    let sum = |k: &str| hours.iter().map(|h| h[k].as_u64().unwrap()).sum::<u64>();
+    assert!(sum("checks") >= 3, "{v}");
+    assert!(
+        sum("healthy") >= 1 && sum("unhealthy") >= 1,
+        "the outage and the recovery: {v}"
+    );
+    assert_eq!(
+        sum("checks"),
+        sum("healthy") + sum("degraded") + sum("unhealthy"),
+        "every probe here is healthy or unhealthy: {v}"
+    );
+    let h = &hours[hours.len() - 1];
+    assert!(h["hour"].as_str().unwrap().ends_with(":00:00Z"), "{v}");
+    let uptime = h["uptime"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&uptime), "{v}");
+    assert!(h["avg_response_time_ms"].as_f64().unwrap() >= 0.0, "{v}");
     let m = t.metrics().await;
     assert!(
         m.contains("wedsync_probe_duration_seconds_count{service=\"stripe\"}"),

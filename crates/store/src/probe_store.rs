@@ -14,13 +14,47 @@
 use std::str::FromStr;
 
 use wedsync_probe::store::{
-    ChangeOutcome, Incident, IncidentChange, IncidentState, IncidentStore, Notification,
-    NotificationKind, OpenOutcome, OutboxState, OutboxStore, ResultStore, StoreError as ProbeError,
+    ChangeOutcome, HourlyHealth, Incident, IncidentChange, IncidentState, IncidentStore,
+    Notification, NotificationKind, OpenOutcome, OutboxState, OutboxStore, ResultStore,
+    StoreError as ProbeError,
 };
 use wedsync_probe::{ProbeResult, ProbeStatus};
 
 fn backend(e: impl std::fmt::Display) -> ProbeError {
     ProbeError::Backend(e.to_string())
+}
+
+/// [`ResultStore::hourly_history`] on either backend: the hourly rollups table, which a trigger
+/// on `service_health_metrics` keeps current (migration 4).
+async fn hourly_history<S: crate::MetricsStore + ?Sized>(
+    store: &S,
+    service: &str,
+    since_ms: i64,
+) -> Result<Vec<HourlyHealth>, ProbeError> {
+    let nanos = |ms: i64| i128::from(ms) * 1_000_000;
+    let from =
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos(HourlyHealth::hour_of(since_ms)))
+            .map_err(backend)?;
+    // no upper bound in practice (results stamped in the future by a skewed clock included)
+    let to = from + time::Duration::days(36_500);
+    let rows = store
+        .rollups(service, crate::RollupPeriod::Hourly, from, to)
+        .await
+        .map_err(backend)?;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    Ok(rows
+        .into_iter()
+        .map(|r| HourlyHealth {
+            hour_start_ms: i64::try_from(r.bucket.unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(i64::MAX),
+            checks: count(r.checks),
+            healthy: count(r.healthy),
+            degraded: count(r.degraded),
+            unhealthy: count(r.down),
+            latency_sum_ms: count(r.latency_sum_ms),
+            latency_max_ms: r.latency_max_ms.map(|m| count(i64::from(m))),
+        })
+        .collect())
 }
 
 /// The error of an operation on one connection: the database's, or the probe store's own (such as
@@ -371,6 +405,14 @@ mod pg {
                     return Ok(total);
                 }
             }
+        }
+
+        async fn hourly_history(
+            &self,
+            service: &str,
+            since_ms: i64,
+        ) -> Result<Vec<HourlyHealth>, ProbeError> {
+            super::hourly_history(self, service, since_ms).await
         }
     }
 
@@ -785,6 +827,14 @@ mod sqlite {
                     return Ok(total);
                 }
             }
+        }
+
+        async fn hourly_history(
+            &self,
+            service: &str,
+            since_ms: i64,
+        ) -> Result<Vec<HourlyHealth>, ProbeError> {
+            super::hourly_history(self, service, since_ms).await
         }
     }
 

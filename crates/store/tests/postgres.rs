@@ -64,7 +64,7 @@ async fn postgres_migrations_up_down_up() {
         .get(0);
     assert_eq!(naive, 0);
     let reverted = pg.store.revert_all_migrations().await.unwrap();
-    assert_eq!(reverted.len(), 3);
+    assert_eq!(reverted.len(), 4);
     assert!(tables(&client).await.is_empty());
     let functions: i64 = client
         .query_one(
@@ -76,7 +76,7 @@ async fn postgres_migrations_up_down_up() {
         .get(0);
     assert_eq!(functions, 0, "down migrations leave no functions behind");
     let applied = pg.store.run_migrations().await.unwrap();
-    assert_eq!(applied.len(), 3);
+    assert_eq!(applied.len(), 4);
     assert_eq!(tables(&client).await, before);
 }
 
@@ -84,8 +84,8 @@ async fn postgres_migrations_up_down_up() {
 async fn sqlite_migrations_up_down_up() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path().join("m.db")).await.unwrap();
-    assert_eq!(s.revert_all_migrations().await.unwrap().len(), 2);
-    assert_eq!(s.run_migrations().await.unwrap().len(), 2);
+    assert_eq!(s.revert_all_migrations().await.unwrap().len(), 3);
+    assert_eq!(s.run_migrations().await.unwrap().len(), 3);
     // and it works afterwards
     s.append_audit(NewAuditEntry {
         actor: "a".into(),

@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS service_health_metrics_rollup;
