@@ -409,13 +409,81 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Oldest first; never longer than `max_results_per_service`.
-    results: HashMap<String, VecDeque<ProbeResult>>,
-    /// Per service, by hour start; the last [`MEMORY_HOURS_KEPT`] hours before its newest.
-    hourly: HashMap<String, BTreeMap<i64, HourlyHealth>>,
+    results: HashMap<String, Series>,
     incidents: BTreeMap<String, Incident>,
     outbox: BTreeMap<String, (u64, Notification)>,
     seq: u64,
+}
+
+/// One service's results in a [`MemoryStore`].
+#[derive(Debug)]
+struct Series {
+    /// Oldest first; never longer than `max_results_per_service`.
+    ring: VecDeque<ProbeResult>,
+    /// Ascending by hour; the last [`MEMORY_HOURS_KEPT`] hours before the newest.
+    hours: VecDeque<PackedHour>,
+}
+
+/// A [`HourlyHealth`] in 32 bytes (half): a day of them per service stays small in a large fleet.
+#[derive(Debug, Clone, Copy)]
+struct PackedHour {
+    /// Hours since the Unix epoch.
+    hour: i32,
+    checks: u32,
+    healthy: u32,
+    degraded: u32,
+    unhealthy: u32,
+    /// `u32::MAX`: none.
+    latency_max_ms: u32,
+    latency_sum_ms: u64,
+}
+
+impl PackedHour {
+    fn new(hour: i32) -> Self {
+        Self {
+            hour,
+            checks: 0,
+            healthy: 0,
+            degraded: 0,
+            unhealthy: 0,
+            latency_max_ms: u32::MAX,
+            latency_sum_ms: 0,
+        }
+    }
+
+    fn add(&mut self, r: &ProbeResult) {
+        let mut h = self.unpack();
+        h.add(r);
+        let small = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        self.checks = small(h.checks);
+        self.healthy = small(h.healthy);
+        self.degraded = small(h.degraded);
+        self.unhealthy = small(h.unhealthy);
+        self.latency_sum_ms = h.latency_sum_ms;
+        // u32::MAX - 1 ms (49 days) caps a latency; u32::MAX means none
+        self.latency_max_ms = h
+            .latency_max_ms
+            .map_or(u32::MAX, |m| small(m).min(u32::MAX - 1));
+    }
+
+    fn unpack(&self) -> HourlyHealth {
+        HourlyHealth {
+            hour_start_ms: i64::from(self.hour) * HOUR_MS,
+            checks: u64::from(self.checks),
+            healthy: u64::from(self.healthy),
+            degraded: u64::from(self.degraded),
+            unhealthy: u64::from(self.unhealthy),
+            latency_sum_ms: self.latency_sum_ms,
+            latency_max_ms: (self.latency_max_ms != u32::MAX)
+                .then_some(u64::from(self.latency_max_ms)),
+        }
+    }
+}
+
+/// Hours since the Unix epoch of the hour containing `at_ms` (saturating).
+fn hour_index(at_ms: i64) -> i32 {
+    let h = at_ms.div_euclid(HOUR_MS);
+    i32::try_from(h).unwrap_or(if h < 0 { i32::MIN } else { i32::MAX })
 }
 
 impl Default for MemoryStore {
@@ -454,30 +522,31 @@ impl ResultStore for MemoryStore {
             None => g
                 .results
                 .entry(result.service.clone())
-                // exact for a small bound (a 2-result store holds 2, not 4); grows up to `max`
-                .or_insert_with(|| VecDeque::with_capacity(max.min(4))),
+                .or_insert_with(|| Series {
+                    // exact for a small bound (a 2-result store holds 2, not 4); grows up to `max`
+                    ring: VecDeque::with_capacity(max.min(4)),
+                    hours: VecDeque::with_capacity(1),
+                }),
         };
-        if v.len() >= max {
-            v.pop_front();
+        if v.ring.len() >= max {
+            v.ring.pop_front();
         }
-        v.push_back(result.clone());
-        let hours = match g.hourly.get_mut(&result.service) {
-            Some(h) => h,
-            None => g.hourly.entry(result.service.clone()).or_default(),
-        };
-        let hour = HourlyHealth::hour_of(result.checked_at_ms);
-        hours
-            .entry(hour)
-            .or_insert_with(|| HourlyHealth {
-                hour_start_ms: hour,
-                ..HourlyHealth::default()
-            })
-            .add(result);
-        if let Some(&newest) = hours.keys().next_back() {
-            let keep_from = newest - (MEMORY_HOURS_KEPT - 1) * HOUR_MS;
-            while hours.first_key_value().is_some_and(|(&h, _)| h < keep_from) {
-                hours.pop_first();
+        v.ring.push_back(result.clone());
+        let hour = hour_index(result.checked_at_ms);
+        let hours = &mut v.hours;
+        match hours.binary_search_by_key(&hour, |h| h.hour) {
+            Ok(i) => hours[i].add(result),
+            Err(i) => {
+                let mut h = PackedHour::new(hour);
+                h.add(result);
+                hours.insert(i, h);
             }
+        }
+        let keep_from = hours.back().map_or(i32::MIN, |h| {
+            h.hour.saturating_sub(MEMORY_HOURS_KEPT as i32 - 1)
+        });
+        while hours.front().is_some_and(|h| h.hour < keep_from) {
+            hours.pop_front();
         }
         Ok(())
     }
@@ -487,7 +556,7 @@ impl ResultStore for MemoryStore {
         let mut out: Vec<ProbeResult> = g
             .results
             .values()
-            .filter_map(|v| v.iter().max_by_key(|r| r.checked_at_ms).cloned())
+            .filter_map(|v| v.ring.iter().max_by_key(|r| r.checked_at_ms).cloned())
             .collect();
         out.sort_by(|a, b| a.service.cmp(&b.service));
         Ok(out)
@@ -504,7 +573,8 @@ impl ResultStore for MemoryStore {
             .results
             .get(service)
             .map(|v| {
-                v.iter()
+                v.ring
+                    .iter()
                     .filter(|r| r.checked_at_ms >= since_ms)
                     .cloned()
                     .collect()
@@ -520,12 +590,18 @@ impl ResultStore for MemoryStore {
         service: &str,
         since_ms: i64,
     ) -> Result<Vec<HourlyHealth>, StoreError> {
-        let from = HourlyHealth::hour_of(since_ms);
+        let from = hour_index(since_ms);
         Ok(self
             .lock()
-            .hourly
+            .results
             .get(service)
-            .map(|h| h.range(from..).map(|(_, b)| *b).collect())
+            .map(|v| {
+                v.hours
+                    .iter()
+                    .filter(|h| h.hour >= from)
+                    .map(PackedHour::unpack)
+                    .collect()
+            })
             .unwrap_or_default())
     }
 
@@ -533,9 +609,9 @@ impl ResultStore for MemoryStore {
         let mut g = self.lock();
         let mut n = 0u64;
         for v in g.results.values_mut() {
-            let before = v.len();
-            v.retain(|r| r.checked_at_ms >= before_ms);
-            n += (before - v.len()) as u64;
+            let before = v.ring.len();
+            v.ring.retain(|r| r.checked_at_ms >= before_ms);
+            n += (before - v.ring.len()) as u64;
         }
         Ok(n)
     }
@@ -757,6 +833,31 @@ impl OutboxStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn memory_store_keeps_a_day_of_hours_in_order() {
+        let store = MemoryStore::with_capacity(2);
+        let at = |h: i64| 400_000 * HOUR_MS + h * HOUR_MS + 17;
+        // hour 3 arrives late, after hours 4..30
+        for h in (0..30).filter(|h| *h != 3).chain([3]) {
+            let r = ProbeResult::new("svc", ProbeStatus::Healthy, "").at(at(h));
+            store.insert_result(&r).await.unwrap();
+        }
+        let hours = store.hourly_history("svc", 0).await.unwrap();
+        assert_eq!(hours.len() as i64, MEMORY_HOURS_KEPT);
+        assert_eq!(hours[0].hour_start_ms, HourlyHealth::hour_of(at(5)));
+        assert!(hours
+            .windows(2)
+            .all(|w| w[1].hour_start_ms == w[0].hour_start_ms + HOUR_MS));
+        assert!(hours.iter().all(|h| h.checks == 1 && h.healthy == 1));
+        assert_eq!(hours[0].latency_max_ms, Some(0));
+        // a late result inside the kept day lands in its hour
+        let late = ProbeResult::new("svc", ProbeStatus::Unhealthy, "").at(at(10));
+        store.insert_result(&late).await.unwrap();
+        let hours = store.hourly_history("svc", at(10)).await.unwrap();
+        assert_eq!((hours[0].checks, hours[0].unhealthy), (2, 1));
+        assert_eq!(hours.len(), 20, "hours 10..=29");
+    }
 
     #[test]
     fn enums_round_trip() {
