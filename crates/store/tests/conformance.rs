@@ -182,9 +182,21 @@ async fn overview_and_rollups(s: &impl Store) {
         .await
         .unwrap()
     };
+    let daily_rollups = || async {
+        s.rollups(
+            "stripe",
+            RollupPeriod::Daily,
+            now - time::Duration::days(3),
+            now + time::Duration::days(1),
+        )
+        .await
+        .unwrap()
+    };
     // kept current by the insert itself (the trigger of migration 4) ...
     let maintained = hourly_rollups().await;
     assert_eq!(maintained.len(), 5);
+    let maintained_daily = daily_rollups().await;
+    assert_eq!(maintained_daily.iter().map(|r| r.checks).sum::<i64>(), 5);
     s.compute_rollups(now - time::Duration::days(3), now)
         .await
         .unwrap();
@@ -194,6 +206,7 @@ async fn overview_and_rollups(s: &impl Store) {
     let hourly = hourly_rollups().await;
     // ... with the figures a recomputation from the raw rows gives
     assert_eq!(hourly, maintained);
+    assert_eq!(daily_rollups().await, maintained_daily);
     assert_eq!(hourly.len(), 5);
     assert_eq!(hourly.iter().map(|r| r.checks).sum::<i64>(), 5);
     let daily = s

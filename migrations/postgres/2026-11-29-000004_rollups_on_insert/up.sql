@@ -1,6 +1,6 @@
--- Hourly rollups kept current as probe results are inserted, by every process and every insert
--- path, in the inserting transaction. The retention job's recomputation from the raw rows
--- (before they are deleted) yields the same figures.
+-- Hourly and daily rollups kept current as probe results are inserted, by every process and
+-- every insert path, in the inserting transaction. The retention job's recomputation from the raw
+-- rows (before they are deleted) yields the same figures.
 --
 -- The rollups are derived data: the function runs as its owner (the role that ran the
 -- migrations), so a role that may insert results (Row Level Security checks that insert) needs no
@@ -18,6 +18,23 @@ BEGIN
     FROM inserted
     GROUP BY 1, 2
     -- one lock order for every statement: concurrent inserts cannot deadlock on the rollup rows
+    ORDER BY 1, 2
+    ON CONFLICT (service, bucket) DO UPDATE SET
+        checks = r.checks + EXCLUDED.checks,
+        healthy = r.healthy + EXCLUDED.healthy,
+        degraded = r.degraded + EXCLUDED.degraded,
+        down = r.down + EXCLUDED.down,
+        latency_sum_ms = r.latency_sum_ms + EXCLUDED.latency_sum_ms,
+        latency_max_ms = greatest(r.latency_max_ms, EXCLUDED.latency_max_ms);
+    INSERT INTO service_health_rollups_daily AS r
+        (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
+    SELECT service, date_trunc('day', checked_at), count(*),
+           count(*) FILTER (WHERE status = 'healthy'),
+           count(*) FILTER (WHERE status = 'degraded'),
+           count(*) FILTER (WHERE status = 'unhealthy'),
+           coalesce(sum(latency_ms), 0), max(latency_ms)
+    FROM inserted
+    GROUP BY 1, 2
     ORDER BY 1, 2
     ON CONFLICT (service, bucket) DO UPDATE SET
         checks = r.checks + EXCLUDED.checks,
