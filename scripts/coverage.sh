@@ -6,10 +6,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v cargo-tarpaulin >/dev/null 2>&1 || cargo install --locked cargo-tarpaulin
-crates=${*:-"wedsync-breaker wedsync-redact wedsync-webhooks wedsync-probe wedsync-store wedsync-testkit"}
+crates=${*:-"wedsync-breaker wedsync-redact wedsync-webhooks wedsync-probe wedsync-store wedsync-testkit wedsync-monitor"}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}/coverage
 for c in $crates; do
-  dir=crates/${c#wedsync-}
+  case $c in
+    wedsync-monitor) dir=crates/server ;;
+    *) dir=crates/${c#wedsync-} ;;
+  esac
   echo "=== $c"
   cargo tarpaulin --locked -p "$c" --all-features --skip-clean --engine ptrace \
     --include-files "$dir/src/*" --include-files "$dir/src/**/*" --out Stdout 2>&1 |
