@@ -180,7 +180,7 @@ async fn status_of(
 
 /// Runs the demo; ends after `duration` or on Ctrl-C.
 pub async fn run(duration: Option<Duration>, port: u16) -> anyhow::Result<()> {
-    let story = story(port, duration);
+    let story = story(port, duration, true);
     tokio::select! {
         r = story => r,
         () = crate::server::shutdown_signal() => {
@@ -190,7 +190,13 @@ pub async fn run(duration: Option<Duration>, port: u16) -> anyhow::Result<()> {
     }
 }
 
-async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
+/// Plays the story once, narrated the same way, and returns when it ends instead of keeping the
+/// server running: `Err` names the first step that did not happen in time. The tests use it.
+pub async fn play(port: u16) -> anyhow::Result<()> {
+    story(port, None, false).await
+}
+
+async fn story(port: u16, duration: Option<Duration>, linger: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = duration.map(|d| started + d);
     let mut n = Narrator { started, step: 0 };
@@ -457,7 +463,7 @@ async fn story(port: u16, duration: Option<Duration>) -> anyhow::Result<()> {
     if let Err(e) = &outcome {
         println!("\nthe demo could not finish a step: {e:#}");
     }
-    if outcome.is_ok() {
+    if outcome.is_ok() && linger {
         println!();
         println!("The story is over; the server keeps running with its fakes so you can explore.");
         match deadline {
