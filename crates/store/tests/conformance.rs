@@ -279,6 +279,67 @@ async fn retention(s: &impl Store) {
     assert_eq!(again, RetentionReport::default());
 }
 
+/// Retention deletes raw results of an hour in two runs (the cutoff falls inside the hour): the
+/// hour's rollup still counts every result. (Recomputing the hour from the raw rows left after
+/// the first run would count only those.)
+async fn retention_keeps_an_hour_whole_across_runs(s: &impl Store) {
+    let policy = RetentionPolicy::default();
+    let hour = |t: OffsetDateTime| {
+        t.replace_minute(0)
+            .unwrap()
+            .replace_second(0)
+            .unwrap()
+            .replace_nanosecond(0)
+            .unwrap()
+    };
+    // `now` at hh:30, so the first cutoff is at hh:30 of the same hour 30 days before
+    let now = hour(OffsetDateTime::now_utc()) + time::Duration::minutes(30);
+    let cutoff = now - policy.probe_results;
+    let svc = "retention-boundary";
+    s.record_probe_results(&[
+        probe(
+            svc,
+            HealthStatus::Healthy,
+            cutoff - time::Duration::minutes(20),
+            5,
+        ),
+        probe(
+            svc,
+            HealthStatus::Unhealthy,
+            cutoff + time::Duration::minutes(20),
+            7,
+        ),
+    ])
+    .await
+    .unwrap();
+    let checks = || async {
+        s.rollups(
+            svc,
+            RollupPeriod::Hourly,
+            hour(cutoff),
+            hour(cutoff) + time::Duration::hours(1),
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.checks, r.healthy, r.down))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(checks().await, [(2, 1, 1)]);
+    let first = s.run_retention(&policy, now).await.unwrap();
+    assert_eq!(
+        first.probe_results_deleted, 1,
+        "the result before the cutoff"
+    );
+    assert_eq!(checks().await, [(2, 1, 1)]);
+    let second = s
+        .run_retention(&policy, now + time::Duration::minutes(25))
+        .await
+        .unwrap();
+    assert_eq!(second.probe_results_deleted, 1, "the other one");
+    assert_eq!(checks().await, [(2, 1, 1)], "the hour still counts both");
+}
+
 async fn health(s: &impl Store) {
     let h = s.health(Duration::from_secs(5)).await;
     assert!(h.ok, "{h:?}");
@@ -311,4 +372,11 @@ macro_rules! both {
     };
 }
 
-both!(api_keys, audit, overview_and_rollups, retention, health);
+both!(
+    api_keys,
+    audit,
+    overview_and_rollups,
+    retention,
+    retention_keeps_an_hour_whole_across_runs,
+    health
+);

@@ -266,3 +266,76 @@ async fn row_level_security_needs_the_permission() {
         .await
         .unwrap();
 }
+
+/// Migration 4 on a database that already holds results: the periods without a rollup get one
+/// (a period the retention job rolled up before keeps its row), and later inserts add to them.
+#[tokio::test]
+async fn migration_4_backfills_the_rollups_of_earlier_results() {
+    let pg = fresh_postgres().await;
+    let client = raw_client(pg.url()).await;
+    // back to migration 3, with results recorded then
+    client
+        .batch_execute(include_str!(
+            "../../../migrations/postgres/2026-11-29-000004_rollups_on_insert/down.sql"
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute(
+            "DELETE FROM __diesel_schema_migrations WHERE version = '20261129000004';
+             INSERT INTO service_health_metrics (service, status, latency_ms, checked_at) VALUES
+                 ('a', 'healthy', 10, '2026-01-01 10:05+00'),
+                 ('a', 'unhealthy', 30, '2026-01-01 10:55+00'),
+                 ('a', 'healthy', 20, '2026-01-01 11:05+00'),
+                 ('b', 'healthy', 5, '2026-01-01 10:10+00');
+             -- b's hour was rolled up by retention before (and some of its results deleted)
+             INSERT INTO service_health_rollups_hourly
+                 (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
+                 VALUES ('b', '2026-01-01 10:00+00', 9, 9, 0, 0, 45, 5);",
+        )
+        .await
+        .unwrap();
+    let rows = |service: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query(
+                    "SELECT checks, healthy, down, latency_sum_ms, latency_max_ms
+                     FROM service_health_rollups_hourly WHERE service = $1 ORDER BY bucket",
+                    &[&service],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, i64>(0),
+                        r.get::<_, i64>(1),
+                        r.get::<_, i64>(2),
+                        r.get::<_, i64>(3),
+                        r.get::<_, Option<i32>>(4),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(rows("a").await.is_empty());
+    assert_eq!(pg.store.run_migrations().await.unwrap().len(), 1);
+    assert_eq!(
+        rows("a").await,
+        [(2, 1, 1, 40, Some(30)), (1, 1, 0, 20, Some(20))]
+    );
+    assert_eq!(rows("b").await, [(9, 9, 0, 45, Some(5))], "kept as it was");
+    // and the trigger adds from now on
+    client
+        .batch_execute(
+            "INSERT INTO service_health_metrics (service, status, latency_ms, checked_at)
+             VALUES ('a', 'degraded', 50, '2026-01-01 11:30+00')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows("a").await,
+        [(2, 1, 1, 40, Some(30)), (2, 1, 0, 70, Some(50))]
+    );
+}

@@ -1,7 +1,30 @@
 -- Hourly and daily rollups kept current as probe results are inserted, by every process and
--- every insert path, in the inserting transaction. The retention job's recomputation from the raw
--- rows (before they are deleted) yields the same figures.
---
+-- every insert path, in the inserting transaction, so the retention job can delete raw results
+-- without recomputing anything; `compute_rollups` recomputes the same figures from the raw rows.
+
+-- Results recorded before this migration: rollups for the periods that have none yet (a period
+-- the retention job already rolled up keeps its row: some of its raw results may be gone).
+INSERT INTO service_health_rollups_hourly
+    (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
+SELECT service, date_trunc('hour', checked_at), count(*),
+       count(*) FILTER (WHERE status = 'healthy'),
+       count(*) FILTER (WHERE status = 'degraded'),
+       count(*) FILTER (WHERE status = 'unhealthy'),
+       coalesce(sum(latency_ms), 0), max(latency_ms)
+FROM service_health_metrics
+GROUP BY 1, 2
+ON CONFLICT (service, bucket) DO NOTHING;
+INSERT INTO service_health_rollups_daily
+    (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
+SELECT service, date_trunc('day', checked_at), count(*),
+       count(*) FILTER (WHERE status = 'healthy'),
+       count(*) FILTER (WHERE status = 'degraded'),
+       count(*) FILTER (WHERE status = 'unhealthy'),
+       coalesce(sum(latency_ms), 0), max(latency_ms)
+FROM service_health_metrics
+GROUP BY 1, 2
+ON CONFLICT (service, bucket) DO NOTHING;
+
 -- The rollups are derived data: the function runs as its owner (the role that ran the
 -- migrations), so a role that may insert results (Row Level Security checks that insert) needs no
 -- grant on the rollup tables. `search_path` is pinned to the one the migration ran with.

@@ -1,7 +1,29 @@
 -- Hourly and daily rollups kept current as probe results are inserted (in the inserting
--- transaction). The retention job's recomputation from the raw rows (before they are deleted)
--- yields the same figures. Buckets are microseconds since the epoch, truncated to the hour and
--- to the UTC day.
+-- transaction), so the retention job can delete raw results without recomputing anything;
+-- `compute_rollups` recomputes the same figures from the raw rows. Buckets are microseconds since
+-- the epoch, truncated to the hour and to the UTC day.
+
+-- Results recorded before this migration: rollups for the periods that have none yet (a period
+-- the retention job already rolled up keeps its row: some of its raw results may be gone).
+INSERT INTO service_health_rollups_hourly
+    (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
+SELECT service, checked_at - (checked_at % 3600000000), count(*),
+       sum(status = 'healthy'), sum(status = 'degraded'), sum(status = 'unhealthy'),
+       coalesce(sum(latency_ms), 0), max(latency_ms)
+FROM service_health_metrics
+WHERE true
+GROUP BY 1, 2
+ON CONFLICT (service, bucket) DO NOTHING;
+INSERT INTO service_health_rollups_daily
+    (service, bucket, checks, healthy, degraded, down, latency_sum_ms, latency_max_ms)
+SELECT service, checked_at - (checked_at % 86400000000), count(*),
+       sum(status = 'healthy'), sum(status = 'degraded'), sum(status = 'unhealthy'),
+       coalesce(sum(latency_ms), 0), max(latency_ms)
+FROM service_health_metrics
+WHERE true
+GROUP BY 1, 2
+ON CONFLICT (service, bucket) DO NOTHING;
+
 CREATE TRIGGER service_health_metrics_rollup
 AFTER INSERT ON service_health_metrics
 BEGIN

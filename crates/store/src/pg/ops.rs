@@ -402,22 +402,8 @@ impl Retention for PgStore {
         policy: &RetentionPolicy,
         now: OffsetDateTime,
     ) -> Result<RetentionReport> {
-        // roll up the raw results about to go, so the history survives in the rollups
-        let probe_cutoff = now - policy.probe_results;
-        #[derive(QueryableByName)]
-        struct Oldest {
-            #[diesel(sql_type = Nullable<Timestamptz>)]
-            t: Option<OffsetDateTime>,
-        }
-        let oldest: Oldest = {
-            let mut conn = self.conn().await?;
-            fixed!("SELECT min(checked_at) AS t FROM service_health_metrics")
-                .get_result(&mut conn)
-                .await?
-        };
-        if let Some(oldest) = oldest.t.filter(|t| *t < probe_cutoff) {
-            self.compute_rollups(oldest, probe_cutoff).await?;
-        }
+        // No recomputation: the rollups already count every result (migration 4's trigger), and
+        // recomputing an hour whose first results an earlier run deleted would undercount it.
         crate::retention::run(policy, now, true, |sql, cutoff, batch| async move {
             let mut conn = self.conn().await?;
             let n = diesel::sql_query(sql)

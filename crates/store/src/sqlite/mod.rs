@@ -591,24 +591,8 @@ impl Retention for SqliteStore {
         policy: &RetentionPolicy,
         now: OffsetDateTime,
     ) -> Result<RetentionReport> {
-        let probe_cutoff = now - policy.probe_results;
-        #[derive(QueryableByName)]
-        struct Oldest {
-            #[diesel(sql_type = Nullable<BigInt>)]
-            t: Option<i64>,
-        }
-        let oldest: Oldest = self
-            .with_conn(|c| {
-                Ok(
-                    diesel::sql_query("SELECT min(checked_at) AS t FROM service_health_metrics")
-                        .get_result(c)?,
-                )
-            })
-            .await?;
-        if let Some(oldest) = oldest.t.map(from_us).filter(|t| *t < probe_cutoff) {
-            self.compute_rollups(oldest, probe_cutoff).await?;
-        }
-        // one batch per call: the connection is released between batches
+        // No recomputation: the rollups already count every result (migration 4's trigger), and
+        // recomputing an hour whose first results an earlier run deleted would undercount it.
         crate::retention::run(policy, now, false, |sql, cutoff, batch| {
             self.with_conn(move |c| {
                 Ok(diesel::sql_query(sql)
