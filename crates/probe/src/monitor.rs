@@ -273,6 +273,19 @@ struct Live {
 }
 
 impl Live {
+    /// A service before its first result.
+    fn new(breaker: State) -> Self {
+        Self {
+            status: ProbeStatus::Unknown,
+            last: None,
+            consecutive_failures: 0,
+            incident: None,
+            in_maintenance: false,
+            flapping: false,
+            breaker,
+        }
+    }
+
     /// What a subscriber acts on (everything but the latest result itself).
     fn published(&self) -> (ProbeStatus, Option<&str>, bool, bool, State) {
         (
@@ -517,15 +530,7 @@ impl MonitorBuilder {
         breakers.set_wedding_day(wedding);
         let live: Vec<Live> = services
             .iter()
-            .map(|s| Live {
-                status: ProbeStatus::Unknown,
-                last: None,
-                consecutive_failures: 0,
-                incident: None,
-                in_maintenance: false,
-                flapping: false,
-                breaker: s.breaker.state(),
-            })
+            .map(|s| Live::new(s.breaker.state()))
             .collect();
         let first = Snapshot {
             at_ms: clock.now_ms(),
@@ -1057,15 +1062,7 @@ mod tests {
                 .at(42)
         };
         let lives = [
-            Live {
-                status: ProbeStatus::Unknown,
-                last: None,
-                consecutive_failures: 0,
-                incident: None,
-                in_maintenance: false,
-                flapping: false,
-                breaker: State::Closed,
-            },
+            Live::new(State::Closed),
             Live {
                 status: ProbeStatus::Unhealthy,
                 last: Some(result(ProbeStatus::Unhealthy, "HTTP 503", Some("req_1"))),
