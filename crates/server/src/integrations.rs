@@ -237,6 +237,12 @@ impl Serialize for Ts {
     }
 }
 
+/// A probe-store failure: logged in full, answered 503 (the caller may retry) without its detail.
+fn store_failed(e: wedsync_probe::store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "probe store failed");
+    ApiError::unavailable("the store is unavailable", 5)
+}
+
 /// `d` in seconds, rounded up to the millisecond (an open breaker never claims to admit a call
 /// earlier than it will).
 fn seconds_ceil_ms(d: Duration) -> f64 {
@@ -443,10 +449,7 @@ impl Integrations {
             .store
             .list_open_incidents()
             .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "probe store failed");
-                ApiError::unavailable("the store is unavailable", 5)
-            })?
+            .map_err(store_failed)?
             .into_iter()
             .map(|i| (i.service.clone(), i))
             .collect();
@@ -480,7 +483,7 @@ impl Integrations {
             self.store
                 .latest_results()
                 .await
-                .unwrap_or_default()
+                .map_err(store_failed)?
                 .into_iter()
                 .map(|r| (r.service.clone(), r))
                 .collect()
@@ -496,7 +499,7 @@ impl Integrations {
         let mut histories = Vec::with_capacity(selected.len());
         for s in &selected {
             histories.push(if with_history {
-                Some(self.history(&s.name).await)
+                Some(self.history(&s.name).await?)
             } else {
                 None
             });
@@ -594,16 +597,15 @@ impl Integrations {
     }
 
     /// The last 24 hours of `service`'s results from the hourly rollups, oldest first: the 24
-    /// completed hours and the current one (empty when the store cannot answer).
-    async fn history(&self, service: &str) -> Vec<HistoryView> {
+    /// completed hours and the current one.
+    async fn history(&self, service: &str) -> Result<Vec<HistoryView>, ApiError> {
         let since = wedsync_probe::now_ms() - 24 * HOUR_MS;
-        match self.store.hourly_history(service, since).await {
-            Ok(hours) => hours.iter().map(HistoryView::from).collect(),
-            Err(e) => {
-                tracing::warn!(service, error = %e, "hourly history unavailable");
-                Vec::new()
-            }
-        }
+        let hours = self
+            .store
+            .hourly_history(service, since)
+            .await
+            .map_err(store_failed)?;
+        Ok(hours.iter().map(HistoryView::from).collect())
     }
 
     /// The views of `selected` services (each with its breaker and history, in the same order)

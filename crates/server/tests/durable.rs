@@ -311,3 +311,43 @@ async fn graceful_shutdown_loses_no_acknowledged_webhook_on_sqlite() {
 async fn graceful_shutdown_loses_no_acknowledged_webhook_on_postgres() {
     shutdown_loses_nothing(Backend::pg().await).await;
 }
+
+/// The probe store failing under the health route (here: the SQLite rollup table gone): the
+/// route answers 503 with `Retry-After` and no store detail, instead of a report with an empty
+/// history that looks like "no data".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_history_from_a_failing_store_is_503_not_empty() {
+    use diesel::connection::SimpleConnection as _;
+    use diesel::Connection as _;
+
+    let stripe = wedsync_testkit::FakeStripe::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wsm.db");
+    let sections = format!(
+        "[store]\nurl = \"sqlite://{}\"\n\n[monitor]\nenabled = false\n",
+        path.display()
+    );
+    let cfg = common::stripe_service_config(&sections, &stripe, "T_STRIPE_KEY");
+    wedsync_monitor::Components::migrate(&cfg).await.unwrap();
+    let t = TestServer::start(cfg).await;
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let history = "/api/admin/integrations/health?include_history=true";
+    assert_eq!(t.get_as(history, &read).await.status(), 200);
+
+    let mut c = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+    c.batch_execute("DROP TABLE service_health_rollups_hourly")
+        .unwrap();
+    let r = t.get_as(history, &read).await;
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("rollups"), "store detail leaked: {text}");
+    // the report without history does not need the table
+    assert_eq!(
+        t.get_as("/api/admin/integrations/health", &read)
+            .await
+            .status(),
+        200
+    );
+    t.stop().await;
+}
