@@ -278,6 +278,11 @@ pub struct WorkerConfig {
     /// How often an idle worker polls the queue (`1s`).
     #[serde(default = "default_poll")]
     pub poll_interval: String,
+    /// How long a claim holds a delivery (`15s`). The worker renews it every third of that while
+    /// the attempt is in flight, so this bounds how long a dead process's deliveries wait before
+    /// another worker attempts them again.
+    #[serde(default = "default_lease")]
+    pub lease: String,
 }
 
 impl Default for WorkerConfig {
@@ -286,6 +291,7 @@ impl Default for WorkerConfig {
             enabled: true,
             concurrency: default_concurrency(),
             poll_interval: default_poll(),
+            lease: default_lease(),
         }
     }
 }
@@ -345,13 +351,27 @@ pub struct AlertsConfig {
 }
 
 /// `[ingress]`.
+///
+/// Raw webhook bodies are sealed at rest with a key ring: the current key seals, every key in the
+/// ring opens. The current key comes from `encryption_key_env` or `encryption_key_file`; with
+/// neither, an embedded (SQLite) store keeps a generated key in `<database file>.body-key`
+/// beside the database, and a PostgreSQL store refuses to start an ingress or worker process.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IngressConfig {
-    /// Environment variable holding the base64 32-byte key that encrypts raw webhook bodies at
-    /// rest. Unset: a random key per process (raw bodies cannot be replayed after a restart).
+    /// Environment variable holding the base64 32-byte key that seals raw webhook bodies.
     #[serde(default)]
     pub encryption_key_env: Option<String>,
+    /// File holding that key instead (base64, mode 0600). On SQLite it is created with a fresh key
+    /// when missing; on PostgreSQL every process must be given the same existing file.
+    #[serde(default)]
+    pub encryption_key_file: Option<String>,
+    /// The id recorded with every body the current key seals (`k1`). Give a new key a new id.
+    #[serde(default = "default_key_id")]
+    pub encryption_key_id: String,
+    /// Older keys that still open bodies they sealed, never used to seal (key rotation).
+    #[serde(default)]
+    pub old_encryption_keys: Vec<OldKeyConfig>,
     /// How long raw bodies are kept for replay (`7d`).
     #[serde(default = "default_raw_retention")]
     pub raw_body_retention: String,
@@ -361,9 +381,31 @@ impl Default for IngressConfig {
     fn default() -> Self {
         Self {
             encryption_key_env: None,
+            encryption_key_file: None,
+            encryption_key_id: default_key_id(),
+            old_encryption_keys: Vec::new(),
             raw_body_retention: default_raw_retention(),
         }
     }
+}
+
+/// One `[[ingress.old_encryption_keys]]` entry: an older key, by id, from an environment variable
+/// or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OldKeyConfig {
+    /// The id its bodies were sealed with.
+    pub id: String,
+    /// Environment variable holding it (base64).
+    #[serde(default)]
+    pub env: Option<String>,
+    /// File holding it (base64).
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+fn default_key_id() -> String {
+    "k1".into()
 }
 
 fn default_raw_retention() -> String {
@@ -405,6 +447,9 @@ fn default_concurrency() -> u32 {
 }
 fn default_poll() -> String {
     "1s".into()
+}
+fn default_lease() -> String {
+    "15s".into()
 }
 fn default_retention_interval() -> String {
     "1h".into()
@@ -640,14 +685,15 @@ impl Config {
             return Err(invalid("worker.concurrency", "must be at least 1"));
         }
         duration_key("worker.poll_interval", &self.worker.poll_interval)?;
+        if duration_key("worker.lease", &self.worker.lease)? < Duration::from_secs(3) {
+            return Err(invalid("worker.lease", "must be at least 3s"));
+        }
         duration_key("retention.interval", &self.retention.interval)?;
         duration_key(
             "ingress.raw_body_retention",
             &self.ingress.raw_body_retention,
         )?;
-        if let Some(env) = &self.ingress.encryption_key_env {
-            env_name_key("ingress.encryption_key_env", env)?;
-        }
+        self.validate_keys()?;
         if self.rate_limits.general_per_minute == 0 {
             return Err(invalid(
                 "rate_limits.general_per_minute",
@@ -672,6 +718,56 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_keys(&self) -> Result<(), ConfigError> {
+        let ing = &self.ingress;
+        if let Some(env) = &ing.encryption_key_env {
+            env_name_key("ingress.encryption_key_env", env)?;
+        }
+        if ing.encryption_key_env.is_some() && ing.encryption_key_file.is_some() {
+            return Err(invalid(
+                "ingress.encryption_key_file",
+                "set either encryption_key_env or encryption_key_file, not both",
+            ));
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let keys = std::iter::once((
+            "ingress.encryption_key_id".to_owned(),
+            &ing.encryption_key_id,
+        ))
+        .chain(
+            ing.old_encryption_keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("ingress.old_encryption_keys[{i}].id"), &k.id)),
+        );
+        for (key, id) in keys {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            {
+                return Err(invalid(key, "must be letters, digits, `_`, `-` or `.`"));
+            }
+            if !ids.insert(id.as_str()) {
+                return Err(invalid(key, format!("`{id}` names two keys")));
+            }
+        }
+        for (i, k) in ing.old_encryption_keys.iter().enumerate() {
+            let key = format!("ingress.old_encryption_keys[{i}]");
+            match (&k.env, &k.file) {
+                (Some(env), None) => env_name_key(&format!("{key}.env"), env)?,
+                (None, Some(_)) => {}
+                _ => return Err(invalid(key, "set exactly one of `env` or `file`")),
+            }
+        }
+        Ok(())
+    }
+
+    /// `worker.lease` as a duration.
+    pub fn worker_lease(&self) -> Duration {
+        parse_duration(&self.worker.lease).unwrap_or(Duration::from_secs(15))
     }
 
     /// The validated listen address.
@@ -742,6 +838,12 @@ impl Config {
             names.extend(w.handler_secret_env.as_deref());
         }
         names.extend(self.ingress.encryption_key_env.as_deref());
+        names.extend(
+            self.ingress
+                .old_encryption_keys
+                .iter()
+                .filter_map(|k| k.env.as_deref()),
+        );
         names.extend(self.alerts.slack_webhook_env.as_deref());
         names.extend(self.alerts.pagerduty_routing_key_env.as_deref());
         names.into_iter().filter_map(|n| self.secret(n)).collect()

@@ -48,6 +48,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod bodykeys;
 pub mod check;
 pub mod config;
 pub mod demo;
@@ -118,6 +119,9 @@ pub struct Components {
     pub sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
     /// Probes to use instead of the built-in ones, by service name (tests, the demo).
     pub probes: BTreeMap<String, Arc<dyn wedsync_probe::HealthProbe>>,
+    /// Where the raw-body key lives when `[ingress]` names none (beside a SQLite file; required
+    /// on PostgreSQL; per process for an in-memory store).
+    pub key_home: bodykeys::KeyHome,
     /// Breaker state shared with the other instances on the same PostgreSQL (`None`: breakers are
     /// local to this process, as with SQLite).
     pub breaker_sync: Option<Arc<PgBreakerSync>>,
@@ -140,6 +144,7 @@ impl Components {
             sinks: Vec::new(),
             probes: BTreeMap::new(),
             breaker_sync: None,
+            key_home: bodykeys::KeyHome::Ephemeral,
         }
     }
 
@@ -188,6 +193,7 @@ impl Components {
             }
             StoreKind::Sqlite(path) => {
                 let s = Arc::new(wedsync_store::SqliteStore::open(path).await.map_err(err)?);
+                c.key_home = bodykeys::KeyHome::beside_database(std::path::Path::new(path));
                 c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
                 c.probe_store = s.clone();
                 c.webhook_store = s.clone();
@@ -205,6 +211,7 @@ impl Components {
                 c.probe_store = s.clone();
                 c.webhook_store = s.clone();
                 c.breaker_sync = Some(PgBreakerSync::start((*s).clone()));
+                c.key_home = bodykeys::KeyHome::Required;
                 c.readiness = Arc::new(StoreReady(s));
             }
         }
@@ -331,7 +338,7 @@ pub async fn start_with(
         "wedsync-monitor-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let cipher = body_cipher(&cfg)?;
+    let cipher = bodykeys::key_ring(&cfg, &components.key_home)?;
     let mut registry = wedsync_breaker::Registry::builder()
         .default_config(service_breaker_config())
         .instance(instance.clone());
@@ -450,6 +457,19 @@ pub async fn start_with(
         }));
         tracing::info!(services = cfg.services.len(), "monitor started");
     }
+    if bodykeys::needs_key(&cfg) {
+        // bodies sealed with a key this process does not have: loud now, not at their first attempt
+        let (store, ring, metrics) = (
+            components.webhook_store.clone(),
+            cipher.clone(),
+            app.metrics().clone(),
+        );
+        background.push(tokio::spawn(async move {
+            if let Err(e) = bodykeys::check_stored_keys(&*store, &ring, &metrics).await {
+                tracing::warn!(error = %e, "could not check the stored raw bodies' keys");
+            }
+        }));
+    }
     if cfg.worker.enabled {
         let worker = Arc::new(build_worker(
             &cfg,
@@ -457,6 +477,7 @@ pub async fn start_with(
             components.webhook_store.clone(),
             cipher,
             breakers.clone(),
+            app.metrics().clone(),
         )?);
         for _ in 0..cfg.worker.concurrency {
             let worker = worker.clone();
@@ -569,29 +590,6 @@ pub fn handler_breaker_config() -> wedsync_breaker::BreakerConfig {
         .unwrap_or_default()
 }
 
-fn body_cipher(cfg: &Config) -> Result<BodyCipher, StartError> {
-    match &cfg.ingress.encryption_key_env {
-        Some(env) => {
-            let key = cfg.require_secret("ingress.encryption_key_env", env)?;
-            BodyCipher::from_base64("k1", &wedsync_webhooks::Secret::new(key.expose())).map_err(
-                |e| {
-                    StartError::Config(config::ConfigError::Invalid {
-                        key: "ingress.encryption_key_env".into(),
-                        message: format!("not a base64 32-byte key: {e}"),
-                    })
-                },
-            )
-        }
-        None => {
-            tracing::warn!(
-                "ingress.encryption_key_env is not set: raw webhook bodies are sealed with a \
-                 random per-process key and cannot be replayed after a restart"
-            );
-            Ok(BodyCipher::new("ephemeral", &BodyCipher::generate_key()))
-        }
-    }
-}
-
 /// A random Standard Webhooks secret (`whsec_<base64>`).
 pub fn random_whsec() -> String {
     use base64::Engine as _;
@@ -607,6 +605,7 @@ fn build_worker(
     store: Arc<dyn WebhookStore>,
     cipher: BodyCipher,
     breakers: Arc<wedsync_breaker::Registry>,
+    metrics: Arc<Metrics>,
 ) -> Result<wedsync_webhooks::delivery::Worker, StartError> {
     let transport = wedsync_webhooks::forward::ReqwestTransport::new()
         .map_err(|e| StartError::Store(format!("cannot build the HTTP client: {e}")))?;
@@ -618,7 +617,8 @@ fn build_worker(
         breakers,
         Arc::new(wedsync_webhooks::clock::SystemClock),
     )
-    .events(Arc::new(FailedDeliveryLog));
+    .events(Arc::new(bodykeys::WorkerEvents::new(metrics)))
+    .heartbeat(cfg.worker_lease(), cfg.worker_lease() / 3);
     for (name, w) in &cfg.webhooks {
         let (Some(provider), Some(url)) = (webhooks::provider_of(name), &w.forward_to) else {
             continue;
@@ -642,22 +642,6 @@ fn build_worker(
         );
     }
     Ok(worker)
-}
-
-/// Logs exhausted deliveries (the alert sinks get them through the monitor when it runs).
-#[derive(Debug)]
-struct FailedDeliveryLog;
-
-impl wedsync_webhooks::delivery::EventSink for FailedDeliveryLog {
-    fn delivery_failed(&self, e: &wedsync_webhooks::delivery::DeliveryFailed) {
-        tracing::error!(
-            delivery = %e.delivery_id,
-            provider = %e.provider,
-            attempts = e.attempts,
-            reason = %e.reason,
-            "webhook delivery failed for good"
-        );
-    }
 }
 
 /// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully.

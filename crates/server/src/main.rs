@@ -42,6 +42,9 @@ enum Command {
     ApiKey(ApiKeyCommand),
     /// Run every configured probe once, print a table, exit non-zero if any is unhealthy.
     Check,
+    /// Raw-body encryption keys: generate one, check the stored bodies, re-seal after a rotation.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Play the newcomer's demo: fake providers, a Saturday Stripe outage, webhooks, a replay.
     Demo {
         /// End the demo by itself after this many seconds (default: run until Ctrl-C).
@@ -71,6 +74,17 @@ enum ApiKeyCommand {
         /// The key id (`key_…`).
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a fresh random key (base64, 32 bytes) for `ingress.encryption_key_env` or a key file.
+    Generate,
+    /// Try to open every stored raw body with the configured keys; exit 1 if any does not open.
+    Check,
+    /// Re-seal the bodies of older keys with the current key (then the old key can be removed);
+    /// exit 1 if any body opens with no configured key.
+    Reseal,
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
@@ -114,6 +128,12 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
             .await
             .map(|()| ExitCode::SUCCESS);
+    }
+    if let Command::Keys(KeysCommand::Generate) = cli.command {
+        use base64::Engine as _;
+        let key = wedsync_webhooks::crypto::BodyCipher::generate_key();
+        println!("{}", base64::engine::general_purpose::STANDARD.encode(key));
+        return Ok(ExitCode::SUCCESS);
     }
     let cfg = load_config(&cli)?;
     logging::init(cli.log_format, Scrubber::new(&cfg.known_secrets()));
@@ -183,6 +203,24 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => {
             let healthy = wedsync_monitor::check::run(&cfg, &mut std::io::stdout()).await?;
             Ok(if healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Keys(cmd) => {
+            use wedsync_webhooks::keys::{rekey, RekeyMode};
+            let components = wedsync_monitor::Components::build(&cfg).await?;
+            let ring = wedsync_monitor::bodykeys::existing_key_ring(&cfg, &components.key_home)?;
+            let mode = match cmd {
+                KeysCommand::Reseal => RekeyMode::Reseal,
+                KeysCommand::Check | KeysCommand::Generate => RekeyMode::Check,
+            };
+            let report = rekey(&*components.webhook_store, &ring, mode)
+                .await
+                .context("reading the stored raw bodies")?;
+            wedsync_monitor::bodykeys::print_report(&report, &mut std::io::stdout())?;
+            Ok(if report.unopenable() == 0 {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -195,3 +195,126 @@ async fn check_prints_a_table_and_its_exit_status_says_whether_all_are_healthy()
         "secret leaked"
     );
 }
+
+/// Seals `n` queued Stripe deliveries with `cipher` straight into the SQLite store at `db`.
+async fn seal_into(db: &Path, cipher: &wedsync_webhooks::crypto::BodyCipher, n: usize) {
+    use wedsync_webhooks::store::{NewDelivery, WebhookStore as _};
+    use wedsync_webhooks::Provider;
+    let store = wedsync_store::SqliteStore::open(db).await.unwrap();
+    for _ in 0..n {
+        let id = uuid::Uuid::new_v4();
+        let now = time::OffsetDateTime::now_utc();
+        let body = cipher.seal(id, b"{\"id\":\"evt\"}").unwrap();
+        let mut new = NewDelivery::verified(id, Provider::Stripe, id.to_string(), Some(body), now);
+        new.raw_body_expires_at = Some(now + time::Duration::days(7));
+        new.next_attempt_at = Some(now + time::Duration::hours(1));
+        store.insert_delivery(new).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_generate_check_and_reseal_after_a_rotation() {
+    use base64::Engine as _;
+    use wedsync_webhooks::crypto::BodyCipher;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tempfile::tempdir().unwrap();
+    let generate = || {
+        let o = run(dir.path(), &["keys", "generate"], &[]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let line = text(&o).0.trim().to_owned();
+        assert_eq!(b64.decode(&line).unwrap().len(), 32, "{line}");
+        line
+    };
+    let (old, new, wrong) = (generate(), generate(), generate());
+    assert_ne!(old, new);
+
+    let db = dir.path().join("wsm.db");
+    let old_bytes: [u8; 32] = b64.decode(&old).unwrap().try_into().unwrap();
+    seal_into(&db, &BodyCipher::new("k1", &old_bytes), 3).await;
+    let write_cfg = |name: &str, ingress: &str| {
+        let text = format!(
+            "[store]\nurl = \"sqlite://{}\"\n\n[webhooks.stripe]\nsecret_env = \"T_WHSEC\"\n\n[ingress]\n{ingress}\n",
+            db.display()
+        );
+        std::fs::write(dir.path().join(name), text).unwrap();
+        name.to_owned()
+    };
+    let rotated = write_cfg(
+        "rotated.toml",
+        "encryption_key_env = \"T_NEW\"\nencryption_key_id = \"k2\"\n\
+         [[ingress.old_encryption_keys]]\nid = \"k1\"\nenv = \"T_OLD\"",
+    );
+    let only_new = write_cfg(
+        "new.toml",
+        "encryption_key_env = \"T_NEW\"\nencryption_key_id = \"k2\"",
+    );
+    let env = [
+        ("T_NEW", new.as_str()),
+        ("T_OLD", old.as_str()),
+        ("T_WRONG", wrong.as_str()),
+        ("T_WHSEC", "whsec_dGVzdA=="),
+    ];
+    let keys = |cfg: &str, cmd: &str| run(dir.path(), &["--config", cfg, "keys", cmd], &env);
+
+    // before the re-seal: everything opens, nothing moved yet; the old key is still needed
+    let o = keys(&rotated, "check");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("sealing key: k2"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("k1 ") && l.contains(" yes ")),
+        "{out}"
+    );
+    let o = keys(&only_new, "check");
+    let (out, _) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "k1's bodies open with no key: {out}"
+    );
+    assert!(
+        out.contains("3 bodies sealed with `k1` open with no configured key"),
+        "{out}"
+    );
+
+    // re-seal, then the old key can go
+    let o = keys(&rotated, "reseal");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let k1 = out.lines().find(|l| l.starts_with("k1 ")).unwrap();
+    assert_eq!(k1.split_whitespace().nth(5), Some("3"), "resealed: {out}");
+    let o = keys(&only_new, "check");
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(!out.lines().any(|l| l.starts_with("k1 ")), "{out}");
+
+    // the wrong key under the right id: reported, exit 1, no key material printed
+    let wrong_cfg = write_cfg(
+        "wrong.toml",
+        "encryption_key_env = \"T_WRONG\"\nencryption_key_id = \"k2\"",
+    );
+    let o = keys(&wrong_cfg, "check");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("it is the wrong key"), "{out}");
+    for k in [&old, &new, &wrong] {
+        assert!(!out.contains(k.as_str()) && !err.contains(k.as_str()));
+    }
+
+    // an embedded store whose key file is gone: `keys check` says so and invents none
+    let o = run(
+        dir.path(),
+        &[
+            "--store-url",
+            &format!("sqlite://{}", db.display()),
+            "keys",
+            "check",
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}{err}");
+    assert!(err.contains("wsm.db.body-key does not exist"), "{err}");
+    assert!(!dir.path().join("wsm.db.body-key").exists());
+}

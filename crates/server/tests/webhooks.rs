@@ -16,8 +16,9 @@ use wedsync_monitor::config::{Config, Secret};
 use wedsync_monitor::Components;
 use wedsync_testkit::{fixtures, FakeWebhookHandler, Scenario};
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, InMemoryStore,
-    InsertOutcome, NewDelivery, ReplayJob, ReplayRequest, StoreError, WebhookStore,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
+    InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
+    StoreError, WebhookStore,
 };
 use wedsync_webhooks::verify::{standard, stripe, twilio};
 
@@ -433,6 +434,32 @@ impl WebhookStore for FlakyStore {
     }
     async fn get_replay_job(&self, id: Uuid) -> Result<Option<ReplayJob>, StoreError> {
         self.inner.get_replay_job(id).await
+    }
+    async fn renew_leases(
+        &self,
+        tokens: &[ClaimToken],
+        until: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.inner.renew_leases(tokens, until).await
+    }
+    async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError> {
+        self.inner.raw_body_keys().await
+    }
+    async fn sealed_bodies(
+        &self,
+        key_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<SealedBody>, StoreError> {
+        self.inner.sealed_bodies(key_id, after, limit).await
+    }
+    async fn replace_raw_body(
+        &self,
+        id: Uuid,
+        key_id: &str,
+        body: EncryptedBody,
+    ) -> Result<bool, StoreError> {
+        self.inner.replace_raw_body(id, key_id, body).await
     }
 }
 

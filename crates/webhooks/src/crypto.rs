@@ -74,6 +74,21 @@ impl BodyCipher {
         self
     }
 
+    /// The id of the key that seals new bodies.
+    pub fn sealing_key_id(&self) -> &str {
+        self.keys.first().map_or("", |(id, _)| id.as_str())
+    }
+
+    /// Every configured key id, the sealing key first.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|(id, _)| id.as_str())
+    }
+
+    /// Whether a key with this id is configured.
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.keys.iter().any(|(id, _)| id == key_id)
+    }
+
     /// A fresh random key (for tests and `generate-key` tooling).
     pub fn generate_key() -> [u8; KEY_LEN] {
         XChaCha20Poly1305::generate_key(&mut OsRng).into()

@@ -3,6 +3,7 @@
 //! deliveries.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,10 @@ use crate::provider::Provider;
 use crate::retry::{parse_retry_after, AttemptOutcome, Decision, GiveUp, RetryPolicy};
 use crate::sanitize::{RedactSanitizer, Sanitizer};
 use crate::secret::Secret;
-use crate::store::{AttemptRecord, Claimed, ErrorKind, Priority, StoreError, WebhookStore};
+use crate::store::{
+    AttemptRecord, ClaimToken, Claimed, ErrorKind, Priority, ReplayRequest, StoreError,
+    WebhookStore,
+};
 use crate::verify::{standard, VerifyError};
 use crate::MAX_EXCERPT_BYTES;
 
@@ -115,10 +119,42 @@ pub struct DeliveryFailed {
     pub at: OffsetDateTime,
 }
 
-/// Receives [`DeliveryFailed`] events. Must not block.
+/// Emitted when a delivery's raw body cannot be opened with any configured key (the key is
+/// missing or wrong). The delivery is not given up: it waits, re-scheduled every
+/// [`KEY_WAIT`], until a key that opens it is configured (or its body expires). Deserves an alert:
+/// nothing of this provider reaches the handler meanwhile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BodyUnopenable {
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// Its provider.
+    pub provider: Provider,
+    /// The key id recorded with the body.
+    pub key_id: String,
+    /// Why it did not open (`no encryption key … is configured`, or a decryption failure).
+    pub reason: String,
+    /// When it will be tried again.
+    pub retry_at: OffsetDateTime,
+}
+
+/// How long a delivery whose body no configured key opens waits before it is tried again.
+pub const KEY_WAIT: Duration = Duration::from_secs(60);
+
+/// Receives the worker's events. Must not block.
 pub trait EventSink: Send + Sync {
     /// A delivery failed for good.
     fn delivery_failed(&self, event: &DeliveryFailed);
+
+    /// A delivery's raw body could not be opened; it waits for the key (see [`BodyUnopenable`]).
+    fn body_unopenable(&self, event: &BodyUnopenable) {
+        let _ = event;
+    }
+
+    /// `worker` released `count` expired leases: another worker (or process) died or stalled
+    /// while it held those deliveries; they are attempted again now.
+    fn leases_reclaimed(&self, worker: &str, count: u64) {
+        let _ = (worker, count);
+    }
 }
 
 /// An [`EventSink`] that drops everything.
@@ -161,8 +197,44 @@ pub enum WorkerError {
     Signing(#[from] VerifyError),
 }
 
+/// Counters of one [`Worker`] (shared by every task that runs it).
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    reclaimed: AtomicU64,
+    renewed: AtomicU64,
+    renew_failures: AtomicU64,
+    unopenable: AtomicU64,
+}
+
+impl WorkerStats {
+    /// Expired leases this worker released (deliveries a dead or stalled worker held).
+    pub fn reclaimed(&self) -> u64 {
+        self.reclaimed.load(Ordering::Relaxed)
+    }
+
+    /// Leases extended by the heartbeat.
+    pub fn renewed(&self) -> u64 {
+        self.renewed.load(Ordering::Relaxed)
+    }
+
+    /// Heartbeats that could not reach the store.
+    pub fn renew_failures(&self) -> u64 {
+        self.renew_failures.load(Ordering::Relaxed)
+    }
+
+    /// Attempts that found a body no configured key opens.
+    pub fn unopenable(&self) -> u64 {
+        self.unopenable.load(Ordering::Relaxed)
+    }
+}
+
 /// Claims and forwards deliveries. Run one or more per process; any number of processes may share
 /// one store.
+///
+/// A claim holds a lease. Without a heartbeat the lease must outlast a whole claimed batch (the
+/// default, 120 s, does); with [`Worker::heartbeat`] (feature `forward`) a short lease is renewed
+/// while the batch is in flight, so the deliveries of a worker that dies are attempted again by
+/// another one within one short lease.
 pub struct Worker {
     id: String,
     store: Arc<dyn WebhookStore>,
@@ -174,7 +246,9 @@ pub struct Worker {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     lease: Duration,
+    heartbeat: Option<Duration>,
     batch: usize,
+    stats: WorkerStats,
 }
 
 impl std::fmt::Debug for Worker {
@@ -183,6 +257,7 @@ impl std::fmt::Debug for Worker {
             .field("id", &self.id)
             .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
             .field("lease", &self.lease)
+            .field("heartbeat", &self.heartbeat)
             .field("batch", &self.batch)
             .finish_non_exhaustive()
     }
@@ -215,7 +290,9 @@ impl Worker {
             events: Arc::new(NoEvents),
             clock,
             lease: Duration::from_secs(120),
+            heartbeat: None,
             batch: 16,
+            stats: WorkerStats::default(),
         }
     }
 
@@ -235,6 +312,22 @@ impl Worker {
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// Short leases renewed while the batch is in flight: each claim holds `lease`, extended by
+    /// `lease` every `every` until the attempt is reported. `every` should be at most a third of
+    /// `lease`, so that a slow store round trip does not let a live lease run out. A worker that
+    /// dies stops renewing, and its deliveries are attempted again once `lease` has passed.
+    #[cfg(feature = "forward")]
+    pub fn heartbeat(mut self, lease: Duration, every: Duration) -> Self {
+        self.lease = lease;
+        self.heartbeat = Some(every.max(Duration::from_millis(10)));
+        self
+    }
+
+    /// This worker's counters.
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
     }
 
     /// Deliveries claimed per round (default 16).
@@ -258,12 +351,26 @@ impl Worker {
     /// Returns how many attempts were made.
     pub async fn run_once(&self) -> Result<usize, WorkerError> {
         let now = self.clock.now();
-        self.store.reclaim_expired(now).await?;
+        let reclaimed = self.store.reclaim_expired(now).await?;
+        if reclaimed > 0 {
+            self.stats.reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
+            self.events.leases_reclaimed(&self.id, reclaimed);
+        }
         let claimed = self
             .store
             .claim(&self.id, now, self.lease, self.batch)
             .await?;
         let n = claimed.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let tokens: Vec<ClaimToken> = claimed.iter().map(|c| c.token).collect();
+        self.with_heartbeat(&tokens, self.process_all(claimed))
+            .await?;
+        Ok(n)
+    }
+
+    async fn process_all(&self, claimed: Vec<Claimed>) -> Result<(), WorkerError> {
         for c in claimed {
             match self.process(c).await {
                 // Another worker took over after our lease ran out: its attempt counts.
@@ -271,7 +378,46 @@ impl Worker {
                 r => r?,
             }
         }
-        Ok(n)
+        Ok(())
+    }
+
+    /// Runs `work` while renewing the leases of `tokens` every heartbeat (when configured).
+    #[cfg(feature = "forward")]
+    async fn with_heartbeat(
+        &self,
+        tokens: &[ClaimToken],
+        work: impl std::future::Future<Output = Result<(), WorkerError>>,
+    ) -> Result<(), WorkerError> {
+        let Some(every) = self.heartbeat else {
+            return work.await;
+        };
+        tokio::pin!(work);
+        let start = tokio::time::Instant::now() + every;
+        let mut tick = tokio::time::interval_at(start, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                r = &mut work => return r,
+                _ = tick.tick() => {
+                    let until = self.clock.now() + self.lease;
+                    // bounded, so that a store that hangs cannot stall the attempts themselves
+                    let renewed = tokio::time::timeout(every, self.store.renew_leases(tokens, until));
+                    match renewed.await {
+                        Ok(Ok(n)) => { self.stats.renewed.fetch_add(n, Ordering::Relaxed); }
+                        _ => { self.stats.renew_failures.fetch_add(1, Ordering::Relaxed); }
+                    }
+                }
+            }
+        }
+    }
+
+    #[cfg(not(feature = "forward"))]
+    async fn with_heartbeat(
+        &self,
+        _tokens: &[ClaimToken],
+        work: impl std::future::Future<Output = Result<(), WorkerError>>,
+    ) -> Result<(), WorkerError> {
+        work.await
     }
 
     /// Forward one claimed delivery and report the attempt.
@@ -304,12 +450,17 @@ impl Worker {
                 )
                 .await;
         };
-        let body = match d.raw_body.as_ref().map(|b| self.cipher.open(d.id, b)) {
-            Some(Ok(b)) => b,
+        let body = match d.raw_body.as_ref().map(|b| (b, self.cipher.open(d.id, b))) {
+            Some((_, Ok(b))) => b,
+            Some((sealed, Err(e))) if crate::keys::is_key_problem(&e) => {
+                return self
+                    .wait_for_key(&claimed, record, &sealed.key_id, &e)
+                    .await;
+            }
             other => {
                 record.error_kind = Some(ErrorKind::Other);
                 record.response_excerpt = Some(match other {
-                    Some(Err(e)) => e.to_string(),
+                    Some((_, Err(e))) => e.to_string(),
                     _ => "raw body expired".to_owned(),
                 });
                 let last_error = record.error_kind;
@@ -395,6 +546,47 @@ impl Worker {
         };
         permit.record_elapsed(breaker_outcome(&outcome), elapsed);
         self.finish(&claimed, record, &handler.retry, outcome).await
+    }
+
+    /// The body did not open with any configured key: record the attempt, put the delivery back
+    /// at the start of its retry schedule [`KEY_WAIT`] from now (so waiting for the key never
+    /// exhausts it), count it and tell the event sink.
+    async fn wait_for_key(
+        &self,
+        claimed: &Claimed,
+        mut record: AttemptRecord,
+        key_id: &str,
+        e: &crate::crypto::CryptoError,
+    ) -> Result<(), WorkerError> {
+        let d = &claimed.delivery;
+        let now = self.clock.now();
+        let retry_at = now + KEY_WAIT;
+        record.error_kind = Some(ErrorKind::Other);
+        record.response_excerpt = Some(format!("waiting for the key: {e}"));
+        self.store
+            .fail(&claimed.token, record, Some(retry_at))
+            .await?;
+        let replay = ReplayRequest {
+            at: retry_at,
+            trigger: claimed.trigger,
+            single_attempt: d.single_attempt,
+            force: false,
+            now,
+        };
+        match self.store.schedule_replay(d.id, replay).await {
+            // replayed or reclaimed meanwhile: it is queued either way
+            Ok(_) | Err(StoreError::InFlight | StoreError::AlreadyDelivered) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.stats.unopenable.fetch_add(1, Ordering::Relaxed);
+        self.events.body_unopenable(&BodyUnopenable {
+            delivery_id: d.id,
+            provider: d.provider,
+            key_id: key_id.to_owned(),
+            reason: e.to_string(),
+            retry_at,
+        });
+        Ok(())
     }
 
     async fn finish(

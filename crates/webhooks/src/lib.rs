@@ -76,6 +76,7 @@ pub mod event;
 #[cfg(feature = "forward")]
 pub mod forward;
 pub mod ingest;
+pub mod keys;
 pub mod priority;
 pub mod provider;
 pub mod replay;

@@ -22,8 +22,8 @@ mod sqlite;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::store::{
-    AttemptRecord, AttemptTrigger, Claimed, Delivery, DeliveryQuery, DeliveryStatus, ErrorKind,
-    Priority, ReplayRequest, StoreError as WebhookError,
+    AttemptRecord, AttemptTrigger, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
+    ErrorKind, KeyUsage, Priority, ReplayRequest, SealedBody, StoreError as WebhookError,
 };
 
 use crate::error::StoreError;
@@ -402,7 +402,8 @@ pub(crate) struct Report {
 }
 
 /// How placeholders are written: `$1` on PostgreSQL, `?1` on SQLite; a UUID parameter is cast
-/// on PostgreSQL (ids are bound as text) and plain on SQLite (ids are stored as text).
+/// on PostgreSQL (ids are bound as text) and plain on SQLite (ids are stored as text). Statements
+/// that bind ids as binary `uuid` on PostgreSQL write them with [`Dialect::p`].
 pub(crate) trait Dialect {
     /// Placeholder `n` (1-based).
     fn p(n: usize) -> String;
@@ -526,6 +527,98 @@ pub(crate) fn purge_sql<D: Dialect>(key: &str) -> String {
              WHERE raw_body IS NOT NULL AND raw_body_expires_at <= {now} LIMIT {n})",
         now = D::p(1),
         n = D::p(2)
+    )
+}
+
+/// Kept raw bodies per key id, and how many of them belong to queued deliveries. No
+/// placeholders: the same text on both dialects.
+///
+/// Every write sets or clears the three raw-body columns together, so a kept body always has a
+/// key id; a NULL one would read as `""`, as the delivery rows read it (`sealed_sql` and
+/// `replace_body_sql` match it the same way). Not ordered here: PostgreSQL orders text by the
+/// database's collation, the trait by bytes ([`key_usage`] sorts).
+pub(crate) const RAW_BODY_KEYS_SQL: &str = "\
+SELECT COALESCE(raw_body_key_id, '') AS key_id, count(*) AS bodies,
+    count(*) FILTER (WHERE status IN ('pending', 'retrying')) AS queued
+FROM webhook_delivery_log WHERE raw_body IS NOT NULL
+GROUP BY COALESCE(raw_body_key_id, '')";
+
+/// A row of [`RAW_BODY_KEYS_SQL`].
+#[derive(diesel::QueryableByName)]
+pub(crate) struct KeyRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key_id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    bodies: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    queued: i64,
+}
+
+/// [`RAW_BODY_KEYS_SQL`]'s rows as [`KeyUsage`]s, ordered by key id bytewise (as `str`s
+/// compare, whatever the database's collation).
+pub(crate) fn key_usage(rows: Vec<KeyRow>) -> Vec<KeyUsage> {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let mut out: Vec<KeyUsage> = rows
+        .into_iter()
+        .map(|r| KeyUsage {
+            key_id: r.key_id,
+            bodies: n(r.bodies),
+            queued: n(r.queued),
+        })
+        .collect();
+    out.sort_unstable_by(|a, b| a.key_id.cmp(&b.key_id));
+    out
+}
+
+/// Up to a limit of kept raw bodies sealed with one key, by id; with `after`, only ids above it
+/// (two texts rather than `$2 IS NULL OR id > $2`, so the primary key bounds the scan). Binds:
+/// key id, `after` (only with it), limit. Ids are bound and read as stored: binary `uuid` on
+/// PostgreSQL, lowercase hyphenated text on SQLite — both order like `Uuid` (bytewise; `0-9`
+/// sort below `a-f`, and the hyphens stand at the same places in every id).
+pub(crate) fn sealed_sql<D: Dialect>(after: bool) -> String {
+    let (after, limit) = if after {
+        (format!(" AND id > {}", D::p(2)), D::p(3))
+    } else {
+        (String::new(), D::p(2))
+    };
+    format!(
+        "SELECT id, raw_body_nonce, raw_body FROM webhook_delivery_log \
+         WHERE raw_body IS NOT NULL AND COALESCE(raw_body_key_id, '') = {key}{after} \
+         ORDER BY id LIMIT {limit}",
+        key = D::p(1)
+    )
+}
+
+/// One row of [`sealed_sql`] as a [`SealedBody`] (sealed with `key_id`, the key asked for).
+pub(crate) fn sealed_body(
+    delivery_id: Uuid,
+    key_id: &str,
+    nonce: Option<Vec<u8>>,
+    ciphertext: Vec<u8>,
+) -> SealedBody {
+    SealedBody {
+        delivery_id,
+        body: EncryptedBody {
+            key_id: key_id.to_owned(),
+            nonce: nonce.unwrap_or_default(),
+            ciphertext,
+        },
+    }
+}
+
+/// Re-seals one kept raw body, only while it is still sealed with the expected key (a purged
+/// body is never brought back). Binds: id (binary `uuid` on PostgreSQL), expected key id, key
+/// id, nonce, ciphertext.
+pub(crate) fn replace_body_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_delivery_log SET raw_body_key_id = {key}, raw_body_nonce = {nonce}, \
+             raw_body = {ct} \
+         WHERE id = {id} AND raw_body IS NOT NULL AND COALESCE(raw_body_key_id, '') = {expected}",
+        id = D::p(1),
+        expected = D::p(2),
+        key = D::p(3),
+        nonce = D::p(4),
+        ct = D::p(5),
     )
 }
 

@@ -13,14 +13,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, InsertOutcome,
-    NewDelivery, ReplayJob, ReplayRequest, StoreError as WebhookError, Verdict, WebhookStore,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
+    InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
+    StoreError as WebhookError, Verdict, WebhookStore,
 };
 
 use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
-    job_update_sql, lease_until, list_sql, owner_sql, purge_sql, replay_refusal, replay_update_sql,
-    Dialect, Outcome, Param, Report, WResult, DELIVERY_COLUMNS,
+    job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
+    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Dialect, KeyRow, Outcome, Param,
+    Report, WResult, DELIVERY_COLUMNS, RAW_BODY_KEYS_SQL,
 };
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
@@ -536,6 +538,14 @@ WITH e AS (
 SELECT count(*) AS n FROM u";
 static RECLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(RECLAIM_SQL));
 
+/// Lease renewal: every token in one statement, each row found by its primary key (and, as a
+/// change of no indexed column, a HOT update).
+const RENEW_SQL: &str = "\
+UPDATE webhook_delivery_log AS d SET lease_expires_at = $4
+FROM unnest($1::uuid[], $2::uuid[], $3::int4[]) AS t(id, token, attempt)
+WHERE d.id = t.id AND d.lease_token = t.token AND d.attempt_count = t.attempt";
+static RENEW: LazyLock<Statement> = LazyLock::new(|| Statement::new(RENEW_SQL));
+
 /// The fixed statements built from the shared SQL of `super`.
 static GET_SQL: LazyLock<String> = LazyLock::new(get_sql::<PgDialect>);
 static GET: LazyLock<Statement> = LazyLock::new(|| Statement::new(&GET_SQL));
@@ -553,6 +563,24 @@ static JOB_INSERT_SQL: LazyLock<String> = LazyLock::new(super::job_insert_sql::<
 static JOB_INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_INSERT_SQL));
 static JOB_UPDATE_SQL: LazyLock<String> = LazyLock::new(job_update_sql::<PgDialect>);
 static JOB_UPDATE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_UPDATE_SQL));
+static RAW_BODY_KEYS: LazyLock<Statement> = LazyLock::new(|| Statement::new(RAW_BODY_KEYS_SQL));
+static SEALED_SQL: LazyLock<String> = LazyLock::new(|| sealed_sql::<PgDialect>(false));
+static SEALED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&SEALED_SQL));
+static SEALED_AFTER_SQL: LazyLock<String> = LazyLock::new(|| sealed_sql::<PgDialect>(true));
+static SEALED_AFTER: LazyLock<Statement> = LazyLock::new(|| Statement::new(&SEALED_AFTER_SQL));
+static REPLACE_BODY_SQL: LazyLock<String> = LazyLock::new(replace_body_sql::<PgDialect>);
+static REPLACE_BODY: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPLACE_BODY_SQL));
+
+/// A row of [`super::sealed_sql`].
+#[derive(diesel::QueryableByName)]
+struct SealedRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: PgUuid,
+    #[diesel(sql_type = Nullable<Binary>)]
+    raw_body_nonce: Option<Vec<u8>>,
+    #[diesel(sql_type = Binary)]
+    raw_body: Vec<u8>,
+}
 
 #[derive(diesel::QueryableByName)]
 struct CountRow {
@@ -659,6 +687,82 @@ impl WebhookStore for PgStore {
             crate::pg::wake_workers(&self.inner);
         }
         Ok(u64::try_from(row.n).unwrap_or(0))
+    }
+
+    async fn renew_leases(&self, tokens: &[ClaimToken], until: OffsetDateTime) -> WResult<u64> {
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        let ids = |f: fn(&ClaimToken) -> Uuid| tokens.iter().map(|t| PgUuid(f(t))).collect();
+        let mut conn = self.conn().await?;
+        let n = RENEW
+            .query()
+            .bind::<Array<diesel::sql_types::Uuid>, Vec<PgUuid>>(ids(|t| t.delivery_id))
+            .bind::<Array<diesel::sql_types::Uuid>, Vec<PgUuid>>(ids(|t| t.lease_token))
+            .bind::<Array<Integer>, _>(tokens.iter().map(|t| i32_of(t.attempt)).collect::<Vec<_>>())
+            .bind::<Timestamptz, _>(until)
+            .execute(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(n as u64)
+    }
+
+    async fn raw_body_keys(&self) -> WResult<Vec<KeyUsage>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<KeyRow> = RAW_BODY_KEYS
+            .query()
+            .load(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(key_usage(rows))
+    }
+
+    async fn sealed_bodies(
+        &self,
+        key_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> WResult<Vec<SealedBody>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let q = match after {
+            None => SEALED.query().bind::<Text, _>(key_id),
+            Some(after) => SEALED_AFTER
+                .query()
+                .bind::<Text, _>(key_id)
+                .bind::<diesel::sql_types::Uuid, _>(PgUuid(after)),
+        };
+        let mut conn = self.conn().await?;
+        let rows: Vec<SealedRow> = q
+            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+            .load(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| sealed_body(r.id.0, key_id, r.raw_body_nonce, r.raw_body))
+            .collect())
+    }
+
+    async fn replace_raw_body(
+        &self,
+        id: Uuid,
+        expected_key_id: &str,
+        body: EncryptedBody,
+    ) -> WResult<bool> {
+        let mut conn = self.conn().await?;
+        let n = REPLACE_BODY
+            .query()
+            .bind::<diesel::sql_types::Uuid, _>(PgUuid(id))
+            .bind::<Text, _>(expected_key_id)
+            .bind::<Text, _>(&*body.key_id)
+            .bind::<Binary, _>(&*body.nonce)
+            .bind::<Binary, _>(&*body.ciphertext)
+            .execute(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(n > 0)
     }
 
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {

@@ -11,14 +11,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, InsertOutcome,
-    NewDelivery, ReplayJob, ReplayRequest, StoreError as WebhookError, Verdict, WebhookStore,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
+    InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
+    StoreError as WebhookError, Verdict, WebhookStore,
 };
 
 use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_insert_sql,
-    job_sql, job_update_sql, lease_expired_attempt, lease_until, list_sql, owner_sql, parse,
-    parse_uuid, purge_sql, replay_refusal, replay_update_sql, Dialect, Outcome, Param, WResult,
+    job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until, list_sql, owner_sql,
+    parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal, replay_update_sql, sealed_body,
+    sealed_sql, Dialect, KeyRow, Outcome, Param, WResult, RAW_BODY_KEYS_SQL,
 };
 use crate::error::Result;
 use crate::sqlite::{us, SqliteStore};
@@ -85,6 +87,22 @@ UPDATE webhook_delivery_log SET lease_token = NULL, lease_owner = NULL, lease_ex
     next_attempt_at = CASE WHEN status IN ('pending', 'retrying') THEN ?2 ELSE next_attempt_at END,
     status = CASE WHEN status IN ('pending', 'retrying') THEN 'retrying' ELSE status END
 WHERE id = ?1";
+
+/// One lease renewal (by primary key); `renew_leases` runs one per token in one transaction.
+const RENEW_SQL: &str = "\
+UPDATE webhook_delivery_log SET lease_expires_at = ?4
+WHERE id = ?1 AND lease_token = ?2 AND attempt_count = ?3";
+
+/// A row of [`super::sealed_sql`].
+#[derive(diesel::QueryableByName)]
+struct SealedRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Nullable<Binary>)]
+    raw_body_nonce: Option<Vec<u8>>,
+    #[diesel(sql_type = Binary)]
+    raw_body: Vec<u8>,
+}
 
 #[derive(diesel::QueryableByName)]
 struct IdRow {
@@ -382,6 +400,96 @@ impl WebhookStore for SqliteStore {
             self.wake.notify_waiters();
         }
         Ok(n)
+    }
+
+    async fn renew_leases(&self, tokens: &[ClaimToken], until: OffsetDateTime) -> WResult<u64> {
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        // a token given twice extends one lease (as on PostgreSQL, where one statement updates
+        // a row once)
+        let mut seen = std::collections::HashSet::new();
+        let tokens: Vec<ClaimToken> = tokens.iter().copied().filter(|t| seen.insert(*t)).collect();
+        Ok(self
+            .tx(move |c| {
+                let mut n = 0u64;
+                for t in &tokens {
+                    n += diesel::sql_query(RENEW_SQL)
+                        .bind::<Text, _>(t.delivery_id.to_string())
+                        .bind::<Text, _>(t.lease_token.to_string())
+                        .bind::<Integer, _>(i32::try_from(t.attempt).unwrap_or(i32::MAX))
+                        .bind::<BigInt, _>(us(until))
+                        .execute(c)? as u64;
+                }
+                Ok(n)
+            })
+            .await?)
+    }
+
+    async fn raw_body_keys(&self) -> WResult<Vec<KeyUsage>> {
+        Ok(self
+            .with_conn(|c| {
+                let rows: Vec<KeyRow> = diesel::sql_query(RAW_BODY_KEYS_SQL).load(c)?;
+                Ok(key_usage(rows))
+            })
+            .await?)
+    }
+
+    async fn sealed_bodies(
+        &self,
+        key_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> WResult<Vec<SealedBody>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key_id = key_id.to_owned();
+        Ok(self
+            .with_conn(move |c| {
+                let q = diesel::sql_query(sealed_sql::<SqliteDialect>(after.is_some()))
+                    .into_boxed()
+                    .bind::<Text, _>(&*key_id);
+                let q = match after {
+                    Some(after) => q.bind::<Text, _>(after.to_string()),
+                    None => q,
+                };
+                let rows: Vec<SealedRow> = q
+                    .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .load(c)?;
+                rows.into_iter()
+                    .map(|r| {
+                        Ok(sealed_body(
+                            parse_uuid(&r.id)?,
+                            &key_id,
+                            r.raw_body_nonce,
+                            r.raw_body,
+                        ))
+                    })
+                    .collect()
+            })
+            .await?)
+    }
+
+    async fn replace_raw_body(
+        &self,
+        id: Uuid,
+        expected_key_id: &str,
+        body: EncryptedBody,
+    ) -> WResult<bool> {
+        let expected = expected_key_id.to_owned();
+        let n = self
+            .with_conn(move |c| {
+                Ok(diesel::sql_query(replace_body_sql::<SqliteDialect>())
+                    .bind::<Text, _>(id.to_string())
+                    .bind::<Text, _>(&expected)
+                    .bind::<Text, _>(&body.key_id)
+                    .bind::<Binary, _>(&body.nonce)
+                    .bind::<Binary, _>(&body.ciphertext)
+                    .execute(c)?)
+            })
+            .await?;
+        Ok(n > 0)
     }
 
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {

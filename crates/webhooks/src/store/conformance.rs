@@ -18,8 +18,8 @@ use uuid::Uuid;
 
 use super::{
     AttemptRecord, AttemptTrigger, DeliveryQuery, DeliveryStatus, EncryptedBody, ErrorKind,
-    InsertOutcome, NewDelivery, Priority, ReplayJob, ReplayJobState, ReplayRequest, StoreError,
-    Verdict, WebhookStore,
+    InsertOutcome, KeyUsage, NewDelivery, Priority, ReplayJob, ReplayJobState, ReplayRequest,
+    SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -38,6 +38,10 @@ where
     reclaim_expired(&fresh().await).await;
     replay_rules(&fresh().await).await;
     purge_raw_bodies(&fresh().await).await;
+    renew_leases(&fresh().await).await;
+    raw_body_keys(&fresh().await).await;
+    sealed_bodies(&fresh().await).await;
+    replace_raw_body(&fresh().await).await;
     list_filters(&fresh().await).await;
     replay_jobs(&fresh().await).await;
     concurrent_claims(&fresh().await).await;
@@ -500,6 +504,445 @@ pub async fn purge_raw_bodies(s: &dyn WebhookStore) {
         .raw_body
         .is_some());
     assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 0);
+}
+
+/// `renew_leases` extends exactly the current claims: not a reported one, not one superseded by a
+/// re-claim, not a token whose lease token or attempt number is off. A renewed lease outlives its
+/// old expiry (neither reclaimed nor claimable then) and is reclaimed after the new one.
+pub async fn renew_leases(s: &dyn WebhookStore) {
+    assert_eq!(s.renew_leases(&[], t0() + secs(100)).await.unwrap(), 0);
+    let mut ids = Vec::new();
+    for (i, due) in [3, 2, 1].into_iter().enumerate() {
+        let mut d = sample(&format!("renew{i}"));
+        d.next_attempt_at = Some(t0() - secs(due));
+        ids.push(d.id);
+        s.insert_delivery(d).await.unwrap();
+    }
+    let (a_id, b_id, c_id) = (ids[0], ids[1], ids[2]);
+    let claim_one = |lease: u64| async move {
+        let c = s
+            .claim("w", t0(), Duration::from_secs(lease), 1)
+            .await
+            .unwrap();
+        assert_eq!(c.len(), 1);
+        c[0].token
+    };
+    let a = claim_one(30).await;
+    let b = claim_one(30).await;
+    let c_stale = claim_one(10).await;
+    assert_eq!(
+        [a.delivery_id, b.delivery_id, c_stale.delivery_id],
+        [a_id, b_id, c_id]
+    );
+    // b is reported; c's lease runs out and another worker re-claims it
+    s.complete(&b, attempt(&b, t0() + secs(5), Some(200)))
+        .await
+        .unwrap();
+    let again = s.claim("w2", t0() + secs(10), LEASE, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    let c = again[0].token;
+    assert_eq!((c.delivery_id, c.attempt), (c_id, 2));
+
+    let wrong_lease = super::ClaimToken {
+        lease_token: Uuid::new_v4(),
+        ..a
+    };
+    let wrong_attempt = super::ClaimToken {
+        attempt: a.attempt + 1,
+        ..a
+    };
+    let missing = super::ClaimToken {
+        delivery_id: Uuid::new_v4(),
+        ..a
+    };
+    let until = t0() + secs(100);
+    for bad in [b, c_stale, wrong_lease, wrong_attempt, missing] {
+        assert_eq!(s.renew_leases(&[bad], until).await.unwrap(), 0, "{bad:?}");
+    }
+    let unchanged = s.get_delivery(a_id).await.unwrap().unwrap();
+    assert_eq!(unchanged.lease_expires_at, Some(t0() + secs(30)));
+    let tokens = [b, wrong_lease, c_stale, a, wrong_attempt, missing];
+    assert_eq!(
+        s.renew_leases(&tokens, until).await.unwrap(),
+        1,
+        "only the current claim of a is renewed"
+    );
+    let d = s.get_delivery(a_id).await.unwrap().unwrap();
+    assert_eq!(d.lease_expires_at, Some(until));
+    assert_eq!(d.lease_token, Some(a.lease_token));
+    assert_eq!(d.lease_owner.as_deref(), Some("w"));
+    assert_eq!(d.attempt_count, 1);
+    assert_eq!(d.status, DeliveryStatus::Pending);
+    let d = s.get_delivery(b_id).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Delivered);
+    assert!(d.lease_token.is_none() && d.lease_expires_at.is_none());
+    let d = s.get_delivery(c_id).await.unwrap().unwrap();
+    assert_eq!(
+        d.lease_expires_at,
+        Some(t0() + secs(10) + secs(30)),
+        "the re-claimed lease is untouched"
+    );
+    assert_eq!(d.lease_token, Some(c.lease_token));
+
+    // a's old expiry (t0 + 30) passes: nothing is reclaimed and nobody else can claim it
+    assert_eq!(s.reclaim_expired(t0() + secs(30)).await.unwrap(), 0);
+    assert!(s
+        .claim("w3", t0() + secs(30), LEASE, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // c (not renewed) expires at t0 + 40
+    assert_eq!(s.reclaim_expired(t0() + secs(40)).await.unwrap(), 1);
+    assert!(s
+        .get_delivery(c_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .lease_token
+        .is_none());
+    assert_eq!(
+        s.get_delivery(a_id).await.unwrap().unwrap().lease_token,
+        Some(a.lease_token)
+    );
+    // renewing the current claims again, with c's now released: only a
+    assert_eq!(s.renew_leases(&[c, a], t0() + secs(120)).await.unwrap(), 1);
+    assert_eq!(s.reclaim_expired(t0() + secs(119)).await.unwrap(), 0);
+    assert_eq!(s.reclaim_expired(t0() + secs(120)).await.unwrap(), 1);
+    let d = s.get_delivery(a_id).await.unwrap().unwrap();
+    assert!(d.lease_token.is_none());
+    assert_eq!(d.status, DeliveryStatus::Retrying);
+    assert_eq!(d.last_error, Some(ErrorKind::LeaseExpired));
+    assert_eq!(s.renew_leases(&[a], t0() + secs(500)).await.unwrap(), 0);
+    assert!(s
+        .get_delivery(a_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .lease_expires_at
+        .is_none());
+    let late = s
+        .complete(&a, attempt(&a, t0() + secs(121), Some(200)))
+        .await;
+    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
+}
+
+/// A raw body sealed with `key_id`, its bytes marked with `n`.
+fn sealed(key_id: &str, n: u8) -> EncryptedBody {
+    EncryptedBody {
+        key_id: key_id.to_owned(),
+        nonce: vec![n; 24],
+        ciphertext: vec![n, n.wrapping_add(1), 0, 255],
+    }
+}
+
+/// `raw_body_keys` counts the kept bodies per key id (every status: delivered and unqueued rows
+/// too) and, of them, those of queued deliveries; purged bodies, duplicates and rejected
+/// deliveries (which keep none) are not counted. Ordered by key id, bytewise.
+pub async fn raw_body_keys(s: &dyn WebhookStore) {
+    assert_eq!(s.raw_body_keys().await.unwrap(), Vec::<KeyUsage>::new());
+    // "key-B" sorts before "key-a" bytewise (not in a linguistic collation)
+    let (a, big_b, gone) = ("key-a", "key-B", "key-gone");
+    let with = |key: &str, n: u8, due: Option<i64>| {
+        let mut d = sample(&format!("keys{n}"));
+        d.raw_body = Some(sealed(key, n));
+        d.next_attempt_at = due.map(|due| t0() + secs(due));
+        d
+    };
+    // claimed in this order below (earliest due first)
+    let delivered = with(a, 1, Some(-30));
+    let leased = with(a, 2, Some(-20));
+    let retrying = with(a, 3, Some(-10));
+    let pending = with(a, 4, Some(60));
+    let received = with(a, 5, None);
+    let mut purged = with(big_b, 6, Some(60));
+    let b_pending = with(big_b, 7, Some(60));
+    let mut all_purged = with(gone, 8, None);
+    for d in [&mut purged, &mut all_purged] {
+        d.raw_body_expires_at = Some(t0() + secs(10));
+    }
+    for d in [
+        delivered,
+        leased,
+        retrying,
+        pending.clone(),
+        received,
+        purged,
+        b_pending,
+        all_purged,
+    ] {
+        s.insert_delivery(d).await.unwrap();
+    }
+    // a duplicate and a rejected request keep no body
+    let mut dup = sample(&pending.dedupe_key);
+    dup.raw_body = Some(sealed(a, 9));
+    assert!(matches!(
+        s.insert_delivery(dup).await.unwrap(),
+        InsertOutcome::Duplicate { .. }
+    ));
+    let mut forged = sample("keys-forged");
+    forged.verdict = Verdict::Rejected;
+    forged.raw_body = Some(sealed(big_b, 10));
+    s.insert_delivery(forged).await.unwrap();
+
+    let usage = |key: &str, bodies, queued| KeyUsage {
+        key_id: key.to_owned(),
+        bodies,
+        queued,
+    };
+    assert_eq!(
+        s.raw_body_keys().await.unwrap(),
+        vec![usage(big_b, 2, 2), usage(a, 5, 4), usage(gone, 1, 0)]
+    );
+
+    let claims = s.claim("w", t0(), LEASE, 3).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    s.complete(&claims[0].token, attempt(&claims[0].token, t0(), Some(200)))
+        .await
+        .unwrap();
+    s.fail(
+        &claims[2].token,
+        attempt(&claims[2].token, t0(), Some(503)),
+        Some(t0() + secs(60)),
+    )
+    .await
+    .unwrap();
+    for (i, want) in [
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Pending,
+        DeliveryStatus::Retrying,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let d = s.get_delivery(claims[i].token.delivery_id).await.unwrap();
+        assert_eq!(d.unwrap().status, want);
+    }
+    assert_eq!(
+        s.raw_body_keys().await.unwrap(),
+        vec![usage(big_b, 2, 2), usage(a, 5, 3), usage(gone, 1, 0)],
+        "a delivered body counts, but not as queued; a leased one still counts as queued"
+    );
+    // retention: one of key-B's bodies, and key-gone's only one (the key disappears)
+    assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 2);
+    assert_eq!(
+        s.raw_body_keys().await.unwrap(),
+        vec![usage(big_b, 1, 1), usage(a, 5, 3)]
+    );
+}
+
+/// Records a verified delivery `id` whose raw body is sealed with `key` and kept for
+/// `expires_secs` after `t0()`; returns the body as `sealed_bodies` lists it.
+async fn add_sealed(s: &dyn WebhookStore, id: Uuid, key: &str, expires_secs: i64) -> SealedBody {
+    // the id's last byte marks the body
+    let n = id.as_bytes()[15];
+    let mut d = sample(&format!("sealed-{id}"));
+    d.id = id;
+    d.raw_body = Some(sealed(key, n));
+    d.raw_body_expires_at = Some(t0() + secs(expires_secs));
+    s.insert_delivery(d).await.unwrap();
+    SealedBody {
+        delivery_id: id,
+        body: sealed(key, n),
+    }
+}
+
+/// `sealed_bodies` pages through one key's kept bodies in delivery-id order (`Uuid`'s, i.e.
+/// bytewise): `after` is exclusive, `limit` holds, other keys, purged bodies and duplicates are
+/// left out.
+pub async fn sealed_bodies(s: &dyn WebhookStore) {
+    assert!(s.sealed_bodies("k1", None, 10).await.unwrap().is_empty());
+    // ids chosen to catch an order that is not bytewise: digits against letters in the text
+    // form, high bits (signed bytes), differences in every hyphen-separated group
+    let crafted: [u128; 9] = [
+        0xffff_ffff_ffff_4fff_bfff_ffff_ffff_fffe,
+        0x0000_0000_0000_4000_8000_0000_0000_000a,
+        0x8000_0000_0000_4000_8000_0000_0000_0000,
+        0x0000_0000_0000_4000_8000_0000_0000_0009,
+        0x09ff_ffff_ffff_4fff_bfff_ffff_ffff_ffff,
+        0x7fff_ffff_ffff_4fff_bfff_ffff_ffff_ffff,
+        0x0a00_0000_0000_4000_8000_0000_0000_0000,
+        0x0000_0000_0001_4000_8000_0000_0000_0000,
+        0x0000_0000_0000_4000_9000_0000_0000_0000,
+    ];
+    let mut want: Vec<SealedBody> = Vec::new();
+    for (i, &id) in crafted.iter().enumerate() {
+        // every third id is sealed with another key
+        let key = if i % 3 == 2 { "k2" } else { "k1" };
+        let body = add_sealed(s, Uuid::from_u128(id), key, 3600).await;
+        if key == "k1" {
+            want.push(body);
+        }
+    }
+    for _ in 0..4 {
+        want.push(add_sealed(s, Uuid::new_v4(), "k1", 3600).await);
+    }
+    // purged before the listing
+    add_sealed(
+        s,
+        Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_000b),
+        "k1",
+        10,
+    )
+    .await;
+    add_sealed(s, Uuid::new_v4(), "k1", 10).await;
+    assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 2);
+    // a duplicate keeps no body
+    let first = Uuid::from_u128(crafted[0]);
+    let mut dup = sample(&format!("sealed-{first}"));
+    dup.id = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0001);
+    assert!(matches!(
+        s.insert_delivery(dup).await.unwrap(),
+        InsertOutcome::Duplicate { .. }
+    ));
+    want.sort_by_key(|b| b.delivery_id);
+    assert_eq!(want.len(), 10);
+
+    assert_eq!(s.sealed_bodies("k1", None, 100).await.unwrap(), want);
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.sealed_bodies("k1", after, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.delivery_id);
+        pages.push(page);
+    }
+    assert_eq!(
+        pages.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![3, 3, 3, 1]
+    );
+    assert_eq!(pages.concat(), want, "pages in id order, each body once");
+    assert!(s.sealed_bodies("k1", None, 0).await.unwrap().is_empty());
+    // `after` need not be one of the key's bodies: a k2 id, or no delivery at all
+    let k2 = s.sealed_bodies("k2", None, 100).await.unwrap();
+    assert_eq!(k2.len(), 3);
+    assert!(k2.iter().all(|b| b.body.key_id == "k2"));
+    let pivot = k2[1].delivery_id;
+    let later: Vec<SealedBody> = want
+        .iter()
+        .filter(|b| b.delivery_id > pivot)
+        .cloned()
+        .collect();
+    assert_eq!(
+        s.sealed_bodies("k1", Some(pivot), 100).await.unwrap(),
+        later
+    );
+    let between = Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_000b);
+    assert_eq!(
+        s.sealed_bodies("k1", Some(between), 100).await.unwrap(),
+        want.iter()
+            .filter(|b| b.delivery_id > between)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    assert!(s
+        .sealed_bodies("k1", Some(Uuid::max()), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.sealed_bodies("k3", None, 100).await.unwrap().is_empty());
+    assert!(s.sealed_bodies("K1", None, 100).await.unwrap().is_empty());
+}
+
+/// `replace_raw_body` re-seals a kept body only while it is still sealed with the expected key:
+/// not with another key id, not after it was re-sealed or purged (a purged body stays gone), not
+/// for a duplicate or an unknown id. Nothing else of the delivery changes.
+pub async fn replace_raw_body(s: &dyn WebhookStore) {
+    let mut short = sample("replace-short");
+    short.raw_body_expires_at = Some(t0() + secs(10));
+    let new = sample("replace");
+    let (id, short_id) = (new.id, short.id);
+    s.insert_delivery(new).await.unwrap();
+    s.insert_delivery(short).await.unwrap();
+    let before = s.get_delivery(id).await.unwrap().unwrap();
+    let resealed = sealed("k2", 42);
+
+    assert!(!s.replace_raw_body(id, "k2", sealed("k3", 1)).await.unwrap());
+    assert!(!s.replace_raw_body(id, "K1", sealed("k3", 1)).await.unwrap());
+    assert_eq!(s.get_delivery(id).await.unwrap().unwrap(), before);
+
+    assert!(s
+        .replace_raw_body(id, "k1", resealed.clone())
+        .await
+        .unwrap());
+    let after = s.get_delivery(id).await.unwrap().unwrap();
+    assert_eq!(after.raw_body.as_ref(), Some(&resealed));
+    assert_eq!(
+        after,
+        super::Delivery {
+            raw_body: Some(resealed.clone()),
+            ..before.clone()
+        },
+        "only the raw body changes"
+    );
+    assert_eq!(
+        s.sealed_bodies("k2", None, 10).await.unwrap(),
+        vec![SealedBody {
+            delivery_id: id,
+            body: resealed.clone()
+        }]
+    );
+    assert!(!s
+        .sealed_bodies("k1", None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .any(|b| b.delivery_id == id));
+    // re-sealed meanwhile: the old key id no longer matches
+    assert!(!s.replace_raw_body(id, "k1", sealed("k3", 1)).await.unwrap());
+    assert_eq!(
+        s.get_delivery(id).await.unwrap().unwrap().raw_body,
+        Some(resealed.clone())
+    );
+
+    // purged: nothing to replace, and nothing comes back
+    assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 1);
+    for expected in ["k1", ""] {
+        assert!(!s
+            .replace_raw_body(short_id, expected, sealed("k2", 2))
+            .await
+            .unwrap());
+    }
+    assert!(s
+        .get_delivery(short_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .raw_body
+        .is_none());
+
+    // a duplicate keeps no body; an unknown id has none
+    let dup = sample("replace");
+    let dup_id = dup.id;
+    assert!(matches!(
+        s.insert_delivery(dup).await.unwrap(),
+        InsertOutcome::Duplicate { .. }
+    ));
+    for expected in ["k1", ""] {
+        assert!(!s
+            .replace_raw_body(dup_id, expected, sealed("k2", 3))
+            .await
+            .unwrap());
+    }
+    assert!(s
+        .get_delivery(dup_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .raw_body
+        .is_none());
+    assert!(!s
+        .replace_raw_body(Uuid::new_v4(), "k1", sealed("k2", 4))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.raw_body_keys().await.unwrap(),
+        vec![KeyUsage {
+            key_id: "k2".into(),
+            bodies: 1,
+            queued: 1
+        }]
+    );
 }
 
 /// `list_deliveries` filters, orders by `received_at` and limits.

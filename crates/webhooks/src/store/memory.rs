@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::{
     AttemptRecord, AttemptTrigger, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus,
-    ErrorKind, InsertOutcome, NewDelivery, ReplayJob, ReplayRequest, StoreError, Verdict,
-    WebhookStore,
+    EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
+    SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -252,6 +252,87 @@ impl WebhookStore for InMemoryStore {
             }
         }
         Ok(n)
+    }
+
+    async fn renew_leases(
+        &self,
+        tokens: &[ClaimToken],
+        until: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let mut n = 0;
+        let mut seen = std::collections::HashSet::new();
+        for token in tokens {
+            if !seen.insert(*token) {
+                continue;
+            }
+            if let Some(d) = g.deliveries.get_mut(&token.delivery_id) {
+                if check_token(d, token).is_ok() {
+                    d.lease_expires_at = Some(until);
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError> {
+        let g = self.lock();
+        let mut by_key: BTreeMap<&str, KeyUsage> = BTreeMap::new();
+        for d in g.deliveries.values() {
+            let Some(body) = &d.raw_body else { continue };
+            let u = by_key.entry(&body.key_id).or_insert_with(|| KeyUsage {
+                key_id: body.key_id.clone(),
+                bodies: 0,
+                queued: 0,
+            });
+            u.bodies += 1;
+            u.queued += u64::from(d.status.is_queued());
+        }
+        Ok(by_key.into_values().collect())
+    }
+
+    async fn sealed_bodies(
+        &self,
+        key_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<SealedBody>, StoreError> {
+        let g = self.lock();
+        let mut out: Vec<SealedBody> = g
+            .deliveries
+            .values()
+            .filter(|d| after.is_none_or(|a| d.id > a))
+            .filter_map(|d| {
+                let body = d.raw_body.as_ref().filter(|b| b.key_id == key_id)?;
+                Some(SealedBody {
+                    delivery_id: d.id,
+                    body: body.clone(),
+                })
+            })
+            .collect();
+        out.sort_by_key(|b| b.delivery_id);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn replace_raw_body(
+        &self,
+        id: Uuid,
+        expected_key_id: &str,
+        body: EncryptedBody,
+    ) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let Some(d) = g.deliveries.get_mut(&id) else {
+            return Ok(false);
+        };
+        match &mut d.raw_body {
+            Some(old) if old.key_id == expected_key_id => {
+                *old = body;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> Result<Delivery, StoreError> {

@@ -240,6 +240,38 @@ pub struct NewDelivery {
     pub next_attempt_at: Option<OffsetDateTime>,
 }
 
+impl NewDelivery {
+    /// A verified delivery from `provider` whose event id and dedupe key are `event_id`, received
+    /// and first due at `now`, with `raw_body` (sealed for `id`), normal priority, no type and
+    /// empty sanitised copies: a starting point for tools and tests, whose fields can be changed.
+    pub fn verified(
+        id: Uuid,
+        provider: Provider,
+        event_id: impl Into<String>,
+        raw_body: Option<EncryptedBody>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let event_id = event_id.into();
+        NewDelivery {
+            id,
+            provider,
+            event_id: Some(event_id.clone()),
+            dedupe_key: event_id,
+            event_type: None,
+            received_at: now,
+            verdict: Verdict::Verified,
+            verdict_reason: None,
+            sanitized_headers: Vec::new(),
+            sanitized_body: String::new(),
+            content_type: Some("application/json".into()),
+            raw_body,
+            raw_body_expires_at: None,
+            priority: Priority::Normal,
+            next_attempt_at: Some(now),
+        }
+    }
+}
+
 /// A stored delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -436,6 +468,27 @@ pub struct AttemptRecord {
     pub response_excerpt: Option<String>,
 }
 
+/// How many stored raw bodies one key sealed (see [`WebhookStore::raw_body_keys`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUsage {
+    /// The key id recorded with the bodies.
+    pub key_id: String,
+    /// Raw bodies sealed with it and still kept.
+    pub bodies: u64,
+    /// Of those, the bodies of deliveries still queued (`pending` or `retrying`): these cannot be
+    /// forwarded while no configured key opens them.
+    pub queued: u64,
+}
+
+/// One stored raw body, for re-sealing under a new key (see [`WebhookStore::sealed_bodies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedBody {
+    /// The delivery it belongs to (the AEAD's associated data).
+    pub delivery_id: Uuid,
+    /// The sealed body.
+    pub body: EncryptedBody,
+}
+
 /// Filter for [`WebhookStore::list_deliveries`]. All conditions are ANDed; `None` matches all.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryQuery {
@@ -607,6 +660,38 @@ pub trait WebhookStore: Send + Sync {
     /// Release every lease that expired at or before `now`, recording a `lease_expired` attempt for
     /// each; the delivery becomes due at `now` (`retrying`). Returns how many were released.
     async fn reclaim_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Extend the leases of the claims in `tokens` to `until` (a worker's heartbeat while its
+    /// attempts are in flight). Only rows that still carry the token's lease token and attempt
+    /// number are touched; the others (reported, or re-claimed after their lease ran out) are
+    /// skipped. Returns how many leases were extended.
+    async fn renew_leases(
+        &self,
+        tokens: &[ClaimToken],
+        until: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// How many kept raw bodies each key id sealed, by key id.
+    async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError>;
+
+    /// Up to `limit` kept raw bodies sealed with `key_id`, ordered by delivery id, after `after`
+    /// (exclusive; `None` starts at the beginning).
+    async fn sealed_bodies(
+        &self,
+        key_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<SealedBody>, StoreError>;
+
+    /// Replace the raw body of delivery `id` with `body` if it is still sealed with
+    /// `expected_key_id` (re-sealing after a key rotation). Returns whether it was replaced
+    /// (`false`: purged or re-sealed meanwhile, or no such delivery).
+    async fn replace_raw_body(
+        &self,
+        id: Uuid,
+        expected_key_id: &str,
+        body: EncryptedBody,
+    ) -> Result<bool, StoreError>;
 
     /// Re-enqueue a delivery for a replay: `run_attempts = 0`, the request's trigger and
     /// `single_attempt`, due at `at`, status `pending`. Errors: [`StoreError::NotFound`],
