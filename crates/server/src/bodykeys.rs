@@ -162,6 +162,44 @@ fn ring(cfg: &Config, home: &KeyHome, create: bool) -> Result<BodyCipher, StartE
     Ok(ring)
 }
 
+/// Refuses to generate a key file for a store that already holds bodies sealed under the id the
+/// new key would take: those were sealed with the lost key, and a new key under the same id would
+/// turn the loss into a stream of decryption failures. The operator restores the file (or, having
+/// accepted the loss, sets `ingress.encryption_key_id` to a new id).
+pub async fn refuse_to_replace_a_lost_key(
+    cfg: &Config,
+    home: &KeyHome,
+    store: &dyn WebhookStore,
+) -> Result<(), StartError> {
+    let ing = &cfg.ingress;
+    let KeyHome::Beside(path) = home else {
+        return Ok(());
+    };
+    if ing.encryption_key_env.is_some() || ing.encryption_key_file.is_some() || path.exists() {
+        return Ok(());
+    }
+    let usage = store
+        .raw_body_keys()
+        .await
+        .map_err(|e| StartError::Store(format!("reading the stored raw bodies' keys: {e}")))?;
+    match usage.iter().find(|u| u.key_id == ing.encryption_key_id) {
+        Some(u) => Err(invalid(
+            "ingress.encryption_key_file",
+            format!(
+                "the key file {} is missing, but the store holds {} raw webhook bodies ({} of \
+                 them queued) sealed with key `{}`: restore the file from the backup taken with \
+                 the database; to give up those bodies instead, set ingress.encryption_key_id to \
+                 a new id (their deliveries then wait for the old key, reported by `keys check`)",
+                path.display(),
+                u.bodies,
+                u.queued,
+                u.key_id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 const WITHOUT_KEY: &str = "wedsync_webhook_bodies_without_key";
 const WITHOUT_KEY_HELP: &str = "Stored raw webhook bodies whose key id is not configured, by key \
                                 id, at start-up (queued ones cannot be forwarded)";

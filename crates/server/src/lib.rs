@@ -338,6 +338,14 @@ pub async fn start_with(
         "wedsync-monitor-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
+    if bodykeys::needs_key(&cfg) {
+        bodykeys::refuse_to_replace_a_lost_key(
+            &cfg,
+            &components.key_home,
+            &*components.webhook_store,
+        )
+        .await?;
+    }
     let cipher = bodykeys::key_ring(&cfg, &components.key_home)?;
     let mut registry = wedsync_breaker::Registry::builder()
         .default_config(service_breaker_config())

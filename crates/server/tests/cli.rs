@@ -317,4 +317,21 @@ async fn keys_generate_check_and_reseal_after_a_rotation() {
     assert!(!o.status.success(), "{out}{err}");
     assert!(err.contains("wsm.db.body-key does not exist"), "{err}");
     assert!(!dir.path().join("wsm.db.body-key").exists());
+
+    // `serve` with the key file lost while the store holds bodies sealed under its id: a clear
+    // error at start, no new key invented under the old id
+    let default_cfg = write_cfg("default.toml", "");
+    seal_into(&db, &BodyCipher::new("k1", &[5u8; 32]), 2).await;
+    let o = run(
+        dir.path(),
+        &["--config", &default_cfg, "serve", "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}{err}");
+    assert!(
+        err.contains("wsm.db.body-key is missing, but the store holds 2 raw webhook bodies"),
+        "{err}"
+    );
+    assert!(!dir.path().join("wsm.db.body-key").exists());
 }
