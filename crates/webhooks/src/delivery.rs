@@ -356,6 +356,9 @@ impl Worker {
             self.stats.reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
             self.events.leases_reclaimed(&self.id, reclaimed);
         }
+        if self.all_handlers_blocked() {
+            return Ok(0);
+        }
         let claimed = self
             .store
             .claim(&self.id, now, self.lease, self.batch)
@@ -379,6 +382,57 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Reports an attempt. The attempt already happened (the handler may have answered 2xx), so a
+    /// store that fails is asked again — with the heartbeat (feature `forward`), for up to one
+    /// lease, backing off from 50 ms to 1 s — rather than letting the lease run out and the
+    /// delivery be sent a second time. A store back within the lease (a database restart) costs
+    /// no duplicate.
+    async fn report(
+        &self,
+        token: &ClaimToken,
+        record: AttemptRecord,
+        report: Report,
+    ) -> Result<(), StoreError> {
+        let once = || async {
+            match report {
+                Report::Complete => self.store.complete(token, record.clone()).await,
+                Report::Fail(next) => self.store.fail(token, record.clone(), next).await,
+            }
+        };
+        #[cfg(feature = "forward")]
+        if self.heartbeat.is_some() {
+            let deadline = tokio::time::Instant::now() + self.lease;
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                match once().await {
+                    Err(StoreError::Backend(_))
+                        if tokio::time::Instant::now() + backoff < deadline =>
+                    {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                    r => return r,
+                }
+            }
+        }
+        once().await
+    }
+
+    /// Whether every handler's breaker is open with time left (or forced open): a claim now could
+    /// only record `circuit_open` attempts, each spending a slot of the retry schedule, so the
+    /// round claims nothing and the deliveries wait in the queue, their schedule intact.
+    fn all_handlers_blocked(&self) -> bool {
+        !self.handlers.is_empty()
+            && self.handlers.keys().all(|p| {
+                let b = self.breakers.get(&breaker_name(*p));
+                match b.state() {
+                    wedsync_breaker::State::ForcedOpen => true,
+                    wedsync_breaker::State::Open => b.retry_after().is_some_and(|d| !d.is_zero()),
+                    _ => false,
+                }
+            })
     }
 
     /// Runs `work` while renewing the leases of `tokens` every heartbeat (when configured).
@@ -464,7 +518,7 @@ impl Worker {
                     _ => "raw body expired".to_owned(),
                 });
                 let last_error = record.error_kind;
-                self.store.fail(&token, record, None).await?;
+                self.report(&token, record, Report::Fail(None)).await?;
                 self.events.delivery_failed(&DeliveryFailed {
                     delivery_id: d.id,
                     provider: d.provider,
@@ -563,8 +617,7 @@ impl Worker {
         let retry_at = now + KEY_WAIT;
         record.error_kind = Some(ErrorKind::Other);
         record.response_excerpt = Some(format!("waiting for the key: {e}"));
-        self.store
-            .fail(&claimed.token, record, Some(retry_at))
+        self.report(&claimed.token, record, Report::Fail(Some(retry_at)))
             .await?;
         let replay = ReplayRequest {
             at: retry_at,
@@ -600,13 +653,18 @@ impl Worker {
         let decision = policy.decide_random(d.priority, d.run_attempts, d.single_attempt, &outcome);
         let (last_error, last_status) = (record.error_kind, record.response_status);
         match decision {
-            Decision::Delivered => self.store.complete(&claimed.token, record).await?,
+            Decision::Delivered => {
+                self.report(&claimed.token, record, Report::Complete)
+                    .await?;
+            }
             Decision::RetryIn(delay) => {
                 let at = self.clock.now() + delay;
-                self.store.fail(&claimed.token, record, Some(at)).await?;
+                self.report(&claimed.token, record, Report::Fail(Some(at)))
+                    .await?;
             }
             Decision::GiveUp(why) => {
-                self.store.fail(&claimed.token, record, None).await?;
+                self.report(&claimed.token, record, Report::Fail(None))
+                    .await?;
                 if why != GiveUp::SingleAttempt {
                     self.events.delivery_failed(&DeliveryFailed {
                         delivery_id: d.id,
@@ -631,6 +689,13 @@ impl Worker {
         truncate_utf8(&mut s, MAX_EXCERPT_BYTES);
         s
     }
+}
+
+/// How an attempt is reported.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    Complete,
+    Fail(Option<OffsetDateTime>),
 }
 
 /// What the handler's breaker learns from an attempt: 5xx, 429, timeouts and network errors are

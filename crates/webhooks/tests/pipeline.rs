@@ -48,6 +48,7 @@ struct Rig {
     worker: Worker,
     handler: TestHandler,
     events: Arc<CollectEvents>,
+    breakers: Arc<Registry>,
 }
 
 fn start_time() -> OffsetDateTime {
@@ -67,6 +68,7 @@ async fn rig_with(policy: RetryPolicy, timeout: Duration, breakers: Registry) ->
     );
     let handler = TestHandler::start().await;
     let events = Arc::new(CollectEvents::default());
+    let breakers = Arc::new(breakers);
     let mut h = Handler::new(handler.url.clone(), Secret::new(handler_secret()));
     h.retry = policy;
     h.timeout = timeout;
@@ -75,7 +77,7 @@ async fn rig_with(policy: RetryPolicy, timeout: Duration, breakers: Registry) ->
         store.clone(),
         Arc::new(ReqwestTransport::new().unwrap()),
         cipher,
-        Arc::new(breakers),
+        breakers.clone(),
         Arc::new(clock.clone()),
     )
     .handler(Provider::Stripe, h)
@@ -87,6 +89,7 @@ async fn rig_with(policy: RetryPolicy, timeout: Duration, breakers: Registry) ->
         worker,
         handler,
         events,
+        breakers,
     }
 }
 
@@ -523,9 +526,22 @@ async fn an_open_breaker_stops_requests_to_its_handler() {
     r.worker.run_once().await.unwrap();
     assert_eq!(r.handler.requests().len(), 2);
     let third = r.receive(&with_event("evt_o3", "invoice.paid")).await;
-    r.worker.run_once().await.unwrap();
+    assert_eq!(
+        r.worker.run_once().await.unwrap(),
+        0,
+        "nothing claimed while open"
+    );
     assert_eq!(r.handler.requests().len(), 2, "no request while open");
+    // the delivery waits in the queue without spending a slot of its retry schedule
     let d = r.store.get_delivery(third.id).await.unwrap().unwrap();
-    assert_eq!(d.last_error, Some(ErrorKind::CircuitOpen));
-    assert_eq!(d.status, DeliveryStatus::Retrying);
+    assert_eq!(d.status, DeliveryStatus::Pending);
+    assert_eq!((d.attempt_count, d.run_attempts), (0, 0));
+    // once the breaker admits calls again, it goes out as its first attempt
+    r.breakers
+        .get(&wedsync_webhooks::delivery::breaker_name(Provider::Stripe))
+        .reset();
+    assert_eq!(r.worker.run_once().await.unwrap(), 1);
+    let d = r.store.get_delivery(third.id).await.unwrap().unwrap();
+    assert_eq!((d.attempt_count, d.run_attempts), (1, 1));
+    assert_eq!(r.handler.requests().len(), 3);
 }
