@@ -34,11 +34,14 @@
 # restart_to_last_delivery is the time from the last restart (or kill) to the last first-time
 # delivery: how long the system took to catch up.
 #
-# Options (environment; the defaults below are the long form, the tests' own defaults are 8 s at
+# Options (environment; the defaults below are the long form, the tests' own defaults are 12 s at
 # 300 requests/s with 8 clients):
 #   WEDSYNC_CAMPAIGN_SECS      seconds of load per test (60)
 #   WEDSYNC_CAMPAIGN_RATE      requests per second offered, all clients together (1000)
 #   WEDSYNC_CAMPAIGN_CLIENTS   concurrent clients (16)
+#   WEDSYNC_CAMPAIGN_WORKERS   the servers' worker.concurrency (unset: the default, 4). More delivery
+#                              tasks forward faster but may each hold one delivery the handler
+#                              already answered when a server is SIGKILLed (a duplicate)
 #   WEDSYNC_CAMPAIGN_KEEP=1    keep each campaign's directory (configuration, server logs)
 #   WEDSYNC_CAMPAIGN_BIN=PATH  run the campaign against another wedsync-monitor build
 #   extra arguments are passed to the test binary, e.g. `scripts/campaign.sh campaign_postgres`

@@ -5,8 +5,11 @@
 #      throwaway cluster with initdb/pg_ctl (found on PATH or under /usr/lib/postgresql/*/bin), its
 #      Unix socket under target/, fsync off, removed afterwards -- also when tests fail;
 #   2. gives the run a fresh database (dropped afterwards) and exports it as DATABASE_URL;
-#   3. runs `cargo fmt --check`, `cargo clippy --all-targets -D warnings` and every test, doctests
-#      included.
+#   3. installs Chromium and chromedriver for the dashboard's browser test when it can
+#      (scripts/browser-deps.sh; in CI a missing browser fails that test instead of skipping it);
+#   4. runs `cargo fmt --check`, `cargo clippy --all-targets -D warnings` and every test, doctests
+#      included -- among them the reliability campaign (tests/campaign.rs, with a private
+#      PostgreSQL cluster of its own) and the browser test.
 #
 # It never skips database tests: when no PostgreSQL can be found or started it stops with a message
 # that says how to get one.
@@ -167,6 +170,15 @@ DATABASE_URL=$(url_with_db "$ADMIN_URL" "$RUN_DB")
 # Per-test databases are created with this prefix, so the cleanup above finds leftovers.
 export WEDSYNC_TEST_DB_PREFIX="$RUN_DB"
 say "fresh database for this run: $RUN_DB"
+
+# ---------------------------------------------------------------------------------------------
+# The browser for the dashboard's end-to-end test (installed when possible; see the script)
+# ---------------------------------------------------------------------------------------------
+timed "browser for the dashboard test (scripts/browser-deps.sh)" bash scripts/browser-deps.sh
+# CI must not pass with the browser test skipped
+if [ "${CI:-}" = true ]; then
+  export WEDSYNC_BROWSER_TESTS=${WEDSYNC_BROWSER_TESTS:-required}
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Lint and test

@@ -187,6 +187,24 @@ pub async fn results_hourly_history<S: ProbeStore + ?Sized>(store: &S) {
         .await
         .expect("hourly_history")
         .is_empty());
+    // the same results per UTC day: the sums of its hours, from the day containing since_ms
+    let days = store
+        .daily_history(a, h0 + 5 * HOUR_MS)
+        .await
+        .expect("daily_history");
+    assert_eq!(
+        days,
+        HourlyHealth::per_day(&kept),
+        "daily_history of {a}: one bucket per UTC day, the sum of its hours"
+    );
+    assert_eq!(days.len(), 1);
+    assert_eq!(days[0].hour_start_ms, HourlyHealth::day_of(h0));
+    assert_eq!(days[0].checks, kept.iter().map(|x| x.checks).sum::<u64>());
+    assert!(store
+        .daily_history(a, h0 + 2 * crate::store::DAY_MS)
+        .await
+        .expect("daily_history")
+        .is_empty());
 }
 
 /// `prune_results` deletes exactly the results older than the bound.

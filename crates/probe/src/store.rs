@@ -229,6 +229,22 @@ pub trait ResultStore: Send + Sync {
         service: &str,
         since_ms: i64,
     ) -> Result<Vec<HourlyHealth>, StoreError>;
+
+    /// `service`'s results aggregated per UTC day, oldest first, from the day that contains
+    /// `since_ms` on; each bucket's `hour_start_ms` is the start of its day. The default sums
+    /// [`hourly_history`](Self::hourly_history), so it covers only the hours a store keeps;
+    /// stores with daily rollups (PostgreSQL, SQLite) read those instead and keep 90 days and
+    /// more.
+    async fn daily_history(
+        &self,
+        service: &str,
+        since_ms: i64,
+    ) -> Result<Vec<HourlyHealth>, StoreError> {
+        let hours = self
+            .hourly_history(service, HourlyHealth::day_of(since_ms))
+            .await?;
+        Ok(HourlyHealth::per_day(&hours))
+    }
 }
 
 /// Hours of [`HourlyHealth`] a [`MemoryStore`] keeps per service, counted back from the newest
@@ -237,6 +253,9 @@ pub const MEMORY_HOURS_KEPT: i64 = 25;
 
 /// Milliseconds in an hour: the width of a [`HourlyHealth`] bucket.
 pub const HOUR_MS: i64 = 3_600_000;
+
+/// Milliseconds in a day: the width of a [`ResultStore::daily_history`] bucket.
+pub const DAY_MS: i64 = 86_400_000;
 
 /// One hour of a service's probe results, aggregated ([`ResultStore::hourly_history`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -262,6 +281,40 @@ impl HourlyHealth {
     /// The start of the hour that contains `at_ms`.
     pub fn hour_of(at_ms: i64) -> i64 {
         at_ms - at_ms.rem_euclid(HOUR_MS)
+    }
+
+    /// The start of the UTC day that contains `at_ms`.
+    pub fn day_of(at_ms: i64) -> i64 {
+        at_ms - at_ms.rem_euclid(DAY_MS)
+    }
+
+    /// Sums hourly buckets (oldest first) into daily ones (oldest first).
+    pub fn per_day(hours: &[HourlyHealth]) -> Vec<HourlyHealth> {
+        let mut days: Vec<HourlyHealth> = Vec::new();
+        for h in hours {
+            let day = Self::day_of(h.hour_start_ms);
+            match days.last_mut() {
+                Some(d) if d.hour_start_ms == day => d.merge(h),
+                _ => days.push(HourlyHealth {
+                    hour_start_ms: day,
+                    ..*h
+                }),
+            }
+        }
+        days
+    }
+
+    /// Adds another bucket's counts to this one.
+    pub fn merge(&mut self, other: &HourlyHealth) {
+        self.checks += other.checks;
+        self.healthy += other.healthy;
+        self.degraded += other.degraded;
+        self.unhealthy += other.unhealthy;
+        self.latency_sum_ms = self.latency_sum_ms.saturating_add(other.latency_sum_ms);
+        self.latency_max_ms = match (self.latency_max_ms, other.latency_max_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// Adds one result (it must fall in this bucket's hour).

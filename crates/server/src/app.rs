@@ -46,6 +46,7 @@ pub struct App {
     pub(crate) readiness: Arc<dyn Readiness>,
     pub(crate) integrations: Integrations,
     pub(crate) webhooks: WebhookIngress,
+    pub(crate) dashboard: Option<crate::dashboard::Dashboard>,
     openapi: Bytes,
 }
 
@@ -82,8 +83,15 @@ impl App {
             readiness,
             integrations,
             webhooks,
+            dashboard: None,
             openapi,
         }
+    }
+
+    /// Serves the dashboard (`/dashboard`, `/status`, `/badge/…`) too.
+    pub fn with_dashboard(mut self, dashboard: crate::dashboard::Dashboard) -> Self {
+        self.dashboard = Some(dashboard);
+        self
     }
 
     /// The metrics registry.
@@ -105,7 +113,45 @@ impl App {
         let started = Instant::now();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
-        let (route_label, resp) = match routes::find(&method, &path) {
+        let (route_label, resp) = if let Some(label) = crate::dashboard::route_of(&path) {
+            (label, self.dashboard(req).await)
+        } else {
+            self.api(&method, &path, req).await
+        };
+        let status = resp.status();
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics.inc(
+            "wedsync_http_requests_total",
+            "HTTP requests by method, route template and status",
+            &[
+                ("method", method_label(&method)),
+                ("route", route_label),
+                ("status", status.as_str()),
+            ],
+            1.0,
+        );
+        self.metrics.observe(
+            "wedsync_http_request_duration_seconds",
+            "HTTP request latency by route template",
+            &[("route", route_label)],
+            elapsed,
+        );
+        tracing::debug!(%method, route = route_label, status = status.as_u16(), elapsed_ms = elapsed * 1000.0, "request");
+        resp
+    }
+
+    /// Routes an API request through the route table.
+    async fn api<B>(
+        &self,
+        method: &Method,
+        path: &str,
+        req: Request<B>,
+    ) -> (&'static str, Response<Body>)
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match routes::find(method, path) {
             Match::Found { route, param } => {
                 let param = param.map(str::to_string);
                 let resp = match self.dispatch(route.id, param, req).await {
@@ -135,27 +181,7 @@ impl App {
                 "unmatched",
                 ApiError::not_found("no such route").into_response(),
             ),
-        };
-        let status = resp.status();
-        let elapsed = started.elapsed().as_secs_f64();
-        self.metrics.inc(
-            "wedsync_http_requests_total",
-            "HTTP requests by method, route template and status",
-            &[
-                ("method", method_label(&method)),
-                ("route", route_label),
-                ("status", status.as_str()),
-            ],
-            1.0,
-        );
-        self.metrics.observe(
-            "wedsync_http_request_duration_seconds",
-            "HTTP request latency by route template",
-            &[("route", route_label)],
-            elapsed,
-        );
-        tracing::debug!(%method, route = route_label, status = status.as_u16(), elapsed_ms = elapsed * 1000.0, "request");
-        resp
+        }
     }
 
     async fn dispatch<B>(
@@ -327,7 +353,7 @@ impl App {
         Ok(Caller { key })
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         caller: &Caller,
         action: &str,
@@ -353,7 +379,7 @@ impl App {
         tracing::info!(key_id = %entry.key_id, action, target = %entry.target, result = %entry.result, "admin action");
     }
 
-    async fn read_body<B>(&self, headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
+    pub(crate) async fn read_body<B>(&self, headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -414,7 +440,7 @@ const DRAIN_FACTOR: usize = 8;
 /// ... and for at most this long.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn rate_limited(wait: std::time::Duration) -> ApiError {
+pub(crate) fn rate_limited(wait: std::time::Duration) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::client(
         StatusCode::TOO_MANY_REQUESTS,

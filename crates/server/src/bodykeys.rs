@@ -107,17 +107,47 @@ fn from_env(cfg: &Config, key: &str, env: &str) -> Result<[u8; 32], StartError> 
 /// `encryption_key_file`, else from `home`) seals; `old_encryption_keys` only open. A missing key
 /// file is created only where the store is this machine's own file (several processes on a shared
 /// store must share one key, so none may invent it).
-pub fn key_ring(cfg: &Config, home: &KeyHome) -> Result<BodyCipher, StartError> {
+pub fn key_ring(cfg: &Config, home: &KeyHome) -> Result<KeyRing, StartError> {
     ring(cfg, home, !matches!(home, KeyHome::Required))
+}
+
+/// The key ring, and secrets derived from its current key (the dashboard's session key), so
+/// that every process sharing the store shares them without another secret to configure.
+#[derive(Clone)]
+pub struct KeyRing {
+    /// Seals with the current key, opens with every key.
+    pub cipher: BodyCipher,
+    current: [u8; 32],
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing")
+            .field("cipher", &self.cipher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyRing {
+    /// A 32-byte secret for `purpose`, derived from the current key (HMAC-SHA256 of the label):
+    /// knowing it reveals nothing of the key, and different purposes get unrelated secrets.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac as _};
+        let mut mac = <Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.current)
+            .expect("HMAC takes any key length");
+        mac.update(b"wedsync-monitor derived secret v1: ");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
 }
 
 /// Like [`key_ring`], but never creates a key file (the `keys` commands inspect; they must not
 /// invent the key a server would then seal with).
-pub fn existing_key_ring(cfg: &Config, home: &KeyHome) -> Result<BodyCipher, StartError> {
+pub fn existing_key_ring(cfg: &Config, home: &KeyHome) -> Result<KeyRing, StartError> {
     ring(cfg, home, false)
 }
 
-fn ring(cfg: &Config, home: &KeyHome, create: bool) -> Result<BodyCipher, StartError> {
+fn ring(cfg: &Config, home: &KeyHome, create: bool) -> Result<KeyRing, StartError> {
     let ing = &cfg.ingress;
     let current = if let Some(env) = &ing.encryption_key_env {
         from_env(cfg, "ingress.encryption_key_env", env)?
@@ -159,7 +189,10 @@ fn ring(cfg: &Config, home: &KeyHome, create: bool) -> Result<BodyCipher, StartE
         };
         ring = ring.with_old_key(old.id.clone(), &bytes);
     }
-    Ok(ring)
+    Ok(KeyRing {
+        cipher: ring,
+        current,
+    })
 }
 
 /// Refuses to generate a key file for a store that already holds bodies sealed under the id the
@@ -376,11 +409,11 @@ mod tests {
             "the documented path"
         );
         let c = cfg(WEBHOOKS);
-        let first = key_ring(&c, &home).unwrap();
+        let first = key_ring(&c, &home).unwrap().cipher;
         let id = uuid::Uuid::new_v4();
         let sealed = first.seal(id, b"body").unwrap();
         // the next process opens what the first sealed
-        let second = key_ring(&c, &home).unwrap();
+        let second = key_ring(&c, &home).unwrap().cipher;
         assert_eq!(second.open(id, &sealed).unwrap(), b"body");
         assert_eq!(second.sealing_key_id(), "k1");
     }
@@ -425,7 +458,9 @@ mod tests {
             .insert("NEW".into(), crate::config::Secret::new(b64([2; 32])));
         c.secret_overrides
             .insert("OLD".into(), crate::config::Secret::new(b64([1; 32])));
-        let ring = key_ring(&c, &KeyHome::Required).unwrap();
+        let keys = key_ring(&c, &KeyHome::Required).unwrap();
+        assert_ne!(keys.derive("a"), keys.derive("b"));
+        let ring = keys.cipher;
         let old = BodyCipher::new("k1", &[1; 32]);
         let id = uuid::Uuid::new_v4();
         assert_eq!(ring.open(id, &old.seal(id, b"x").unwrap()).unwrap(), b"x");

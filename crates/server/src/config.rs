@@ -114,6 +114,9 @@ pub struct Config {
     /// `[ingress]`: how received webhooks are kept.
     #[serde(default)]
     pub ingress: IngressConfig,
+    /// `[dashboard]`: the live dashboard and the public status page.
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
     /// Secrets supplied in-process (tests, the demo); consulted before the environment.
     #[serde(skip)]
     pub secret_overrides: BTreeMap<String, Secret>,
@@ -230,6 +233,44 @@ pub struct ServiceConfig {
     /// Probe timeout (`5s`); must be below the interval.
     #[serde(default = "default_timeout")]
     pub timeout: String,
+    /// Show it on the public status page and its badges (`false`): opt-in per service.
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// `[dashboard]`: the live dashboard at `/dashboard` and the public status page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Serve the dashboard (`true`). It needs an API key to log in, like the API.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Serve the unauthenticated status page `/status` and the badges under `/badge/` for the
+    /// services with `public = true` (`false`).
+    #[serde(default)]
+    pub public_status: bool,
+    /// Mark the session cookie `Secure` (`false`): set it when the server is reached over HTTPS
+    /// (a TLS-terminating proxy), so the cookie never travels in clear.
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// How long a browser session lasts (`12h`).
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl: String,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            public_status: false,
+            secure_cookies: false,
+            session_ttl: default_session_ttl(),
+        }
+    }
+}
+
+fn default_session_ttl() -> String {
+    "12h".into()
 }
 
 /// One `[webhooks.<provider>]` table.
@@ -694,6 +735,7 @@ impl Config {
             &self.ingress.raw_body_retention,
         )?;
         self.validate_keys()?;
+        duration_key("dashboard.session_ttl", &self.dashboard.session_ttl)?;
         if self.rate_limits.general_per_minute == 0 {
             return Err(invalid(
                 "rate_limits.general_per_minute",
@@ -763,6 +805,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `dashboard.session_ttl` as a duration.
+    pub fn session_ttl(&self) -> Duration {
+        parse_duration(&self.dashboard.session_ttl).unwrap_or(Duration::from_secs(12 * 3600))
     }
 
     /// `worker.lease` as a duration.

@@ -55,7 +55,10 @@ where
     anyhow::bail!("timed out waiting for {what}")
 }
 
-fn demo_config(
+/// The demo's configuration: the four fake providers probed every 2–4 s (today is a wedding
+/// day), Stripe webhooks forwarded to the fake handler, the fake Slack as the alert sink, the
+/// public status page on, every secret supplied in-process. Tests build on it.
+pub fn demo_config(
     fakes: &FakeProviders,
     stripe_whsec: &str,
     store_url: &str,
@@ -82,6 +85,9 @@ poll_interval = "200ms"
 [alerts]
 slack_webhook_env = "DEMO_SLACK_WEBHOOK_URL"
 
+[dashboard]
+public_status = true
+
 [[services]]
 name = "stripe"
 kind = "stripe"
@@ -89,6 +95,7 @@ base_url = "{stripe}"
 credential_env = "DEMO_STRIPE_SECRET_KEY"
 interval = "2s"
 timeout = "800ms"
+public = true
 
 [[services]]
 name = "twilio"
@@ -98,6 +105,7 @@ credential_env = "DEMO_TWILIO_AUTH_TOKEN"
 account_sid_env = "DEMO_TWILIO_ACCOUNT_SID"
 interval = "2s"
 timeout = "800ms"
+public = true
 
 [[services]]
 name = "resend"
@@ -107,6 +115,7 @@ credential_env = "DEMO_RESEND_API_KEY"
 domain = "{domain}"
 interval = "4s"
 timeout = "800ms"
+public = true
 
 [[services]]
 name = "supabase_auth"
@@ -115,6 +124,7 @@ base_url = "{supabase}"
 credential_env = "DEMO_SUPABASE_ANON_KEY"
 interval = "2s"
 timeout = "800ms"
+public = true
 
 [ingress]
 encryption_key_env = "DEMO_ENCRYPTION_KEY"
@@ -222,6 +232,8 @@ async fn story(port: u16, duration: Option<Duration>, linger: bool) -> anyhow::R
         db_path.display()
     ));
     println!();
+    println!("   Watch it live in a browser:  {base}/dashboard  (sign in with the key below)");
+    println!("   Public status page:          {base}/status");
     println!("   Your admin API key for this demo:  {api_key}");
     println!("   Paste these into another terminal while the demo runs:");
     println!(

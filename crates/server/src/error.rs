@@ -4,10 +4,15 @@ use std::panic::Location;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full};
 
-/// The response body type every handler returns.
-pub type Body = Full<Bytes>;
+/// The response body type every handler returns: a whole body, or a stream (Server-Sent Events).
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+/// A body of `bytes`, all at once.
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
 
 /// An error a handler returns; converted to a response by [`ApiError::into_response`].
 #[derive(Debug)]
@@ -90,6 +95,15 @@ impl ApiError {
     }
 
     /// Builds the response (and logs internal errors).
+    /// What the client is told: the message of a client error, a fixed text for ours.
+    pub fn client_message(&self) -> &str {
+        match self {
+            ApiError::Client { message, .. } => message,
+            ApiError::Internal { .. } => "internal error",
+        }
+    }
+
+    /// The response for this error.
     pub fn into_response(self) -> Response<Body> {
         match self {
             ApiError::Client {
@@ -116,8 +130,7 @@ impl ApiError {
                     at = %format_args!("{}:{}", location.file(), location.line()),
                     "internal error"
                 );
-                let mut resp =
-                    Response::new(Full::new(Bytes::from_static(b"Internal Server Error")));
+                let mut resp = Response::new(full(Bytes::from_static(b"Internal Server Error")));
                 *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 resp.headers_mut().insert(
                     header::CONTENT_TYPE,
@@ -138,7 +151,7 @@ pub fn json_response<T: serde::Serialize + ?Sized>(
     if serde_json::to_writer(&mut bytes, value).is_err() {
         bytes = b"{}".to_vec();
     }
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    let mut resp = Response::new(full(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -153,7 +166,7 @@ pub fn text_response(
     content_type: &'static str,
     body: impl Into<Bytes>,
 ) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()));
+    let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

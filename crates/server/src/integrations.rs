@@ -401,6 +401,16 @@ impl Integrations {
         }
     }
 
+    /// The monitor, in a process that runs one.
+    pub fn monitor(&self) -> Option<&Arc<Monitor>> {
+        self.monitor.as_ref()
+    }
+
+    /// The probe store.
+    pub fn probe_store(&self) -> &Arc<dyn ProbeStore> {
+        &self.store
+    }
+
     fn known(&self, service: &str) -> Result<(), ApiError> {
         if self.cfg.services.iter().any(|s| s.name == service) {
             Ok(())

@@ -51,6 +51,7 @@ pub mod app;
 pub mod bodykeys;
 pub mod check;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod integrations;
@@ -346,7 +347,8 @@ pub async fn start_with(
         )
         .await?;
     }
-    let cipher = bodykeys::key_ring(&cfg, &components.key_home)?;
+    let keys = bodykeys::key_ring(&cfg, &components.key_home)?;
+    let cipher = keys.cipher.clone();
     let mut registry = wedsync_breaker::Registry::builder()
         .default_config(service_breaker_config())
         .instance(instance.clone());
@@ -389,15 +391,25 @@ pub async fn start_with(
         cfg.raw_body_retention(),
     )?;
     let receiver = webhooks.receiver().clone();
-    let app = Arc::new(App::new(
+    let (stop, stop_rx) = watch::channel(false);
+    let mut app = App::new(
         cfg.clone(),
         components.admin,
         metrics,
         components.readiness,
         integrations,
         webhooks,
-    ));
-    let (stop, stop_rx) = watch::channel(false);
+    );
+    if cfg.dashboard.enabled {
+        app = app.with_dashboard(dashboard::Dashboard::new(
+            keys.derive("dashboard sessions"),
+            stop_rx.clone(),
+        ));
+    }
+    let app = Arc::new(app);
+    if let Some(d) = &app.dashboard {
+        d.attach(&app);
+    }
     let stopped = |rx: &watch::Receiver<bool>| {
         let mut rx = rx.clone();
         async move {

@@ -211,7 +211,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => {
             use wedsync_webhooks::keys::{rekey, RekeyMode};
             let components = wedsync_monitor::Components::build(&cfg).await?;
-            let ring = wedsync_monitor::bodykeys::existing_key_ring(&cfg, &components.key_home)?;
+            let ring =
+                wedsync_monitor::bodykeys::existing_key_ring(&cfg, &components.key_home)?.cipher;
             let mode = match cmd {
                 KeysCommand::Reseal => RekeyMode::Reseal,
                 KeysCommand::Check | KeysCommand::Generate => RekeyMode::Check,

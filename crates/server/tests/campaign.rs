@@ -7,7 +7,7 @@
 //!
 //! - **load** (`campaign/load.rs`): `WEDSYNC_CAMPAIGN_CLIENTS` clients (8) post signed Stripe
 //!   webhooks with unique event ids at `WEDSYNC_CAMPAIGN_RATE` requests/s in total (300) for
-//!   `WEDSYNC_CAMPAIGN_SECS` seconds (8). A 2xx is an acknowledgement; anything else (503 while the
+//!   `WEDSYNC_CAMPAIGN_SECS` seconds (12). A 2xx is an acknowledgement; anything else (503 while the
 //!   server or its database is down, a refused connection while it restarts, a timeout) is not, and
 //!   the client sends the same event again 200 ms later, like the provider. About 2 % of the
 //!   requests are malformed (bad signature, truncated JSON, not JSON, oversized, no signature
@@ -111,7 +111,7 @@ fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
 impl Knobs {
     fn from_env() -> Self {
         let k = Knobs {
-            secs: knob("WEDSYNC_CAMPAIGN_SECS", 8.0),
+            secs: knob("WEDSYNC_CAMPAIGN_SECS", 12.0),
             rate: knob("WEDSYNC_CAMPAIGN_RATE", 300.0),
             clients: knob("WEDSYNC_CAMPAIGN_CLIENTS", 8),
         };
@@ -153,9 +153,18 @@ fn config_text(store_url: &str, forward_to: &str, backend: Backend) -> String {
         Backend::Sqlite => String::new(),
         Backend::Postgres => format!("[ingress]\nencryption_key_env = \"{BODY_KEY_ENV}\"\n\n"),
     };
+    // the default worker unless the long form asks for more delivery tasks
+    let worker = match std::env::var("WEDSYNC_CAMPAIGN_WORKERS") {
+        Ok(n) if !n.trim().is_empty() => format!(
+            "[worker]\nconcurrency = {}\n\n",
+            n.trim()
+                .parse::<u32>()
+                .expect("WEDSYNC_CAMPAIGN_WORKERS is a number")
+        ),
+        _ => String::new(),
+    };
     format!(
-        "[store]\nurl = \"{store_url}\"\n\n{ingress}[monitor]\nenabled = false\n\n\
-         [worker]\npoll_interval = \"100ms\"\n\n\
+        "[store]\nurl = \"{store_url}\"\n\n{ingress}[monitor]\nenabled = false\n\n{worker}\
          [webhooks.stripe]\nsecret_env = \"{STRIPE_SECRET_ENV}\"\nforward_to = \"{forward_to}\"\n"
     )
 }

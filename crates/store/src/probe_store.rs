@@ -24,21 +24,25 @@ fn backend(e: impl std::fmt::Display) -> ProbeError {
     ProbeError::Backend(e.to_string())
 }
 
-/// [`ResultStore::hourly_history`] on either backend: the hourly rollups table, which a trigger
-/// on `service_health_metrics` keeps current (migration 4).
-async fn hourly_history<S: crate::MetricsStore + ?Sized>(
+/// [`ResultStore::hourly_history`] and [`ResultStore::daily_history`] on either backend: the
+/// hourly or daily rollups table, which a trigger on `service_health_metrics` keeps current
+/// (migration 4).
+async fn rollup_history<S: crate::MetricsStore + ?Sized>(
     store: &S,
     service: &str,
     since_ms: i64,
+    period: crate::RollupPeriod,
 ) -> Result<Vec<HourlyHealth>, ProbeError> {
     let nanos = |ms: i64| i128::from(ms) * 1_000_000;
-    let from =
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos(HourlyHealth::hour_of(since_ms)))
-            .map_err(backend)?;
+    let start = match period {
+        crate::RollupPeriod::Hourly => HourlyHealth::hour_of(since_ms),
+        crate::RollupPeriod::Daily => HourlyHealth::day_of(since_ms),
+    };
+    let from = time::OffsetDateTime::from_unix_timestamp_nanos(nanos(start)).map_err(backend)?;
     // no upper bound in practice (results stamped in the future by a skewed clock included)
     let to = from + time::Duration::days(36_500);
     let rows = store
-        .rollups(service, crate::RollupPeriod::Hourly, from, to)
+        .rollups(service, period, from, to)
         .await
         .map_err(backend)?;
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
@@ -412,7 +416,15 @@ mod pg {
             service: &str,
             since_ms: i64,
         ) -> Result<Vec<HourlyHealth>, ProbeError> {
-            super::hourly_history(self, service, since_ms).await
+            super::rollup_history(self, service, since_ms, crate::RollupPeriod::Hourly).await
+        }
+
+        async fn daily_history(
+            &self,
+            service: &str,
+            since_ms: i64,
+        ) -> Result<Vec<HourlyHealth>, ProbeError> {
+            super::rollup_history(self, service, since_ms, crate::RollupPeriod::Daily).await
         }
     }
 
@@ -834,7 +846,15 @@ mod sqlite {
             service: &str,
             since_ms: i64,
         ) -> Result<Vec<HourlyHealth>, ProbeError> {
-            super::hourly_history(self, service, since_ms).await
+            super::rollup_history(self, service, since_ms, crate::RollupPeriod::Hourly).await
+        }
+
+        async fn daily_history(
+            &self,
+            service: &str,
+            since_ms: i64,
+        ) -> Result<Vec<HourlyHealth>, ProbeError> {
+            super::rollup_history(self, service, since_ms, crate::RollupPeriod::Daily).await
         }
     }
 

@@ -1,0 +1,121 @@
+//! Server-rendered HTML for the `wedsync-monitor` live dashboard — the on-call engineer's view
+//! of Stripe, Twilio, Resend and Supabase on a wedding day — with its Server-Sent Events
+//! updates, the login page, the public status page and status badges.
+//!
+//! # Example
+//!
+//! ```
+//! use wedsync_dashboard::*;
+//!
+//! let hour = 3_600_000;
+//! let now = 1_762_265_103_000; // Tue 4 Nov 2025 14:05:03 GMT
+//! let view = DashboardView {
+//!     now_ms: now,
+//!     zone: "Europe/London".into(),
+//!     wedding: WeddingView { today: true, policy: vec!["probes every 15 s instead of 30 s".into()] },
+//!     services: vec![ServiceView {
+//!         name: "stripe".into(),
+//!         status: "unhealthy".into(),
+//!         state: State::Down,
+//!         detail: Some("timeout after 5 s".into()),
+//!         breaker: "open".into(),
+//!         latency_ms: Some(5000),
+//!         p95_ms: Some(480),
+//!         checked_at_ms: Some(now - 4_000),
+//!         in_maintenance: false,
+//!         flapping: false,
+//!         hours: vec![Bucket { start_ms: now - hour, end_ms: now, checks: 120, healthy: 110,
+//!                              degraded: 0, down: 10, maintenance: false,
+//!                              outage: Some((now - 40 * 60_000, now - 5 * 60_000)) }],
+//!         days: vec![],
+//!         latency_24h: vec![LatencyPoint { at_ms: now - hour, avg_ms: 220, max_ms: 5000 }],
+//!         latency_7d: vec![],
+//!     }],
+//!     incidents: vec![],
+//!     maintenance: vec![],
+//!     webhooks: WebhooksView::default(),
+//!     can_act: true,
+//!     csrf: "csrf-token".into(),
+//!     flash: None,
+//! };
+//!
+//! let html = render_page(&view);
+//! assert!(html.contains(r#"<tr id="svc-stripe" class="svc state-down" data-status="unhealthy" data-state="down">"#));
+//! assert!(html.contains("✗</span> Unhealthy<span class=\"svc-detail\"> — timeout after 5 s</span>"));
+//! assert!(html.contains("Outage 13:25–14:00 GMT"));
+//!
+//! // Every few seconds the server pushes the live regions again:
+//! let msg = sse_update(&view);
+//! assert!(msg.starts_with("event: update\ndata: {\"at\":1762265103000,\"at_text\":\"14:05:03 GMT\""));
+//! assert!(render_fragments(&view).iter().any(|(id, _)| id == "svc-stripe"));
+//! ```
+//!
+//! # Details
+//!
+//! - **Model.** The server gathers a [`DashboardView`] (or a [`PublicView`]) from the monitor,
+//!   the probe store, the alert engine and the webhook store; this crate only renders it. All
+//!   instants are Unix milliseconds, shown in the view's IANA zone with its abbreviation
+//!   (`14:05:03 GMT`, `BST` in summer) from jiff's bundled tzdb.
+//! - **Live updates.** [`render_fragments`] renders each live region — `wedding-banner`, one
+//!   `svc-{name}` table row per service, `incidents`, `maintenance`, `webhooks` — exactly as
+//!   [`render_page`] does; [`sse_update`] sends them all as one SSE message and [`APP_JS`]
+//!   replaces each element by id (keeping open chart panels and keyboard focus).
+//!   [`sse_heartbeat`] keeps the connection warm. Without a message for 12 s the page turns grey
+//!   and says "Connection lost — last update … Data may be out of date."
+//! - **Security.** Every string from the model goes through [`escape`]. Pages carry no inline
+//!   script, no inline event handler and no `style` attribute (CSP `script-src 'self';
+//!   style-src 'self'` works); state-changing forms (replay, logout) carry the CSRF token; the
+//!   replay buttons exist only when [`DashboardView::can_act`]. The public status page shows
+//!   states and daily bars only — no reasons, latencies or breakers.
+//! - **Accessibility.** Colour is never the only signal: statuses have an icon and words, every
+//!   bar segment has a text label (`title`, `aria-label`, and `tabindex="0"` so keyboards reach
+//!   it; focus shows it), charts have `role="img"` with a summary, tables have scoped headers,
+//!   and there is a legend.
+//! - **Speed.** Each page is written into one pre-sized `String` without per-bucket
+//!   allocations: 500 services with 24 + 90 buckets and 24 + 168 chart points each render in
+//!   tens of milliseconds (`cargo bench -p wedsync-dashboard --bench dashboard`).
+//! - **Assets.** [`APP_CSS`] and [`APP_JS`] are served by the server at
+//!   `/dashboard/assets/app.css` and `/dashboard/assets/app.js`; the login and status pages use
+//!   the stylesheet too (serve it without a session).
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | — | — | none: the crate needs only serde, serde_json and jiff |
+
+pub mod model;
+
+mod badge;
+mod chart;
+mod clock;
+mod html;
+mod page;
+mod public;
+mod sse;
+mod state;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+pub use badge::{badge_status, badge_uptime};
+pub use chart::latency_chart_svg;
+pub use html::escape;
+pub use model::*;
+pub use page::{render_fragments, render_page};
+pub use public::{render_login, render_status_page};
+pub use sse::{sse_heartbeat, sse_update, sse_update_with};
+pub use state::{bucket_state, uptime_percent, worst};
+
+/// The dashboard's script (plain JS, no framework): the SSE client that swaps fragments in, the
+/// stale-connection watchdog, the replay confirmation and the bucket tooltips. Serve it at
+/// `/dashboard/assets/app.js` as `text/javascript`.
+pub const APP_JS: &str = include_str!("../assets/app.js");
+
+/// The stylesheet of the dashboard, the login page and the status page. Serve it at
+/// `/dashboard/assets/app.css` as `text/css`.
+pub const APP_CSS: &str = include_str!("../assets/app.css");

@@ -1,0 +1,353 @@
+//! The dashboard over HTTP against the real server: sign-in from an API key (cookie attributes,
+//! CSRF on the form), scopes (read sees, admin replays), revocation ending a session, the CSP,
+//! the Server-Sent Events stream, the public status page and badges (opt-in per service).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{post_stripe, stripe_event, stripe_secret, stripe_service_config, TestServer};
+use wedsync_monitor::admin::Scope;
+use wedsync_monitor::config::{Config, Secret};
+use wedsync_testkit::{FakeStripe, FakeWebhookHandler, Scenario};
+
+fn config(stripe: &FakeStripe, handler: &FakeWebhookHandler, extra: &str) -> Config {
+    let sections = format!(
+        r#"
+[store]
+url = "sqlite::memory:"
+
+[worker]
+poll_interval = "100ms"
+
+[webhooks.stripe]
+secret_env = "T_STRIPE_WHSEC"
+forward_to = "{}"
+{extra}
+"#,
+        handler.url_for("stripe")
+    );
+    let mut cfg = stripe_service_config(&sections, stripe, "T_STRIPE_KEY");
+    cfg.secret_overrides
+        .insert("T_STRIPE_WHSEC".into(), Secret::new(stripe_secret()));
+    cfg
+}
+
+/// A browser without JavaScript: follows nothing, keeps the cookies it is given.
+struct Browser<'a> {
+    t: &'a TestServer,
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(t: &'a TestServer) -> Self {
+        Browser {
+            t,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, r: &reqwest::Response) -> Vec<String> {
+        let set: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set {
+            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        set
+    }
+
+    async fn get(&mut self, path: &str) -> reqwest::Response {
+        let r = self
+            .http
+            .get(self.t.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&r);
+        r
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (reqwest::Response, Vec<String>) {
+        let r = self
+            .http
+            .post(self.t.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let set = self.keep(&r);
+        (r, set)
+    }
+
+    /// Signs in with `key`; the response and the Set-Cookie lines.
+    async fn sign_in(&mut self, key: &str) -> (reqwest::Response, Vec<String>) {
+        let page = self.get("/dashboard/login").await.text().await.unwrap();
+        let csrf = csrf_of(&page);
+        self.post("/dashboard/login", &[("api_key", key), ("csrf", &csrf)])
+            .await
+    }
+}
+
+/// The value of the first `name="csrf"` input in `html`.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\"").expect("a csrf input");
+    let rest = &html[at..];
+    let v = rest.find("value=\"").expect("a value") + 7;
+    rest[v..v + rest[v..].find('"').unwrap()].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_scopes_csrf_and_revocation() {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let mut b = Browser::new(&t);
+
+    // no session: to the sign-in page, which forbids inline script
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/dashboard/login");
+    let r = b.get("/dashboard/login").await;
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+
+    // a wrong key, and a form without its token, are refused
+    let (r, _) = b.sign_in("wsk_not_a_key").await;
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("not valid"));
+    let (read, read_id) = t.key(&[Scope::Read]).await;
+    let (r, _) = b
+        .post(
+            "/dashboard/login",
+            &[("api_key", &read), ("csrf", "forged")],
+        )
+        .await;
+    assert_eq!(r.status(), 401, "a sign-in without the form's token");
+    assert!(!b.cookies.contains_key("wsm_session"));
+
+    // a read key: a strict session cookie, the page, no replay buttons
+    let (r, set) = b.sign_in(&read).await;
+    assert_eq!(r.status(), 303);
+    let session = set.iter().find(|c| c.starts_with("wsm_session=")).unwrap();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(session.contains(attr), "{session}");
+    }
+    assert!(!session.contains("Secure"), "plain HTTP here: {session}");
+    assert!(!session.contains(&read), "the cookie never holds the key");
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"svc-stripe\""), "{page}");
+    assert!(
+        !page.contains("class=\"replay\""),
+        "read scope sees, does not act"
+    );
+    assert!(!page.contains("<script>"), "no inline script");
+    let csrf = csrf_of(&page);
+
+    // a read session cannot replay, even with its token
+    let (r, _) = b
+        .post(
+            "/dashboard/replay",
+            &[
+                ("delivery_id", "00000000-0000-0000-0000-000000000000"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // revoking the key ends the session at once
+    assert!(t.admin().revoke_key(&read_id).await.unwrap());
+    let r = b.get("/dashboard").await;
+    assert_eq!(r.status(), 303, "revoked key: back to sign-in");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_replays_with_a_token_and_it_is_audited() {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    handler.set_scenario(Scenario::ServerError);
+    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let r = post_stripe(&t, &stripe_event("evt_dash_replay"), &stripe_secret()).await;
+    assert_eq!(r.status(), 200);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        handler
+            .handle()
+            .wait_for_requests(1, Duration::from_secs(10))
+            .await
+    );
+    let mut b = Browser::new(&t);
+    let (admin, admin_id) = t.key(&[Scope::Admin]).await;
+    b.sign_in(&admin).await;
+    let page = b.get("/dashboard").await.text().await.unwrap();
+    let csrf = csrf_of(&page);
+
+    // another session's token, or none, is refused
+    let mut other = Browser::new(&t);
+    let (admin2, _) = t.key(&[Scope::Admin]).await;
+    other.sign_in(&admin2).await;
+    let foreign = csrf_of(&other.get("/dashboard").await.text().await.unwrap());
+    for bad in ["", foreign.as_str()] {
+        let (r, _) = b
+            .post("/dashboard/replay", &[("delivery_id", &id), ("csrf", bad)])
+            .await;
+        assert_eq!(r.status(), 403, "token {bad:?}");
+    }
+
+    handler.set_scenario(Scenario::Healthy);
+    let (r, set) = b
+        .post(
+            "/dashboard/replay",
+            &[("delivery_id", &id), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(set.iter().any(|c| c.starts_with("wsm_flash=")), "{set:?}");
+    let page = b.get("/dashboard").await.text().await.unwrap();
+    assert!(page.contains("scheduled"), "the flash message: {page}");
+    assert!(
+        handler
+            .wait_for_deliveries(1, Duration::from_secs(10))
+            .await
+    );
+    let audit = t.admin().recent_audit(10).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "webhook.replay" && e.key_id == admin_id && e.target == id),
+        "{audit:?}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_pushes_updates_and_heartbeats() {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let mut b = Browser::new(&t);
+    let r = b.get("/dashboard/events").await;
+    assert_eq!(r.status(), 401, "no session, no stream");
+    let (read, _) = t.key(&[Scope::Read]).await;
+    b.sign_in(&read).await;
+    let mut r = b
+        .http
+        .get(t.url("/dashboard/events"))
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !(seen.contains("event: update") && seen.contains("event: heartbeat")) {
+        let chunk = tokio::time::timeout_at(deadline, r.chunk())
+            .await
+            .expect("an update and a heartbeat within 15 s")
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("svc-stripe"), "{seen}");
+    // the stream ends with the server
+    let stop = tokio::spawn(async move { t.stop().await });
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = r.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream closes when the server stops");
+    stop.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_page_shows_only_opted_in_services_and_nothing_else() {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    // off by default
+    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    assert_eq!(t.get("/status").await.status(), 404);
+    assert_eq!(t.get("/badge/stripe/status.svg").await.status(), 404);
+    t.stop().await;
+
+    let mut cfg = config(
+        &stripe,
+        &handler,
+        "\n[dashboard]\npublic_status = true\nsecure_cookies = true\n",
+    );
+    cfg.services[0].public = true;
+    let mut hidden = cfg.services[0].clone();
+    hidden.name = "internal_db".into();
+    hidden.public = false;
+    cfg.services.push(hidden);
+    let t = TestServer::start(cfg).await;
+    let r = t.get("/status").await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("stripe"), "{page}");
+    assert!(!page.contains("internal_db"), "not opted in: {page}");
+    assert!(
+        !page.contains("breaker"),
+        "no details that help an attacker"
+    );
+    let r = t.get("/badge/stripe/status.svg").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
+    assert!(r.text().await.unwrap().contains("<svg"));
+    assert_eq!(t.get("/badge/stripe/uptime.svg").await.status(), 200);
+    assert_eq!(t.get("/badge/internal_db/status.svg").await.status(), 404);
+    // behind TLS the session cookie is Secure
+    let mut b = Browser::new(&t);
+    let (read, _) = t.key(&[Scope::Read]).await;
+    let (_, set) = b.sign_in(&read).await;
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("wsm_session=") && c.contains("Secure")),
+        "{set:?}"
+    );
+    t.stop().await;
+}
