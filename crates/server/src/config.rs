@@ -117,6 +117,9 @@ pub struct Config {
     /// `[dashboard]`: the live dashboard and the public status page.
     #[serde(default)]
     pub dashboard: DashboardConfig,
+    /// `[[maintenance]]`: planned maintenance windows (alerts silenced, shown on the dashboard).
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceConfig>,
     /// Secrets supplied in-process (tests, the demo); consulted before the environment.
     #[serde(skip)]
     pub secret_overrides: BTreeMap<String, Secret>,
@@ -236,6 +239,38 @@ pub struct ServiceConfig {
     /// Show it on the public status page and its badges (`false`): opt-in per service.
     #[serde(default)]
     pub public: bool,
+}
+
+/// One `[[maintenance]]` window: a provider's announced maintenance, during which a failing
+/// service opens no incident and shows as "under maintenance".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceConfig {
+    /// The service (a `[[services]]` name); absent for every service.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Start, RFC 3339 with an offset (`2026-12-05T02:00:00Z`).
+    pub start: String,
+    /// End (exclusive), RFC 3339.
+    pub end: String,
+}
+
+impl MaintenanceConfig {
+    /// The window as Unix milliseconds, or the error naming what is wrong.
+    pub fn window_ms(&self) -> Result<(i64, i64), String> {
+        let at = |text: &str| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+                .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+                .map_err(|_| {
+                    format!("`{text}` is not an RFC 3339 time such as 2026-12-05T02:00:00Z")
+                })
+        };
+        let (start, end) = (at(&self.start)?, at(&self.end)?);
+        if end <= start {
+            return Err("ends before it starts".into());
+        }
+        Ok((start, end))
+    }
 }
 
 /// `[dashboard]`: the live dashboard at `/dashboard` and the public status page.
@@ -736,6 +771,18 @@ impl Config {
         )?;
         self.validate_keys()?;
         duration_key("dashboard.session_ttl", &self.dashboard.session_ttl)?;
+        for (i, m) in self.maintenance.iter().enumerate() {
+            m.window_ms()
+                .map_err(|e| invalid(format!("maintenance[{i}]"), e))?;
+            if let Some(s) = &m.service {
+                if !self.services.iter().any(|c| &c.name == s) {
+                    return Err(invalid(
+                        format!("maintenance[{i}].service"),
+                        format!("`{s}` is not a configured service"),
+                    ));
+                }
+            }
+        }
         if self.rate_limits.general_per_minute == 0 {
             return Err(invalid(
                 "rate_limits.general_per_minute",

@@ -162,6 +162,21 @@ pub fn build_monitor(
         .services(services)
         .config(MonitorConfig {
             policy,
+            alert: wedsync_probe::AlertConfig {
+                maintenance: cfg
+                    .maintenance
+                    .iter()
+                    .filter_map(|m| {
+                        let (start_ms, end_ms) = m.window_ms().ok()?;
+                        Some(wedsync_probe::MaintenanceWindow {
+                            service: m.service.clone(),
+                            start_ms,
+                            end_ms,
+                        })
+                    })
+                    .collect(),
+                ..wedsync_probe::AlertConfig::default()
+            },
             ..MonitorConfig::default()
         })
         .store(store)

@@ -351,3 +351,46 @@ async fn the_public_page_shows_only_opted_in_services_and_nothing_else() {
     );
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_windows_from_the_configuration_are_shown() {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    let now = time::OffsetDateTime::now_utc();
+    let rfc = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let windows = format!(
+        "\n[[maintenance]]\nservice = \"stripe\"\nstart = \"{}\"\nend = \"{}\"\n\n\
+         [[maintenance]]\nstart = \"{}\"\nend = \"{}\"\n",
+        rfc(now - time::Duration::hours(1)),
+        rfc(now + time::Duration::hours(1)),
+        rfc(now + time::Duration::days(2)),
+        rfc(now + time::Duration::days(2) + time::Duration::hours(2)),
+    );
+    let t = TestServer::start(config(&stripe, &handler, &windows)).await;
+    let mut b = Browser::new(&t);
+    let (read, _) = t.key(&[Scope::Read]).await;
+    b.sign_in(&read).await;
+    let page = b.get("/dashboard").await.text().await.unwrap();
+    assert!(
+        page.contains("data-phase=\"now\" data-service=\"stripe\""),
+        "the current window: {page}"
+    );
+    assert!(
+        page.contains("data-phase=\"upcoming\" data-service=\"\""),
+        "the upcoming window for every service"
+    );
+    t.stop().await;
+
+    // a window that ends before it starts, or names no configured service, is refused by name
+    for (bad, key) in [
+        ("[[maintenance]]\nstart = \"2026-12-05T02:00:00Z\"\nend = \"2026-12-05T01:00:00Z\"", "maintenance[0]"),
+        ("[[maintenance]]\nservice = \"paypal\"\nstart = \"2026-12-05T01:00:00Z\"\nend = \"2026-12-05T02:00:00Z\"", "maintenance[0].service"),
+        ("[[maintenance]]\nstart = \"tomorrow\"\nend = \"2026-12-05T02:00:00Z\"", "maintenance[0]"),
+    ] {
+        let e = Config::from_toml(bad).unwrap_err().to_string();
+        assert!(e.contains(key), "{e}");
+    }
+}
