@@ -34,8 +34,8 @@
 # restart_to_last_delivery is the time from the last restart (or kill) to the last first-time
 # delivery: how long the system took to catch up.
 #
-# Options (environment; the defaults below are the long form, the tests' own defaults are 12 s at
-# 300 requests/s with 8 clients):
+# Options (environment; the defaults below are the long form, the tests' own defaults are 30 s at
+# 400 requests/s with 8 clients):
 #   WEDSYNC_CAMPAIGN_SECS      seconds of load per test (60)
 #   WEDSYNC_CAMPAIGN_RATE      requests per second offered, all clients together (1000)
 #   WEDSYNC_CAMPAIGN_CLIENTS   concurrent clients (16)

@@ -227,7 +227,21 @@
   }
   document.addEventListener("focusin", showBucket);
   document.addEventListener("click", showBucket);
+  // A bar is one tab stop; the arrow keys, Home and End move along its buckets (roving tabindex).
   document.addEventListener("keydown", function (ev) {
+    var t = ev.target;
+    if (t instanceof Element && t.classList.contains("bucket")) {
+      var items = Array.prototype.slice.call(t.parentElement.children);
+      var i = items.indexOf(t);
+      var next = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: items.length - 1 }[ev.key];
+      if (next !== undefined && next >= 0 && next < items.length && next !== i) {
+        ev.preventDefault();
+        t.setAttribute("tabindex", "-1");
+        items[next].setAttribute("tabindex", "0");
+        items[next].focus();
+        return;
+      }
+    }
     if (ev.key === "Escape") {
       var info = byId("bucket-info");
       if (info) {

@@ -68,8 +68,8 @@
 //!   replay buttons exist only when [`DashboardView::can_act`]. The public status page shows
 //!   states and daily bars only — no reasons, latencies or breakers.
 //! - **Accessibility.** Colour is never the only signal: statuses have an icon and words, every
-//!   bar segment has a text label (`title`, `aria-label`, and `tabindex="0"` so keyboards reach
-//!   it; focus shows it), charts have `role="img"` with a summary, tables have scoped headers,
+//!   bar segment has a text label (`title`, `aria-label`; each bar is one tab stop and the arrow
+//!   keys move along it; focus shows the label), charts have `role="img"` with a summary, tables have scoped headers,
 //!   and there is a legend.
 //! - **Speed.** Each page is written into one pre-sized `String` without per-bucket
 //!   allocations: 500 services with 24 + 90 buckets and 24 + 168 chart points each render in

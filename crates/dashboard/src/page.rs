@@ -333,8 +333,10 @@ pub(crate) fn write_bar(
         }
     }
     out.push_str("\">");
-    for b in buckets {
-        write_bucket(out, scratch, b, clock, bar);
+    // one tab stop per bar (the newest bucket); the arrow keys move along it (app.js)
+    let last = buckets.len().saturating_sub(1);
+    for (i, b) in buckets.iter().enumerate() {
+        write_bucket(out, scratch, b, clock, bar, i == last);
     }
     out.push_str("</ol>");
     if bar != Bar::PublicDays {
@@ -349,7 +351,14 @@ pub(crate) fn write_bar(
     }
 }
 
-fn write_bucket(out: &mut String, label: &mut String, b: &Bucket, clock: &Clock, bar: Bar) {
+fn write_bucket(
+    out: &mut String,
+    label: &mut String,
+    b: &Bucket,
+    clock: &Clock,
+    bar: Bar,
+    tab_stop: bool,
+) {
     let state = bucket_state(b);
     label.clear();
     if bar == Bar::Hours {
@@ -408,7 +417,11 @@ fn write_bucket(out: &mut String, label: &mut String, b: &Bucket, clock: &Clock,
 
     out.push_str("<li class=\"bucket state-");
     out.push_str(state.as_str());
-    out.push_str("\" tabindex=\"0\" aria-label=\"");
+    out.push_str(if tab_stop {
+        "\" tabindex=\"0\" aria-label=\""
+    } else {
+        "\" tabindex=\"-1\" aria-label=\""
+    });
     escape_into(out, label);
     out.push_str("\" title=\"");
     escape_into(out, label);

@@ -6,8 +6,8 @@
 //! load runs:
 //!
 //! - **load** (`campaign/load.rs`): `WEDSYNC_CAMPAIGN_CLIENTS` clients (8) post signed Stripe
-//!   webhooks with unique event ids at `WEDSYNC_CAMPAIGN_RATE` requests/s in total (300) for
-//!   `WEDSYNC_CAMPAIGN_SECS` seconds (12). A 2xx is an acknowledgement; anything else (503 while the
+//!   webhooks with unique event ids at `WEDSYNC_CAMPAIGN_RATE` requests/s in total (400) for
+//!   `WEDSYNC_CAMPAIGN_SECS` seconds (30). A 2xx is an acknowledgement; anything else (503 while the
 //!   server or its database is down, a refused connection while it restarts, a timeout) is not, and
 //!   the client sends the same event again 200 ms later, like the provider. About 2 % of the
 //!   requests are malformed (bad signature, truncated JSON, not JSON, oversized, no signature
@@ -47,7 +47,7 @@
 //! server's log.
 //!
 //! The tests run one at a time (they load a 2-core machine). The short form (the defaults) takes
-//! about a minute for all three in a debug build. The long form:
+//! about two and a half minutes for all three in a debug build. The long form:
 //!
 //! ```sh
 //! scripts/campaign.sh     # release build, 60 s at 1000 requests/s per test
@@ -111,8 +111,8 @@ fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
 impl Knobs {
     fn from_env() -> Self {
         let k = Knobs {
-            secs: knob("WEDSYNC_CAMPAIGN_SECS", 12.0),
-            rate: knob("WEDSYNC_CAMPAIGN_RATE", 300.0),
+            secs: knob("WEDSYNC_CAMPAIGN_SECS", 30.0),
+            rate: knob("WEDSYNC_CAMPAIGN_RATE", 400.0),
             clients: knob("WEDSYNC_CAMPAIGN_CLIENTS", 8),
         };
         assert!(

@@ -330,7 +330,7 @@ impl Worker {
         &self.stats
     }
 
-    /// Deliveries claimed per round (default 16).
+    /// Deliveries claimed per round, and sent at the same time (default 16).
     pub fn batch(mut self, batch: usize) -> Self {
         self.batch = batch.max(1);
         self
@@ -373,9 +373,14 @@ impl Worker {
         Ok(n)
     }
 
+    /// Sends the claimed deliveries at the same time, so a worker keeps up with a backlog (a
+    /// full batch) without holding many attempts when the queue is short (a batch is what was due).
+    /// Every attempt is reported before this returns; the first error, if any, is returned then.
     async fn process_all(&self, claimed: Vec<Claimed>) -> Result<(), WorkerError> {
-        for c in claimed {
-            match self.process(c).await {
+        let results =
+            futures_util::future::join_all(claimed.into_iter().map(|c| self.process(c))).await;
+        for r in results {
+            match r {
                 // Another worker took over after our lease ran out: its attempt counts.
                 Err(WorkerError::Store(StoreError::LeaseLost)) => {}
                 r => r?,
