@@ -347,7 +347,8 @@ impl Worker {
         &self.id
     }
 
-    /// One round: release expired leases, claim due deliveries, forward them one by one.
+    /// One round: release expired leases, claim due deliveries (none while every handler's breaker
+    /// is open), send them at once while renewing their leases, report each attempt.
     /// Returns how many attempts were made.
     pub async fn run_once(&self) -> Result<usize, WorkerError> {
         let now = self.clock.now();
