@@ -472,14 +472,15 @@ fn write_incidents(out: &mut String, v: &DashboardView, clock: &Clock) {
     } else {
         out.push_str("<ul class=\"incident-list\">");
         for inc in &v.incidents {
-            write_incident(out, inc, v.now_ms, clock);
+            write_incident(out, inc, v, clock);
         }
         out.push_str("</ul>");
     }
     out.push_str("</section>");
 }
 
-fn write_incident(out: &mut String, inc: &IncidentView, now_ms: i64, clock: &Clock) {
+fn write_incident(out: &mut String, inc: &IncidentView, v: &DashboardView, clock: &Clock) {
+    let now_ms = v.now_ms;
     let open = inc.resolved_at_ms.is_none();
     out.push_str("<li class=\"incident\" data-service=\"");
     escape_into(out, &inc.service);
@@ -543,7 +544,15 @@ fn write_incident(out: &mut String, inc: &IncidentView, now_ms: i64, clock: &Clo
             out.push_str(")</span></li>");
         }
     }
-    out.push_str("</ol></li>");
+    out.push_str("</ol>");
+    if open && inc.acknowledged_at_ms.is_none() && v.can_act {
+        out.push_str("<form class=\"ack\" method=\"post\" action=\"/dashboard/acknowledge\"><input type=\"hidden\" name=\"incident\" value=\"");
+        escape_into(out, &inc.key);
+        out.push_str("\"><input type=\"hidden\" name=\"csrf\" value=\"");
+        escape_into(out, &v.csrf);
+        out.push_str("\"><button type=\"submit\" class=\"ack-button\">Acknowledge</button></form>");
+    }
+    out.push_str("</li>");
 }
 
 fn write_maintenance(out: &mut String, v: &DashboardView, clock: &Clock) {

@@ -276,6 +276,42 @@ fn no_replay_forms_without_can_act() {
 }
 
 #[test]
+fn acknowledge_forms_only_for_open_unacknowledged_incidents_and_admins() {
+    let mut v = fixture::sample();
+    v.can_act = true;
+    let open: Vec<_> = v
+        .incidents
+        .iter()
+        .filter(|i| i.resolved_at_ms.is_none())
+        .map(|i| i.key.clone())
+        .collect();
+    assert!(!open.is_empty(), "the sample has an open incident");
+    for i in &mut v.incidents {
+        i.acknowledged_at_ms = None;
+    }
+    let html = render_page(&v);
+    assert_safe_markup(&html);
+    assert_eq!(html.matches("class=\"ack\"").count(), open.len());
+    for key in &open {
+        assert!(html.contains(&format!("name=\"incident\" value=\"{}\"", escape(key))));
+    }
+    // acknowledged: the timeline says when, the form is gone
+    let at = v.now_ms - 60_000;
+    for i in &mut v.incidents {
+        i.acknowledged_at_ms = Some(at);
+    }
+    let html = render_page(&v);
+    assert!(!html.contains("class=\"ack\""));
+    assert!(html.contains("tl-acknowledged"));
+    // read scope: never a form
+    for i in &mut v.incidents {
+        i.acknowledged_at_ms = None;
+    }
+    v.can_act = false;
+    assert!(!render_page(&v).contains("/dashboard/acknowledge"));
+}
+
+#[test]
 fn empty_and_normal_day() {
     let mut v = fixture::view(0, 0, 0);
     v.webhooks = WebhooksView::default();

@@ -394,3 +394,74 @@ async fn maintenance_windows_from_the_configuration_are_shown() {
         assert!(e.contains(key), "{e}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_acknowledges_an_open_incident_and_the_timeline_shows_it() {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    stripe.set_scenario(Scenario::ServerError);
+    let (admin, admin_id) = t.key(&[Scope::Admin]).await;
+    let mut b = Browser::new(&t);
+    b.sign_in(&admin).await;
+    // the incident opens after a few failed probes (one a second)
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = b.get("/dashboard").await.text().await.unwrap();
+        if page.contains("class=\"ack\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        page.contains("class=\"ack\""),
+        "an open incident to acknowledge: {page}"
+    );
+    let at = page.find("name=\"incident\" value=\"").unwrap() + "name=\"incident\" value=\"".len();
+    let key = page[at..at + page[at..].find('"').unwrap()].to_owned();
+    let csrf = csrf_of(&page);
+
+    // a read key may look, not acknowledge
+    let mut reader = Browser::new(&t);
+    let (read, _) = t.key(&[Scope::Read]).await;
+    reader.sign_in(&read).await;
+    let rpage = reader.get("/dashboard").await.text().await.unwrap();
+    assert!(!rpage.contains("class=\"ack\""));
+    let (r, _) = reader
+        .post(
+            "/dashboard/acknowledge",
+            &[("incident", &key), ("csrf", &csrf_of(&rpage))],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    let (r, _) = b
+        .post(
+            "/dashboard/acknowledge",
+            &[("incident", &key), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = b.get("/dashboard").await.text().await.unwrap();
+    assert!(page.contains("tl-acknowledged"), "{page}");
+    assert!(page.contains("acknowledged"), "the flash message");
+    assert!(!page.contains("class=\"ack\""), "acknowledged once");
+    let audit = t.admin().recent_audit(20).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "incident.acknowledge"
+        && e.key_id == admin_id
+        && e.target == key
+        && e.result == "ok"));
+    // an unknown (or resolved) incident is refused and audited as such
+    let (r, _) = b
+        .post(
+            "/dashboard/acknowledge",
+            &[("incident", "wedsync/none/1"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let audit = t.admin().recent_audit(20).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.target == "wedsync/none/1" && e.result == "not_found"));
+    t.stop().await;
+}

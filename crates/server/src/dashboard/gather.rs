@@ -16,6 +16,7 @@ use wedsync_probe::store::{HourlyHealth, Incident, IncidentState, OutboxState, D
 use wedsync_probe::{ProbeResult, ProbeStatus};
 use wedsync_webhooks::store::{DeliveryQuery, DeliveryStatus, Priority};
 
+use crate::admin::AdminStore;
 use crate::config::{parse_duration, Config};
 use crate::integrations::Integrations;
 use crate::webhooks::WebhookIngress;
@@ -26,6 +27,8 @@ pub const ROLLUPS_TTL: Duration = Duration::from_secs(15);
 pub const WEBHOOKS_TTL: Duration = Duration::from_secs(5);
 /// Resolved incidents stay listed this long.
 const RESOLVED_KEPT_MS: i64 = DAY_MS;
+/// Audit entries read for incident acknowledgements.
+const AUDIT_READ: usize = 1_000;
 /// At most this many deliveries are read for the 24 h figures.
 const DELIVERIES_READ: usize = 50_000;
 
@@ -206,8 +209,14 @@ impl Gatherer {
         out
     }
 
-    /// Open incidents, and those resolved in the last day, newest first.
-    async fn incidents(&self, integrations: &Integrations, now_ms: i64) -> Arc<Vec<IncidentView>> {
+    /// Open incidents, and those resolved in the last day, newest first; acknowledgements come
+    /// from the audit log (`incident.acknowledge`, shared by every process).
+    async fn incidents(
+        &self,
+        integrations: &Integrations,
+        admin: &dyn AdminStore,
+        now_ms: i64,
+    ) -> Arc<Vec<IncidentView>> {
         if let Some(i) = fresh(&self.lock().incidents, ROLLUPS_TTL / 5) {
             return i;
         }
@@ -234,6 +243,16 @@ impl Gatherer {
             i.resolved_at_ms
                 .is_none_or(|r| r > now_ms - RESOLVED_KEPT_MS)
         });
+        let mut acknowledged: BTreeMap<String, i64> = BTreeMap::new();
+        if !seen.is_empty() {
+            for e in admin.recent_audit(AUDIT_READ).await.unwrap_or_default() {
+                if e.action == super::ACK_ACTION && e.result == "ok" {
+                    let at = i64::try_from(e.at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+                    let first = acknowledged.entry(e.target).or_insert(at);
+                    *first = (*first).min(at);
+                }
+            }
+        }
         let mut views = Vec::with_capacity(seen.len());
         for i in seen.values() {
             let alerted = store
@@ -251,7 +270,7 @@ impl Gatherer {
                 summary: i.summary.clone(),
                 opened_at_ms: i.opened_at_ms,
                 alerted_at_ms: alerted,
-                acknowledged_at_ms: None,
+                acknowledged_at_ms: acknowledged.get(&i.dedup_key).copied(),
                 resolved_at_ms: i.resolved_at_ms,
                 wedding_day: i.wedding_day,
             });
@@ -358,6 +377,11 @@ impl Gatherer {
         });
         self.lock().webhooks = Some((Instant::now(), view.clone()));
         view
+    }
+
+    /// Forgets the cached incidents (after an acknowledgement, so the page shows it at once).
+    pub fn invalidate_incidents(&self) {
+        self.lock().incidents = None;
     }
 
     /// Forgets the cached webhook figures (after a replay, so the page shows it at once).
@@ -522,6 +546,7 @@ impl Gatherer {
         cfg: &Config,
         integrations: &Integrations,
         ingress: &WebhookIngress,
+        admin: &dyn AdminStore,
     ) -> Gathered {
         let now_ms = now_ms();
         let maintenance = maintenance(integrations, now_ms);
@@ -530,7 +555,7 @@ impl Gatherer {
         Gathered {
             now_ms,
             services,
-            incidents: self.incidents(integrations, now_ms).await,
+            incidents: self.incidents(integrations, admin, now_ms).await,
             maintenance,
             wedding: wedding(cfg, integrations),
             webhooks: self.webhooks(cfg, ingress).await,

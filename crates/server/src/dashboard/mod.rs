@@ -32,6 +32,8 @@ use session::{cookie, set_cookie, SessionKeys, LOGIN_COOKIE, SESSION_COOKIE};
 
 /// How often an open page hears from the server when nothing changes.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// The audit action that acknowledges an incident (the target is the incident's key).
+pub const ACK_ACTION: &str = "incident.acknowledge";
 /// The flash-message cookie (a replay's result, shown once).
 const FLASH_COOKIE: &str = "wsm_flash";
 
@@ -80,6 +82,7 @@ pub fn route_of(path: &str) -> Option<&'static str> {
         "/dashboard/logout" => "/dashboard/logout",
         "/dashboard/events" => "/dashboard/events",
         "/dashboard/replay" => "/dashboard/replay",
+        "/dashboard/acknowledge" => "/dashboard/acknowledge",
         "/dashboard/assets/app.js" => "/dashboard/assets/app.js",
         "/dashboard/assets/app.css" => "/dashboard/assets/app.css",
         "/status" => "/status",
@@ -234,6 +237,7 @@ impl App {
             (Method::GET, "/dashboard") => self.page(d, req.headers()).await,
             (Method::GET, "/dashboard/events") => self.events(req.headers()).await,
             (Method::POST, "/dashboard/replay") => self.replay_form(d, req).await,
+            (Method::POST, "/dashboard/acknowledge") => self.acknowledge_form(d, req).await,
             (Method::GET, "/status") => self.status_page(d).await,
             (Method::GET, "/badge/{service}/status.svg" | "/badge/{service}/uptime.svg") => {
                 self.badge(d, &path).await
@@ -371,7 +375,7 @@ impl App {
     async fn view(&self, d: &Dashboard, caller: &Caller, cookie: &str) -> DashboardView {
         let g = d
             .gatherer
-            .gather(&self.cfg, &self.integrations, &self.webhooks)
+            .gather(&self.cfg, &self.integrations, &self.webhooks, &*self.admin)
             .await;
         DashboardView {
             now_ms: g.now_ms,
@@ -439,6 +443,55 @@ impl App {
                 "Replay of delivery {target} refused: {}",
                 e.client_message()
             ),
+        };
+        redirect(
+            "/dashboard",
+            &[set_cookie(
+                FLASH_COOKIE,
+                &encode_flash(&message),
+                60,
+                self.cfg.dashboard.secure_cookies,
+            )],
+        )
+    }
+
+    /// Acknowledges an open incident: an audit entry `incident.acknowledge` (the audit log is
+    /// shared by every process, so the timeline shows it everywhere).
+    async fn acknowledge_form<B>(&self, d: &Dashboard, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (caller, f) = match self.checked_form(d, req).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        if !caller.key.allows(Scope::Admin) {
+            return ApiError::client(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "acknowledging needs the monitoring:admin scope",
+            )
+            .into_response();
+        }
+        let key = field(&f, "incident").trim().to_owned();
+        let open = self
+            .integrations
+            .probe_store()
+            .get_incident(&key)
+            .await
+            .ok()
+            .flatten()
+            .filter(|i| i.state == wedsync_probe::store::IncidentState::Open);
+        let result = match &open {
+            Some(_) => Ok(Response::new(full(Bytes::new()))),
+            None => Err(ApiError::not_found("no open incident with that key")),
+        };
+        self.audit(&caller, ACK_ACTION, &key, &result).await;
+        d.gatherer.invalidate_incidents();
+        let message = match (&open, &result) {
+            (Some(i), Ok(_)) => format!("Incident of {} acknowledged.", i.service),
+            _ => "That incident is not open (resolved meanwhile?).".to_owned(),
         };
         redirect(
             "/dashboard",
