@@ -546,11 +546,19 @@ fn write_incident(out: &mut String, inc: &IncidentView, v: &DashboardView, clock
     }
     out.push_str("</ol>");
     if open && inc.acknowledged_at_ms.is_none() && v.can_act {
-        out.push_str("<form class=\"ack\" method=\"post\" action=\"/dashboard/acknowledge\"><input type=\"hidden\" name=\"incident\" value=\"");
-        escape_into(out, &inc.key);
-        out.push_str("\"><input type=\"hidden\" name=\"csrf\" value=\"");
-        escape_into(out, &v.csrf);
-        out.push_str("\"><button type=\"submit\" class=\"ack-button\">Acknowledge</button></form>");
+        write_action_form(
+            out,
+            ActionForm {
+                class: "ack",
+                action: "/dashboard/acknowledge",
+                field: "incident",
+                value: &inc.key,
+                button: "ack-button",
+                label: "Acknowledge",
+                title: "Acknowledge incident ",
+            },
+            &v.csrf,
+        );
     }
     out.push_str("</li>");
 }
@@ -662,15 +670,54 @@ fn write_attention(out: &mut String, a: &AttentionView, v: &DashboardView, clock
     escape_into(out, &a.delivery_id);
     out.push_str("</code></div>");
     if v.can_act {
-        out.push_str("<form class=\"replay\" method=\"post\" action=\"/dashboard/replay\"><input type=\"hidden\" name=\"delivery_id\" value=\"");
-        escape_into(out, &a.delivery_id);
-        out.push_str("\"><input type=\"hidden\" name=\"csrf\" value=\"");
-        escape_into(out, &v.csrf);
-        out.push_str("\"><button type=\"submit\" class=\"replay-button\" title=\"Replay delivery ");
-        escape_into(out, &a.delivery_id);
-        out.push_str("\">Replay</button></form>");
+        write_action_form(
+            out,
+            ActionForm {
+                class: "replay",
+                action: "/dashboard/replay",
+                field: "delivery_id",
+                value: &a.delivery_id,
+                button: "replay-button",
+                label: "Replay",
+                title: "Replay delivery ",
+            },
+            &v.csrf,
+        );
     }
     out.push_str("</li>");
+}
+
+/// A one-button POST form acting on one thing (`field` = `value`), with the session's CSRF token.
+struct ActionForm<'a> {
+    class: &'static str,
+    action: &'static str,
+    field: &'static str,
+    value: &'a str,
+    button: &'static str,
+    label: &'static str,
+    /// The button's title, followed by the value (`Replay delivery …`).
+    title: &'static str,
+}
+
+fn write_action_form(out: &mut String, f: ActionForm<'_>, csrf: &str) {
+    out.push_str("<form class=\"");
+    out.push_str(f.class);
+    out.push_str("\" method=\"post\" action=\"");
+    out.push_str(f.action);
+    out.push_str("\"><input type=\"hidden\" name=\"");
+    out.push_str(f.field);
+    out.push_str("\" value=\"");
+    escape_into(out, f.value);
+    out.push_str("\"><input type=\"hidden\" name=\"csrf\" value=\"");
+    escape_into(out, csrf);
+    out.push_str("\"><button type=\"submit\" class=\"");
+    out.push_str(f.button);
+    out.push_str("\" title=\"");
+    out.push_str(f.title);
+    escape_into(out, f.value);
+    out.push_str("\">");
+    out.push_str(f.label);
+    out.push_str("</button></form>");
 }
 
 fn write_webhooks(out: &mut String, v: &DashboardView, clock: &Clock) {

@@ -352,6 +352,43 @@ impl App {
         Ok((caller, f))
     }
 
+    /// Like [`checked_form`](Self::checked_form), for actions that need the admin scope
+    /// (`what` names the action in the refusal).
+    async fn admin_form<B>(
+        &self,
+        d: &Dashboard,
+        req: Request<B>,
+        what: &str,
+    ) -> Result<(Caller, Vec<(String, String)>), Response<Body>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (caller, f) = self.checked_form(d, req).await?;
+        if !caller.key.allows(Scope::Admin) {
+            return Err(ApiError::client(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("{what} needs the monitoring:admin scope"),
+            )
+            .into_response());
+        }
+        Ok((caller, f))
+    }
+
+    /// Back to the dashboard, which shows `message` once.
+    fn back_with(&self, message: &str) -> Response<Body> {
+        redirect(
+            "/dashboard",
+            &[set_cookie(
+                FLASH_COOKIE,
+                &encode_flash(message),
+                60,
+                self.cfg.dashboard.secure_cookies,
+            )],
+        )
+    }
+
     async fn logout<B>(&self, d: &Dashboard, req: Request<B>) -> Response<Body>
     where
         B: hyper::body::Body<Data = Bytes> + Send,
@@ -412,18 +449,10 @@ impl App {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (caller, f) = match self.checked_form(d, req).await {
+        let (caller, f) = match self.admin_form(d, req, "replaying").await {
             Ok(x) => x,
             Err(r) => return r,
         };
-        if !caller.key.allows(Scope::Admin) {
-            return ApiError::client(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "replaying needs the monitoring:admin scope",
-            )
-            .into_response();
-        }
         if let Err(wait) = self.limits.check(Budget::Strict, &caller.key.id) {
             return crate::app::rate_limited(wait).into_response();
         }
@@ -444,15 +473,7 @@ impl App {
                 e.client_message()
             ),
         };
-        redirect(
-            "/dashboard",
-            &[set_cookie(
-                FLASH_COOKIE,
-                &encode_flash(&message),
-                60,
-                self.cfg.dashboard.secure_cookies,
-            )],
-        )
+        self.back_with(&message)
     }
 
     /// Acknowledges an open incident: an audit entry `incident.acknowledge` (the audit log is
@@ -462,18 +483,10 @@ impl App {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let (caller, f) = match self.checked_form(d, req).await {
+        let (caller, f) = match self.admin_form(d, req, "acknowledging").await {
             Ok(x) => x,
             Err(r) => return r,
         };
-        if !caller.key.allows(Scope::Admin) {
-            return ApiError::client(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "acknowledging needs the monitoring:admin scope",
-            )
-            .into_response();
-        }
         let key = field(&f, "incident").trim().to_owned();
         let open = self
             .integrations
@@ -493,15 +506,7 @@ impl App {
             (Some(i), Ok(_)) => format!("Incident of {} acknowledged.", i.service),
             _ => "That incident is not open (resolved meanwhile?).".to_owned(),
         };
-        redirect(
-            "/dashboard",
-            &[set_cookie(
-                FLASH_COOKIE,
-                &encode_flash(&message),
-                60,
-                self.cfg.dashboard.secure_cookies,
-            )],
-        )
+        self.back_with(&message)
     }
 
     async fn events(&self, headers: &HeaderMap) -> Response<Body> {
