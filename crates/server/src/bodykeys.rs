@@ -86,21 +86,16 @@ fn read_file(key: &str, path: &Path, create: bool) -> Result<[u8; 32], StartErro
 }
 
 fn from_env(cfg: &Config, key: &str, env: &str) -> Result<[u8; 32], StartError> {
-    use base64::Engine as _;
     let secret = cfg.require_secret(key, env)?;
-    base64::engine::general_purpose::STANDARD
-        .decode(secret.expose().trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| {
-            invalid(
-                key,
-                format!(
-                    "{env} does not hold a base64 32-byte key (make one with \
-                     `wedsync-monitor keys generate`)"
-                ),
-            )
-        })
+    wedsync_webhooks::crypto::parse_key(secret.expose()).map_err(|reason| {
+        invalid(
+            key,
+            format!(
+                "{env} does not hold a base64 32-byte key ({reason}; make one with \
+                 `wedsync-monitor keys generate`)"
+            ),
+        )
+    })
 }
 
 /// The key ring from `[ingress]`: the current key (from `encryption_key_env`, from

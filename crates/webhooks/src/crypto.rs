@@ -137,14 +137,17 @@ impl BodyCipher {
 }
 
 fn decode_key(key_id: &str, key: &Secret) -> Result<[u8; KEY_LEN], CryptoError> {
-    let invalid = |reason| CryptoError::InvalidKey {
+    parse_key(key.expose()).map_err(|reason| CryptoError::InvalidKey {
         key_id: key_id.to_owned(),
         reason,
-    };
-    let bytes = B64
-        .decode(key.expose().trim())
-        .map_err(|_| invalid("not base64"))?;
-    bytes.try_into().map_err(|_| invalid("not 32 bytes"))
+    })
+}
+
+/// A key from its text form (base64 of 32 bytes, surrounding whitespace ignored), or what is wrong
+/// with it (`not base64`, `not 32 bytes`) — never the text itself.
+pub fn parse_key(text: &str) -> Result<[u8; KEY_LEN], &'static str> {
+    let bytes = B64.decode(text.trim()).map_err(|_| "not base64")?;
+    bytes.try_into().map_err(|_| "not 32 bytes")
 }
 
 #[cfg(test)]

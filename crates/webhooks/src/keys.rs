@@ -87,12 +87,10 @@ pub fn read_key_file(path: &Path) -> Result<[u8; KEY_LEN], KeyFileError> {
     };
     let text = std::fs::read_to_string(path).map_err(io)?;
     check_permissions(path)?;
-    let invalid = |reason| KeyFileError::Invalid {
+    crate::crypto::parse_key(&text).map_err(|reason| KeyFileError::Invalid {
         path: path.to_owned(),
         reason,
-    };
-    let bytes = B64.decode(text.trim()).map_err(|_| invalid("not base64"))?;
-    bytes.try_into().map_err(|_| invalid("not 32 bytes"))
+    })
 }
 
 #[cfg(unix)]

@@ -17,7 +17,7 @@ use wedsync_probe::{ProbeResult, ProbeStatus};
 use wedsync_webhooks::store::{DeliveryQuery, DeliveryStatus, Priority};
 
 use crate::admin::AdminStore;
-use crate::config::{parse_duration, Config};
+use crate::config::Config;
 use crate::integrations::Integrations;
 use crate::webhooks::WebhookIngress;
 
@@ -415,13 +415,12 @@ pub fn wedding(cfg: &Config, integrations: &Integrations) -> WeddingView {
     let today = integrations.monitor().is_some_and(|m| m.is_wedding_day());
     let mut policy = Vec::new();
     for s in &cfg.services {
-        let interval = parse_duration(&s.interval).unwrap_or(Duration::from_secs(30));
-        let timeout = parse_duration(&s.timeout).unwrap_or(Duration::from_secs(5));
-        if interval / 2 > timeout {
+        let (interval, wedding) = crate::integrations::probe_intervals(s);
+        if wedding < interval {
             policy.push(format!(
                 "{} probed every {} instead of {}",
                 s.name,
-                human(interval / 2),
+                human(wedding),
                 human(interval)
             ));
         }
