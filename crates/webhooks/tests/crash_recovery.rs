@@ -17,7 +17,11 @@ use wedsync_webhooks::delivery::{
     BodyUnopenable, DeliveryFailed, EventSink, Handler, OutgoingRequest, Response, Transport,
     TransportError, Worker, KEY_WAIT,
 };
-use wedsync_webhooks::store::{DeliveryStatus, InMemoryStore, NewDelivery, WebhookStore};
+use wedsync_webhooks::store::{
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
+    InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
+    StoreError, WebhookStore,
+};
 use wedsync_webhooks::{Provider, Secret};
 
 /// Answers 200 after `delay` (tokio time, so paused tests control it).
@@ -268,4 +272,113 @@ async fn an_expired_body_still_fails_for_good_with_an_event() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].reason, "raw_body_unavailable");
     assert!(rig.events.unopenable.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_claimed_batch_is_sent_at_once() {
+    // three deliveries, a handler that takes 1 s each: one round takes 1 s, not 3 s
+    let rig = Rig::new(Duration::from_secs(1));
+    for _ in 0..3 {
+        rig.enqueue(&key()).await;
+    }
+    let worker = rig
+        .worker("w", key())
+        .heartbeat(Duration::from_secs(15), Duration::from_secs(5));
+    let started = tokio::time::Instant::now();
+    assert_eq!(worker.run_once().await.unwrap(), 3);
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
+    assert_eq!(rig.transport.calls.load(Ordering::SeqCst), 3);
+}
+
+/// The in-memory store, whose `complete` fails while `failing` is above zero (a database that
+/// went away for a moment).
+struct FlakyReports {
+    inner: Arc<InMemoryStore>,
+    failing: AtomicUsize,
+}
+
+/// The whole impl: `complete` fails while `failing` is above zero; everything else goes to the
+/// in-memory store (the macro expands before `async_trait` rewrites the methods).
+macro_rules! flaky_store {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        #[async_trait]
+        impl WebhookStore for FlakyReports {
+            async fn complete(
+                &self,
+                token: &ClaimToken,
+                attempt: AttemptRecord,
+            ) -> Result<(), StoreError> {
+                if self
+                    .failing
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    return Err(StoreError::Backend("connection reset".into()));
+                }
+                self.inner.complete(token, attempt).await
+            }
+            $(async fn $name(&self, $($arg: $ty),*) -> Result<$ret, StoreError> {
+                self.inner.$name($($arg),*).await
+            })*
+        }
+    };
+}
+
+flaky_store! {
+    insert_delivery(new: NewDelivery) -> InsertOutcome;
+    get_delivery(id: Uuid) -> Option<Delivery>;
+    find_by_dedupe_key(provider: Provider, key: &str) -> Option<Delivery>;
+    claim(worker: &str, now: OffsetDateTime, lease: Duration, limit: usize) -> Vec<Claimed>;
+    fail(token: &ClaimToken, attempt: AttemptRecord, next: Option<OffsetDateTime>) -> ();
+    reclaim_expired(now: OffsetDateTime) -> u64;
+    schedule_replay(id: Uuid, req: ReplayRequest) -> Delivery;
+    list_attempts(id: Uuid) -> Vec<AttemptRecord>;
+    list_deliveries(q: &DeliveryQuery) -> Vec<Delivery>;
+    purge_raw_bodies(now: OffsetDateTime) -> u64;
+    insert_replay_job(job: ReplayJob) -> ();
+    update_replay_job(job: &ReplayJob) -> ();
+    get_replay_job(id: Uuid) -> Option<ReplayJob>;
+    renew_leases(tokens: &[ClaimToken], until: OffsetDateTime) -> u64;
+    raw_body_keys() -> Vec<KeyUsage>;
+    sealed_bodies(key_id: &str, after: Option<Uuid>, limit: usize) -> Vec<SealedBody>;
+    replace_raw_body(id: Uuid, key_id: &str, body: EncryptedBody) -> bool;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_the_store_refused_is_retried_so_the_handler_sees_it_once() {
+    let rig = Rig::new(Duration::from_millis(5));
+    let id = rig.enqueue(&key()).await;
+    let flaky = Arc::new(FlakyReports {
+        inner: rig.store.clone(),
+        failing: AtomicUsize::new(4),
+    });
+    let worker = Worker::new(
+        "w",
+        flaky.clone(),
+        rig.transport.clone(),
+        key(),
+        Arc::new(Registry::new(BreakerConfig::default())),
+        Arc::new(rig.clock),
+    )
+    .handler(
+        Provider::Stripe,
+        Handler::new("http://127.0.0.1:9/hook", handler_secret()),
+    )
+    .heartbeat(Duration::from_secs(15), Duration::from_secs(5));
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(flaky.failing.load(Ordering::SeqCst), 0, "asked again");
+    assert_eq!(rig.status(id).await, DeliveryStatus::Delivered);
+    // nothing left for a second attempt: the handler saw it once
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+    assert_eq!(rig.transport.calls.load(Ordering::SeqCst), 1);
+
+    // a store that stays away longer than the lease: the error comes back, nothing is lost
+    let id = rig.enqueue(&key()).await;
+    flaky.failing.store(usize::MAX, Ordering::SeqCst);
+    assert!(worker.run_once().await.is_err());
+    flaky.failing.store(0, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    assert_eq!(worker.run_once().await.unwrap(), 1, "attempted again");
+    assert_eq!(rig.status(id).await, DeliveryStatus::Delivered);
 }
