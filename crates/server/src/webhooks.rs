@@ -466,17 +466,12 @@ impl WebhookIngress {
 
     /// Updates the queue-depth gauge before `/metrics` renders.
     pub async fn refresh_metrics(&self, metrics: &Metrics) {
-        let q = DeliveryQuery {
-            statuses: vec![DeliveryStatus::Pending, DeliveryStatus::Retrying],
-            limit: Some(100_000),
-            ..Default::default()
-        };
-        if let Ok(ds) = self.store.list_deliveries(&q).await {
+        if let Ok(n) = self.store.queue_depth().await {
             metrics.set(
                 "wedsync_webhook_queue_depth",
                 "Deliveries waiting to be forwarded (pending or retrying)",
                 &[],
-                ds.len() as f64,
+                n as f64,
             );
         }
     }

@@ -445,6 +445,9 @@ impl WebhookStore for FlakyStore {
     async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError> {
         self.inner.raw_body_keys().await
     }
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        self.inner.queue_depth().await
+    }
     async fn sealed_bodies(
         &self,
         key_id: &str,

@@ -340,6 +340,7 @@ flaky_store! {
     get_replay_job(id: Uuid) -> Option<ReplayJob>;
     renew_leases(tokens: &[ClaimToken], until: OffsetDateTime) -> u64;
     raw_body_keys() -> Vec<KeyUsage>;
+    queue_depth() -> u64;
     sealed_bodies(key_id: &str, after: Option<Uuid>, limit: usize) -> Vec<SealedBody>;
     replace_raw_body(id: Uuid, key_id: &str, body: EncryptedBody) -> bool;
 }

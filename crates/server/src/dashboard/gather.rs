@@ -299,15 +299,7 @@ impl Gatherer {
             })
             .await
             .unwrap_or_default();
-        let queued = store
-            .list_deliveries(&DeliveryQuery {
-                statuses: vec![DeliveryStatus::Pending, DeliveryStatus::Retrying],
-                limit: Some(100_000),
-                ..Default::default()
-            })
-            .await
-            .map(|q| q.len() as u64)
-            .unwrap_or(0);
+        let queued = store.queue_depth().await.unwrap_or(0);
         let hour_ago = now - time::Duration::hours(1);
         let mut providers: BTreeMap<String, ProviderWebhooks> = cfg
             .webhooks

@@ -543,6 +543,18 @@ SELECT COALESCE(raw_body_key_id, '') AS key_id, count(*) AS bodies,
 FROM webhook_delivery_log WHERE raw_body IS NOT NULL
 GROUP BY COALESCE(raw_body_key_id, '')";
 
+/// [`WebhookStore::queue_depth`](wedsync_webhooks::store::WebhookStore::queue_depth): a count
+/// over the partial queue index.
+pub(crate) const QUEUE_DEPTH_SQL: &str =
+    "SELECT count(*) AS n FROM webhook_delivery_log WHERE status IN ('pending', 'retrying')";
+
+/// A row of `SELECT count(*) AS n`.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub(crate) n: i64,
+}
+
 /// A row of [`RAW_BODY_KEYS_SQL`].
 #[derive(diesel::QueryableByName)]
 pub(crate) struct KeyRow {

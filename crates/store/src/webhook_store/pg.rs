@@ -21,8 +21,8 @@ use wedsync_webhooks::store::{
 use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
     job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
-    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Dialect, KeyRow, Outcome, Param,
-    Report, WResult, DELIVERY_COLUMNS, RAW_BODY_KEYS_SQL,
+    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, Dialect, KeyRow, Outcome,
+    Param, Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
@@ -564,6 +564,7 @@ static JOB_INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_IN
 static JOB_UPDATE_SQL: LazyLock<String> = LazyLock::new(job_update_sql::<PgDialect>);
 static JOB_UPDATE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_UPDATE_SQL));
 static RAW_BODY_KEYS: LazyLock<Statement> = LazyLock::new(|| Statement::new(RAW_BODY_KEYS_SQL));
+static QUEUE_DEPTH: LazyLock<Statement> = LazyLock::new(|| Statement::new(QUEUE_DEPTH_SQL));
 static SEALED_SQL: LazyLock<String> = LazyLock::new(|| sealed_sql::<PgDialect>(false));
 static SEALED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&SEALED_SQL));
 static SEALED_AFTER_SQL: LazyLock<String> = LazyLock::new(|| sealed_sql::<PgDialect>(true));
@@ -580,12 +581,6 @@ struct SealedRow {
     raw_body_nonce: Option<Vec<u8>>,
     #[diesel(sql_type = Binary)]
     raw_body: Vec<u8>,
-}
-
-#[derive(diesel::QueryableByName)]
-struct CountRow {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
 }
 
 /// Rows per purge statement.
@@ -676,7 +671,7 @@ impl WebhookStore for PgStore {
 
     async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
         let mut conn = self.conn().await?;
-        let row: CountRow = RECLAIM
+        let row: Count = RECLAIM
             .query()
             .bind::<Timestamptz, _>(now)
             .get_result(&mut conn)
@@ -705,6 +700,16 @@ impl WebhookStore for PgStore {
             .await
             .map_err(StoreError::from)?;
         Ok(n as u64)
+    }
+
+    async fn queue_depth(&self) -> WResult<u64> {
+        let mut conn = self.conn().await?;
+        let row: Count = QUEUE_DEPTH
+            .query()
+            .get_result(&mut conn)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(u64::try_from(row.n).unwrap_or(0))
     }
 
     async fn raw_body_keys(&self) -> WResult<Vec<KeyUsage>> {

@@ -20,7 +20,8 @@ use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_insert_sql,
     job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until, list_sql, owner_sql,
     parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal, replay_update_sql, sealed_body,
-    sealed_sql, Dialect, KeyRow, Outcome, Param, WResult, RAW_BODY_KEYS_SQL,
+    sealed_sql, Count, Dialect, KeyRow, Outcome, Param, WResult, QUEUE_DEPTH_SQL,
+    RAW_BODY_KEYS_SQL,
 };
 use crate::error::Result;
 use crate::sqlite::{us, SqliteStore};
@@ -422,6 +423,15 @@ impl WebhookStore for SqliteStore {
                         .execute(c)? as u64;
                 }
                 Ok(n)
+            })
+            .await?)
+    }
+
+    async fn queue_depth(&self) -> WResult<u64> {
+        Ok(self
+            .with_conn(|c| {
+                let row: Count = diesel::sql_query(QUEUE_DEPTH_SQL).get_result(c)?;
+                Ok(u64::try_from(row.n).unwrap_or(0))
             })
             .await?)
     }

@@ -640,6 +640,7 @@ fn sealed(key_id: &str, n: u8) -> EncryptedBody {
 /// deliveries (which keep none) are not counted. Ordered by key id, bytewise.
 pub async fn raw_body_keys(s: &dyn WebhookStore) {
     assert_eq!(s.raw_body_keys().await.unwrap(), Vec::<KeyUsage>::new());
+    assert_eq!(s.queue_depth().await.unwrap(), 0);
     // "key-B" sorts before "key-a" bytewise (not in a linguistic collation)
     let (a, big_b, gone) = ("key-a", "key-B", "key-gone");
     let with = |key: &str, n: u8, due: Option<i64>| {
@@ -693,6 +694,11 @@ pub async fn raw_body_keys(s: &dyn WebhookStore) {
         s.raw_body_keys().await.unwrap(),
         vec![usage(big_b, 2, 2), usage(a, 5, 4), usage(gone, 1, 0)]
     );
+    assert_eq!(
+        s.queue_depth().await.unwrap(),
+        6,
+        "queue_depth counts pending and retrying (received, duplicate and rejected are not queued)"
+    );
 
     let claims = s.claim("w", t0(), LEASE, 3).await.unwrap();
     assert_eq!(claims.len(), 3);
@@ -721,6 +727,11 @@ pub async fn raw_body_keys(s: &dyn WebhookStore) {
         s.raw_body_keys().await.unwrap(),
         vec![usage(big_b, 2, 2), usage(a, 5, 3), usage(gone, 1, 0)],
         "a delivered body counts, but not as queued; a leased one still counts as queued"
+    );
+    assert_eq!(
+        s.queue_depth().await.unwrap(),
+        5,
+        "delivered leaves the queue"
     );
     // retention: one of key-B's bodies, and key-gone's only one (the key disappears)
     assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 2);

@@ -276,6 +276,14 @@ impl WebhookStore for InMemoryStore {
         Ok(n)
     }
 
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        let g = self.lock();
+        Ok(g.deliveries
+            .values()
+            .filter(|d| d.status.is_queued())
+            .count() as u64)
+    }
+
     async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError> {
         let g = self.lock();
         let mut by_key: BTreeMap<&str, KeyUsage> = BTreeMap::new();

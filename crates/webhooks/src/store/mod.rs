@@ -671,6 +671,9 @@ pub trait WebhookStore: Send + Sync {
         until: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
+    /// How many deliveries are queued (`pending` or `retrying`), counted without reading them.
+    async fn queue_depth(&self) -> Result<u64, StoreError>;
+
     /// How many kept raw bodies each key id sealed, by key id.
     async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError>;
 
