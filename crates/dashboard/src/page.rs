@@ -200,17 +200,7 @@ fn write_service_row(out: &mut String, scratch: &mut String, s: &ServiceView, cl
 
     // Status: icon and words, then the reason.
     out.push_str("<td class=\"svc-status\"><span class=\"status-icon\" aria-hidden=\"true\">");
-    match status_words(&s.status) {
-        Some((icon, words)) => {
-            out.push_str(icon);
-            out.push_str("</span> ");
-            out.push_str(words);
-        }
-        None => {
-            out.push_str("?</span> ");
-            escape_into(out, &s.status);
-        }
-    }
+    write_status_words(out, &s.status);
     if let Some(detail) = s.detail.as_deref().filter(|d| !d.is_empty()) {
         out.push_str("<span class=\"svc-detail\"> — ");
         escape_into(out, detail);
@@ -479,6 +469,22 @@ fn write_incidents(out: &mut String, v: &DashboardView, clock: &Clock) {
     out.push_str("</section>");
 }
 
+/// The status's icon (closing the `aria-hidden` span the caller opened) and its words; an
+/// unknown status is shown as `?` and its name.
+fn write_status_words(out: &mut String, status: &str) {
+    match status_words(status) {
+        Some((icon, words)) => {
+            out.push_str(icon);
+            out.push_str("</span> ");
+            out.push_str(words);
+        }
+        None => {
+            out.push_str("?</span> ");
+            escape_into(out, status);
+        }
+    }
+}
+
 fn write_incident(out: &mut String, inc: &IncidentView, v: &DashboardView, clock: &Clock) {
     let now_ms = v.now_ms;
     let open = inc.resolved_at_ms.is_none();
@@ -494,17 +500,7 @@ fn write_incident(out: &mut String, inc: &IncidentView, v: &DashboardView, clock
     out.push_str("<span class=\"incident-service\">");
     escape_into(out, &inc.service);
     out.push_str("</span> <span class=\"incident-status\"><span aria-hidden=\"true\">");
-    match status_words(&inc.status) {
-        Some((icon, words)) => {
-            out.push_str(icon);
-            out.push_str("</span> ");
-            out.push_str(words);
-        }
-        None => {
-            out.push_str("?</span> ");
-            escape_into(out, &inc.status);
-        }
-    }
+    write_status_words(out, &inc.status);
     out.push_str("</span> ");
     out.push_str(if open {
         "<span class=\"tag tag-open\">Open</span>"
