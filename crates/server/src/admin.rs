@@ -1,13 +1,13 @@
 //! API keys (stored hashed, with scopes) and the audit log of admin actions.
 //!
-//! [`AdminStore`] is the small port the server needs; [`MemoryAdminStore`] implements it in memory
-//! and the store adapters implement it on SQLite and PostgreSQL.
+//! Keys are `wedsync-store`'s (one format, hashed there, compared in constant time there);
+//! [`AdminStore`] adds the server's typed [`Scope`]s and a short cache of verified keys on top of
+//! any store that implements [`wedsync_store::ApiKeyStore`] and [`wedsync_store::AuditLog`].
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -48,20 +48,17 @@ impl fmt::Display for Scope {
     }
 }
 
-/// A stored API key (never the key itself: only its SHA-256).
+/// A stored API key (never the key itself).
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKeyRecord {
-    /// Public identifier (`key_…`), used in the audit log and to revoke.
+    /// Public identifier, used in the audit log and to revoke.
     pub id: String,
     /// Human name given at creation.
     pub name: String,
     /// Granted scopes.
     pub scopes: Vec<Scope>,
-    /// The first characters of the key, to recognise it (`wsm_1a2b…`).
+    /// The first characters of the key, to recognise it (`wsk_1a2b3c4d`).
     pub prefix: String,
-    /// Hex SHA-256 of the key.
-    #[serde(skip)]
-    pub hash: String,
     /// Creation time.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -78,49 +75,21 @@ impl ApiKeyRecord {
     }
 }
 
-/// A freshly generated API key: shown once, then only its hash is kept.
+/// A freshly created API key: shown once, then only its hash is kept (by the store).
 pub struct NewApiKey {
     /// The key to hand to the user.
     pub key: String,
-    /// The record to store.
+    /// The stored record.
     pub record: ApiKeyRecord,
 }
 
 impl fmt::Debug for NewApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("NewApiKey")
-            .field("key", &"wsm_***")
+            .field("key", &"wsk_***")
             .field("record", &self.record)
             .finish()
     }
-}
-
-/// Hex SHA-256 of an API key, as stored.
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-/// Generates a new random key (`wsm_` + 48 hex digits from the OS CSPRNG) and its record.
-pub fn generate_key(name: &str, scopes: &[Scope]) -> NewApiKey {
-    let a = uuid::Uuid::new_v4();
-    let b = uuid::Uuid::new_v4();
-    let mut raw = Vec::with_capacity(24);
-    raw.extend_from_slice(a.as_bytes());
-    raw.extend_from_slice(&b.as_bytes()[..8]);
-    let key = format!("wsm_{}", hex::encode(raw));
-    let mut scopes = scopes.to_vec();
-    scopes.sort();
-    scopes.dedup();
-    let record = ApiKeyRecord {
-        id: format!("key_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]),
-        name: name.to_string(),
-        scopes,
-        prefix: key[..8].to_string(),
-        hash: hash_key(&key),
-        created_at: OffsetDateTime::now_utc(),
-        revoked_at: None,
-    };
-    NewApiKey { key, record }
 }
 
 /// One audit-log entry: who did what to which target, with what result, when.
@@ -144,88 +113,18 @@ pub struct AuditEntry {
 #[error("admin store: {0}")]
 pub struct AdminStoreError(pub String);
 
-/// Storage for API keys and the audit log.
-#[async_trait]
-pub trait AdminStore: Send + Sync + 'static {
-    /// Creates a key; the plaintext is in the result, only its hash is kept.
-    async fn create_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, AdminStoreError>;
-    /// Every key, revoked ones included, oldest first.
-    async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError>;
-    /// Revokes a key; `false` when no key has that id.
-    async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError>;
-    /// The key's record when `key` is a known key (a revoked key may be returned with
-    /// `revoked_at` set, or not at all).
-    async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError>;
-    /// Appends to the audit log.
-    async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError>;
-    /// The most recent audit entries, newest first.
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError>;
-}
+/// Whatever keeps API keys and the audit log: SQLite or PostgreSQL from `wedsync-store`.
+pub trait AdminBackend: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + 'static {}
 
-/// An in-memory [`AdminStore`] (tests, embedding).
-#[derive(Debug, Default)]
-pub struct MemoryAdminStore {
-    keys: Mutex<Vec<ApiKeyRecord>>,
-    audit: Mutex<Vec<AuditEntry>>,
-}
+impl<S: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + 'static> AdminBackend for S {}
 
-fn poisoned<T>(_: T) -> AdminStoreError {
-    AdminStoreError("poisoned".into())
-}
-
-#[async_trait]
-impl AdminStore for MemoryAdminStore {
-    async fn create_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, AdminStoreError> {
-        let new = generate_key(name, scopes);
-        self.keys.lock().map_err(poisoned)?.push(new.record.clone());
-        Ok(new)
-    }
-
-    async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
-        Ok(self.keys.lock().map_err(poisoned)?.clone())
-    }
-
-    async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
-        let mut keys = self.keys.lock().map_err(poisoned)?;
-        match keys.iter_mut().find(|k| k.id == id) {
-            Some(k) => {
-                k.revoked_at.get_or_insert_with(OffsetDateTime::now_utc);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
-    }
-
-    async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
-        let hash = hash_key(key);
-        Ok(self
-            .keys
-            .lock()
-            .map_err(poisoned)?
-            .iter()
-            .find(|k| k.hash == hash)
-            .cloned())
-    }
-
-    async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
-        self.audit.lock().map_err(poisoned)?.push(entry.clone());
-        Ok(())
-    }
-
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
-        let a = self.audit.lock().map_err(poisoned)?;
-        Ok(a.iter().rev().take(limit).cloned().collect())
-    }
-}
-
-/// [`AdminStore`] on `wedsync-store` (SQLite or PostgreSQL): keys in its API-key table, admin
-/// actions in its audit log.
+/// API keys and the audit log on `wedsync-store` (SQLite or PostgreSQL), with typed scopes.
 ///
 /// Verified keys are remembered for [`KEY_CACHE_TTL`] (keyed by the key's SHA-256), so the health
 /// route does not pay a store round trip per request; a revocation through this process clears the
 /// cache at once, one through another instance takes effect here within the TTL.
-pub struct StoreAdmin<S> {
-    store: Arc<S>,
+pub struct AdminStore {
+    store: Arc<dyn AdminBackend>,
     verified: std::sync::Mutex<std::collections::HashMap<KeyDigest, (ApiKeyRecord, Instant)>>,
 }
 
@@ -238,9 +137,9 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 /// Verified keys remembered at most (the cache is emptied beyond).
 const KEY_CACHE_MAX: usize = 10_000;
 
-impl<S> StoreAdmin<S> {
+impl AdminStore {
     /// Wraps a store.
-    pub fn new(store: Arc<S>) -> Self {
+    pub fn new(store: Arc<dyn AdminBackend>) -> Self {
         Self {
             store,
             verified: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -255,9 +154,9 @@ impl<S> StoreAdmin<S> {
     }
 }
 
-impl<S> fmt::Debug for StoreAdmin<S> {
+impl fmt::Debug for AdminStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StoreAdmin").finish_non_exhaustive()
+        f.debug_struct("AdminStore").finish_non_exhaustive()
     }
 }
 
@@ -271,18 +170,18 @@ fn record_of(info: wedsync_store::ApiKeyInfo) -> ApiKeyRecord {
         name: info.name,
         scopes: info.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
         prefix: info.prefix,
-        hash: String::new(),
         created_at: info.created_at,
         revoked_at: info.revoked_at,
     }
 }
 
-#[async_trait]
-impl<S> AdminStore for StoreAdmin<S>
-where
-    S: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + Send + Sync + 'static,
-{
-    async fn create_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, AdminStoreError> {
+impl AdminStore {
+    /// Creates a key; the plaintext is in the result, only its hash is kept.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<NewApiKey, AdminStoreError> {
         let created = self
             .store
             .create_api_key(wedsync_store::NewApiKey {
@@ -298,7 +197,8 @@ where
         })
     }
 
-    async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
+    /// Every key, revoked ones included, without secrets.
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
         Ok(self
             .store
             .list_api_keys()
@@ -309,13 +209,15 @@ where
             .collect())
     }
 
-    async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
+    /// Revokes a key; `false` when no unrevoked key has that id.
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
         let revoked = self.store.revoke_api_key(id).await.map_err(store_err);
         self.cache().clear();
         revoked
     }
 
-    async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
+    /// The key's record when `key` is a valid (known, unrevoked, unexpired) key.
+    pub async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
         let digest: KeyDigest = Sha256::digest(key.as_bytes()).into();
         if let Some((rec, at)) = self.cache().get(&digest) {
             if at.elapsed() < KEY_CACHE_TTL {
@@ -332,7 +234,6 @@ where
             name: String::new(),
             scopes: v.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
             prefix: String::new(),
-            hash: String::new(),
             created_at: OffsetDateTime::now_utc(),
             revoked_at: None,
         });
@@ -351,7 +252,8 @@ where
         Ok(rec)
     }
 
-    async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
+    /// Appends to the audit log.
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
         self.store
             .append_audit(wedsync_store::NewAuditEntry {
                 actor: entry.key_id.clone(),
@@ -365,7 +267,8 @@ where
             .map_err(store_err)
     }
 
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
+    /// The most recent audit entries, newest first.
+    pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(self
             .store
@@ -395,36 +298,40 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_are_random_hashed_and_masked() {
-        let a = generate_key("ops", &[Scope::Read]);
-        let b = generate_key("ops", &[Scope::Read]);
-        assert_ne!(a.key, b.key);
-        assert!(a.key.starts_with("wsm_") && a.key.len() == 52);
-        assert_eq!(a.record.hash, hash_key(&a.key));
-        assert!(!format!("{a:?}").contains(&a.key));
-        assert!(!serde_json::to_string(&a.record)
-            .unwrap()
-            .contains(&a.record.hash));
+    async fn admin() -> AdminStore {
+        AdminStore::new(Arc::new(
+            wedsync_store::SqliteStore::open_in_memory().await.unwrap(),
+        ))
     }
 
-    #[test]
-    fn admin_implies_read_but_not_the_reverse() {
-        let admin = generate_key("a", &[Scope::Admin]).record;
-        let read = generate_key("r", &[Scope::Read]).record;
+    #[tokio::test]
+    async fn keys_are_the_stores_and_never_printed() {
+        let admin = admin().await;
+        let a = admin.create_key("ops", &[Scope::Read]).await.unwrap();
+        let b = admin.create_key("ops", &[Scope::Read]).await.unwrap();
+        assert_ne!(a.key, b.key);
+        assert!(a.key.starts_with(wedsync_store::keys::KEY_PREFIX));
+        assert!(!format!("{a:?}").contains(&a.key));
+        assert!(!serde_json::to_string(&a.record).unwrap().contains(&a.key));
+    }
+
+    #[tokio::test]
+    async fn admin_implies_read_but_not_the_reverse() {
+        let store = admin().await;
+        let admin = store.create_key("a", &[Scope::Admin]).await.unwrap().record;
+        let read = store.create_key("r", &[Scope::Read]).await.unwrap().record;
         assert!(admin.allows(Scope::Read) && admin.allows(Scope::Admin));
         assert!(read.allows(Scope::Read) && !read.allows(Scope::Admin));
     }
 
     #[tokio::test]
-    async fn memory_store_round_trip() {
-        let store = MemoryAdminStore::default();
+    async fn round_trip_and_revocation_clears_the_cache() {
+        let store = admin().await;
         let k = store.create_key("ops", &[Scope::Read]).await.unwrap();
         assert!(store.verify_key(&k.key).await.unwrap().is_some());
-        assert!(store.verify_key("wsm_nope").await.unwrap().is_none());
+        assert!(store.verify_key("wsk_nope").await.unwrap().is_none());
         assert!(store.revoke_key(&k.record.id).await.unwrap());
-        assert!(!store.revoke_key("key_missing").await.unwrap());
-        let got = store.verify_key(&k.key).await.unwrap().unwrap();
-        assert!(got.revoked_at.is_some());
+        assert!(!store.revoke_key("missing").await.unwrap());
+        assert!(store.verify_key(&k.key).await.unwrap().is_none());
     }
 }

@@ -40,7 +40,7 @@ impl Readiness for AlwaysReady {
 /// Everything a request handler needs.
 pub struct App {
     pub(crate) cfg: Arc<Config>,
-    pub(crate) admin: Arc<dyn AdminStore>,
+    pub(crate) admin: Arc<AdminStore>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) limits: RateLimits,
     pub(crate) readiness: Arc<dyn Readiness>,
@@ -67,7 +67,7 @@ impl App {
     /// Assembles the application from its parts.
     pub fn new(
         cfg: Arc<Config>,
-        admin: Arc<dyn AdminStore>,
+        admin: Arc<AdminStore>,
         metrics: Arc<Metrics>,
         readiness: Arc<dyn Readiness>,
         integrations: Integrations,
@@ -100,7 +100,7 @@ impl App {
     }
 
     /// The admin store (API keys, audit log).
-    pub fn admin(&self) -> &Arc<dyn AdminStore> {
+    pub fn admin(&self) -> &Arc<AdminStore> {
         &self.admin
     }
 

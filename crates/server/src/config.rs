@@ -892,6 +892,15 @@ impl Config {
         parse_duration(&self.worker.poll_interval).unwrap_or(Duration::from_secs(1))
     }
 
+    /// What the retention job deletes and when: the store's defaults, with raw webhook bodies kept
+    /// for `ingress.raw_body_retention`.
+    pub fn retention_policy(&self) -> wedsync_store::RetentionPolicy {
+        wedsync_store::RetentionPolicy {
+            raw_webhook_bodies: self.raw_body_retention(),
+            ..wedsync_store::RetentionPolicy::default()
+        }
+    }
+
     /// `retention.interval` as a duration.
     pub fn retention_interval(&self) -> Duration {
         parse_duration(&self.retention.interval).unwrap_or(Duration::from_secs(3600))

@@ -50,11 +50,13 @@ pub mod admin;
 pub mod app;
 pub mod bodykeys;
 pub mod check;
+pub mod components;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod error;
 pub mod integrations;
+mod jobs;
 pub mod logging;
 pub mod metrics;
 pub mod openapi;
@@ -71,16 +73,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use wedsync_probe::store::ProbeStore;
-use wedsync_store::breaker_sync::PgBreakerSync;
 use wedsync_webhooks::crypto::BodyCipher;
-use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
 
-use crate::admin::{AdminStore, MemoryAdminStore};
-use crate::app::{AlwaysReady, App, Readiness};
+use crate::app::App;
+pub use crate::components::Components;
 use crate::config::Config;
 use crate::integrations::Integrations;
 use crate::metrics::Metrics;
@@ -104,157 +102,6 @@ pub enum StartError {
     /// The store could not be opened or migrated.
     #[error("store: {0}")]
     Store(String),
-}
-
-/// The parts a server is assembled from; [`Components::build`] makes them from configuration.
-pub struct Components {
-    /// API keys and the audit log.
-    pub admin: Arc<dyn AdminStore>,
-    /// Readiness of the store.
-    pub readiness: Arc<dyn Readiness>,
-    /// Webhook deliveries, attempts, queue and replay jobs.
-    pub webhook_store: Arc<dyn WebhookStore>,
-    /// Probe results, incidents and the notification outbox.
-    pub probe_store: Arc<dyn ProbeStore>,
-    /// Extra alert sinks (the demo adds its fake Slack here).
-    pub sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
-    /// Probes to use instead of the built-in ones, by service name (tests, the demo).
-    pub probes: BTreeMap<String, Arc<dyn wedsync_probe::HealthProbe>>,
-    /// Where the raw-body key lives when `[ingress]` names none (beside a SQLite file; required
-    /// on PostgreSQL; per process for an in-memory store).
-    pub key_home: bodykeys::KeyHome,
-    /// Breaker state shared with the other instances on the same PostgreSQL (`None`: breakers are
-    /// local to this process, as with SQLite).
-    pub breaker_sync: Option<Arc<PgBreakerSync>>,
-}
-
-impl std::fmt::Debug for Components {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Components").finish_non_exhaustive()
-    }
-}
-
-impl Components {
-    /// In-memory parts (nothing persists; for tests and embedding).
-    pub fn in_memory() -> Self {
-        Self {
-            admin: Arc::new(MemoryAdminStore::default()),
-            readiness: Arc::new(AlwaysReady),
-            webhook_store: Arc::new(InMemoryStore::new()),
-            probe_store: Arc::new(wedsync_probe::store::MemoryStore::new()),
-            sinks: Vec::new(),
-            probes: BTreeMap::new(),
-            breaker_sync: None,
-            key_home: bodykeys::KeyHome::Ephemeral,
-        }
-    }
-
-    /// Applies the configured store's migrations.
-    pub async fn migrate(cfg: &Config) -> Result<(), StartError> {
-        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
-        match StoreKind::of(&cfg.store.url) {
-            StoreKind::SqliteMemory => {
-                wedsync_store::SqliteStore::open_in_memory()
-                    .await
-                    .map_err(err)?;
-            }
-            StoreKind::Sqlite(path) => {
-                // opening runs the pending migrations
-                wedsync_store::SqliteStore::open(path).await.map_err(err)?;
-            }
-            StoreKind::Postgres(url) => {
-                let pg = wedsync_store::PgStore::connect(
-                    wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
-                )
-                .await
-                .map_err(err)?;
-                pg.run_migrations().await.map_err(err)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Opens the configured store and builds the parts on it (SQLite is migrated at open): API
-    /// keys, the audit log, readiness, webhook deliveries with their queue and attempts, probe
-    /// results, incidents and the outbox; on PostgreSQL also the breaker state sharing.
-    pub async fn build(cfg: &Config) -> Result<Self, StartError> {
-        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
-        let mut c = Self::in_memory();
-        match StoreKind::of(&cfg.store.url) {
-            StoreKind::SqliteMemory => {
-                let s = Arc::new(
-                    wedsync_store::SqliteStore::open_in_memory()
-                        .await
-                        .map_err(err)?,
-                );
-                c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
-                c.probe_store = s.clone();
-                c.webhook_store = s.clone();
-                c.readiness = Arc::new(StoreReady(s));
-            }
-            StoreKind::Sqlite(path) => {
-                let s = Arc::new(wedsync_store::SqliteStore::open(path).await.map_err(err)?);
-                c.key_home = bodykeys::KeyHome::beside_database(std::path::Path::new(path));
-                c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
-                c.probe_store = s.clone();
-                c.webhook_store = s.clone();
-                c.readiness = Arc::new(StoreReady(s));
-            }
-            StoreKind::Postgres(url) => {
-                let s = Arc::new(
-                    wedsync_store::PgStore::connect(
-                        wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
-                    )
-                    .await
-                    .map_err(err)?,
-                );
-                c.admin = Arc::new(admin::StoreAdmin::new(s.clone()));
-                c.probe_store = s.clone();
-                c.webhook_store = s.clone();
-                c.breaker_sync = Some(PgBreakerSync::start((*s).clone()));
-                c.key_home = bodykeys::KeyHome::Required;
-                c.readiness = Arc::new(StoreReady(s));
-            }
-        }
-        Ok(c)
-    }
-}
-
-enum StoreKind<'a> {
-    SqliteMemory,
-    Sqlite(&'a str),
-    Postgres(&'a str),
-}
-
-impl<'a> StoreKind<'a> {
-    fn of(url: &'a str) -> Self {
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            StoreKind::SqliteMemory
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            StoreKind::Sqlite(path)
-        } else if let Some(path) = url.strip_prefix("sqlite:") {
-            StoreKind::Sqlite(path)
-        } else {
-            StoreKind::Postgres(url)
-        }
-    }
-}
-
-/// Readiness from the store's own health check.
-struct StoreReady<S>(Arc<S>);
-
-#[async_trait::async_trait]
-impl<S: wedsync_store::StoreHealthCheck + 'static> Readiness for StoreReady<S> {
-    async fn ready(&self) -> Result<(), String> {
-        let h = self.0.health(Duration::from_secs(2)).await;
-        if h.ok {
-            Ok(())
-        } else {
-            Err(h
-                .error
-                .unwrap_or_else(|| format!("{} unhealthy", h.backend)))
-        }
-    }
 }
 
 /// A server started by [`start`].
@@ -348,10 +195,105 @@ pub async fn start_with(
         .await?;
     }
     let keys = bodykeys::key_ring(&cfg, &components.key_home)?;
-    let cipher = keys.cipher.clone();
+    let breakers = Arc::new(breaker_registry(&cfg, &instance, &components));
+    let monitor = match cfg.monitor.enabled {
+        true => Some(Arc::new(integrations::build_monitor(
+            &cfg,
+            components.probe_store.clone(),
+            (*breakers).clone(),
+            &instance,
+            &components.probes,
+            components.sinks.clone(),
+        )?)),
+        false => None,
+    };
+    let integrations = Integrations::new(
+        cfg.clone(),
+        monitor.clone(),
+        components.probe_store.clone(),
+        (*breakers).clone(),
+    );
+    let webhooks = WebhookIngress::new(
+        cfg.clone(),
+        components.webhook_store.clone(),
+        keys.cipher.clone(),
+        metrics.clone(),
+        cfg.raw_body_retention(),
+    )?;
+    let receiver = webhooks.receiver().clone();
+    let (stop, stop_rx) = watch::channel(false);
+    let mut app = App::new(
+        cfg.clone(),
+        components.admin.clone(),
+        metrics.clone(),
+        components.readiness.clone(),
+        integrations,
+        webhooks,
+    );
+    if cfg.dashboard.enabled {
+        let sessions = keys.derive("dashboard sessions");
+        app = app.with_dashboard(dashboard::Dashboard::new(sessions, stop_rx.clone()));
+    }
+    let app = Arc::new(app);
+    if let Some(d) = &app.dashboard {
+        d.attach(&app);
+    }
+    let mut jobs = jobs::Jobs::new(stop_rx);
+    if let Some(sync) = &components.breaker_sync {
+        jobs.breaker_follower(sync, breakers.clone(), instance.clone());
+    }
+    jobs.rate_limit_sweeper(app.clone());
+    if let Some(m) = &monitor {
+        jobs.monitor(m, metrics.clone()).await?;
+        tracing::info!(services = cfg.services.len(), "monitor started");
+    }
+    if bodykeys::needs_key(&cfg) {
+        let store = components.webhook_store.clone();
+        jobs.stored_key_check(store, keys.cipher.clone(), metrics.clone());
+    }
+    if cfg.worker.enabled {
+        let worker = build_worker(
+            &cfg,
+            &instance,
+            &components,
+            keys.cipher,
+            &breakers,
+            metrics,
+        )?;
+        jobs.delivery_workers(Arc::new(worker), cfg.worker.concurrency, cfg.worker_poll());
+    }
+    if cfg.retention.enabled {
+        let policy = cfg.retention_policy();
+        let every = cfg.retention_interval();
+        jobs.retention(receiver, components.retention.clone(), policy, every);
+    }
+    let (addr, http) = match cfg.server.api_enabled {
+        true => {
+            let (addr, task) = serve_api(&cfg, listener, app.clone(), jobs.stopped()).await?;
+            (Some(addr), Some(task))
+        }
+        false => (None, None),
+    };
+    Ok(RunningServer {
+        addr,
+        app,
+        breakers,
+        stop,
+        http,
+        background: jobs.into_handles(),
+    })
+}
+
+/// The registry of every breaker: services' with [`service_breaker_config`], webhook handlers'
+/// with [`handler_breaker_config`], shared with the other instances when the store can.
+fn breaker_registry(
+    cfg: &Config,
+    instance: &str,
+    components: &Components,
+) -> wedsync_breaker::Registry {
     let mut registry = wedsync_breaker::Registry::builder()
         .default_config(service_breaker_config())
-        .instance(instance.clone());
+        .instance(instance.to_string());
     for name in cfg.webhooks.keys() {
         if let Some(p) = webhooks::provider_of(name) {
             registry = registry.config(
@@ -363,222 +305,41 @@ pub async fn start_with(
     if let Some(sync) = &components.breaker_sync {
         registry = registry.state_sync(sync.clone());
     }
-    let breakers = Arc::new(registry.build());
-    let monitor = if cfg.monitor.enabled {
-        let m = integrations::build_monitor(
-            &cfg,
-            components.probe_store.clone(),
-            (*breakers).clone(),
-            &instance,
-            &components.probes,
-            components.sinks.clone(),
-        )?;
-        Some(Arc::new(m))
-    } else {
-        None
-    };
-    let integrations = Integrations::new(
-        cfg.clone(),
-        monitor.clone(),
-        components.probe_store.clone(),
-        (*breakers).clone(),
-    );
-    let webhooks = WebhookIngress::new(
-        cfg.clone(),
-        components.webhook_store.clone(),
-        cipher.clone(),
-        metrics.clone(),
-        cfg.raw_body_retention(),
-    )?;
-    let receiver = webhooks.receiver().clone();
-    let (stop, stop_rx) = watch::channel(false);
-    let mut app = App::new(
-        cfg.clone(),
-        components.admin,
-        metrics,
-        components.readiness,
-        integrations,
-        webhooks,
-    );
-    if cfg.dashboard.enabled {
-        app = app.with_dashboard(dashboard::Dashboard::new(
-            keys.derive("dashboard sessions"),
-            stop_rx.clone(),
-        ));
-    }
-    let app = Arc::new(app);
-    if let Some(d) = &app.dashboard {
-        d.attach(&app);
-    }
-    let stopped = |rx: &watch::Receiver<bool>| {
-        let mut rx = rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-    let mut background = Vec::new();
-    if let Some(sync) = &components.breaker_sync {
-        // other instances' resets, forced opens and trips, applied to ours
-        let registry = breakers.clone();
-        let follower = sync.follow(instance.clone(), BREAKER_SYNC_POLL, move |change| {
-            let applied = registry.apply_remote(change);
-            tracing::debug!(breaker = %change.breaker, from = %change.instance, ?applied, "remote breaker change");
-        });
-        let stop = stopped(&stop_rx);
-        background.push(tokio::spawn(async move {
-            stop.await;
-            follower.abort();
-        }));
-        tracing::info!("breaker state shared through PostgreSQL");
-    }
-    {
-        // keep rate-limiter state bounded
-        let app = app.clone();
-        let stop = stopped(&stop_rx);
-        background.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(60)) => app.limits.retain_recent(),
-                    () = &mut stop => break,
-                }
-            }
-        }));
-    }
-    if let Some(m) = &monitor {
-        let handle = m
-            .start()
-            .await
-            .map_err(|e| StartError::Store(format!("cannot start the monitor: {e}")))?;
-        let mut rx = m.subscribe();
-        let metrics = app.metrics().clone();
-        let stop = stopped(&stop_rx);
-        background.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            let mut seen: BTreeMap<String, i64> = BTreeMap::new();
-            loop {
-                tokio::select! {
-                    changed = rx.changed() => {
-                        if changed.is_err() { break; }
-                        let snap = rx.borrow_and_update().clone();
-                        for (name, h) in &snap.services {
-                            if let Some(last) = &h.last {
-                                if seen.get(name) != Some(&last.checked_at_ms) {
-                                    seen.insert(name.clone(), last.checked_at_ms);
-                                    Integrations::observe(&metrics, last);
-                                }
-                            }
-                        }
-                    }
-                    () = &mut stop => break,
-                }
-            }
-            handle.shutdown().await;
-        }));
-        tracing::info!(services = cfg.services.len(), "monitor started");
-    }
-    if bodykeys::needs_key(&cfg) {
-        // bodies sealed with a key this process does not have: loud now, not at their first attempt
-        let (store, ring, metrics) = (
-            components.webhook_store.clone(),
-            cipher.clone(),
-            app.metrics().clone(),
-        );
-        background.push(tokio::spawn(async move {
-            if let Err(e) = bodykeys::check_stored_keys(&*store, &ring, &metrics).await {
-                tracing::warn!(error = %e, "could not check the stored raw bodies' keys");
-            }
-        }));
-    }
-    if cfg.worker.enabled {
-        let worker = Arc::new(build_worker(
-            &cfg,
-            &instance,
-            components.webhook_store.clone(),
-            cipher,
-            breakers.clone(),
-            app.metrics().clone(),
-        )?);
-        for _ in 0..cfg.worker.concurrency {
-            let worker = worker.clone();
-            let idle = cfg.worker_poll();
-            let stop = stopped(&stop_rx);
-            background.push(tokio::spawn(async move {
-                wedsync_webhooks::forward::run_worker(worker, idle, stop, |e| {
-                    tracing::error!(error = %e, "delivery worker round failed");
-                })
-                .await;
-            }));
-        }
-        tracing::info!(
-            concurrency = cfg.worker.concurrency,
-            "delivery worker started"
-        );
-    }
-    if cfg.retention.enabled {
-        let every = cfg.retention_interval();
-        let stop = stopped(&stop_rx);
-        background.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            loop {
-                match receiver
-                    .purge_expired(time::OffsetDateTime::now_utc())
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(purged = n, "retention: raw webhook bodies deleted"),
-                    Err(e) => tracing::error!(error = %e, "retention job failed"),
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = &mut stop => break,
-                }
-            }
-        }));
-    }
-    let (addr, http) = if cfg.server.api_enabled {
-        let listener = match listener {
-            Some(l) => l,
-            None => {
-                let addr = cfg.listen_addr()?;
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?
-            }
-        };
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: cfg
-                .listen_addr()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
-            source,
-        })?;
-        let opts = server::LoopOptions {
-            header_read_timeout: cfg.header_read_timeout(),
-            shutdown_timeout: cfg.shutdown_timeout(),
-        };
-        let shutdown = stopped(&stop_rx);
-        tracing::info!(%addr, "listening");
-        let app2 = app.clone();
-        (
-            Some(addr),
-            Some(tokio::spawn(server::serve(listener, app2, opts, shutdown))),
-        )
-    } else {
-        (None, None)
-    };
-    Ok(RunningServer {
-        addr,
-        app,
-        breakers,
-        stop,
-        http,
-        background,
-    })
+    registry.build()
 }
 
-/// How often an instance reads the other instances' breaker changes when no PostgreSQL
-/// notification woke it (notifications normally deliver them within milliseconds).
-pub const BREAKER_SYNC_POLL: Duration = Duration::from_secs(2);
+/// Binds `server.listen` (unless a listener is given) and serves the API until `shutdown`.
+async fn serve_api(
+    cfg: &Config,
+    listener: Option<TcpListener>,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, JoinHandle<()>), StartError> {
+    let listener = match listener {
+        Some(l) => l,
+        None => {
+            let addr = cfg.listen_addr()?;
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?
+        }
+    };
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: cfg
+            .listen_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+        source,
+    })?;
+    let opts = server::LoopOptions {
+        header_read_timeout: cfg.header_read_timeout(),
+        shutdown_timeout: cfg.shutdown_timeout(),
+    };
+    tracing::info!(%addr, "listening");
+    Ok((
+        addr,
+        tokio::spawn(server::serve(listener, app, opts, shutdown)),
+    ))
+}
 
 /// The breaker configuration for services: the last 10 outcomes, judged
 /// after 4, opening at a 50 % failure rate for 30 s, two probes in half-open. Probes arrive every
@@ -622,11 +383,13 @@ pub fn random_whsec() -> String {
 fn build_worker(
     cfg: &Config,
     instance: &str,
-    store: Arc<dyn WebhookStore>,
+    components: &Components,
     cipher: BodyCipher,
-    breakers: Arc<wedsync_breaker::Registry>,
+    breakers: &Arc<wedsync_breaker::Registry>,
     metrics: Arc<Metrics>,
 ) -> Result<wedsync_webhooks::delivery::Worker, StartError> {
+    let store = components.webhook_store.clone();
+    let breakers = breakers.clone();
     let transport = wedsync_webhooks::forward::ReqwestTransport::new()
         .map_err(|e| StartError::Store(format!("cannot build the HTTP client: {e}")))?;
     let mut worker = wedsync_webhooks::delivery::Worker::new(

@@ -84,7 +84,7 @@ secret_env = "T_SUPA_DB"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_accepted_tampered_and_duplicate() {
     let store = Arc::new(InMemoryStore::new());
-    let mut c = Components::in_memory();
+    let mut c = Components::in_memory().await.unwrap();
     c.webhook_store = store.clone();
     let t = TestServer::start_with(config(None), c).await;
     let body = stripe_event("evt_1");
@@ -256,7 +256,7 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
     let handler = FakeWebhookHandler::start().await;
     handler.set_scenario(Scenario::ServerError);
     let store = Arc::new(InMemoryStore::new());
-    let mut c = Components::in_memory();
+    let mut c = Components::in_memory().await.unwrap();
     c.webhook_store = store.clone();
     let t = TestServer::start_with(config(Some(&handler)), c).await;
     let r = post_stripe(&t, &stripe_event("evt_retry"), &stripe_secret()).await;
@@ -472,7 +472,7 @@ async fn store_down_means_503_and_nothing_acknowledged_is_lost() {
         inner: InMemoryStore::new(),
         down: AtomicBool::new(false),
     });
-    let mut c = Components::in_memory();
+    let mut c = Components::in_memory().await.unwrap();
     c.webhook_store = store.clone();
     let t = TestServer::start_with(config(None), c).await;
     let r = post_stripe(&t, &stripe_event("evt_a"), &stripe_secret()).await;
@@ -502,7 +502,7 @@ async fn store_down_means_503_and_nothing_acknowledged_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_loses_no_acknowledged_webhook() {
     let store = Arc::new(InMemoryStore::new());
-    let mut c = Components::in_memory();
+    let mut c = Components::in_memory().await.unwrap();
     c.webhook_store = store.clone();
     let t = TestServer::start_with(config(None), c).await;
     let mut acked = Vec::new();

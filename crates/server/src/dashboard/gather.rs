@@ -214,7 +214,7 @@ impl Gatherer {
     async fn incidents(
         &self,
         integrations: &Integrations,
-        admin: &dyn AdminStore,
+        admin: &AdminStore,
         now_ms: i64,
     ) -> Arc<Vec<IncidentView>> {
         if let Some(i) = fresh(&self.lock().incidents, ROLLUPS_TTL / 5) {
@@ -537,7 +537,7 @@ impl Gatherer {
         cfg: &Config,
         integrations: &Integrations,
         ingress: &WebhookIngress,
-        admin: &dyn AdminStore,
+        admin: &AdminStore,
     ) -> Gathered {
         let now_ms = now_ms();
         let maintenance = maintenance(integrations, now_ms);

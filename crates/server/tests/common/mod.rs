@@ -42,7 +42,7 @@ impl TestServer {
         }
     }
 
-    pub fn admin(&self) -> Arc<dyn AdminStore> {
+    pub fn admin(&self) -> Arc<AdminStore> {
         self.server
             .lock()
             .unwrap()

@@ -1,0 +1,176 @@
+//! The parts a server is assembled from: the configured store opened once and shared by API
+//! keys, the audit log, probe results, webhook deliveries, retention and readiness.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wedsync_probe::store::ProbeStore;
+use wedsync_store::breaker_sync::PgBreakerSync;
+use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
+
+use crate::admin::AdminStore;
+use crate::app::{AlwaysReady, Readiness};
+use crate::config::Config;
+use crate::{bodykeys, StartError};
+
+/// The parts a server is assembled from; [`Components::build`] makes them from configuration.
+pub struct Components {
+    /// API keys and the audit log.
+    pub admin: Arc<AdminStore>,
+    /// Readiness of the store.
+    pub readiness: Arc<dyn Readiness>,
+    /// Webhook deliveries, attempts, queue and replay jobs.
+    pub webhook_store: Arc<dyn WebhookStore>,
+    /// Probe results, incidents and the notification outbox.
+    pub probe_store: Arc<dyn ProbeStore>,
+    /// Extra alert sinks (the demo adds its fake Slack here).
+    pub sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
+    /// Probes to use instead of the built-in ones, by service name (tests, the demo).
+    pub probes: BTreeMap<String, Arc<dyn wedsync_probe::HealthProbe>>,
+    /// Where the raw-body key lives when `[ingress]` names none (beside a SQLite file; required
+    /// on PostgreSQL; per process for an in-memory store).
+    pub key_home: bodykeys::KeyHome,
+    /// The store's retention job (`None` for the in-memory parts).
+    pub retention: Option<Arc<dyn wedsync_store::Retention>>,
+    /// Breaker state shared with the other instances on the same PostgreSQL (`None`: breakers are
+    /// local to this process, as with SQLite).
+    pub breaker_sync: Option<Arc<PgBreakerSync>>,
+}
+
+impl std::fmt::Debug for Components {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Components").finish_non_exhaustive()
+    }
+}
+
+impl Components {
+    /// In-memory parts (nothing persists; for tests and embedding): the webhook and probe stores
+    /// of their crates, API keys and the audit log in an in-memory SQLite database.
+    pub async fn in_memory() -> Result<Self, StartError> {
+        let admin = wedsync_store::SqliteStore::open_in_memory()
+            .await
+            .map_err(|e| StartError::Store(e.to_string()))?;
+        Ok(Self {
+            admin: Arc::new(AdminStore::new(Arc::new(admin))),
+            retention: None,
+            readiness: Arc::new(AlwaysReady),
+            webhook_store: Arc::new(InMemoryStore::new()),
+            probe_store: Arc::new(wedsync_probe::store::MemoryStore::new()),
+            sinks: Vec::new(),
+            probes: BTreeMap::new(),
+            breaker_sync: None,
+            key_home: bodykeys::KeyHome::Ephemeral,
+        })
+    }
+
+    /// Applies the configured store's migrations.
+    pub async fn migrate(cfg: &Config) -> Result<(), StartError> {
+        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
+        match StoreKind::of(&cfg.store.url) {
+            StoreKind::SqliteMemory => {
+                wedsync_store::SqliteStore::open_in_memory()
+                    .await
+                    .map_err(err)?;
+            }
+            StoreKind::Sqlite(path) => {
+                // opening runs the pending migrations
+                wedsync_store::SqliteStore::open(path).await.map_err(err)?;
+            }
+            StoreKind::Postgres(url) => {
+                let pg = wedsync_store::PgStore::connect(
+                    wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
+                )
+                .await
+                .map_err(err)?;
+                pg.run_migrations().await.map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens the configured store and builds the parts on it (SQLite is migrated at open): API
+    /// keys, the audit log, readiness, webhook deliveries with their queue and attempts, probe
+    /// results, incidents and the outbox; on PostgreSQL also the breaker state sharing.
+    pub async fn build(cfg: &Config) -> Result<Self, StartError> {
+        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
+        let mut c = Self::in_memory().await?;
+        match StoreKind::of(&cfg.store.url) {
+            StoreKind::SqliteMemory => {
+                let s = wedsync_store::SqliteStore::open_in_memory()
+                    .await
+                    .map_err(err)?;
+                c.on_store(Arc::new(s));
+            }
+            StoreKind::Sqlite(path) => {
+                let s = wedsync_store::SqliteStore::open(path).await.map_err(err)?;
+                c.on_store(Arc::new(s));
+                c.key_home = bodykeys::KeyHome::beside_database(std::path::Path::new(path));
+            }
+            StoreKind::Postgres(url) => {
+                let s = wedsync_store::PgStore::connect(
+                    wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
+                )
+                .await
+                .map_err(err)?;
+                c.breaker_sync = Some(PgBreakerSync::start(s.clone()));
+                c.key_home = bodykeys::KeyHome::Required;
+                c.on_store(Arc::new(s));
+            }
+        }
+        Ok(c)
+    }
+
+    /// Every part kept in one store (SQLite or PostgreSQL).
+    fn on_store<S>(&mut self, s: Arc<S>)
+    where
+        S: crate::admin::AdminBackend
+            + ProbeStore
+            + WebhookStore
+            + wedsync_store::Retention
+            + wedsync_store::StoreHealthCheck,
+    {
+        self.admin = Arc::new(AdminStore::new(s.clone()));
+        self.probe_store = s.clone();
+        self.webhook_store = s.clone();
+        self.retention = Some(s.clone());
+        self.readiness = Arc::new(StoreReady(s));
+    }
+}
+
+enum StoreKind<'a> {
+    SqliteMemory,
+    Sqlite(&'a str),
+    Postgres(&'a str),
+}
+
+impl<'a> StoreKind<'a> {
+    fn of(url: &'a str) -> Self {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            StoreKind::SqliteMemory
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            StoreKind::Sqlite(path)
+        } else if let Some(path) = url.strip_prefix("sqlite:") {
+            StoreKind::Sqlite(path)
+        } else {
+            StoreKind::Postgres(url)
+        }
+    }
+}
+
+/// Readiness from the store's own health check.
+struct StoreReady<S>(Arc<S>);
+
+#[async_trait::async_trait]
+impl<S: wedsync_store::StoreHealthCheck + 'static> Readiness for StoreReady<S> {
+    async fn ready(&self) -> Result<(), String> {
+        let h = self.0.health(Duration::from_secs(2)).await;
+        if h.ok {
+            Ok(())
+        } else {
+            Err(h
+                .error
+                .unwrap_or_else(|| format!("{} unhealthy", h.backend)))
+        }
+    }
+}
