@@ -44,7 +44,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | — | — | the crate has no optional features; everything the binary needs is always built |
+//! | `demo` | yes | `wedsync-monitor demo` and [`demo`]: the fake providers of `wedsync-testkit` and the demo's story; a production build leaves them out with `--no-default-features` |
 
 pub mod admin;
 pub mod app;
@@ -53,6 +53,7 @@ pub mod check;
 pub mod components;
 pub mod config;
 pub mod dashboard;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod integrations;

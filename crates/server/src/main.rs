@@ -125,9 +125,18 @@ fn main() -> ExitCode {
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { duration, port } = cli.command {
         logging::init_level(cli.log_format, Scrubber::new(&[]), "error");
+        #[cfg(feature = "demo")]
         return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
             .await
             .map(|()| ExitCode::SUCCESS);
+        #[cfg(not(feature = "demo"))]
+        {
+            let _ = (duration, port);
+            anyhow::bail!(
+                "this wedsync-monitor was built without the `demo` feature (the fake providers); \
+                 build it with default features to play the demo"
+            );
+        }
     }
     if let Command::Keys(KeysCommand::Generate) = cli.command {
         use base64::Engine as _;

@@ -412,7 +412,7 @@ impl App {
     async fn view(&self, d: &Dashboard, caller: &Caller, cookie: &str) -> DashboardView {
         let g = d
             .gatherer
-            .gather(&self.cfg, &self.integrations, &self.webhooks, &*self.admin)
+            .gather(&self.cfg, &self.integrations, &self.webhooks, &self.admin)
             .await;
         DashboardView {
             now_ms: g.now_ms,
