@@ -143,11 +143,11 @@ pub struct ServerConfig {
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: u64,
     /// How long graceful shutdown waits for in-flight requests (`10s`).
-    #[serde(default = "default_shutdown_timeout")]
-    pub shutdown_timeout: String,
+    #[serde(default = "default_shutdown_timeout", deserialize_with = "duration")]
+    pub shutdown_timeout: Duration,
     /// How long a client may take to send request headers (`10s`).
-    #[serde(default = "default_header_timeout")]
-    pub header_read_timeout: String,
+    #[serde(default = "default_header_timeout", deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
     /// Serve the HTTP API at all (`true`); `false` makes a worker-only process.
     #[serde(default = "default_true")]
     pub api_enabled: bool,
@@ -231,11 +231,11 @@ pub struct ServiceConfig {
     #[serde(default)]
     pub table: Option<String>,
     /// Probe interval (`30s`).
-    #[serde(default = "default_interval")]
-    pub interval: String,
+    #[serde(default = "default_interval", deserialize_with = "duration")]
+    pub interval: Duration,
     /// Probe timeout (`5s`); must be below the interval.
-    #[serde(default = "default_timeout")]
-    pub timeout: String,
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
     /// Show it on the public status page and its badges (`false`): opt-in per service.
     #[serde(default)]
     pub public: bool,
@@ -289,8 +289,8 @@ pub struct DashboardConfig {
     #[serde(default)]
     pub secure_cookies: bool,
     /// How long a browser session lasts (`12h`).
-    #[serde(default = "default_session_ttl")]
-    pub session_ttl: String,
+    #[serde(default = "default_session_ttl", deserialize_with = "duration")]
+    pub session_ttl: Duration,
 }
 
 impl Default for DashboardConfig {
@@ -304,8 +304,8 @@ impl Default for DashboardConfig {
     }
 }
 
-fn default_session_ttl() -> String {
-    "12h".into()
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(12 * 3600)
 }
 
 /// One `[webhooks.<provider>]` table.
@@ -352,13 +352,13 @@ pub struct WorkerConfig {
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
     /// How often an idle worker polls the queue (`1s`).
-    #[serde(default = "default_poll")]
-    pub poll_interval: String,
+    #[serde(default = "default_poll", deserialize_with = "duration")]
+    pub poll_interval: Duration,
     /// How long a claim holds a delivery (`15s`). The worker renews it every third of that while
     /// the attempt is in flight, so this bounds how long a dead process's deliveries wait before
     /// another worker attempts them again.
-    #[serde(default = "default_lease")]
-    pub lease: String,
+    #[serde(default = "default_lease", deserialize_with = "duration")]
+    pub lease: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -380,8 +380,8 @@ pub struct RetentionConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// How often it runs (`1h`).
-    #[serde(default = "default_retention_interval")]
-    pub interval: String,
+    #[serde(default = "default_retention_interval", deserialize_with = "duration")]
+    pub interval: Duration,
 }
 
 impl Default for RetentionConfig {
@@ -449,8 +449,8 @@ pub struct IngressConfig {
     #[serde(default)]
     pub old_encryption_keys: Vec<OldKeyConfig>,
     /// How long raw bodies are kept for replay (`7d`).
-    #[serde(default = "default_raw_retention")]
-    pub raw_body_retention: String,
+    #[serde(default = "default_raw_retention", deserialize_with = "duration")]
+    pub raw_body_retention: Duration,
 }
 
 impl Default for IngressConfig {
@@ -484,8 +484,8 @@ fn default_key_id() -> String {
     "k1".into()
 }
 
-fn default_raw_retention() -> String {
-    "7d".into()
+fn default_raw_retention() -> Duration {
+    Duration::from_secs(7 * 86_400)
 }
 
 fn default_listen() -> String {
@@ -494,11 +494,11 @@ fn default_listen() -> String {
 fn default_body_limit() -> u64 {
     1024 * 1024
 }
-fn default_shutdown_timeout() -> String {
-    "10s".into()
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
 }
-fn default_header_timeout() -> String {
-    "10s".into()
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 fn default_true() -> bool {
     true
@@ -512,23 +512,23 @@ fn default_timezone() -> String {
 fn default_weekdays() -> Vec<String> {
     vec!["saturday".into()]
 }
-fn default_interval() -> String {
-    "30s".into()
+fn default_interval() -> Duration {
+    Duration::from_secs(30)
 }
-fn default_timeout() -> String {
-    "5s".into()
+fn default_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 fn default_concurrency() -> u32 {
     4
 }
-fn default_poll() -> String {
-    "1s".into()
+fn default_poll() -> Duration {
+    Duration::from_secs(1)
 }
-fn default_lease() -> String {
-    "15s".into()
+fn default_lease() -> Duration {
+    Duration::from_secs(15)
 }
-fn default_retention_interval() -> String {
-    "1h".into()
+fn default_retention_interval() -> Duration {
+    Duration::from_secs(3600)
 }
 fn default_general_rpm() -> u32 {
     600
@@ -554,12 +554,14 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     Some(d)
 }
 
-fn duration_key(key: &str, text: &str) -> Result<Duration, ConfigError> {
-    match parse_duration(text) {
+/// Reads a duration (`250ms`, `30s`, `5m`, `2h`, `1d`; not zero) once, at deserialisation.
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    match parse_duration(&text) {
         Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(invalid(
-            key,
-            format!("`{text}` is not a duration (use e.g. 250ms, 30s, 5m, 2h)"),
+        // the value is not echoed: it may be a secret pasted into the wrong place
+        _ => Err(serde::de::Error::custom(
+            "is not a duration (use e.g. 250ms, 30s, 5m, 2h)",
         )),
     }
 }
@@ -628,9 +630,16 @@ impl Config {
         for (name, value) in overlays {
             apply_overlay(&mut table, &name, &value)?;
         }
-        let cfg: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse(e.to_string()))?;
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let key = e.path().to_string();
+                let message = e.into_inner().message().to_string();
+                match key.as_str() {
+                    "." | "" => ConfigError::Parse(message),
+                    _ => invalid(key, message),
+                }
+            },
+        )?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -646,11 +655,6 @@ impl Config {
         if self.server.body_limit_bytes == 0 {
             return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
         }
-        duration_key("server.shutdown_timeout", &self.server.shutdown_timeout)?;
-        duration_key(
-            "server.header_read_timeout",
-            &self.server.header_read_timeout,
-        )?;
         let url = &self.store.url;
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
@@ -724,9 +728,7 @@ impl Config {
             if let Some(env) = &s.account_sid_env {
                 env_name_key(&key("account_sid_env"), env)?;
             }
-            let interval = duration_key(&key("interval"), &s.interval)?;
-            let timeout = duration_key(&key("timeout"), &s.timeout)?;
-            if timeout >= interval {
+            if s.timeout >= s.interval {
                 return Err(invalid(
                     key("timeout"),
                     "must be shorter than the service's interval",
@@ -760,17 +762,10 @@ impl Config {
         if self.worker.concurrency == 0 {
             return Err(invalid("worker.concurrency", "must be at least 1"));
         }
-        duration_key("worker.poll_interval", &self.worker.poll_interval)?;
-        if duration_key("worker.lease", &self.worker.lease)? < Duration::from_secs(3) {
+        if self.worker.lease < Duration::from_secs(3) {
             return Err(invalid("worker.lease", "must be at least 3s"));
         }
-        duration_key("retention.interval", &self.retention.interval)?;
-        duration_key(
-            "ingress.raw_body_retention",
-            &self.ingress.raw_body_retention,
-        )?;
         self.validate_keys()?;
-        duration_key("dashboard.session_ttl", &self.dashboard.session_ttl)?;
         for (i, m) in self.maintenance.iter().enumerate() {
             m.window_ms()
                 .map_err(|e| invalid(format!("maintenance[{i}]"), e))?;
@@ -854,16 +849,6 @@ impl Config {
         Ok(())
     }
 
-    /// `dashboard.session_ttl` as a duration.
-    pub fn session_ttl(&self) -> Duration {
-        parse_duration(&self.dashboard.session_ttl).unwrap_or(Duration::from_secs(12 * 3600))
-    }
-
-    /// `worker.lease` as a duration.
-    pub fn worker_lease(&self) -> Duration {
-        parse_duration(&self.worker.lease).unwrap_or(Duration::from_secs(15))
-    }
-
     /// The validated listen address.
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.server
@@ -872,38 +857,13 @@ impl Config {
             .map_err(|_| invalid("server.listen", "must be an address such as 127.0.0.1:8080"))
     }
 
-    /// `server.shutdown_timeout` as a duration.
-    pub fn shutdown_timeout(&self) -> Duration {
-        parse_duration(&self.server.shutdown_timeout).unwrap_or(Duration::from_secs(10))
-    }
-
-    /// `server.header_read_timeout` as a duration.
-    pub fn header_read_timeout(&self) -> Duration {
-        parse_duration(&self.server.header_read_timeout).unwrap_or(Duration::from_secs(10))
-    }
-
-    /// `ingress.raw_body_retention` as a duration.
-    pub fn raw_body_retention(&self) -> Duration {
-        parse_duration(&self.ingress.raw_body_retention).unwrap_or(Duration::from_secs(7 * 86_400))
-    }
-
-    /// `worker.poll_interval` as a duration.
-    pub fn worker_poll(&self) -> Duration {
-        parse_duration(&self.worker.poll_interval).unwrap_or(Duration::from_secs(1))
-    }
-
     /// What the retention job deletes and when: the store's defaults, with raw webhook bodies kept
     /// for `ingress.raw_body_retention`.
     pub fn retention_policy(&self) -> wedsync_store::RetentionPolicy {
         wedsync_store::RetentionPolicy {
-            raw_webhook_bodies: self.raw_body_retention(),
+            raw_webhook_bodies: self.ingress.raw_body_retention,
             ..wedsync_store::RetentionPolicy::default()
         }
-    }
-
-    /// `retention.interval` as a duration.
-    pub fn retention_interval(&self) -> Duration {
-        parse_duration(&self.retention.interval).unwrap_or(Duration::from_secs(3600))
     }
 
     /// Reads the secret held by the environment variable `name` (in-process overrides first).
@@ -1083,7 +1043,7 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
         ];
         let cfg = Config::from_toml_with_env(ISSUE_EXAMPLE, env).unwrap();
         assert_eq!(cfg.store.url, "postgres://u@h/db");
-        assert_eq!(cfg.services[0].interval, "10s");
+        assert_eq!(cfg.services[0].interval, Duration::from_secs(10));
         assert!(!cfg.worker.enabled);
     }
 
@@ -1121,6 +1081,15 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
         assert!(!e.contains(secret));
         let unknown = format!("[store]\nurl = \"sqlite://x.db\"\npassword = \"{secret}\"\n");
         assert!(err(&unknown).contains("password"));
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_key_and_never_its_value() {
+        let secret = concat!("sk_", "live_", "abcdefghijklmnop");
+        let e = err(&format!("[worker]\nlease = \"{secret}\""));
+        assert!(e.contains("`worker.lease`"), "{e}");
+        assert!(!e.contains(secret), "{e}");
+        assert!(err("[dashboard]\nsession_ttl = \"0s\"").contains("dashboard.session_ttl"));
     }
 
     #[test]

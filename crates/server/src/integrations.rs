@@ -17,7 +17,7 @@ use wedsync_probe::{
     TwilioProbe, WeddingDayPolicy,
 };
 
-use crate::config::{parse_duration, Config, ConfigError, ServiceConfig as ServiceEntry};
+use crate::config::{Config, ConfigError, ServiceConfig as ServiceEntry};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
 
@@ -38,7 +38,7 @@ fn secret(
 /// Builds the probe for `services[i]` (credentials from the environment).
 pub fn build_probe(cfg: &Config, i: usize) -> Result<Arc<dyn HealthProbe>, ConfigError> {
     let s = &cfg.services[i];
-    let timeout = parse_duration(&s.timeout).unwrap_or(Duration::from_secs(5));
+    let timeout = s.timeout;
     let key = |k: &str| format!("services[{i}].{k}");
     let probe: Arc<dyn HealthProbe> = match s.kind.as_str() {
         "stripe" => {
@@ -125,8 +125,7 @@ pub fn build_probe(cfg: &Config, i: usize) -> Result<Arc<dyn HealthProbe>, Confi
 /// A service's probe interval on ordinary days and on wedding days: twice as often then (the
 /// seed's "50 % faster detection"), as long as the timeout still fits in the shorter interval.
 pub fn probe_intervals(s: &crate::config::ServiceConfig) -> (Duration, Duration) {
-    let interval = parse_duration(&s.interval).unwrap_or(Duration::from_secs(30));
-    let timeout = parse_duration(&s.timeout).unwrap_or(Duration::from_secs(5));
+    let (interval, timeout) = (s.interval, s.timeout);
     let wedding = if interval / 2 > timeout {
         interval / 2
     } else {

@@ -219,7 +219,7 @@ pub async fn start_with(
         components.webhook_store.clone(),
         keys.cipher.clone(),
         metrics.clone(),
-        cfg.raw_body_retention(),
+        cfg.ingress.raw_body_retention,
     )?;
     let receiver = webhooks.receiver().clone();
     let (stop, stop_rx) = watch::channel(false);
@@ -261,11 +261,15 @@ pub async fn start_with(
             &breakers,
             metrics,
         )?;
-        jobs.delivery_workers(Arc::new(worker), cfg.worker.concurrency, cfg.worker_poll());
+        jobs.delivery_workers(
+            Arc::new(worker),
+            cfg.worker.concurrency,
+            cfg.worker.poll_interval,
+        );
     }
     if cfg.retention.enabled {
         let policy = cfg.retention_policy();
-        let every = cfg.retention_interval();
+        let every = cfg.retention.interval;
         jobs.retention(receiver, components.retention.clone(), policy, every);
     }
     let (addr, http) = match cfg.server.api_enabled {
@@ -332,8 +336,8 @@ async fn serve_api(
         source,
     })?;
     let opts = server::LoopOptions {
-        header_read_timeout: cfg.header_read_timeout(),
-        shutdown_timeout: cfg.shutdown_timeout(),
+        header_read_timeout: cfg.server.header_read_timeout,
+        shutdown_timeout: cfg.server.shutdown_timeout,
     };
     tracing::info!(%addr, "listening");
     Ok((
@@ -402,7 +406,7 @@ fn build_worker(
         Arc::new(wedsync_webhooks::clock::SystemClock),
     )
     .events(Arc::new(bodykeys::WorkerEvents::new(metrics)))
-    .heartbeat(cfg.worker_lease(), cfg.worker_lease() / 3);
+    .heartbeat(cfg.worker.lease, cfg.worker.lease / 3);
     for (name, w) in &cfg.webhooks {
         let (Some(provider), Some(url)) = (webhooks::provider_of(name), &w.forward_to) else {
             continue;

@@ -63,7 +63,7 @@ fn config(fakes: &FakeProviders, stripe_whsec: &str) -> Config {
     let mut cfg = wedsync_monitor::demo::demo_config(fakes, stripe_whsec, "sqlite::memory:")
         .expect("the demo's configuration");
     for s in &mut cfg.services {
-        s.interval = "1s".into();
+        s.interval = std::time::Duration::from_secs(1);
         s.public = true;
     }
     cfg.rate_limits.general_per_minute = 100_000;

@@ -302,7 +302,7 @@ impl App {
                 return self.login_page(d, Some("The store is unavailable; try again shortly."));
             }
         };
-        let ttl = self.cfg.session_ttl();
+        let ttl = self.cfg.dashboard.session_ttl;
         let expires =
             gather::now_ms() / 1000 + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let secure = self.cfg.dashboard.secure_cookies;
