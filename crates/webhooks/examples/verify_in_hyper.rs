@@ -161,6 +161,9 @@ async fn post(
         .ok_or_else(|| ExampleError::SelfTest(format!("not an HTTP answer: {answer:?}")))
 }
 
+/// One self-test request: what it is, the path, its headers and body, the status expected.
+type Case<'a> = (&'a str, &'a str, &'a [(String, String)], &'a [u8], u16);
+
 /// Sends signed, tampered and stale webhooks to the server at `addr` and checks each answer.
 async fn self_test(
     addr: SocketAddr,
@@ -191,7 +194,7 @@ async fn self_test(
     )?;
     let tampered = br#"{"id":"evt_example","type":"invoice.paid","data":{"object":{"amount":1}}}"#;
 
-    let cases: [(&str, &str, &[(String, String)], &[u8], u16); 5] = [
+    let cases: [Case<'_>; 5] = [
         (
             "Stripe, signed",
             "/webhooks/stripe",
