@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Draw the workspace's crate graph in docs/ARCHITECTURE.md from `cargo metadata`.
+"""Draw the workspace's crate graph in docs/ARCHITECTURE.md (and the publish order in
+docs/publishing.md) from `cargo metadata`.
 
-    scripts/architecture.sh            rewrite the picture between the markers
-    scripts/architecture.sh --check    exit 1 (printing a diff) when the committed picture differs
+    scripts/architecture.sh            rewrite the generated blocks between their markers
+    scripts/architecture.sh --check    exit 1 (printing a diff) when a committed block differs
 
 The picture is everything between the two marker comments in docs/ARCHITECTURE.md: a Mermaid graph
 of the workspace members and their dependencies on each other, then a table of the same edges with
@@ -13,6 +14,10 @@ is written by hand. Edge kinds:
     A -. "feat" .-> B       optional dependency, enabled by the feature(s) named (default-on ones
                             are marked "(default)")
     A -. "dev" .-> B        dev-dependency only (tests, examples, benches)
+
+The publish order in docs/publishing.md lists the crates that may be published, each after every
+workspace crate it depends on (normal, optional and build dependencies, and dev-dependencies
+unless they form a cycle), ties broken by name.
 
 It runs `cargo metadata --format-version 1 --no-deps --offline --locked`: no network, no build.
 """
@@ -29,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 BEGIN = "<!-- BEGIN GENERATED: crate graph (scripts/architecture.sh; do not edit by hand) -->"
 END = "<!-- END GENERATED: crate graph -->"
+PUBLISHING = ROOT / "docs" / "publishing.md"
+BEGIN_ORDER = "<!-- BEGIN GENERATED: publish order (scripts/architecture.sh; do not edit by hand) -->"
+END_ORDER = "<!-- END GENERATED: publish order -->"
 
 
 def metadata() -> dict:
@@ -155,33 +163,77 @@ def render(meta: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    check = "--check" in sys.argv[1:]
-    text = DOC.read_text()
+def publish_order(meta: dict) -> str:
+    """`cargo publish` commands for the publishable members, dependencies first."""
+    pkgs = {p["name"]: p for p in meta["packages"] if p["id"] in meta["workspace_members"]}
+    publishable = {n for n, p in pkgs.items() if p.get("publish") != []}
+
+    def order_by(kinds: set) -> list[str] | None:
+        needs = {
+            n: {
+                d["name"]
+                for d in pkgs[n]["dependencies"]
+                if d["name"] in publishable and d["kind"] in kinds and d["name"] != n
+            }
+            for n in publishable
+        }
+        order: list[str] = []
+        while needs:
+            ready = sorted(n for n, deps in needs.items() if not deps - set(order))
+            if not ready:
+                return None
+            order.append(ready[0])
+            del needs[ready[0]]
+        return order
+
+    # Dev-dependencies too when they allow an order (a published manifest keeps versioned
+    # dev-dependencies); without them otherwise (cargo allows dev-dependency cycles).
+    order = order_by({None, "build", "dev"}) or order_by({None, "build"})
+    if order is None:
+        raise SystemExit("dependency cycle among the publishable crates")
+    lines = [BEGIN_ORDER, "", "```sh", "cargo login --registry wedsync            # once, with a token from the registry"]
+    lines += [f"cargo publish --registry wedsync -p {n}" for n in order]
+    lines += ["```", "", END_ORDER]
+    return "\n".join(lines)
+
+
+def update(path: Path, begin: str, end: str, new: str, what: str, check: bool) -> int:
+    """Compare (or rewrite) the block between `begin` and `end` in `path`; 0 when it matches."""
+    name = path.relative_to(ROOT)
+    text = path.read_text()
     try:
-        head, rest = text.split(BEGIN, 1)
-        old, tail = rest.split(END, 1)
+        head, rest = text.split(begin, 1)
+        old, tail = rest.split(end, 1)
     except ValueError:
-        print(f"{DOC.relative_to(ROOT)}: the marker comments are missing:\n  {BEGIN}\n  {END}", file=sys.stderr)
+        print(f"{name}: the marker comments are missing:\n  {begin}\n  {end}", file=sys.stderr)
         return 2
-    old = BEGIN + old + END
-    new = render(metadata())
+    old = begin + old + end
     if old == new:
         if check:
-            print("docs/ARCHITECTURE.md: the crate graph matches cargo metadata")
+            print(f"{name}: the {what} matches cargo metadata")
         return 0
     if check:
         diff = difflib.unified_diff(
-            old.splitlines(), new.splitlines(), "docs/ARCHITECTURE.md (committed)",
+            old.splitlines(), new.splitlines(), f"{name} (committed)",
             "cargo metadata (generated)", lineterm="",
         )
         print("\n".join(diff))
-        print("\ndocs/ARCHITECTURE.md: the crate graph differs from cargo metadata; "
+        print(f"\n{name}: the {what} differs from cargo metadata; "
               "run scripts/architecture.sh and commit the result", file=sys.stderr)
         return 1
-    DOC.write_text(head + new + tail)
-    print("docs/ARCHITECTURE.md: crate graph rewritten")
+    path.write_text(head + new + tail)
+    print(f"{name}: {what} rewritten")
     return 0
+
+
+def main() -> int:
+    check = "--check" in sys.argv[1:]
+    meta = metadata()
+    results = [
+        update(DOC, BEGIN, END, render(meta), "crate graph", check),
+        update(PUBLISHING, BEGIN_ORDER, END_ORDER, publish_order(meta), "publish order", check),
+    ]
+    return max(results)
 
 
 if __name__ == "__main__":
