@@ -199,25 +199,8 @@ impl App {
                 StatusCode::OK,
                 &serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
             )),
-            RouteId::Readyz => match self.readiness.ready().await {
-                Ok(()) => Ok(json_response(
-                    StatusCode::OK,
-                    &serde_json::json!({"status": "ready"}),
-                )),
-                Err(reason) => {
-                    tracing::warn!(reason = %reason, "not ready");
-                    Err(ApiError::unavailable("the store is unreachable", 5))
-                }
-            },
-            RouteId::Metrics => {
-                self.integrations.refresh_metrics(&self.metrics);
-                self.webhooks.refresh_metrics(&self.metrics).await;
-                Ok(text_response(
-                    StatusCode::OK,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    self.metrics.render(),
-                ))
-            }
+            RouteId::Readyz => self.readyz().await,
+            RouteId::Metrics => Ok(self.metrics_page().await),
             RouteId::OpenApi => {
                 let mut r = text_response(StatusCode::OK, "application/json", self.openapi.clone());
                 r.headers_mut().insert(
@@ -227,81 +210,116 @@ impl App {
                 Ok(r)
             }
             RouteId::IngestWebhook => {
-                let provider = param.unwrap_or_default();
                 let (parts, body) = req.into_parts();
                 let body = self.read_body(&parts.headers, body).await?;
+                let provider = param.unwrap_or_default();
                 self.webhooks
                     .ingest(&provider, &parts.uri, &parts.headers, body)
                     .await
             }
             RouteId::IntegrationsHealth => {
                 self.authorize(req.headers(), Scope::Read, None).await?;
-                let q = query_pairs(req.uri().query());
-                self.integrations.report(&q).await
+                self.integrations
+                    .report(&query_pairs(req.uri().query()))
+                    .await
             }
-            RouteId::RunProbe => {
-                let caller = self
-                    .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
-                    .await?;
-                let (parts, body) = req.into_parts();
-                let body = self.read_body(&parts.headers, body).await?;
-                let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
-                    ApiError::bad_request("body must be JSON: {\"service\": \"NAME\"}")
-                })?;
-                let service = v
-                    .get("service")
-                    .and_then(|s| s.as_str())
-                    .ok_or_else(|| ApiError::bad_request("`service` is required"))?
-                    .to_string();
-                let result = self.integrations.run_now(&service).await;
-                self.audit(&caller, "probe.run", &service, &result).await;
-                result
-            }
-            RouteId::ResetBreaker => {
-                let caller = self.authorize(req.headers(), Scope::Admin, None).await?;
-                let q = query_pairs(req.uri().query());
-                let service = q
-                    .iter()
-                    .find(|(k, _)| k == "service")
-                    .map(|(_, v)| v.clone())
-                    .ok_or_else(|| {
-                        ApiError::bad_request("query parameter `service` is required")
-                    })?;
-                let result = self.integrations.reset_breaker(&service).await;
-                self.audit(&caller, "breaker.reset", &service, &result)
-                    .await;
-                result
-            }
-            RouteId::WebhooksHealth => {
+            RouteId::RunProbe => self.run_probe(req).await,
+            RouteId::ResetBreaker => self.reset_breaker(req).await,
+            RouteId::WebhooksHealth | RouteId::WebhookFailures => {
                 self.authorize(req.headers(), Scope::Read, None).await?;
-                let q = query_pairs(req.uri().query());
-                self.webhooks.stats(timeframe(&q)?).await
-            }
-            RouteId::WebhookFailures => {
-                self.authorize(req.headers(), Scope::Read, None).await?;
-                let q = query_pairs(req.uri().query());
-                self.webhooks.failures(timeframe(&q)?).await
+                let tf = timeframe(&query_pairs(req.uri().query()))?;
+                match id {
+                    RouteId::WebhooksHealth => self.webhooks.stats(tf).await,
+                    _ => self.webhooks.failures(tf).await,
+                }
             }
             RouteId::ReplayJob => {
                 self.authorize(req.headers(), Scope::Read, None).await?;
-                self.webhooks
-                    .replay_job(param.as_deref().unwrap_or_default())
-                    .await
+                let job = param.as_deref().unwrap_or_default();
+                self.webhooks.replay_job(job).await
             }
-            RouteId::Replay => {
-                let caller = self
-                    .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
-                    .await?;
-                let (parts, body) = req.into_parts();
-                let body = self.read_body(&parts.headers, body).await?;
-                let v: serde_json::Value = serde_json::from_slice(&body)
-                    .map_err(|_| ApiError::bad_request("body must be a JSON object"))?;
-                let (target, result) = self.webhooks.replay(&v, &caller.key.id).await;
-                self.audit(&caller, "webhook.replay", &target, &result)
-                    .await;
-                result
+            RouteId::Replay => self.replay(req).await,
+        }
+    }
+
+    /// `GET /readyz`: 200 when the store answers, else 503 with Retry-After.
+    async fn readyz(&self) -> Result<Response<Body>, ApiError> {
+        match self.readiness.ready().await {
+            Ok(()) => Ok(json_response(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ready"}),
+            )),
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "not ready");
+                Err(ApiError::unavailable("the store is unreachable", 5))
             }
         }
+    }
+
+    /// `GET /metrics`: the Prometheus text, gauges refreshed first.
+    async fn metrics_page(&self) -> Response<Body> {
+        self.integrations.refresh_metrics(&self.metrics);
+        self.webhooks.refresh_metrics(&self.metrics).await;
+        text_response(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            self.metrics.render(),
+        )
+    }
+
+    /// `POST /api/admin/integrations/run-probe` with `{"service": NAME}`, audited.
+    async fn run_probe<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let caller = self
+            .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
+            .await?;
+        let (parts, body) = req.into_parts();
+        let body = self.read_body(&parts.headers, body).await?;
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("body must be JSON: {\"service\": \"NAME\"}"))?;
+        let service = v
+            .get("service")
+            .and_then(|s| s.as_str())
+            .ok_or_else(|| ApiError::bad_request("`service` is required"))?;
+        let result = self.integrations.run_now(service).await;
+        self.audit(&caller, "probe.run", service, &result).await;
+        result
+    }
+
+    /// `POST /api/admin/integrations/reset-breaker?service=NAME`, audited.
+    async fn reset_breaker<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError> {
+        let caller = self.authorize(req.headers(), Scope::Admin, None).await?;
+        let q = query_pairs(req.uri().query());
+        let service = q
+            .iter()
+            .find(|(k, _)| k == "service")
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| ApiError::bad_request("query parameter `service` is required"))?;
+        let result = self.integrations.reset_breaker(service).await;
+        self.audit(&caller, "breaker.reset", service, &result).await;
+        result
+    }
+
+    /// `POST /api/admin/webhooks/replay` with a delivery id or a filter, audited.
+    async fn replay<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let caller = self
+            .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
+            .await?;
+        let (parts, body) = req.into_parts();
+        let body = self.read_body(&parts.headers, body).await?;
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::bad_request("body must be a JSON object"))?;
+        let (target, result) = self.webhooks.replay(&v, &caller.key.id).await;
+        self.audit(&caller, "webhook.replay", &target, &result)
+            .await;
+        result
     }
 
     /// Authenticates the bearer key, checks `scope`, and draws from the rate-limit budgets.
@@ -463,40 +481,13 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
-/// Decodes a query string into pairs (percent-decoding, `+` as space).
+/// Decodes a query string into pairs (`application/x-www-form-urlencoded`: percent-decoding, `+` as
+/// space; malformed escapes are kept as they are).
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     let Some(q) = query else { return Vec::new() };
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
+    url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A statistics window.
