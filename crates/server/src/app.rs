@@ -267,8 +267,13 @@ impl App {
         )
     }
 
-    /// `POST /api/admin/integrations/run-probe` with `{"service": NAME}`, audited.
-    async fn run_probe<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError>
+    /// An admin action with a JSON body: the caller (admin scope, strict budget) and the body,
+    /// or `invalid` as a 400 when it is not JSON.
+    async fn strict_admin_json<B>(
+        &self,
+        req: Request<B>,
+        invalid: &'static str,
+    ) -> Result<(Caller, serde_json::Value), ApiError>
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -278,8 +283,19 @@ impl App {
             .await?;
         let (parts, body) = req.into_parts();
         let body = self.read_body(&parts.headers, body).await?;
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| ApiError::bad_request("body must be JSON: {\"service\": \"NAME\"}"))?;
+        let v = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(invalid))?;
+        Ok((caller, v))
+    }
+
+    /// `POST /api/admin/integrations/run-probe` with `{"service": NAME}`, audited.
+    async fn run_probe<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let (caller, v) = self
+            .strict_admin_json(req, "body must be JSON: {\"service\": \"NAME\"}")
+            .await?;
         let service = v
             .get("service")
             .and_then(|s| s.as_str())
@@ -309,13 +325,9 @@ impl App {
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let caller = self
-            .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
+        let (caller, v) = self
+            .strict_admin_json(req, "body must be a JSON object")
             .await?;
-        let (parts, body) = req.into_parts();
-        let body = self.read_body(&parts.headers, body).await?;
-        let v: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| ApiError::bad_request("body must be a JSON object"))?;
         let (target, result) = self.webhooks.replay(&v, &caller.key.id).await;
         self.audit(&caller, "webhook.replay", &target, &result)
             .await;
