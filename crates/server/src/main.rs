@@ -125,18 +125,7 @@ fn main() -> ExitCode {
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { duration, port } = cli.command {
         logging::init_level(cli.log_format, Scrubber::new(&[]), "error");
-        #[cfg(feature = "demo")]
-        return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
-            .await
-            .map(|()| ExitCode::SUCCESS);
-        #[cfg(not(feature = "demo"))]
-        {
-            let _ = (duration, port);
-            anyhow::bail!(
-                "this wedsync-monitor was built without the `demo` feature (the fake providers); \
-                 build it with default features to play the demo"
-            );
-        }
+        return demo(duration, port).await;
     }
     if let Command::Keys(KeysCommand::Generate) = cli.command {
         use base64::Engine as _;
@@ -163,81 +152,95 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied to {}", redact_url(&cfg.store.url));
             Ok(ExitCode::SUCCESS)
         }
-        Command::ApiKey(cmd) => {
-            let components = wedsync_monitor::Components::build(&cfg).await?;
-            match cmd {
-                ApiKeyCommand::Create { name, scopes } => {
-                    let new = components.admin.create_key(&name, &scopes).await?;
-                    println!(
-                        "created API key {} ({})",
-                        new.record.id,
-                        scopes_text(&new.record.scopes)
-                    );
-                    println!();
-                    println!("    {}", new.key);
-                    println!();
-                    println!("It is shown only this once; the store keeps its SHA-256 hash.");
-                }
-                ApiKeyCommand::List => {
-                    let keys = components.admin.list_keys().await?;
-                    println!(
-                        "{:<22} {:<20} {:<34} {:<10} CREATED",
-                        "ID", "NAME", "SCOPES", "STATE"
-                    );
-                    for k in keys {
-                        println!(
-                            "{:<22} {:<20} {:<34} {:<10} {}",
-                            k.id,
-                            k.name,
-                            scopes_text(&k.scopes),
-                            if k.revoked_at.is_some() {
-                                "revoked"
-                            } else {
-                                "active"
-                            },
-                            k.created_at
-                        );
-                    }
-                }
-                ApiKeyCommand::Revoke { id } => {
-                    if components.admin.revoke_key(&id).await? {
-                        println!("revoked {id}");
-                    } else {
-                        anyhow::bail!("no API key with id {id}");
-                    }
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::ApiKey(cmd) => api_key(&cfg, cmd).await.map(|()| ExitCode::SUCCESS),
         Command::Check => {
             let healthy = wedsync_monitor::check::run(&cfg, &mut std::io::stdout()).await?;
-            Ok(if healthy {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            Ok(exit_code(healthy))
         }
-        Command::Keys(cmd) => {
-            use wedsync_webhooks::keys::{rekey, RekeyMode};
-            let components = wedsync_monitor::Components::build(&cfg).await?;
-            let ring =
-                wedsync_monitor::bodykeys::existing_key_ring(&cfg, &components.key_home)?.cipher;
-            let mode = match cmd {
-                KeysCommand::Reseal => RekeyMode::Reseal,
-                KeysCommand::Check | KeysCommand::Generate => RekeyMode::Check,
-            };
-            let report = rekey(&*components.webhook_store, &ring, mode)
-                .await
-                .context("reading the stored raw bodies")?;
-            wedsync_monitor::bodykeys::print_report(&report, &mut std::io::stdout())?;
-            Ok(if report.unopenable() == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Keys(cmd) => keys(&cfg, cmd).await,
         Command::Demo { .. } => unreachable!("handled above"),
     }
+}
+
+/// 0 when all is well, 1 when not.
+fn exit_code(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `demo`: the story, when the binary was built with the `demo` feature.
+async fn demo(duration: Option<u64>, port: u16) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "demo")]
+    return wedsync_monitor::demo::run(duration.map(std::time::Duration::from_secs), port)
+        .await
+        .map(|()| ExitCode::SUCCESS);
+    #[cfg(not(feature = "demo"))]
+    {
+        let _ = (duration, port);
+        anyhow::bail!(
+            "this wedsync-monitor was built without the `demo` feature (the fake providers); \
+             build it with default features to play the demo"
+        );
+    }
+}
+
+/// `api-key create | list | revoke`.
+async fn api_key(cfg: &Config, cmd: ApiKeyCommand) -> anyhow::Result<()> {
+    let admin = wedsync_monitor::Components::build(cfg).await?.admin;
+    match cmd {
+        ApiKeyCommand::Create { name, scopes } => {
+            let new = admin.create_key(&name, &scopes).await?;
+            let scopes = scopes_text(&new.record.scopes);
+            println!("created API key {} ({scopes})", new.record.id);
+            println!("\n    {}\n", new.key);
+            println!("It is shown only this once; the store keeps its SHA-256 hash.");
+        }
+        ApiKeyCommand::List => {
+            let header = ("ID", "NAME", "SCOPES", "STATE");
+            println!(
+                "{:<22} {:<20} {:<34} {:<10} CREATED",
+                header.0, header.1, header.2, header.3
+            );
+            for k in admin.list_keys().await? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let scopes = scopes_text(&k.scopes);
+                println!(
+                    "{:<22} {:<20} {scopes:<34} {state:<10} {}",
+                    k.id, k.name, k.created_at
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            if !admin.revoke_key(&id).await? {
+                anyhow::bail!("no API key with id {id}");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `keys check | reseal`: every stored raw body tried with the configured key ring.
+async fn keys(cfg: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    use wedsync_webhooks::keys::{rekey, RekeyMode};
+    let components = wedsync_monitor::Components::build(cfg).await?;
+    let ring = wedsync_monitor::bodykeys::existing_key_ring(cfg, &components.key_home)?.cipher;
+    let mode = match cmd {
+        KeysCommand::Reseal => RekeyMode::Reseal,
+        KeysCommand::Check | KeysCommand::Generate => RekeyMode::Check,
+    };
+    let report = rekey(&*components.webhook_store, &ring, mode)
+        .await
+        .context("reading the stored raw bodies")?;
+    wedsync_monitor::bodykeys::print_report(&report, &mut std::io::stdout())?;
+    Ok(exit_code(report.unopenable() == 0))
 }
 
 fn scopes_text(scopes: &[Scope]) -> String {
