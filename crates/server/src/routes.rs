@@ -45,68 +45,25 @@ pub struct Route {
     pub id: RouteId,
 }
 
+const fn route(method: Method, path: &'static str, id: RouteId) -> Route {
+    Route { method, path, id }
+}
+
 /// Every route the server answers.
+#[rustfmt::skip]
 pub const ROUTES: &[Route] = &[
-    Route {
-        method: Method::GET,
-        path: "/healthz",
-        id: RouteId::Healthz,
-    },
-    Route {
-        method: Method::GET,
-        path: "/readyz",
-        id: RouteId::Readyz,
-    },
-    Route {
-        method: Method::GET,
-        path: "/metrics",
-        id: RouteId::Metrics,
-    },
-    Route {
-        method: Method::GET,
-        path: "/openapi.json",
-        id: RouteId::OpenApi,
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/admin/integrations/health",
-        id: RouteId::IntegrationsHealth,
-    },
-    Route {
-        method: Method::POST,
-        path: "/api/admin/integrations/health",
-        id: RouteId::RunProbe,
-    },
-    Route {
-        method: Method::DELETE,
-        path: "/api/admin/integrations/health",
-        id: RouteId::ResetBreaker,
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/admin/webhooks/health",
-        id: RouteId::WebhooksHealth,
-    },
-    Route {
-        method: Method::POST,
-        path: "/api/admin/webhooks/health",
-        id: RouteId::Replay,
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/admin/webhooks/health/failures",
-        id: RouteId::WebhookFailures,
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/admin/webhooks/replays/{job_id}",
-        id: RouteId::ReplayJob,
-    },
-    Route {
-        method: Method::POST,
-        path: "/webhooks/{provider}",
-        id: RouteId::IngestWebhook,
-    },
+    route(Method::GET, "/healthz", RouteId::Healthz),
+    route(Method::GET, "/readyz", RouteId::Readyz),
+    route(Method::GET, "/metrics", RouteId::Metrics),
+    route(Method::GET, "/openapi.json", RouteId::OpenApi),
+    route(Method::GET, "/api/admin/integrations/health", RouteId::IntegrationsHealth),
+    route(Method::POST, "/api/admin/integrations/health", RouteId::RunProbe),
+    route(Method::DELETE, "/api/admin/integrations/health", RouteId::ResetBreaker),
+    route(Method::GET, "/api/admin/webhooks/health", RouteId::WebhooksHealth),
+    route(Method::POST, "/api/admin/webhooks/health", RouteId::Replay),
+    route(Method::GET, "/api/admin/webhooks/health/failures", RouteId::WebhookFailures),
+    route(Method::GET, "/api/admin/webhooks/replays/{job_id}", RouteId::ReplayJob),
+    route(Method::POST, "/webhooks/{provider}", RouteId::IngestWebhook),
 ];
 
 /// The result of matching a request against [`ROUTES`].
