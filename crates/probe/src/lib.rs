@@ -52,6 +52,7 @@ pub mod monitor;
 pub mod outbox;
 pub mod policy;
 mod probe;
+pub mod report;
 mod result;
 pub mod sink;
 mod status;

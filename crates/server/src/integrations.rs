@@ -10,7 +10,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use wedsync_breaker::Registry;
-use wedsync_probe::store::{HourlyHealth, Incident, ProbeStore, HOUR_MS};
+use wedsync_probe::report::{
+    self, BreakerView, HealthReport, HistoryView, ResultView, ServiceInput, ServiceView, Ts,
+};
+use wedsync_probe::store::{Incident, ProbeStore, HOUR_MS};
 use wedsync_probe::{
     HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, ResendProbe, ServiceConfig,
     Snapshot, StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe,
@@ -232,158 +235,10 @@ impl std::fmt::Debug for Integrations {
     }
 }
 
-/// A time in Unix milliseconds that serialises as RFC 3339 (or `null` when out of range).
-#[derive(Clone, Copy)]
-struct Ts(i64);
-
-impl Ts {
-    fn format(self) -> Option<String> {
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-    }
-}
-
-impl Serialize for Ts {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.format() {
-            Some(t) => s.serialize_str(&t),
-            None => s.serialize_none(),
-        }
-    }
-}
-
 /// A probe-store failure: logged in full, answered 503 (the caller may retry) without its detail.
 fn store_failed(e: wedsync_probe::store::StoreError) -> ApiError {
     tracing::error!(error = %e, "probe store failed");
     ApiError::unavailable("the store is unavailable", 5)
-}
-
-/// `d` in seconds, rounded up to the millisecond (an open breaker never claims to admit a call
-/// earlier than it will).
-fn seconds_ceil_ms(d: Duration) -> f64 {
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    ms as f64 / 1000.0
-}
-
-fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-// The health route's response, serialised straight from borrowed data: building a
-// `serde_json::Value` tree per request cost more than everything else the route does.
-
-/// One probe result.
-#[derive(Serialize)]
-struct ResultView<'a> {
-    status: &'static str,
-    response_time_ms: f64,
-    checked_at: Ts,
-    http_status: Option<u16>,
-    detail: &'a str,
-    request_id: Option<&'a str>,
-}
-
-impl<'a> From<&'a ProbeResult> for ResultView<'a> {
-    fn from(r: &'a ProbeResult) -> Self {
-        Self {
-            status: r.status.as_str(),
-            response_time_ms: millis(r.latency),
-            checked_at: Ts(r.checked_at_ms),
-            http_status: r.http_status,
-            detail: &r.detail,
-            request_id: r.request_id.as_deref(),
-        }
-    }
-}
-
-/// A service's breaker.
-#[derive(Serialize, Clone, PartialEq)]
-struct BreakerView {
-    state: &'static str,
-    failure_rate: Option<f32>,
-    slow_call_rate: Option<f32>,
-    wedding_day: Option<bool>,
-    retry_after: Option<f64>,
-}
-
-/// A service's open incident.
-#[derive(Serialize)]
-struct IncidentView<'a> {
-    dedup_key: &'a str,
-    status: &'static str,
-    opened_at: Ts,
-    summary: &'a str,
-    wedding_day: bool,
-}
-
-/// One row of `?include_history=true`.
-#[derive(Serialize)]
-struct HistoryView {
-    /// Start of the hour.
-    hour: Ts,
-    checks: u64,
-    healthy: u64,
-    degraded: u64,
-    unhealthy: u64,
-    /// Healthy or degraded results over all results of the hour, `0.0..=1.0`.
-    uptime: Option<f64>,
-    avg_response_time_ms: Option<f64>,
-    max_response_time_ms: Option<u64>,
-}
-
-impl From<&HourlyHealth> for HistoryView {
-    fn from(h: &HourlyHealth) -> Self {
-        let ratio = |n: u64| (h.checks > 0).then(|| n as f64 / h.checks as f64);
-        Self {
-            hour: Ts(h.hour_start_ms),
-            checks: h.checks,
-            healthy: h.healthy,
-            degraded: h.degraded,
-            unhealthy: h.unhealthy,
-            uptime: ratio(h.healthy + h.degraded),
-            avg_response_time_ms: ratio(h.latency_sum_ms),
-            max_response_time_ms: h.latency_max_ms,
-        }
-    }
-}
-
-/// One service in the health report.
-#[derive(Serialize)]
-struct ServiceView<'a> {
-    name: &'a str,
-    kind: &'a str,
-    status: &'static str,
-    response_time_ms: Option<f64>,
-    last_checked: Option<Ts>,
-    last_result: Option<ResultView<'a>>,
-    error_rate: Option<f32>,
-    consecutive_failures: u32,
-    flapping: bool,
-    in_maintenance: bool,
-    breaker: BreakerView,
-    incident: Option<IncidentView<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    history: Option<Vec<HistoryView>>,
-}
-
-/// The whole health report; `S` is the services array (views, or their cached rendering).
-#[derive(Serialize)]
-struct ReportView<S> {
-    status: &'static str,
-    wedding_day: bool,
-    checked_at: Ts,
-    monitor_running: bool,
-    services: S,
-}
-
-impl<S: Serialize> ReportView<S> {
-    fn into_response(self) -> Response<Body> {
-        json_response(StatusCode::OK, &self)
-    }
 }
 
 /// The unfiltered report's `services` array as last rendered, with everything it was rendered
@@ -396,6 +251,10 @@ struct RenderedServices {
     breakers: Vec<BreakerView>,
     overall: &'static str,
     json: Arc<RawValue>,
+}
+
+fn into_response<S: Serialize>(report: HealthReport<S>) -> Response<Body> {
+    json_response(StatusCode::OK, &report)
 }
 
 fn result_json(r: &ProbeResult) -> Value {
@@ -442,25 +301,7 @@ impl Integrations {
     }
 
     fn breaker_view(&self, service: &str) -> BreakerView {
-        match self.breakers.get_existing(service) {
-            Some(b) => {
-                let m = b.metrics();
-                BreakerView {
-                    state: m.state.as_str(),
-                    failure_rate: m.failure_rate,
-                    slow_call_rate: m.slow_call_rate,
-                    wedding_day: Some(m.wedding_day),
-                    retry_after: m.retry_after.map(seconds_ceil_ms),
-                }
-            }
-            None => BreakerView {
-                state: "closed",
-                failure_rate: None,
-                slow_call_rate: None,
-                wedding_day: None,
-                retry_after: None,
-            },
-        }
+        BreakerView::of(&self.breakers, service)
     }
 
     fn breaker_json(&self, service: &str) -> Value {
@@ -549,14 +390,13 @@ impl Integrations {
             Some(snap) => (snap.wedding_day, snap.at_ms),
             None => (false, wedsync_probe::now_ms()),
         };
-        Ok(ReportView {
+        Ok(into_response(HealthReport {
             status: overall,
             wedding_day,
             checked_at: Ts(checked_at),
             monitor_running: self.monitor.is_some(),
             services,
-        }
-        .into_response())
+        }))
     }
 
     /// The unfiltered report without history, the one dashboards poll: its `services` array is
@@ -611,14 +451,13 @@ impl Integrations {
                 (overall, json)
             }
         };
-        Ok(ReportView {
+        Ok(into_response(HealthReport {
             status: overall,
             wedding_day,
             checked_at: Ts(checked_at),
             monitor_running: true,
             services: &*json,
-        }
-        .into_response())
+        }))
     }
 
     fn rendered_cache(&self) -> std::sync::MutexGuard<'_, Option<RenderedServices>> {
@@ -648,45 +487,18 @@ impl Integrations {
         breakers: Vec<BreakerView>,
         histories: Vec<Option<Vec<HistoryView>>>,
     ) -> (Vec<ServiceView<'a>>, &'static str) {
-        let mut statuses = Vec::with_capacity(selected.len());
-        let services = selected
+        let inputs = selected
             .iter()
             .zip(breakers)
             .zip(histories)
-            .map(|((s, breaker), history)| {
-                let health = snapshot.and_then(|sn| sn.services.get(&s.name));
-                let last = health
-                    .and_then(|h| h.last.as_ref())
-                    .or_else(|| latest.get(&s.name));
-                let status = health
-                    .map(|h| h.status)
-                    .or_else(|| last.map(|l| l.status))
-                    .unwrap_or(ProbeStatus::Unknown);
-                statuses.push(status);
-                ServiceView {
-                    name: &s.name,
-                    kind: &s.kind,
-                    status: status.as_str(),
-                    response_time_ms: last.map(|l| millis(l.latency)),
-                    last_checked: last.map(|l| Ts(l.checked_at_ms)),
-                    last_result: last.map(ResultView::from),
-                    error_rate: breaker.failure_rate,
-                    consecutive_failures: health.map_or(0, |h| h.consecutive_failures),
-                    flapping: health.is_some_and(|h| h.flapping),
-                    in_maintenance: health.is_some_and(|h| h.in_maintenance),
-                    breaker,
-                    incident: incidents.get(&s.name).map(|i| IncidentView {
-                        dedup_key: &i.dedup_key,
-                        status: i.status.as_str(),
-                        opened_at: Ts(i.opened_at_ms),
-                        summary: &i.summary,
-                        wedding_day: i.wedding_day,
-                    }),
-                    history,
-                }
-            })
-            .collect();
-        (services, wedsync_probe::aggregate(statuses).as_str())
+            .map(|((s, breaker), history)| ServiceInput {
+                name: &s.name,
+                kind: &s.kind,
+                breaker,
+                history,
+            });
+        let (views, overall) = report::service_views(inputs, snapshot, latest, incidents);
+        (views, overall.as_str())
     }
 
     /// `POST /api/admin/integrations/health`.
