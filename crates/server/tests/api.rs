@@ -310,3 +310,49 @@ async fn on_postgresql_keys_scopes_audit_and_readiness() {
         .any(|e| e.action == "breaker.reset" && e.key_id == admin_id && e.target == "stripe"));
     t.stop().await;
 }
+
+/// The server's retention job runs the store's whole policy, not only raw-body expiry: a probe
+/// result older than the 30 days kept is deleted soon after start, a fresh one stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_job_runs_the_stores_whole_policy() {
+    use wedsync_probe::store::ResultStore;
+    use wedsync_probe::{ProbeResult, ProbeStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("retention.db");
+    let store = wedsync_store::SqliteStore::open(&db).await.unwrap();
+    let mut old = ProbeResult::new("stripe", ProbeStatus::Healthy, "ok");
+    old.checked_at_ms -= 40 * 86_400_000;
+    store.insert_result(&old).await.unwrap();
+    store
+        .insert_result(&ProbeResult::new("twilio", ProbeStatus::Healthy, "ok"))
+        .await
+        .unwrap();
+    let services = |results: Vec<ProbeResult>| {
+        let mut names: Vec<String> = results.into_iter().map(|r| r.service).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        services(store.latest_results().await.unwrap()),
+        ["stripe", "twilio"]
+    );
+
+    let mut cfg = memory_config();
+    cfg.store.url = format!("sqlite://{}", db.display());
+    cfg.monitor.enabled = false;
+    cfg.retention.interval = std::time::Duration::from_millis(200);
+    let t = TestServer::start(cfg).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = services(store.latest_results().await.unwrap());
+        if left == ["twilio"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the 40-day-old result is still stored: {left:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    t.stop().await;
+}
