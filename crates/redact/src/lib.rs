@@ -50,11 +50,14 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `cli` | no | the `wedsync-redact` binary (clap, anyhow) |
+//! | `logs` | no | [`logs`]: a `tracing-subscriber` writer that redacts every log line (tracing-subscriber) |
 //!
 //! The policy is data: see [`Policy`] and `docs/redaction.md`.
 
 mod json;
 mod keys;
+#[cfg(feature = "logs")]
+pub mod logs;
 mod policy;
 mod pseudo;
 mod report;

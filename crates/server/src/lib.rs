@@ -62,7 +62,6 @@ pub mod logging;
 pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
-pub mod redaction;
 pub mod routes;
 pub mod server;
 pub mod webhooks;

@@ -124,7 +124,7 @@ fn main() -> ExitCode {
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { duration, port } = cli.command {
-        logging::init_level(cli.log_format, Scrubber::new(&[]), "error");
+        logging::init_level(cli.log_format, Scrubber::new::<_, &str>([]), "error");
         return demo(duration, port).await;
     }
     if let Command::Keys(KeysCommand::Generate) = cli.command {
@@ -134,7 +134,10 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let cfg = load_config(&cli)?;
-    logging::init(cli.log_format, Scrubber::new(&cfg.known_secrets()));
+    logging::init(
+        cli.log_format,
+        Scrubber::new(cfg.known_secrets().iter().map(|s| s.expose())),
+    );
     match cli.command {
         Command::Serve { listen } => {
             let mut cfg = cfg;

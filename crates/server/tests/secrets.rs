@@ -32,7 +32,7 @@ secret_env = "S_STRIPE_WHSEC"
     std::env::set_var("RUST_LOG", "debug");
     assert!(init_with_writer(
         LogFormat::Json,
-        Scrubber::new(&cfg.known_secrets()),
+        Scrubber::new(cfg.known_secrets().iter().map(|s| s.expose())),
         logs.clone()
     ));
 
