@@ -11,6 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use wedsync_probe::policy::PolicyError;
+use wedsync_probe::WeddingDayPolicy;
 
 /// Prefix of the environment variables that overlay the configuration file.
 pub const ENV_PREFIX: &str = "WEDSYNC_";
@@ -30,16 +32,6 @@ pub const SERVICE_KINDS: &[&str] = &[
 /// The providers a `[webhooks.<provider>]` table may name.
 pub const WEBHOOK_PROVIDERS: &[&str] =
     &["stripe", "resend", "twilio", "supabase_auth", "supabase_db"];
-
-const WEEKDAYS: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
 
 /// An error in the configuration; its message always names the offending key.
 #[derive(Debug, thiserror::Error)]
@@ -665,30 +657,7 @@ impl Config {
                 "must start with sqlite://, postgres:// or postgresql://",
             ));
         }
-        let tz = &self.wedding_days.timezone;
-        if tz.is_empty() || tz.contains(char::is_whitespace) {
-            return Err(invalid(
-                "wedding_days.timezone",
-                "must be an IANA time zone such as Europe/London",
-            ));
-        }
-        for (i, day) in self.wedding_days.weekdays.iter().enumerate() {
-            if !WEEKDAYS.contains(&day.to_ascii_lowercase().as_str()) {
-                return Err(invalid(
-                    format!("wedding_days.weekdays[{i}]"),
-                    format!("`{day}` is not a weekday (monday … sunday)"),
-                ));
-            }
-        }
-        let date_fmt = time::macros::format_description!("[year]-[month]-[day]");
-        for (i, date) in self.wedding_days.dates.iter().enumerate() {
-            if time::Date::parse(date, date_fmt).is_err() {
-                return Err(invalid(
-                    format!("wedding_days.dates[{i}]"),
-                    format!("`{date}` is not a date in YYYY-MM-DD form"),
-                ));
-            }
-        }
+        self.wedding_day_policy()?;
         let mut names = std::collections::BTreeSet::new();
         for (i, s) in self.services.iter().enumerate() {
             let key = |k: &str| format!("services[{i}].{k}");
@@ -802,6 +771,25 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The wedding-day policy `[wedding_days]` describes, parsed by `wedsync-probe`; an error names
+    /// the offending key (`wedding_days.weekdays[2]`).
+    pub fn wedding_day_policy(&self) -> Result<WeddingDayPolicy, ConfigError> {
+        let w = &self.wedding_days;
+        WeddingDayPolicy::new(&w.timezone, &w.weekdays, &w.dates).map_err(|e| {
+            let at = |list: &[String], bad: &str, name: &str| {
+                let i = list.iter().position(|v| v == bad).unwrap_or(0);
+                format!("wedding_days.{name}[{i}]")
+            };
+            let key = match &e {
+                PolicyError::TimeZone(_) => "wedding_days.timezone".to_string(),
+                PolicyError::Weekday(v) => at(&w.weekdays, v, "weekdays"),
+                PolicyError::Date(v) => at(&w.dates, v, "dates"),
+                _ => "wedding_days".to_string(),
+            };
+            invalid(key, e.to_string())
+        })
     }
 
     fn validate_keys(&self) -> Result<(), ConfigError> {

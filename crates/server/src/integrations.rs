@@ -17,7 +17,7 @@ use wedsync_probe::store::{Incident, ProbeStore, HOUR_MS};
 use wedsync_probe::{
     HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, ResendProbe, ServiceConfig,
     Snapshot, StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe,
-    TwilioProbe, WeddingDayPolicy,
+    TwilioProbe,
 };
 
 use crate::config::{Config, ConfigError, ServiceConfig as ServiceEntry};
@@ -147,15 +147,7 @@ pub fn build_monitor(
     overrides: &BTreeMap<String, Arc<dyn HealthProbe>>,
     sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
 ) -> Result<Monitor, ConfigError> {
-    let policy = WeddingDayPolicy::new(
-        &cfg.wedding_days.timezone,
-        &cfg.wedding_days.weekdays,
-        &cfg.wedding_days.dates,
-    )
-    .map_err(|e| ConfigError::Invalid {
-        key: "wedding_days".into(),
-        message: e.to_string(),
-    })?;
+    let policy = cfg.wedding_day_policy()?;
     let mut services = Vec::new();
     for (i, s) in cfg.services.iter().enumerate() {
         let probe = match overrides.get(&s.name) {
