@@ -320,13 +320,44 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// A service's latest state: status, latest result, in maintenance, flapping, breaker.
-type Latest = (ProbeStatus, Option<ProbeResult>, bool, bool, String);
+/// A service's latest state.
+#[derive(Debug)]
+struct Latest {
+    status: ProbeStatus,
+    last: Option<ProbeResult>,
+    in_maintenance: bool,
+    flapping: bool,
+    breaker: String,
+}
+
+impl Latest {
+    /// A stored result (a process without a monitor: no maintenance, flapping or breaker).
+    fn stored(r: ProbeResult) -> Self {
+        Latest {
+            status: r.status,
+            last: Some(r),
+            in_maintenance: false,
+            flapping: false,
+            breaker: "unknown".into(),
+        }
+    }
+}
 
 /// One service row from its latest state and its history.
 fn row(name: &str, latest: Option<Latest>, h: History) -> ServiceView {
-    let (status, last, maint, flapping, breaker) =
-        latest.unwrap_or((ProbeStatus::Unknown, None, false, false, "closed".into()));
+    let Latest {
+        status,
+        last,
+        in_maintenance: maint,
+        flapping,
+        breaker,
+    } = latest.unwrap_or(Latest {
+        status: ProbeStatus::Unknown,
+        last: None,
+        in_maintenance: false,
+        flapping: false,
+        breaker: "closed".into(),
+    });
     ServiceView {
         name: name.to_owned(),
         status: status.as_str().to_owned(),
@@ -578,11 +609,14 @@ impl Gatherer {
                 .services
                 .iter()
                 .map(|(k, h)| {
-                    let state = (h.status, h.last.clone(), h.in_maintenance, h.flapping);
-                    (
-                        k.clone(),
-                        (state.0, state.1, state.2, state.3, h.breaker.clone()),
-                    )
+                    let latest = Latest {
+                        status: h.status,
+                        last: h.last.clone(),
+                        in_maintenance: h.in_maintenance,
+                        flapping: h.flapping,
+                        breaker: h.breaker.clone(),
+                    };
+                    (k.clone(), latest)
                 })
                 .collect(),
             None => src
@@ -591,13 +625,7 @@ impl Gatherer {
                 .await
                 .unwrap_or_default()
                 .into_iter()
-                .map(|r| {
-                    let status = r.status;
-                    (
-                        r.service.clone(),
-                        (status, Some(r), false, false, "unknown".into()),
-                    )
-                })
+                .map(|r| (r.service.clone(), Latest::stored(r)))
                 .collect(),
         };
         self.spec

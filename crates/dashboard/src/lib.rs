@@ -127,3 +127,34 @@ pub const APP_JS: &str = include_str!("../assets/app.js");
 /// The stylesheet of the dashboard, the login page and the status page. Serve it at
 /// `/dashboard/assets/app.css` as `text/css`.
 pub const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// The Content-Security-Policy the pages are written for: no inline script or style, nothing
+/// from elsewhere, no framing.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' \
+                       data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'";
+
+/// The headers (lowercase names) every dashboard, login and status response should carry:
+/// [`CSP`], no content sniffing, no referrer, no framing.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+/// The asset `file` (`app.js` or `app.css`, served under `/dashboard/assets/`): its content
+/// type and body.
+///
+/// ```
+/// let (content_type, body) = wedsync_dashboard::asset("app.css").unwrap();
+/// assert_eq!((content_type, body), ("text/css; charset=utf-8", wedsync_dashboard::APP_CSS));
+/// assert_eq!(wedsync_dashboard::asset("secrets.txt"), None);
+/// ```
+pub fn asset(file: &str) -> Option<(&'static str, &'static str)> {
+    match file {
+        "app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
+        "app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
+        _ => None,
+    }
+}

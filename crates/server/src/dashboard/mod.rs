@@ -35,13 +35,13 @@ pub const ACK_ACTION: &str = "incident.acknowledge";
 /// Audit entries read for incident acknowledgements.
 const AUDIT_READ: usize = 1_000;
 
-/// The Content-Security-Policy of every dashboard page: no inline script or style, nothing from
-/// elsewhere, no framing.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' \
-                       data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
-                       base-uri 'none'";
+/// The Content-Security-Policy of every dashboard page.
+pub use wedsync_dashboard::CSP;
 
 const HTML: &str = "text/html; charset=utf-8";
+
+/// A handler's answer, its refusal in `Err` (so `?` ends it early).
+type Reply = Result<Response<Body>, Response<Body>>;
 
 /// A request body the dashboard reads forms from.
 pub(crate) trait FormBody:
@@ -187,12 +187,7 @@ fn public(
 
 fn with_security_headers(mut r: Response<Body>) -> Response<Body> {
     let h = r.headers_mut();
-    for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CSP),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-    ] {
+    for (name, value) in wedsync_dashboard::SECURITY_HEADERS {
         h.insert(name, HeaderValue::from_static(value));
     }
     h.entry(header::CACHE_CONTROL)
@@ -289,16 +284,12 @@ impl App {
         };
         let path = req.uri().path().to_owned();
         let resp = match (req.method().clone(), route_of(&path).unwrap_or_default()) {
-            (Method::GET, "/dashboard/assets/app.js") => public(
-                "text/javascript; charset=utf-8",
-                "public, max-age=300",
-                wedsync_dashboard::APP_JS,
-            ),
-            (Method::GET, "/dashboard/assets/app.css") => public(
-                "text/css; charset=utf-8",
-                "public, max-age=300",
-                wedsync_dashboard::APP_CSS,
-            ),
+            (Method::GET, route) if route.starts_with("/dashboard/assets/") => {
+                match wedsync_dashboard::asset(&route["/dashboard/assets/".len()..]) {
+                    Some((content_type, body)) => public(content_type, "public, max-age=300", body),
+                    None => not_found(),
+                }
+            }
             (Method::GET, "/dashboard/login") => login_page(w, None),
             (Method::POST, "/dashboard/login") => self.login(w, req).await,
             (Method::POST, "/dashboard/logout") => match self.checked_form(w, req, None).await {
@@ -307,8 +298,10 @@ impl App {
             },
             (Method::GET, "/dashboard") => self.page(w, req.headers()).await,
             (Method::GET, "/dashboard/events") => self.events(w, req.headers()).await,
-            (Method::POST, "/dashboard/replay") => self.replay_form(w, req).await,
-            (Method::POST, "/dashboard/acknowledge") => self.acknowledge_form(w, req).await,
+            (Method::POST, "/dashboard/replay") => self.replay(w, req).await.unwrap_or_else(|r| r),
+            (Method::POST, "/dashboard/acknowledge") => {
+                self.acknowledge(w, req).await.unwrap_or_else(|r| r)
+            }
             (
                 Method::GET,
                 "/status" | "/badge/{service}/status.svg" | "/badge/{service}/uptime.svg",
@@ -417,14 +410,12 @@ impl App {
         html(StatusCode::OK, &cookies, wedsync_dashboard::render_page(&v))
     }
 
-    async fn replay_form<B: FormBody>(&self, w: &Wired, req: Request<B>) -> Response<Body> {
-        let (caller, f) = match self.checked_form(w, req, Some("replaying")).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-        if let Err(wait) = self.limits.check(Budget::Strict, &caller.key.id) {
-            return crate::app::rate_limited(wait).into_response();
-        }
+    /// Replays a delivery (admin scope), rate-limited like the API's replay.
+    async fn replay<B: FormBody>(&self, w: &Wired, req: Request<B>) -> Reply {
+        let (caller, f) = self.checked_form(w, req, Some("replaying")).await?;
+        self.limits
+            .check(Budget::Strict, &caller.key.id)
+            .map_err(|wait| crate::app::rate_limited(wait).into_response())?;
         let id = field(&f, "delivery_id").trim().to_owned();
         let (target, result) = self
             .webhooks
@@ -442,16 +433,13 @@ impl App {
                 e.client_message()
             ),
         };
-        redirect("/dashboard", &[w.sessions.flash(&message)])
+        Ok(redirect("/dashboard", &[w.sessions.flash(&message)]))
     }
 
     /// Acknowledges an open incident: an audit entry `incident.acknowledge` (the audit log is
     /// shared by every process, so the timeline shows it everywhere).
-    async fn acknowledge_form<B: FormBody>(&self, w: &Wired, req: Request<B>) -> Response<Body> {
-        let (caller, f) = match self.checked_form(w, req, Some("acknowledging")).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+    async fn acknowledge<B: FormBody>(&self, w: &Wired, req: Request<B>) -> Reply {
+        let (caller, f) = self.checked_form(w, req, Some("acknowledging")).await?;
         let key = field(&f, "incident").trim().to_owned();
         let open = self
             .integrations
@@ -471,7 +459,7 @@ impl App {
             (Some(i), Ok(_)) => format!("Incident of {} acknowledged.", i.service),
             _ => "That incident is not open (resolved meanwhile?).".to_owned(),
         };
-        redirect("/dashboard", &[w.sessions.flash(&message)])
+        Ok(redirect("/dashboard", &[w.sessions.flash(&message)]))
     }
 
     async fn events(&self, w: &Wired, headers: &HeaderMap) -> Response<Body> {
