@@ -85,8 +85,8 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | — | — | the renderer needs only serde, serde_json and jiff |
-//! | `session` | no | [`session`]: signed session cookies, CSRF tokens and every `Set-Cookie` value (hmac, sha2, subtle, base64) |
-//! | `gather` | no | [`gather`]: builds the views from a `wedsync-probe` monitor and probe store and a `wedsync-webhooks` store, caching the slow parts |
+//! | `session` | no | `session`: signed session cookies, CSRF tokens and every `Set-Cookie` value (hmac, sha2, subtle, base64) |
+//! | `gather` | no | `gather`: builds the views from a `wedsync-probe` monitor and probe store and a `wedsync-webhooks` store, caching the slow parts |
 
 #[cfg(feature = "gather")]
 pub mod gather;

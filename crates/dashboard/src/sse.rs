@@ -59,7 +59,7 @@ fn at_text(now_ms: i64, zone: &str) -> String {
 
 /// One SSE `update` message: `event: update\ndata: {"at":…,"at_text":"14:05:03 GMT",
 /// "fragments":{"wedding-banner":"<section …>",…}}\n\n`, the fragments being
-/// [`render_fragments`](crate::render_fragments) in page order.
+/// [`render_fragments`] in page order.
 ///
 /// ```
 /// # let v = wedsync_dashboard::DashboardView {
