@@ -101,6 +101,7 @@ mod clock;
 mod html;
 mod page;
 mod public;
+mod route;
 mod state;
 
 #[cfg(test)]
@@ -116,6 +117,7 @@ pub use html::escape;
 pub use model::*;
 pub use page::{render_fragments, render_page};
 pub use public::{render_login, render_status_page};
+pub use route::Route;
 pub use sse::{sse_heartbeat, sse_update, sse_update_with, LiveStream, HEARTBEAT};
 pub use state::{bucket_state, uptime_percent, worst};
 
@@ -142,19 +144,3 @@ pub const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("referrer-policy", "no-referrer"),
     ("x-frame-options", "DENY"),
 ];
-
-/// The asset `file` (`app.js` or `app.css`, served under `/dashboard/assets/`): its content
-/// type and body.
-///
-/// ```
-/// let (content_type, body) = wedsync_dashboard::asset("app.css").unwrap();
-/// assert_eq!((content_type, body), ("text/css; charset=utf-8", wedsync_dashboard::APP_CSS));
-/// assert_eq!(wedsync_dashboard::asset("secrets.txt"), None);
-/// ```
-pub fn asset(file: &str) -> Option<(&'static str, &'static str)> {
-    match file {
-        "app.js" => Some(("text/javascript; charset=utf-8", APP_JS)),
-        "app.css" => Some(("text/css; charset=utf-8", APP_CSS)),
-        _ => None,
-    }
-}

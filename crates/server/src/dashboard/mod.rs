@@ -21,7 +21,7 @@ use http_body_util::BodyExt as _;
 use tokio::sync::{mpsc, watch};
 use wedsync_dashboard::gather::{self, now_ms, Gatherer, ServiceSpec, Sources, Spec};
 use wedsync_dashboard::session::{self, Sessions, FLASH_COOKIE, LOGIN_COOKIE, SESSION_COOKIE};
-use wedsync_dashboard::{sse::SSE_RETRY, LiveStream};
+use wedsync_dashboard::{sse::SSE_RETRY, LiveStream, Route};
 
 use crate::admin::{ApiKeyRecord, Scope};
 use crate::app::{App, Caller};
@@ -115,24 +115,7 @@ impl Dashboard {
 
 /// The route label (for metrics) of a dashboard path, or `None` when `path` is not one.
 pub fn route_of(path: &str) -> Option<&'static str> {
-    Some(match path {
-        "/dashboard" | "/dashboard/" => "/dashboard",
-        "/dashboard/login" => "/dashboard/login",
-        "/dashboard/logout" => "/dashboard/logout",
-        "/dashboard/events" => "/dashboard/events",
-        "/dashboard/replay" => "/dashboard/replay",
-        "/dashboard/acknowledge" => "/dashboard/acknowledge",
-        "/dashboard/assets/app.js" => "/dashboard/assets/app.js",
-        "/dashboard/assets/app.css" => "/dashboard/assets/app.css",
-        "/status" => "/status",
-        p if p.starts_with("/badge/") && p.ends_with("/status.svg") => {
-            "/badge/{service}/status.svg"
-        }
-        p if p.starts_with("/badge/") && p.ends_with("/uptime.svg") => {
-            "/badge/{service}/uptime.svg"
-        }
-        _ => return None,
-    })
+    Route::of(path).map(Route::label)
 }
 
 /// A response: `status`, static `headers`, `Set-Cookie` values and `body`.
@@ -162,8 +145,8 @@ fn html(status: StatusCode, cookies: &[String], page: String) -> Response<Body> 
 }
 
 /// A 303 to `to`.
-fn redirect(to: &'static str, cookies: &[String]) -> Response<Body> {
-    let location = [(header::LOCATION, to)];
+fn redirect(to: Route, cookies: &[String]) -> Response<Body> {
+    let location = [(header::LOCATION, to.label())];
     respond(
         StatusCode::SEE_OTHER,
         &location,
@@ -283,37 +266,37 @@ impl App {
             return not_found();
         };
         let path = req.uri().path().to_owned();
-        let resp = match (req.method().clone(), route_of(&path).unwrap_or_default()) {
-            (Method::GET, route) if route.starts_with("/dashboard/assets/") => {
-                match wedsync_dashboard::asset(&route["/dashboard/assets/".len()..]) {
-                    Some((content_type, body)) => public(content_type, "public, max-age=300", body),
-                    None => not_found(),
-                }
-            }
-            (Method::GET, "/dashboard/login") => login_page(w, None),
-            (Method::POST, "/dashboard/login") => self.login(w, req).await,
-            (Method::POST, "/dashboard/logout") => match self.checked_form(w, req, None).await {
-                Ok(_) => redirect("/dashboard/login", &[w.sessions.end()]),
+        let Some(route) = Route::of(&path) else {
+            return with_security_headers(not_found());
+        };
+        let resp = match (req.method().clone(), route) {
+            (Method::GET, Route::Script | Route::Stylesheet) => match route.asset() {
+                Some((content_type, body)) => public(content_type, "public, max-age=300", body),
+                None => not_found(),
+            },
+            (Method::GET, Route::Login) => login_page(w, None),
+            (Method::POST, Route::Login) => self.login(w, req).await,
+            (Method::POST, Route::Logout) => match self.checked_form(w, req, None).await {
+                Ok(_) => redirect(Route::Login, &[w.sessions.end()]),
                 Err(r) => r,
             },
-            (Method::GET, "/dashboard") => self.page(w, req.headers()).await,
-            (Method::GET, "/dashboard/events") => self.events(w, req.headers()).await,
-            (Method::POST, "/dashboard/replay") => self.replay(w, req).await.unwrap_or_else(|r| r),
-            (Method::POST, "/dashboard/acknowledge") => {
+            (Method::GET, Route::Page) => self.page(w, req.headers()).await,
+            (Method::GET, Route::Events) => self.events(w, req.headers()).await,
+            (Method::POST, Route::Replay) => self.replay(w, req).await.unwrap_or_else(|r| r),
+            (Method::POST, Route::Acknowledge) => {
                 self.acknowledge(w, req).await.unwrap_or_else(|r| r)
             }
-            (
-                Method::GET,
-                "/status" | "/badge/{service}/status.svg" | "/badge/{service}/uptime.svg",
-            ) if !w.public_status => not_found(),
-            (Method::GET, "/status") => {
+            (Method::GET, Route::StatusPage | Route::StatusBadge | Route::UptimeBadge)
+                if !w.public_status =>
+            {
+                not_found()
+            }
+            (Method::GET, Route::StatusPage) => {
                 let view = w.gatherer.public(self.sources()).await;
                 let page = wedsync_dashboard::render_status_page(&view);
                 public(HTML, "public, max-age=15", page)
             }
-            (Method::GET, "/badge/{service}/status.svg" | "/badge/{service}/uptime.svg") => {
-                self.badge(w, &path).await
-            }
+            (Method::GET, Route::StatusBadge | Route::UptimeBadge) => self.badge(w, &path).await,
             _ => ApiError::client(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -349,7 +332,7 @@ impl App {
             }
         };
         tracing::info!(key = %key.id, "dashboard session started");
-        redirect("/dashboard", &w.sessions.start(&key.id, now_ms() / 1000))
+        redirect(Route::Page, &w.sessions.start(&key.id, now_ms() / 1000))
     }
 
     /// The session and the CSRF-checked form of a state-changing request, or the response that
@@ -362,7 +345,7 @@ impl App {
     ) -> Result<(Caller, Vec<(String, String)>), Response<Body>> {
         let (parts, body) = req.into_parts();
         let Some((caller, cookie)) = self.session_caller(w, &parts.headers).await else {
-            return Err(redirect("/dashboard/login", &[]));
+            return Err(redirect(Route::Login, &[]));
         };
         let body = self
             .read_body(&parts.headers, body)
@@ -398,7 +381,7 @@ impl App {
 
     async fn page(&self, w: &Wired, headers: &HeaderMap) -> Response<Body> {
         let Some((caller, c)) = self.session_caller(w, headers).await else {
-            return redirect("/dashboard/login", &[]);
+            return redirect(Route::Login, &[]);
         };
         let mut v = self.view(w, &caller, &c).await;
         let flash = w.sessions.take_flash(cookie(headers, FLASH_COOKIE));
@@ -433,7 +416,7 @@ impl App {
                 e.client_message()
             ),
         };
-        Ok(redirect("/dashboard", &[w.sessions.flash(&message)]))
+        Ok(redirect(Route::Page, &[w.sessions.flash(&message)]))
     }
 
     /// Acknowledges an open incident: an audit entry `incident.acknowledge` (the audit log is
@@ -459,7 +442,7 @@ impl App {
             (Some(i), Ok(_)) => format!("Incident of {} acknowledged.", i.service),
             _ => "That incident is not open (resolved meanwhile?).".to_owned(),
         };
-        Ok(redirect("/dashboard", &[w.sessions.flash(&message)]))
+        Ok(redirect(Route::Page, &[w.sessions.flash(&message)]))
     }
 
     async fn events(&self, w: &Wired, headers: &HeaderMap) -> Response<Body> {
