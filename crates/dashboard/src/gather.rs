@@ -815,4 +815,107 @@ mod tests {
         assert!(v.attention.is_empty());
         assert_eq!(unix_ms(OffsetDateTime::UNIX_EPOCH), 0);
     }
+
+    fn gatherer() -> Gatherer {
+        Gatherer::new(Spec {
+            zone: "UTC".into(),
+            services: ["stripe", "twilio"]
+                .map(|name| ServiceSpec {
+                    name: name.into(),
+                    public: name == "stripe",
+                    interval: Duration::from_secs(30),
+                    wedding_interval: Duration::from_secs(30),
+                })
+                .into(),
+            providers: vec!["stripe".into()],
+        })
+    }
+
+    #[test]
+    fn views_from_the_stores_with_incidents_acknowledgements_and_caches() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use wedsync_probe::store::{IncidentStore as _, MemoryStore, ResultStore as _};
+        use wedsync_webhooks::store::InMemoryStore;
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (probes, webhooks) = (MemoryStore::new(), InMemoryStore::default());
+            let src = Sources {
+                monitor: None,
+                probes: &probes,
+                webhooks: &webhooks,
+            };
+            let g = gatherer();
+            let asked = AtomicBool::new(false);
+            let acks = |list: Vec<(String, i64)>| {
+                let asked = &asked;
+                async move {
+                    asked.store(true, Ordering::SeqCst);
+                    list
+                }
+            };
+
+            // nothing stored: no data, and the audit log is not read
+            let v = g.view(src, acks(vec![]), true, "t".into()).await;
+            assert!(!asked.load(Ordering::SeqCst), "no incident, no audit read");
+            assert_eq!((v.can_act, v.csrf.as_str()), (true, "t"));
+            assert_eq!(v.services.len(), 2);
+            assert_eq!(v.webhooks.providers[0].provider, "stripe");
+
+            // a stored result (no monitor) and an open incident, acknowledged twice
+            let now = now_ms();
+            let mut r = ProbeResult::new("stripe", ProbeStatus::Unhealthy, "timeout");
+            r.checked_at_ms = now;
+            probes.insert_result(&r).await.unwrap();
+            let key = Incident::dedup_key_for("stripe", now);
+            let incident = Incident {
+                dedup_key: key.clone(),
+                service: "stripe".into(),
+                state: IncidentState::Open,
+                status: ProbeStatus::Unhealthy,
+                opened_at_ms: now,
+                updated_at_ms: now,
+                resolved_at_ms: None,
+                last_notified_at_ms: None,
+                wedding_day: false,
+                summary: "timeout".into(),
+            };
+            probes.open_incident(incident).await.unwrap();
+            let twice = vec![(key.clone(), now + 9), (key.clone(), now + 5)];
+            let v = g.view(src, acks(twice.clone()), false, "t".into()).await;
+            assert!(v.incidents.is_empty(), "incidents are cached a few seconds");
+            assert_eq!(
+                (v.services[0].status.as_str(), v.services[0].state),
+                ("unhealthy", State::Down)
+            );
+            assert_eq!(v.services[0].detail.as_deref(), Some("timeout"));
+            g.invalidate_incidents();
+            let v = g.view(src, acks(twice.clone()), false, "t".into()).await;
+            assert_eq!(v.incidents.len(), 1);
+            assert_eq!(
+                v.incidents[0].acknowledged_at_ms,
+                Some(now + 5),
+                "the first"
+            );
+            assert!(asked.load(Ordering::SeqCst));
+
+            // the history is cached for ROLLUPS_TTL; the incidents until invalidated
+            probes.resolve_incident(&key, now + 20).await.unwrap();
+            g.invalidate_incidents();
+            let v = g.view(src, acks(twice), false, "t".into()).await;
+            assert_eq!(
+                v.incidents[0].resolved_at_ms,
+                Some(now + 20),
+                "kept, resolved"
+            );
+
+            // the public page: opted-in services only
+            let p = g.public(src).await;
+            let names: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, ["stripe"]);
+            assert_eq!(p.services[0].state, State::Down);
+        });
+    }
 }
