@@ -78,6 +78,7 @@ impl std::fmt::Debug for Dashboard {
 
 impl Dashboard {
     /// A dashboard signing sessions with `secret`; its event streams end when `stop` turns true.
+    /// It serves nothing (404) until [`attach`](Self::attach)ed to its application.
     pub fn new(secret: [u8; 32], stop: watch::Receiver<bool>) -> Self {
         Dashboard {
             secret,
