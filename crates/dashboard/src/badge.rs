@@ -2,7 +2,7 @@
 //! `<title>`, `role="img"` and an `aria-label` that say the same as the picture.
 
 use crate::html::{escape_into, push_percent, push_u64};
-use crate::model::State;
+use crate::model::{PublicService, State};
 
 /// Approximate advance width of `c` in Verdana 11 px, in tenths of a pixel (shields.io measures
 /// the real font; a table of classes is close enough for short labels).
@@ -125,6 +125,26 @@ pub fn badge_uptime(label: &str, percent: Option<f64>) -> String {
         Some(_) => "#cf222e",
     };
     badge(label, &message, color)
+}
+
+/// The badge `file` (`status.svg`, or `uptime.svg` over the daily buckets) of the service
+/// `name` among the public status page's `services`; `None` for an unknown service or file.
+///
+/// ```
+/// use wedsync_dashboard::{badge_for, PublicService, State};
+/// let s = [PublicService { name: "stripe".into(), state: State::Up, days: vec![] }];
+/// assert!(badge_for(&s, "stripe", "status.svg").unwrap().contains("stripe: operational"));
+/// assert!(badge_for(&s, "stripe", "uptime.svg").unwrap().contains("stripe: no data"));
+/// assert_eq!(badge_for(&s, "twilio", "status.svg"), None);
+/// assert_eq!(badge_for(&s, "stripe", "x.svg"), None);
+/// ```
+pub fn badge_for(services: &[PublicService], name: &str, file: &str) -> Option<String> {
+    let s = services.iter().find(|s| s.name == name)?;
+    match file {
+        "status.svg" => Some(badge_status(&s.name, s.state)),
+        "uptime.svg" => Some(badge_uptime(&s.name, crate::uptime_percent(&s.days))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -52,15 +52,17 @@
 //!
 //! # Details
 //!
-//! - **Model.** The server gathers a [`DashboardView`] (or a [`PublicView`]) from the monitor,
-//!   the probe store, the alert engine and the webhook store; this crate only renders it. All
+//! - **Model.** A [`DashboardView`] (or a [`PublicView`]) is gathered from the monitor, the
+//!   probe store, the alert engine and the webhook store (feature `gather`: `gather::Gatherer`);
+//!   the renderer only renders it. All
 //!   instants are Unix milliseconds, shown in the view's IANA zone with its abbreviation
 //!   (`14:05:03 GMT`, `BST` in summer) from jiff's bundled tzdb.
 //! - **Live updates.** [`render_fragments`] renders each live region — `wedding-banner`, one
 //!   `svc-{name}` table row per service, `incidents`, `maintenance`, `webhooks` — exactly as
 //!   [`render_page`] does; [`sse_update`] sends them all as one SSE message and [`APP_JS`]
 //!   replaces each element by id (keeping open chart panels and keyboard focus).
-//!   [`sse_heartbeat`] keeps the connection warm. Without a message for 12 s the page turns grey
+//!   [`sse_heartbeat`] keeps the connection warm every [`HEARTBEAT`]; [`LiveStream`] remembers
+//!   what one open page has, so an update carries only the fragments that changed. Without a message for 12 s the page turns grey
 //!   and says "Connection lost — last update … Data may be out of date."
 //! - **Security.** Every string from the model goes through [`escape`]. Pages carry no inline
 //!   script, no inline event handler and no `style` attribute (CSP `script-src 'self';
@@ -82,9 +84,16 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | — | — | none: the crate needs only serde, serde_json and jiff |
+//! | — | — | the renderer needs only serde, serde_json and jiff |
+//! | `session` | no | `session`: signed session cookies, CSRF tokens and every `Set-Cookie` value (hmac, sha2, subtle, base64) |
+//! | `gather` | no | `gather`: builds the views from a `wedsync-probe` monitor and probe store and a `wedsync-webhooks` store, caching the slow parts |
 
+#[cfg(feature = "gather")]
+pub mod gather;
 pub mod model;
+#[cfg(feature = "session")]
+pub mod session;
+pub mod sse;
 
 mod badge;
 mod chart;
@@ -92,7 +101,7 @@ mod clock;
 mod html;
 mod page;
 mod public;
-mod sse;
+mod route;
 mod state;
 
 #[cfg(test)]
@@ -102,13 +111,14 @@ mod tests;
 #[cfg(test)]
 mod testutil;
 
-pub use badge::{badge_status, badge_uptime};
+pub use badge::{badge_for, badge_status, badge_uptime};
 pub use chart::latency_chart_svg;
 pub use html::escape;
 pub use model::*;
 pub use page::{render_fragments, render_page};
 pub use public::{render_login, render_status_page};
-pub use sse::{sse_heartbeat, sse_update, sse_update_with};
+pub use route::Route;
+pub use sse::{sse_heartbeat, sse_update, sse_update_with, LiveStream, HEARTBEAT};
 pub use state::{bucket_state, uptime_percent, worst};
 
 /// The dashboard's script (plain JS, no framework): the SSE client that swaps fragments in, the
@@ -119,3 +129,18 @@ pub const APP_JS: &str = include_str!("../assets/app.js");
 /// The stylesheet of the dashboard, the login page and the status page. Serve it at
 /// `/dashboard/assets/app.css` as `text/css`.
 pub const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// The Content-Security-Policy the pages are written for: no inline script or style, nothing
+/// from elsewhere, no framing.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' \
+                       data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'";
+
+/// The headers (lowercase names) every dashboard, login and status response should carry:
+/// [`CSP`], no content sniffing, no referrer, no framing.
+pub const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];

@@ -13,8 +13,8 @@ use crate::state::{breaker_words, bucket_state, status_words, uptime_percent};
 
 /// Where the page's assets and endpoints live (the server routes them).
 pub(crate) const CSS_HREF: &str = "/dashboard/assets/app.css";
-const JS_SRC: &str = "/dashboard/assets/app.js";
-const EVENTS: &str = "/dashboard/events";
+pub(crate) const JS_SRC: &str = "/dashboard/assets/app.js";
+pub(crate) const EVENTS: &str = "/dashboard/events";
 
 /// Bytes a service row takes, roughly (114 buckets with two labels each, two charts).
 const ROW_BYTES: usize = 32 * 1024;

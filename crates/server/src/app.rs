@@ -238,7 +238,7 @@ impl App {
                 let job = param.as_deref().unwrap_or_default();
                 self.webhooks.replay_job(job).await
             }
-            RouteId::Replay => self.replay(req).await,
+            RouteId::Replay => self.replay_route(req).await,
         }
     }
 
@@ -320,7 +320,7 @@ impl App {
     }
 
     /// `POST /api/admin/webhooks/replay` with a delivery id or a filter, audited.
-    async fn replay<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError>
+    async fn replay_route<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError>
     where
         B: hyper::body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
