@@ -43,7 +43,9 @@
 //! | `conformance` | no | `conformance`: the test suite storage backends run |
 
 pub mod alert;
+mod cadence;
 pub mod clock;
+pub mod config;
 #[cfg(feature = "http")]
 pub mod http_probes;
 #[cfg(feature = "http")]
@@ -62,6 +64,7 @@ mod tcp;
 pub mod conformance;
 
 pub use alert::{AlertConfig, AlertEngine, MaintenanceWindow};
+pub use cadence::Cadence;
 #[cfg(feature = "http")]
 pub use http_probes::{
     Condition, HttpProbe, HttpSettings, ResendProbe, StatuspageProbe, StripeProbe,
@@ -70,7 +73,8 @@ pub use http_probes::{
 #[cfg(feature = "http")]
 pub use http_sinks::{PagerDutySink, SlackSink, WebhookSink};
 pub use monitor::{
-    probe_breaker_config, Monitor, MonitorConfig, MonitorError, ServiceConfig, Snapshot,
+    probe_breaker_config, service_breaker_config, Monitor, MonitorConfig, MonitorError,
+    ServiceConfig, Snapshot,
 };
 pub use policy::WeddingDayPolicy;
 pub use probe::{FnProbe, HealthProbe};
@@ -79,8 +83,8 @@ pub use sink::{AlertSink, LogSink};
 pub use status::{aggregate, ParseStatusError, ProbeStatus};
 pub use tcp::TcpProbe;
 /// A credential whose `Debug` and `Display` print a mask: the workspace's one `Secret` type,
-/// owned by `wedsync-webhooks`.
-pub use wedsync_webhooks::Secret;
+/// owned by the leaf crate `wedsync-secret`.
+pub use wedsync_secret::Secret;
 
 /// The current time in unix milliseconds (UTC).
 pub fn now_ms() -> i64 {

@@ -34,6 +34,7 @@ use tokio::time::Instant;
 use wedsync_breaker::{BreakerConfig, CircuitBreaker, Outcome, Registry, SlidingWindow, State};
 
 use crate::alert::{AlertConfig, AlertEngine};
+use crate::cadence::Cadence;
 use crate::clock::{TokioClock, WallClock};
 use crate::outbox::{Dispatcher, RetryPolicy};
 use crate::policy::WeddingDayPolicy;
@@ -91,6 +92,26 @@ impl ServiceConfig {
         self
     }
 
+    /// Sets the normal and wedding-day intervals from `cadence`: its interval, and on wedding days
+    /// [`Cadence::wedding_day_interval`] (the one place that rule lives). The probe's own timeout
+    /// is the probe's; `cadence.timeout` only decides the wedding-day interval.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use wedsync_probe::{Cadence, FnProbe, ProbeResult, ProbeStatus, ServiceConfig};
+    ///
+    /// let probe = Arc::new(FnProbe::new("stripe", Duration::from_secs(5), || async {
+    ///     ProbeResult::new("stripe", ProbeStatus::Healthy, "ok")
+    /// }));
+    /// let s = ServiceConfig::new(probe).cadence(Cadence::default());
+    /// assert_eq!((s.interval, s.wedding_interval), (Duration::from_secs(30), Duration::from_secs(15)));
+    /// ```
+    pub fn cadence(self, cadence: Cadence) -> Self {
+        let (normal, wedding) = cadence.intervals();
+        self.intervals(normal, wedding)
+    }
+
     /// Sets the normal and wedding-day re-check intervals.
     pub fn rechecks(mut self, normal: Duration, wedding: Duration) -> Self {
         self.recheck_interval = normal;
@@ -120,6 +141,34 @@ pub fn probe_breaker_config() -> BreakerConfig {
     cfg.minimum_calls = 5;
     cfg.permitted_calls_in_half_open = 2;
     cfg
+}
+
+/// The documented default for a registry of *service* breakers that a monitor shares with the
+/// rest of a process (the `wedsync-monitor` server's registry, synchronised across instances):
+/// the last 10 outcomes, judged after 4, opening at a 50 % failure rate for 30 s, two probes in
+/// half-open. Probes arrive every few seconds, not hundreds per second, so the breaker crate's
+/// defaults (100 calls) would never trip. (A monitor that builds its own registry uses
+/// [`probe_breaker_config`].)
+///
+/// ```
+/// use wedsync_breaker::{CircuitBreaker, State};
+/// let cfg = wedsync_probe::service_breaker_config();
+/// assert_eq!(cfg.minimum_calls, 4);
+/// let b = CircuitBreaker::new("stripe", cfg);
+/// for _ in 0..4 {
+///     b.try_acquire().expect("closed").failure();
+/// }
+/// assert_eq!(b.state(), State::Open, "4 failing probes open it");
+/// ```
+pub fn service_breaker_config() -> BreakerConfig {
+    BreakerConfig::builder()
+        .sliding_window(SlidingWindow::Count(10))
+        .minimum_calls(4)
+        .failure_rate_threshold(50.0)
+        .wait_duration_in_open(Duration::from_secs(30))
+        .permitted_calls_in_half_open(2)
+        .build()
+        .unwrap_or_default()
 }
 
 /// Monitor-wide settings.
