@@ -27,6 +27,9 @@
 //!   `healthy`, `degraded`, `unhealthy`, `auth_failed`, `rate_limited`, `unknown`
 //!   ([`ProbeStatus`]). [`aggregate`] combines many, worst first:
 //!   `unhealthy` > `auth_failed` > `unknown` > `rate_limited` > `degraded` > `healthy`.
+//! - [`Cadence`] is how often a service is probed; [`Cadence::wedding_day_interval`] is the one
+//!   "tighter on wedding days" rule. [`config::ServiceSpec`] is a typed service entry
+//!   (`[[services]]` in the server's TOML) that builds its probe.
 //! - [`store`] holds the storage traits (results, incidents, notification outbox) with an in-memory
 //!   implementation; `wedsync-store` implements them on PostgreSQL and SQLite.
 //!
