@@ -515,6 +515,90 @@ impl ServiceSpec {
     }
 }
 
+/// `#[serde(deserialize_with = "wedsync_probe::config::deserialize_services")]` for a
+/// `services: Vec<ServiceSpec>` field: each entry's error names its key under `services[i]`
+/// (`` `services[0].credential_env`: missing … ``), as [`ConfigError`] does, where serde alone
+/// would say only "missing field" without the entry.
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct File {
+///     #[serde(default, deserialize_with = "wedsync_probe::config::deserialize_services")]
+///     services: Vec<wedsync_probe::config::ServiceSpec>,
+/// }
+/// let err = serde_json::from_str::<File>(
+///     r#"{"services": [{"name": "db", "kind": "tcp", "base_url": "db:5432"},
+///                      {"name": "mail", "kind": "resend", "base_url": "https://api.resend.com",
+///                       "credential_env": "RESEND_API_KEY"}]}"#,
+/// )
+/// .err()
+/// .unwrap();
+/// assert!(err.to_string().contains("`services[1].domain`"), "{err}");
+/// ```
+pub fn deserialize_services<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ServiceSpec>, D::Error> {
+    struct Entry(usize);
+    impl<'de> serde::de::DeserializeSeed<'de> for Entry {
+        type Value = ServiceSpec;
+        fn deserialize<D2: serde::Deserializer<'de>>(
+            self,
+            d: D2,
+        ) -> Result<ServiceSpec, D2::Error> {
+            ServiceSpec::deserialize(d).map_err(|e| {
+                serde::de::Error::custom(keyed_message(
+                    &format!("services[{}]", self.0),
+                    &e.to_string(),
+                ))
+            })
+        }
+    }
+    struct List;
+    impl<'de> serde::de::Visitor<'de> for List {
+        type Value = Vec<ServiceSpec>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of services")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+            while let Some(spec) = seq.next_element_seed(Entry(out.len()))? {
+                out.push(spec);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(List)
+}
+
+/// Rewrites a serde message about one entry so that it names the key under `prefix`, in
+/// [`ConfigError`]'s form: `` `prefix.field`: … ``.
+fn keyed_message(prefix: &str, msg: &str) -> String {
+    // serde's own words: "missing field `x`", "unknown field `x`, expected …",
+    // "unknown variant `x`, expected one of …"; ours: "`interval`: …"
+    let field = |rest: &str| {
+        rest.split_once('`')
+            .map(|(f, tail)| (f.to_owned(), tail.to_owned()))
+    };
+    if let Some((f, _)) = msg.strip_prefix("missing field `").and_then(field) {
+        return format!("`{prefix}.{f}`: missing (this kind of service needs it)");
+    }
+    if let Some((f, tail)) = msg.strip_prefix("unknown field `").and_then(field) {
+        return format!("`{prefix}.{f}`: unknown key{tail}");
+    }
+    if msg.starts_with("unknown variant `") {
+        return format!("`{prefix}.kind`: {msg}");
+    }
+    if let Some((f, tail)) = msg.strip_prefix('`').and_then(field) {
+        if let Some(rest) = tail.strip_prefix(": ") {
+            return format!("`{prefix}.{f}`: {rest}");
+        }
+    }
+    format!("`{prefix}`: {msg}")
+}
+
 /// [`ServiceSpec::validate`] for every entry of a `[[services]]` list, with keys under
 /// `services[i]`, and names unique across the list.
 pub fn validate_services(specs: &[ServiceSpec]) -> Result<(), ConfigError> {

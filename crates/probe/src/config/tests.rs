@@ -294,3 +294,36 @@ fn every_kind_builds_against_nothing() {
         }
     }
 }
+
+#[test]
+fn a_list_of_services_names_each_entrys_key() {
+    #[derive(Debug, Deserialize)]
+    struct File {
+        #[serde(default, deserialize_with = "deserialize_services")]
+        services: Vec<ServiceSpec>,
+    }
+    let parse = |text: &str| toml::from_str::<File>(text).map(|f| f.services);
+    assert_eq!(parse(EVERY_KIND).unwrap().len(), 9);
+    assert!(parse("").unwrap().is_empty());
+    let first = "[[services]]\nname = \"db\"\nkind = \"tcp\"\nbase_url = \"db:5432\"\n";
+    for (second, needle) in [
+        ("kind = \"stripe\"", "`services[1].credential_env`: missing"),
+        (
+            "kind = \"tcp\"\ninterval = \"0s\"",
+            "`services[1].interval`: `0s` is not a duration",
+        ),
+        (
+            "kind = \"tcp\"\nintreval = \"5s\"",
+            "`services[1].intreval`: unknown key",
+        ),
+        (
+            "kind = \"pingdom\"",
+            "`services[1].kind`: unknown variant `pingdom`",
+        ),
+        ("kind = \"tcp\"\npublic = \"yes\"", "`services[1]`: "),
+    ] {
+        let text = format!("{first}\n[[services]]\nname = \"x\"\nbase_url = \"h:1\"\n{second}\n");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(needle), "{second}: {err}");
+    }
+}
