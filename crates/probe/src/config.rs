@@ -346,6 +346,15 @@ impl ServiceSpec {
         Cadence::new(c.interval, c.timeout)
     }
 
+    /// How the monitor runs `probe` (built from this spec, or a test's stand-in) for this
+    /// service: [`crate::ServiceConfig::new`] with this spec's [`Cadence`].
+    pub fn service_config(
+        &self,
+        probe: std::sync::Arc<dyn crate::HealthProbe>,
+    ) -> crate::ServiceConfig {
+        crate::ServiceConfig::new(probe).cadence(self.cadence())
+    }
+
     /// Every environment-variable key of this spec and the variable it names:
     /// `("credential_env", "STRIPE_SECRET_KEY")`, … (for leak checks and log scrubbing).
     pub fn secret_envs(&self) -> Vec<(&'static str, &str)> {

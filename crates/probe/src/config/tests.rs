@@ -282,6 +282,11 @@ fn every_kind_builds_against_nothing() {
         assert_eq!(probe.service(), s.name(), "{s:?}");
         assert_eq!(probe.timeout(), s.cadence().timeout, "{s:?}");
     }
+    let monitored = specs[0].service_config(specs[0].build(&all).unwrap());
+    assert_eq!(
+        (monitored.interval, monitored.wedding_interval),
+        specs[0].cadence().intervals()
+    );
     let none = |_: &str| None;
     for s in &specs {
         match (s.secret_envs().first(), s.build(&none)) {
