@@ -27,6 +27,9 @@
 //!   `healthy`, `degraded`, `unhealthy`, `auth_failed`, `rate_limited`, `unknown`
 //!   ([`ProbeStatus`]). [`aggregate`] combines many, worst first:
 //!   `unhealthy` > `auth_failed` > `unknown` > `rate_limited` > `degraded` > `healthy`.
+//! - [`Cadence`] is how often a service is probed; [`Cadence::wedding_day_interval`] is the one
+//!   "tighter on wedding days" rule. [`config::ServiceSpec`] is a typed service entry
+//!   (`[[services]]` in the server's TOML) that builds its probe.
 //! - [`store`] holds the storage traits (results, incidents, notification outbox) with an in-memory
 //!   implementation; `wedsync-store` implements them on PostgreSQL and SQLite.
 //!
@@ -43,7 +46,9 @@
 //! | `conformance` | no | `conformance`: the test suite storage backends run |
 
 pub mod alert;
+mod cadence;
 pub mod clock;
+pub mod config;
 #[cfg(feature = "http")]
 pub mod http_probes;
 #[cfg(feature = "http")]
@@ -63,6 +68,7 @@ mod tcp;
 pub mod conformance;
 
 pub use alert::{AlertConfig, AlertEngine, MaintenanceWindow};
+pub use cadence::Cadence;
 #[cfg(feature = "http")]
 pub use http_probes::{
     Condition, HttpProbe, HttpSettings, ResendProbe, StatuspageProbe, StripeProbe,
@@ -71,7 +77,8 @@ pub use http_probes::{
 #[cfg(feature = "http")]
 pub use http_sinks::{PagerDutySink, SlackSink, WebhookSink};
 pub use monitor::{
-    probe_breaker_config, Monitor, MonitorConfig, MonitorError, ServiceConfig, Snapshot,
+    probe_breaker_config, service_breaker_config, Monitor, MonitorConfig, MonitorError,
+    ServiceConfig, Snapshot,
 };
 pub use policy::WeddingDayPolicy;
 pub use probe::{FnProbe, HealthProbe};
@@ -80,8 +87,8 @@ pub use sink::{AlertSink, LogSink};
 pub use status::{aggregate, ParseStatusError, ProbeStatus};
 pub use tcp::TcpProbe;
 /// A credential whose `Debug` and `Display` print a mask: the workspace's one `Secret` type,
-/// owned by `wedsync-webhooks`.
-pub use wedsync_webhooks::Secret;
+/// owned by the leaf crate `wedsync-secret`.
+pub use wedsync_secret::Secret;
 
 /// The current time in unix milliseconds (UTC).
 pub fn now_ms() -> i64 {

@@ -111,7 +111,7 @@ impl AlertSink for LogSink {
 ///
 /// `secret` is `whsec_<base64 key>` (the key is the decoded part) or, without the prefix, a
 /// base64 key (also `v1,whsec_…`); a secret that is not base64 is a [`SendError::Permanent`].
-/// The scheme is implemented once, in `wedsync_webhooks::verify::standard`.
+/// The scheme is implemented once, in [`wedsync_secret::standard_webhooks`].
 ///
 /// ```
 /// let sig = wedsync_probe::sink::sign_standard_webhook(
@@ -129,8 +129,8 @@ pub fn sign_standard_webhook(
     timestamp: i64,
     body: &[u8],
 ) -> Result<String, SendError> {
-    // One implementation of the scheme for the whole project: the webhooks crate's signer.
-    wedsync_webhooks::verify::standard::sign(secret, msg_id, timestamp, body).map_err(|e| {
+    // One implementation of the scheme for the whole project, in the leaf crate wedsync-secret.
+    wedsync_secret::standard_webhooks::sign(secret, msg_id, timestamp, body).map_err(|e| {
         SendError::Permanent {
             message: format!("webhook sink secret: {e}"),
         }

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use time::OffsetDateTime;
+use wedsync_secret::standard_webhooks::{self, KeyError, SigningKey};
 
 use super::{check_timestamp, ct_eq, HeaderSource, VerifyError};
 use crate::secret::Secret;
@@ -42,41 +41,20 @@ impl HeaderStyle {
 }
 
 /// Decode a secret in any accepted form to its HMAC key. `index` is only used in the error.
+/// The scheme itself lives in [`wedsync_secret::standard_webhooks`].
 pub fn decode_secret(secret: &str, index: usize) -> Result<Vec<u8>, VerifyError> {
-    let s = secret.trim();
-    let s = s.strip_prefix("v1,").unwrap_or(s);
-    let s = s.strip_prefix("whsec_").unwrap_or(s);
-    let key = B64.decode(s).map_err(|_| VerifyError::InvalidSecret {
+    standard_webhooks::decode_key(secret).map_err(|e| invalid_secret(index, e))
+}
+
+fn invalid_secret(index: usize, e: KeyError) -> VerifyError {
+    VerifyError::InvalidSecret {
         index,
-        reason: "not base64 after the whsec_ prefix",
-    })?;
-    if key.is_empty() {
-        return Err(VerifyError::InvalidSecret {
-            index,
-            reason: "empty key",
-        });
+        reason: e.reason(),
     }
-    Ok(key)
-}
-
-/// HMAC-SHA256 keyed with `key`: the key's inner and outer blocks are hashed once here and the
-/// state cloned for every message.
-fn keyed(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length: this cannot fail.
-    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length")
-}
-
-fn mac(keyed: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
-    let mut m = keyed.clone();
-    m.update(id.as_bytes());
-    m.update(b".");
-    m.update(timestamp.as_bytes());
-    m.update(b".");
-    m.update(body);
-    m.finalize().into_bytes().into()
 }
 
 /// The signature header value (`v1,<base64>`) for `body`, signed with `secret` (any accepted form).
+/// Delegates to [`wedsync_secret::standard_webhooks::sign`], the workspace's one signer.
 ///
 /// ```
 /// use wedsync_webhooks::verify::standard;
@@ -85,11 +63,7 @@ fn mac(keyed: &Hmac<Sha256>, id: &str, timestamp: &str, body: &[u8]) -> [u8; 32]
 /// assert!(sig.starts_with("v1,"));
 /// ```
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<String, VerifyError> {
-    let key = decode_secret(secret, 0)?;
-    Ok(format!(
-        "v1,{}",
-        B64.encode(mac(&keyed(&key), id, &timestamp.to_string(), body))
-    ))
+    standard_webhooks::sign(secret, id, timestamp, body).map_err(|e| invalid_secret(0, e))
 }
 
 /// The three headers a sender emits, in `style`'s names.
@@ -112,7 +86,7 @@ pub fn headers(
 #[derive(Clone)]
 pub struct StandardWebhooksVerifier {
     /// One keyed HMAC-SHA256 state per secret (the decoded keys themselves are not kept).
-    keys: Vec<Hmac<Sha256>>,
+    keys: Vec<SigningKey>,
     tolerance: Duration,
 }
 
@@ -132,7 +106,9 @@ impl StandardWebhooksVerifier {
         let keys = secrets
             .into_iter()
             .enumerate()
-            .map(|(i, s)| decode_secret(s.into().expose(), i).map(|k| keyed(&k)))
+            .map(|(i, s)| {
+                SigningKey::from_secret(s.into().expose()).map_err(|e| invalid_secret(i, e))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(StandardWebhooksVerifier {
             keys,
@@ -194,7 +170,7 @@ impl StandardWebhooksVerifier {
         let candidates = parse_signatures(signature)?;
         let mut ok = false;
         for key in &self.keys {
-            let expected = mac(key, id, timestamp.trim(), body);
+            let expected = key.mac(id, timestamp.trim(), body);
             for c in &candidates {
                 ok |= ct_eq(&expected, c);
             }
