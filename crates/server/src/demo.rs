@@ -6,10 +6,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use time::OffsetDateTime;
 use wedsync_testkit::demo::{play_story, DemoTarget, Narrator};
 use wedsync_testkit::FakeProviders;
+use wedsync_webhooks::crypto::BodyCipher;
 
 use crate::admin::Scope;
 use crate::config::{Config, Secret};
@@ -40,7 +42,7 @@ pub fn demo_config(
     }
     let mut cfg = Config::from_toml(&text)?;
     cfg.store.url = store_url.to_string();
-    let encryption_key = wedsync_webhooks::crypto::BodyCipher::generate_key();
+    let encryption_key = BodyCipher::generate_key();
     for (k, v) in [
         ("DEMO_SLACK_WEBHOOK_URL", fakes.slack.webhook_url()),
         ("DEMO_STRIPE_SECRET_KEY", fakes.stripe.secret_key().into()),
@@ -53,10 +55,7 @@ pub fn demo_config(
         ),
         ("DEMO_STRIPE_WEBHOOK_SECRET", stripe_whsec.to_string()),
         ("DEMO_HANDLER_SECRET", crate::random_whsec()),
-        (
-            "DEMO_ENCRYPTION_KEY",
-            base64::engine::general_purpose::STANDARD.encode(encryption_key),
-        ),
+        ("DEMO_ENCRYPTION_KEY", STANDARD.encode(encryption_key)),
     ] {
         cfg.secret_overrides.insert(k.into(), Secret::new(v));
     }

@@ -113,12 +113,6 @@ impl Narrator {
         self.started
     }
 
-    /// The number of the last step announced (0 before the first).
-    #[must_use]
-    pub fn current_step(&self) -> u32 {
-        self.step
-    }
-
     /// Announce the next step (after a blank line).
     pub fn step(&mut self, title: &str) {
         self.step += 1;
