@@ -61,7 +61,10 @@
 //! |---|---|---|
 //! | `signed-webhooks` | no | `signed`: realistic signed provider webhooks built from the fixtures with `wedsync-webhooks`' signing functions |
 //! | `postgres` | no | per-test PostgreSQL databases (`pg`) |
+//! | `demo` | no | `demo`: the newcomer's demo story, played against a running wedsync-monitor over HTTP (reqwest); turns on `signed-webhooks` |
 
+#[cfg(feature = "demo")]
+pub mod demo;
 mod fake;
 pub mod fixtures;
 mod handler;
