@@ -84,10 +84,11 @@ impl ConfigError {
     }
 }
 
-/// A duration that is not one of `250ms`, `30s`, `5m`, `2h`, `1d` (or is zero).
+/// A duration that is not one of `250ms`, `30s`, `5m`, `2h`, `1d` (or is zero). The text is not
+/// kept: it may be a secret pasted into the wrong key, and errors reach logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a duration (use e.g. 250ms, 30s, 5m, 2h)")]
-pub struct DurationError(String);
+#[error("is not a duration (use e.g. 250ms, 30s, 5m, 2h)")]
+pub struct DurationError(());
 
 /// Parses a duration such as `250ms`, `30s`, `5m`, `2h` or `1d` (surrounding whitespace ignored):
 /// digits, then one unit. Zero and overflowing values are rejected.
@@ -101,7 +102,7 @@ pub struct DurationError(String);
 /// assert!(parse_duration("10").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError(text.to_owned());
+    let err = || DurationError(());
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
     let (digits, unit) = t.split_at(split);

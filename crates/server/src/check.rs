@@ -8,8 +8,8 @@ use crate::config::Config;
 /// all are healthy or degraded.
 pub async fn run(cfg: &Config, out: &mut dyn Write) -> anyhow::Result<bool> {
     let mut probes = Vec::new();
-    for i in 0..cfg.services.len() {
-        probes.push(crate::integrations::build_probe(cfg, i)?);
+    for s in &cfg.services {
+        probes.push(crate::integrations::build_probe(cfg, s)?);
     }
     let mut tasks = Vec::new();
     for p in probes {
@@ -27,8 +27,8 @@ pub async fn run(cfg: &Config, out: &mut dyn Write) -> anyhow::Result<bool> {
         writeln!(
             out,
             "{:<16} {:<14} {:<13} {:>9.1}  {}",
-            s.name,
-            s.kind,
+            s.name(),
+            s.kind(),
             r.status.as_str(),
             r.latency.as_secs_f64() * 1000.0,
             r.detail

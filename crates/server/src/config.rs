@@ -11,23 +11,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use wedsync_probe::config::{check_env_name, check_http_url, validate_services, ServiceSpec};
 use wedsync_probe::policy::PolicyError;
 use wedsync_probe::WeddingDayPolicy;
 
 /// Prefix of the environment variables that overlay the configuration file.
 pub const ENV_PREFIX: &str = "WEDSYNC_";
-
-/// The service kinds a `[[services]]` entry may name.
-pub const SERVICE_KINDS: &[&str] = &[
-    "stripe",
-    "twilio",
-    "resend",
-    "supabase_auth",
-    "supabase_data",
-    "http",
-    "statuspage",
-    "tcp",
-];
 
 /// The providers a `[webhooks.<provider>]` table may name.
 pub const WEBHOOK_PROVIDERS: &[&str] =
@@ -84,7 +73,8 @@ pub struct Config {
     pub wedding_days: WeddingDaysConfig,
     /// `[[services]]`: the external services to probe.
     #[serde(default)]
-    pub services: Vec<ServiceConfig>,
+    #[serde(deserialize_with = "wedsync_probe::config::deserialize_services")]
+    pub services: Vec<ServiceSpec>,
     /// `[webhooks.<provider>]`: webhook ingress per provider.
     #[serde(default)]
     pub webhooks: BTreeMap<String, WebhookConfig>,
@@ -135,10 +125,16 @@ pub struct ServerConfig {
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: u64,
     /// How long graceful shutdown waits for in-flight requests (`10s`).
-    #[serde(default = "default_shutdown_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_shutdown_timeout",
+        with = "wedsync_probe::config::duration"
+    )]
     pub shutdown_timeout: Duration,
     /// How long a client may take to send request headers (`10s`).
-    #[serde(default = "default_header_timeout", deserialize_with = "duration")]
+    #[serde(
+        default = "default_header_timeout",
+        with = "wedsync_probe::config::duration"
+    )]
     pub header_read_timeout: Duration,
     /// Serve the HTTP API at all (`true`); `false` makes a worker-only process.
     #[serde(default = "default_true")]
@@ -200,39 +196,6 @@ impl Default for WeddingDaysConfig {
     }
 }
 
-/// One `[[services]]` entry.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
-    /// Unique name (`stripe`).
-    pub name: String,
-    /// Probe kind, one of [`SERVICE_KINDS`].
-    pub kind: String,
-    /// Base URL of the API (or `host:port` for `tcp`).
-    pub base_url: String,
-    /// Name of the environment variable that holds the credential.
-    #[serde(default)]
-    pub credential_env: Option<String>,
-    /// Twilio: the environment variable holding the Account SID.
-    #[serde(default)]
-    pub account_sid_env: Option<String>,
-    /// Resend: the sending domain that must be verified.
-    #[serde(default)]
-    pub domain: Option<String>,
-    /// Supabase data: the table read by the probe.
-    #[serde(default)]
-    pub table: Option<String>,
-    /// Probe interval (`30s`).
-    #[serde(default = "default_interval", deserialize_with = "duration")]
-    pub interval: Duration,
-    /// Probe timeout (`5s`); must be below the interval.
-    #[serde(default = "default_timeout", deserialize_with = "duration")]
-    pub timeout: Duration,
-    /// Show it on the public status page and its badges (`false`): opt-in per service.
-    #[serde(default)]
-    pub public: bool,
-}
-
 /// One `[[maintenance]]` window: a provider's announced maintenance, during which a failing
 /// service opens no incident and shows as "under maintenance".
 #[derive(Debug, Clone, Deserialize)]
@@ -281,7 +244,10 @@ pub struct DashboardConfig {
     #[serde(default)]
     pub secure_cookies: bool,
     /// How long a browser session lasts (`12h`).
-    #[serde(default = "default_session_ttl", deserialize_with = "duration")]
+    #[serde(
+        default = "default_session_ttl",
+        with = "wedsync_probe::config::duration"
+    )]
     pub session_ttl: Duration,
 }
 
@@ -344,12 +310,12 @@ pub struct WorkerConfig {
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
     /// How often an idle worker polls the queue (`1s`).
-    #[serde(default = "default_poll", deserialize_with = "duration")]
+    #[serde(default = "default_poll", with = "wedsync_probe::config::duration")]
     pub poll_interval: Duration,
     /// How long a claim holds a delivery (`15s`). The worker renews it every third of that while
     /// the attempt is in flight, so this bounds how long a dead process's deliveries wait before
     /// another worker attempts them again.
-    #[serde(default = "default_lease", deserialize_with = "duration")]
+    #[serde(default = "default_lease", with = "wedsync_probe::config::duration")]
     pub lease: Duration,
 }
 
@@ -372,7 +338,10 @@ pub struct RetentionConfig {
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// How often it runs (`1h`).
-    #[serde(default = "default_retention_interval", deserialize_with = "duration")]
+    #[serde(
+        default = "default_retention_interval",
+        with = "wedsync_probe::config::duration"
+    )]
     pub interval: Duration,
 }
 
@@ -441,7 +410,10 @@ pub struct IngressConfig {
     #[serde(default)]
     pub old_encryption_keys: Vec<OldKeyConfig>,
     /// How long raw bodies are kept for replay (`7d`).
-    #[serde(default = "default_raw_retention", deserialize_with = "duration")]
+    #[serde(
+        default = "default_raw_retention",
+        with = "wedsync_probe::config::duration"
+    )]
     pub raw_body_retention: Duration,
 }
 
@@ -504,12 +476,6 @@ fn default_timezone() -> String {
 fn default_weekdays() -> Vec<String> {
     vec!["saturday".into()]
 }
-fn default_interval() -> Duration {
-    Duration::from_secs(30)
-}
-fn default_timeout() -> Duration {
-    Duration::from_secs(5)
-}
 fn default_concurrency() -> u32 {
     4
 }
@@ -529,67 +495,19 @@ fn default_strict_rpm() -> u32 {
     10
 }
 
-/// Parses a duration such as `250ms`, `30s`, `5m`, `2h` or `1d`.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.checked_mul(60)?),
-        "h" => Duration::from_secs(n.checked_mul(3600)?),
-        "d" => Duration::from_secs(n.checked_mul(86_400)?),
-        _ => return None,
-    };
-    Some(d)
-}
-
-/// Reads a duration (`250ms`, `30s`, `5m`, `2h`, `1d`; not zero) once, at deserialisation.
-fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    match parse_duration(&text) {
-        Some(d) if !d.is_zero() => Ok(d),
-        // the value is not echoed: it may be a secret pasted into the wrong place
-        _ => Err(serde::de::Error::custom(
-            "is not a duration (use e.g. 250ms, 30s, 5m, 2h)",
-        )),
-    }
-}
-
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-}
-
+/// `key` must name an environment variable (the value is never echoed).
 fn env_name_key(key: &str, name: &str) -> Result<(), ConfigError> {
-    if is_env_name(name) {
-        Ok(())
-    } else {
-        // Never echo the value: it may be a secret pasted into the wrong place.
-        Err(invalid(
-            key,
-            "must name an environment variable (A-Z, 0-9, _); secrets come from the environment, \
-             never from this file",
-        ))
-    }
+    check_env_name(key, name).map_err(ConfigError::from)
 }
 
+/// `key` must be an http(s) URL without credentials (the URL is never echoed).
 fn http_url_key(key: &str, url: &str) -> Result<(), ConfigError> {
-    if (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8 {
-        if url.contains('@') {
-            return Err(invalid(
-                key,
-                "must not carry credentials; use the matching *_env key",
-            ));
-        }
-        Ok(())
-    } else {
-        Err(invalid(key, "must be an http:// or https:// URL"))
+    check_http_url(key, url).map_err(ConfigError::from)
+}
+
+impl From<wedsync_probe::config::ConfigError> for ConfigError {
+    fn from(e: wedsync_probe::config::ConfigError) -> Self {
+        invalid(e.key(), e.message())
     }
 }
 
@@ -626,9 +544,15 @@ impl Config {
             |e: serde_path_to_error::Error<toml::de::Error>| {
                 let key = e.path().to_string();
                 let message = e.into_inner().message().to_string();
-                match key.as_str() {
-                    "." | "" => ConfigError::Parse(message),
-                    _ => invalid(key, message),
+                // a message that already names its key: "`services[1].domain`: missing …"
+                let keyed = message
+                    .strip_prefix('`')
+                    .and_then(|m| m.split_once("`: "))
+                    .map(|(k, m)| (k.to_string(), m.to_string()));
+                match (keyed, key.as_str()) {
+                    (Some((k, m)), _) => invalid(k, m),
+                    (None, "." | "") => ConfigError::Parse(message),
+                    (None, _) => invalid(key, message),
                 }
             },
         )?;
@@ -658,52 +582,7 @@ impl Config {
             ));
         }
         self.wedding_day_policy()?;
-        let mut names = std::collections::BTreeSet::new();
-        for (i, s) in self.services.iter().enumerate() {
-            let key = |k: &str| format!("services[{i}].{k}");
-            if s.name.is_empty()
-                || !s
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-            {
-                return Err(invalid(
-                    key("name"),
-                    "must be non-empty lowercase letters, digits, `_` or `-`",
-                ));
-            }
-            if !names.insert(s.name.as_str()) {
-                return Err(invalid(
-                    key("name"),
-                    format!("`{}` is used by another service", s.name),
-                ));
-            }
-            if !SERVICE_KINDS.contains(&s.kind.as_str()) {
-                return Err(invalid(
-                    key("kind"),
-                    format!("`{}` is not one of {}", s.kind, SERVICE_KINDS.join(" | ")),
-                ));
-            }
-            if s.kind == "tcp" {
-                if s.base_url.rsplit_once(':').is_none() {
-                    return Err(invalid(key("base_url"), "must be host:port for kind tcp"));
-                }
-            } else {
-                http_url_key(&key("base_url"), &s.base_url)?;
-            }
-            if let Some(env) = &s.credential_env {
-                env_name_key(&key("credential_env"), env)?;
-            }
-            if let Some(env) = &s.account_sid_env {
-                env_name_key(&key("account_sid_env"), env)?;
-            }
-            if s.timeout >= s.interval {
-                return Err(invalid(
-                    key("timeout"),
-                    "must be shorter than the service's interval",
-                ));
-            }
-        }
+        validate_services(&self.services)?;
         for (provider, w) in &self.webhooks {
             let key = |k: &str| format!("webhooks.{provider}.{k}");
             if !WEBHOOK_PROVIDERS.contains(&provider.as_str()) {
@@ -739,7 +618,7 @@ impl Config {
             m.window_ms()
                 .map_err(|e| invalid(format!("maintenance[{i}]"), e))?;
             if let Some(s) = &m.service {
-                if !self.services.iter().any(|c| &c.name == s) {
+                if !self.services.iter().any(|c| c.name() == s) {
                     return Err(invalid(
                         format!("maintenance[{i}].service"),
                         format!("`{s}` is not a configured service"),
@@ -881,8 +760,7 @@ impl Config {
     pub fn known_secrets(&self) -> Vec<Secret> {
         let mut names: Vec<&str> = Vec::new();
         for s in &self.services {
-            names.extend(s.credential_env.as_deref());
-            names.extend(s.account_sid_env.as_deref());
+            names.extend(s.secret_envs().into_iter().map(|(_, env)| env));
         }
         for w in self.webhooks.values() {
             names.extend(w.secret_env.split(',').map(str::trim));
@@ -994,7 +872,7 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
     #[test]
     fn the_issue_example_parses() {
         let cfg = Config::from_toml(ISSUE_EXAMPLE).unwrap();
-        assert_eq!(cfg.services[0].name, "stripe");
+        assert_eq!(cfg.services[0].name(), "stripe");
         assert_eq!(cfg.webhooks["stripe"].secret_env, "STRIPE_WEBHOOK_SECRET");
         assert_eq!(cfg.listen_addr().unwrap().port(), 8080);
     }
@@ -1031,7 +909,7 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
         ];
         let cfg = Config::from_toml_with_env(ISSUE_EXAMPLE, env).unwrap();
         assert_eq!(cfg.store.url, "postgres://u@h/db");
-        assert_eq!(cfg.services[0].interval, Duration::from_secs(10));
+        assert_eq!(cfg.services[0].common().interval, Duration::from_secs(10));
         assert!(!cfg.worker.enabled);
     }
 
@@ -1085,15 +963,5 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
         let s = Secret::new(concat!("whsec_", "abc"));
         assert_eq!(format!("{s:?}"), "Secret(***)");
         assert_eq!(s.to_string(), "***");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("s"), None);
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration("10y"), None);
     }
 }

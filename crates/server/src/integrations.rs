@@ -14,127 +14,18 @@ use wedsync_probe::report::{
     self, BreakerView, HealthReport, HistoryView, ResultView, ServiceInput, ServiceView, Ts,
 };
 use wedsync_probe::store::{Incident, ProbeStore, HOUR_MS};
-use wedsync_probe::{
-    HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, ResendProbe, ServiceConfig,
-    Snapshot, StatuspageProbe, StripeProbe, SupabaseAuthProbe, SupabaseDataProbe, TcpProbe,
-    TwilioProbe,
-};
+use wedsync_probe::{HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, Snapshot};
 
-use crate::config::{Config, ConfigError, ServiceConfig as ServiceEntry};
+use crate::config::{Config, ConfigError};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
+use wedsync_probe::config::ServiceSpec as ServiceEntry;
+use wedsync_probe::config::ServiceSpec;
 
-fn secret(
-    cfg: &Config,
-    key: String,
-    env: Option<&String>,
-) -> Result<wedsync_probe::Secret, ConfigError> {
-    let env = env.ok_or_else(|| ConfigError::Invalid {
-        key: key.clone(),
-        message: "this kind of service needs a credential; name its environment variable".into(),
-    })?;
-    Ok(wedsync_probe::Secret::new(
-        cfg.require_secret(&key, env)?.expose(),
-    ))
-}
-
-/// Builds the probe for `services[i]` (credentials from the environment).
-pub fn build_probe(cfg: &Config, i: usize) -> Result<Arc<dyn HealthProbe>, ConfigError> {
-    let s = &cfg.services[i];
-    let timeout = s.timeout;
-    let key = |k: &str| format!("services[{i}].{k}");
-    let probe: Arc<dyn HealthProbe> = match s.kind.as_str() {
-        "stripe" => {
-            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
-            let live = k.expose().contains("_live_");
-            Arc::new(
-                StripeProbe::new(k, live)
-                    .base_url(&s.base_url)
-                    .service_name(&s.name)
-                    .timeout(timeout),
-            )
-        }
-        "twilio" => {
-            let token = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
-            let sid = secret(cfg, key("account_sid_env"), s.account_sid_env.as_ref())?;
-            let sid = sid.expose().to_string();
-            Arc::new(
-                TwilioProbe::new(sid.clone(), sid, token)
-                    .base_url(&s.base_url)
-                    .service_name(&s.name)
-                    .timeout(timeout),
-            )
-        }
-        "resend" => {
-            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
-            let domain = s.domain.clone().ok_or_else(|| ConfigError::Invalid {
-                key: key("domain"),
-                message: "resend services need the sending domain to check".into(),
-            })?;
-            Arc::new(
-                ResendProbe::new(k, domain)
-                    .base_url(&s.base_url)
-                    .service_name(&s.name)
-                    .timeout(timeout),
-            )
-        }
-        "supabase_auth" => {
-            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
-            Arc::new(
-                SupabaseAuthProbe::new(&s.base_url, k)
-                    .service_name(&s.name)
-                    .timeout(timeout),
-            )
-        }
-        "supabase_data" => {
-            let k = secret(cfg, key("credential_env"), s.credential_env.as_ref())?;
-            let table = s.table.clone().ok_or_else(|| ConfigError::Invalid {
-                key: key("table"),
-                message: "supabase_data services need a table to read".into(),
-            })?;
-            Arc::new(
-                SupabaseDataProbe::new(&s.base_url, k, table)
-                    .service_name(&s.name)
-                    .timeout(timeout),
-            )
-        }
-        "http" => {
-            let mut p = wedsync_probe::HttpProbe::new(s.name.clone(), s.base_url.clone());
-            if let Some(env) = &s.credential_env {
-                let k = cfg.require_secret(&key("credential_env"), env)?;
-                p = p.header(
-                    "authorization",
-                    wedsync_probe::Secret::new(format!("Bearer {}", k.expose())),
-                );
-            }
-            Arc::new(p.timeout(timeout))
-        }
-        "statuspage" => Arc::new(
-            StatuspageProbe::atlassian(s.name.clone(), &s.base_url)
-                .service_name(&s.name)
-                .timeout(timeout),
-        ),
-        "tcp" => Arc::new(TcpProbe::new(s.name.clone(), s.base_url.clone()).timeout(timeout)),
-        other => {
-            return Err(ConfigError::Invalid {
-                key: key("kind"),
-                message: format!("unknown kind `{other}`"),
-            })
-        }
-    };
-    Ok(probe)
-}
-
-/// A service's probe interval on ordinary days and on wedding days: twice as often then (the
-/// seed's "50 % faster detection"), as long as the timeout still fits in the shorter interval.
-pub fn probe_intervals(s: &crate::config::ServiceConfig) -> (Duration, Duration) {
-    let (interval, timeout) = (s.interval, s.timeout);
-    let wedding = if interval / 2 > timeout {
-        interval / 2
-    } else {
-        interval
-    };
-    (interval, wedding)
+/// Builds the probe for one configured service (credentials from the environment).
+pub fn build_probe(cfg: &Config, spec: &ServiceSpec) -> Result<Arc<dyn HealthProbe>, ConfigError> {
+    spec.build(&|env: &str| cfg.secret(env))
+        .map_err(ConfigError::from)
 }
 
 /// Builds the monitor for the configured services. `overrides` replace built-in probes by service
@@ -149,13 +40,12 @@ pub fn build_monitor(
 ) -> Result<Monitor, ConfigError> {
     let policy = cfg.wedding_day_policy()?;
     let mut services = Vec::new();
-    for (i, s) in cfg.services.iter().enumerate() {
-        let probe = match overrides.get(&s.name) {
+    for s in &cfg.services {
+        let probe = match overrides.get(s.name()) {
             Some(p) => p.clone(),
-            None => build_probe(cfg, i)?,
+            None => build_probe(cfg, s)?,
         };
-        let (interval, wedding) = probe_intervals(s);
-        services.push(ServiceConfig::new(probe).intervals(interval, wedding));
+        services.push(s.service_config(probe));
     }
     let mut builder = Monitor::builder()
         .services(services)
@@ -282,7 +172,7 @@ impl Integrations {
     }
 
     fn known(&self, service: &str) -> Result<(), ApiError> {
-        if self.cfg.services.iter().any(|s| s.name == service) {
+        if self.cfg.services.iter().any(|s| s.name() == service) {
             Ok(())
         } else {
             Err(ApiError::not_found(format!(
@@ -356,19 +246,19 @@ impl Integrations {
             .cfg
             .services
             .iter()
-            .filter(|s| filter.is_none_or(|f| f == s.name))
+            .filter(|s| filter.is_none_or(|f| f == s.name()))
             .collect();
         let mut histories = Vec::with_capacity(selected.len());
         for s in &selected {
             histories.push(if with_history {
-                Some(self.history(&s.name).await?)
+                Some(self.history(s.name()).await?)
             } else {
                 None
             });
         }
         let breakers = selected
             .iter()
-            .map(|s| self.breaker_view(&s.name))
+            .map(|s| self.breaker_view(s.name()))
             .collect();
         let (services, overall) = self.service_views(
             &selected,
@@ -407,7 +297,7 @@ impl Integrations {
             .cfg
             .services
             .iter()
-            .map(|s| self.breaker_view(&s.name))
+            .map(|s| self.breaker_view(s.name()))
             .collect();
         let hit = self.rendered_cache().as_ref().and_then(|r| {
             (r.generation == generation
@@ -484,8 +374,8 @@ impl Integrations {
             .zip(breakers)
             .zip(histories)
             .map(|((s, breaker), history)| ServiceInput {
-                name: &s.name,
-                kind: &s.kind,
+                name: s.name(),
+                kind: s.kind(),
                 breaker,
                 history,
             });
@@ -528,7 +418,7 @@ impl Integrations {
         let mut breaker_series = Vec::new();
         let snapshot = self.monitor.as_ref().map(|m| m.snapshot());
         for s in &self.cfg.services {
-            let health = snapshot.as_ref().and_then(|sn| sn.services.get(&s.name));
+            let health = snapshot.as_ref().and_then(|sn| sn.services.get(s.name()));
             let status = health.map_or(ProbeStatus::Unknown, |h| h.status);
             for st in [
                 ProbeStatus::Healthy,
@@ -540,18 +430,21 @@ impl Integrations {
             ] {
                 status_series.push((
                     vec![
-                        ("service", s.name.clone()),
+                        ("service", s.name().to_string()),
                         ("status", st.as_str().to_string()),
                     ],
                     f64::from(u8::from(st == status)),
                 ));
             }
             if let Some(l) = health.and_then(|h| h.last.as_ref()) {
-                latency_series.push((vec![("service", s.name.clone())], l.latency.as_secs_f64()));
+                latency_series.push((
+                    vec![("service", s.name().to_string())],
+                    l.latency.as_secs_f64(),
+                ));
             }
             let state = self
                 .breakers
-                .get_existing(&s.name)
+                .get_existing(s.name())
                 .map_or_else(|| "closed".to_string(), |b| b.state().to_string());
             for st in [
                 "closed",
@@ -562,7 +455,7 @@ impl Integrations {
                 "metrics_only",
             ] {
                 breaker_series.push((
-                    vec![("service", s.name.clone()), ("state", st.to_string())],
+                    vec![("service", s.name().to_string()), ("state", st.to_string())],
                     f64::from(u8::from(st == state)),
                 ));
             }

@@ -345,19 +345,7 @@ async fn serve_api(
     ))
 }
 
-/// The breaker configuration for services: the last 10 outcomes, judged
-/// after 4, opening at a 50 % failure rate for 30 s, two probes in half-open. Probes arrive every
-/// few seconds, not hundreds per second, so the library's defaults (100 calls) would never trip.
-pub fn service_breaker_config() -> wedsync_breaker::BreakerConfig {
-    wedsync_breaker::BreakerConfig::builder()
-        .sliding_window(wedsync_breaker::SlidingWindow::Count(10))
-        .minimum_calls(4)
-        .failure_rate_threshold(50.0)
-        .wait_duration_in_open(Duration::from_secs(30))
-        .permitted_calls_in_half_open(2)
-        .build()
-        .unwrap_or_default()
-}
+pub use wedsync_probe::service_breaker_config;
 
 /// The breaker configuration for the internal webhook handlers: judged on the last 20 forwarding
 /// attempts, and only after 10, so that a few deliveries that failed during an outage cannot trip

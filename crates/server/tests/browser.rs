@@ -63,8 +63,8 @@ fn config(fakes: &FakeProviders, stripe_whsec: &str) -> Config {
     let mut cfg = wedsync_monitor::demo::demo_config(fakes, stripe_whsec, "sqlite::memory:")
         .expect("the demo's configuration");
     for s in &mut cfg.services {
-        s.interval = std::time::Duration::from_secs(1);
-        s.public = true;
+        s.common_mut().interval = std::time::Duration::from_secs(1);
+        s.common_mut().public = true;
     }
     cfg.rate_limits.general_per_minute = 100_000;
     cfg.rate_limits.strict_per_minute = 1_000;

@@ -319,10 +319,10 @@ async fn the_public_page_shows_only_opted_in_services_and_nothing_else() {
         &handler,
         "\n[dashboard]\npublic_status = true\nsecure_cookies = true\n",
     );
-    cfg.services[0].public = true;
+    cfg.services[0].common_mut().public = true;
     let mut hidden = cfg.services[0].clone();
-    hidden.name = "internal_db".into();
-    hidden.public = false;
+    hidden.common_mut().name = "internal_db".into();
+    hidden.common_mut().public = false;
     cfg.services.push(hidden);
     let t = TestServer::start(cfg).await;
     let r = t.get("/status").await;

@@ -204,10 +204,16 @@ fn durations_are_parsed_once_with_the_servers_grammar() {
     assert_eq!(format_duration(Duration::from_secs(90)), "90s");
     assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
     let err = one("kind = \"tcp\"\ninterval = \"0s\"").unwrap_err();
-    assert!(err.contains("`0s` is not a duration"), "{err}");
+    assert!(
+        err.contains("is not a duration") && !err.contains("`0s`"),
+        "{err}"
+    );
     assert!(err.contains("`interval`"), "{err}");
     let err = one("kind = \"tcp\"\ntimeout = \"5y\"").unwrap_err();
-    assert!(err.contains("`timeout`: `5y` is not a duration"), "{err}");
+    assert!(
+        err.contains("`timeout`: is not a duration") && !err.contains("5y"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -315,7 +321,7 @@ fn a_list_of_services_names_each_entrys_key() {
         ("kind = \"stripe\"", "`services[1].credential_env`: missing"),
         (
             "kind = \"tcp\"\ninterval = \"0s\"",
-            "`services[1].interval`: `0s` is not a duration",
+            "`services[1].interval`: is not a duration",
         ),
         (
             "kind = \"tcp\"\nintreval = \"5s\"",

@@ -92,10 +92,10 @@ impl Dashboard {
     pub fn attach(&self, app: &Arc<App>) {
         let cfg = &app.cfg;
         let services = cfg.services.iter().map(|s| {
-            let (interval, wedding_interval) = crate::integrations::probe_intervals(s);
+            let (interval, wedding_interval) = s.cadence().intervals();
             ServiceSpec {
-                name: s.name.clone(),
-                public: s.public,
+                name: s.name().to_string(),
+                public: s.common().public,
                 interval,
                 wedding_interval,
             }
