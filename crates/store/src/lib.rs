@@ -65,29 +65,33 @@
 //! | `breaker`  | no      | `breaker_sync::PgBreakerSync`: `wedsync-breaker`'s `StateSync` on PostgreSQL |
 //! | `testing`  | no      | `testing::fresh_postgres()`: a migrated per-test database (uses `wedsync-testkit`) |
 
+pub mod admin;
 #[cfg(feature = "breaker")]
-pub mod breaker_sync;
+pub mod breaker;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod dialect;
 pub mod error;
-pub mod keys;
-pub mod model;
 #[cfg(feature = "postgres")]
 pub mod pg;
-#[cfg(feature = "probe")]
-pub mod probe_store;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod retention;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod rows;
+#[cfg(all(feature = "probe", any(feature = "postgres", feature = "sqlite")))]
+pub mod probe;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "webhooks")]
-pub mod webhook_store;
+pub mod webhooks;
 
+pub use admin::keys;
+pub use admin::*;
+/// The breaker domain under its earlier name ([`breaker`]).
+#[cfg(feature = "breaker")]
+pub use breaker as breaker_sync;
 pub use error::{Result, StoreError};
-pub use model::*;
 #[cfg(feature = "postgres")]
 pub use pg::{PgConfig, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+/// The webhooks domain under its earlier name ([`webhooks`]).
+#[cfg(feature = "webhooks")]
+pub use webhooks as webhook_store;

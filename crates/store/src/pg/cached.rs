@@ -31,6 +31,15 @@ macro_rules! fixed {
 }
 pub(crate) use fixed;
 
+/// A [`Cached`] query of a statement generated from a [`Dialect`](crate::dialect::Dialect)
+/// (a `String`): the text is built once per call site and kept, like [`fixed!`]'s.
+macro_rules! stmt {
+    ($sql:expr $(,)?) => {
+        $crate::pg::cached::fixed!($crate::dialect::leak($sql))
+    };
+}
+pub(crate) use stmt;
+
 /// One piece of a statement: SQL text, or the 1-based number of a placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {

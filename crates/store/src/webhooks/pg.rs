@@ -21,9 +21,10 @@ use wedsync_webhooks::store::{
 use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
     job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
-    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, Dialect, KeyRow, Outcome,
+    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, KeyRow, Outcome,
     Param, Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
+use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
 use crate::pg::cached::{Cached, PgUuid, Statement};
@@ -33,20 +34,6 @@ type Ts = Timestamptz;
 type TsRs = OffsetDateTime;
 super::rows!();
 
-/// PostgreSQL placeholders.
-pub(crate) struct PgDialect;
-
-impl Dialect for PgDialect {
-    fn p(n: usize) -> String {
-        format!("${n}")
-    }
-    fn uuid(n: usize) -> String {
-        format!("CAST(${n} AS UUID)")
-    }
-    fn json(n: usize) -> String {
-        format!("CAST(${n} AS JSONB)")
-    }
-}
 
 /// The group-commit writers of one store.
 pub(crate) struct Batchers {

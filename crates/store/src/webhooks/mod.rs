@@ -1,4 +1,5 @@
-//! `wedsync_webhooks::store::WebhookStore` on PostgreSQL and SQLite (feature `webhooks`).
+//! The webhooks domain: `wedsync_webhooks::store::WebhookStore` on PostgreSQL and SQLite (feature
+//! `webhooks`).
 //!
 //! The delivery queue lives in the delivery row: a delivery is queued while its status is
 //! `pending` or `retrying`, and the partial index `webhook_delivery_log_queue` is the queue.
@@ -26,6 +27,7 @@ use wedsync_webhooks::store::{
     ErrorKind, KeyUsage, Priority, ReplayRequest, SealedBody, StoreError as WebhookError,
 };
 
+pub(crate) use crate::dialect::Dialect;
 use crate::error::StoreError;
 
 impl From<StoreError> for WebhookError {
@@ -74,11 +76,11 @@ CAST(id AS TEXT) AS id, CAST(filter AS TEXT) AS filter, requested_by, state, tot
 skipped, error, created_at, updated_at";
 
 /// Declares the row types of one backend. Expects `Ts` (the timestamp SQL type) and `TsRs` (its
-/// Rust type, a `crate::rows::RowTime`) in scope, so both backends map rows with one field list.
+/// Rust type, a `crate::dialect::RowTime`) in scope, so both backends map rows with one field list.
 macro_rules! rows {
     () => {
         use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
-        use $crate::rows::RowTime as IntoTime;
+        use $crate::dialect::RowTime as IntoTime;
 
         #[derive(diesel::QueryableByName)]
         pub(crate) struct DeliveryRow {
@@ -151,7 +153,7 @@ macro_rules! rows {
                 wedsync_webhooks::store::Delivery,
                 $crate::error::StoreError,
             > {
-                use $crate::webhook_store::{count, parse, parse_uuid, status_code};
+                use $crate::webhooks::{count, parse, parse_uuid, status_code};
                 let headers: Vec<(String, String)> =
                     serde_json::from_str(&self.sanitized_headers).map_err(|e| {
                         $crate::error::StoreError::Corrupt(format!("sanitized_headers: {e}"))
@@ -177,7 +179,7 @@ macro_rules! rows {
                         }
                     }),
                     raw_body_expires_at: self.raw_body_expires_at.map(IntoTime::into_time),
-                    priority: $crate::webhook_store::priority(self.priority),
+                    priority: $crate::webhooks::priority(self.priority),
                     status: parse("delivery status", &self.status)?,
                     duplicate_of: self.duplicate_of.as_deref().map(parse_uuid).transpose()?,
                     attempt_count: count("attempt_count", self.attempt_count)?,
@@ -229,7 +231,7 @@ macro_rules! rows {
                 wedsync_webhooks::store::AttemptRecord,
                 $crate::error::StoreError,
             > {
-                use $crate::webhook_store::{count, parse, parse_uuid, status_code};
+                use $crate::webhooks::{count, parse, parse_uuid, status_code};
                 Ok(wedsync_webhooks::store::AttemptRecord {
                     delivery_id: parse_uuid(&self.delivery_id)?,
                     attempt: count("attempt", self.attempt)?,
@@ -279,7 +281,7 @@ macro_rules! rows {
                 wedsync_webhooks::store::ReplayJob,
                 $crate::error::StoreError,
             > {
-                use $crate::webhook_store::{parse, parse_uuid};
+                use $crate::webhooks::{parse, parse_uuid};
                 let n = |v: i64| u64::try_from(v).unwrap_or(0);
                 Ok(wedsync_webhooks::store::ReplayJob {
                     id: parse_uuid(&self.id)?,
@@ -399,18 +401,6 @@ pub(crate) struct Report {
     pub(crate) token: wedsync_webhooks::store::ClaimToken,
     pub(crate) attempt: AttemptRecord,
     pub(crate) outcome: Outcome,
-}
-
-/// How placeholders are written: `$1` on PostgreSQL, `?1` on SQLite; a UUID parameter is cast
-/// on PostgreSQL (ids are bound as text) and plain on SQLite (ids are stored as text). Statements
-/// that bind ids as binary `uuid` on PostgreSQL write them with [`Dialect::p`].
-pub(crate) trait Dialect {
-    /// Placeholder `n` (1-based).
-    fn p(n: usize) -> String;
-    /// Placeholder `n` compared with (or stored into) a UUID column.
-    fn uuid(n: usize) -> String;
-    /// Placeholder `n` stored into a JSON column.
-    fn json(n: usize) -> String;
 }
 
 /// The "not queued-and-leased, replayable" conditions of [`wedsync_webhooks::store::validate_replay`]
