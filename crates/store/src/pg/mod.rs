@@ -18,8 +18,8 @@ use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
-use crate::error::{Result, StoreError};
 use crate::admin::{StoreHealth, StoreHealthCheck};
+use crate::error::{Result, StoreError};
 
 pub use listen::Listener;
 

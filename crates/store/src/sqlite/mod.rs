@@ -167,4 +167,3 @@ impl StoreHealthCheck for SqliteStore {
         }
     }
 }
-

@@ -21,8 +21,8 @@ use wedsync_webhooks::store::{
 use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
     job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
-    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, KeyRow, Outcome,
-    Param, Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, KeyRow, Outcome, Param,
+    Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
@@ -33,7 +33,6 @@ use crate::pg::{Inner, PgStore};
 type Ts = Timestamptz;
 type TsRs = OffsetDateTime;
 super::rows!();
-
 
 /// The group-commit writers of one store.
 pub(crate) struct Batchers {

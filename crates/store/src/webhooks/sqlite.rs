@@ -20,8 +20,7 @@ use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_insert_sql,
     job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until, list_sql, owner_sql,
     parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal, replay_update_sql, sealed_body,
-    sealed_sql, Count, KeyRow, Outcome, Param, WResult, QUEUE_DEPTH_SQL,
-    RAW_BODY_KEYS_SQL,
+    sealed_sql, Count, KeyRow, Outcome, Param, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::SqliteDialect;
 use crate::error::Result;
@@ -30,7 +29,6 @@ use crate::sqlite::{us, SqliteStore};
 type Ts = BigInt;
 type TsRs = i64;
 super::rows!();
-
 
 const INSERT_SQL: &str = "\
 INSERT INTO webhook_delivery_log (id, provider, event_id, dedupe_key, event_type, received_at,
