@@ -23,6 +23,7 @@ pub(crate) trait RowTime: Copy {
     /// As a UTC date-time.
     fn into_time(self) -> OffsetDateTime;
     /// As milliseconds since the Unix epoch.
+    #[cfg_attr(not(feature = "probe"), allow(dead_code))]
     fn into_ms(self) -> i64 {
         i64::try_from(self.into_time().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
     }
@@ -46,12 +47,15 @@ impl RowTime for i64 {
 }
 
 /// A date-time from milliseconds since the Unix epoch (the probe crate's clock).
+#[cfg_attr(not(feature = "probe"), allow(dead_code))]
 pub(crate) fn from_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// How the two databases spell what they spell differently.
+// some spellings only the probe domain needs
+#[cfg_attr(not(feature = "probe"), allow(dead_code))]
 pub(crate) trait Dialect {
     /// Appended to a `SELECT` that picks rows to change in a batch: on PostgreSQL
     /// ` FOR UPDATE SKIP LOCKED` (rows another worker holds are skipped, never waited for);

@@ -68,7 +68,6 @@
 pub mod admin;
 #[cfg(feature = "breaker")]
 pub mod breaker;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod dialect;
 pub mod error;
 #[cfg(feature = "postgres")]

@@ -185,6 +185,7 @@ impl Query for Cached<'_> {
 /// A UUID bound or loaded as PostgreSQL's binary `uuid` (16 bytes each way), not as text that
 /// both sides format and parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
 pub(crate) struct PgUuid(pub(crate) uuid::Uuid);
 
 impl ToSql<diesel::sql_types::Uuid, Pg> for PgUuid {
