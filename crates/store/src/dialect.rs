@@ -150,6 +150,11 @@ impl Dialect for SqliteDialect {
     }
 }
 
+/// Placeholders `from..=to`, comma-separated (the values of an `INSERT`).
+pub(crate) fn placeholders<D: Dialect>(from: usize, to: usize) -> String {
+    (from..=to).map(D::p).collect::<Vec<_>>().join(", ")
+}
+
 /// `DELETE`/`UPDATE` of at most a batch of rows: `{action} WHERE {key} IN (SELECT {key} FROM
 /// {table} WHERE {cond} LIMIT {limit}{SKIP_LOCKED})`, `key` being [`Dialect::row_key`].
 pub(crate) fn batch_sql<D: Dialect>(

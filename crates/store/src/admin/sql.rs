@@ -6,7 +6,7 @@
     allow(dead_code, unused_imports, unused_macros)
 )]
 
-use crate::dialect::Dialect;
+use crate::dialect::{placeholders, Dialect};
 
 /// A trivial query, for health checks.
 pub(crate) const HEALTH_SQL: &str = "SELECT 1";
@@ -23,14 +23,10 @@ fn key_columns<D: Dialect>() -> String {
 pub(crate) fn create_key<D: Dialect>() -> String {
     format!(
         "INSERT INTO api_keys (id, name, key_prefix, key_hash, scopes, created_at, expires_at) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}) RETURNING {}",
-        D::p(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
+         VALUES ({}, {}, {}) RETURNING {}",
+        placeholders::<D>(1, 4),
         D::words_in(5),
-        D::p(6),
-        D::p(7),
+        placeholders::<D>(6, 7),
         key_columns::<D>()
     )
 }
@@ -76,11 +72,8 @@ pub(crate) fn touch_key<D: Dialect>() -> String {
 pub(crate) fn append_audit<D: Dialect>() -> String {
     format!(
         "INSERT INTO audit_log (at, actor, action, target, detail, request_id) \
-         VALUES ({}, {}, {}, {}, {}, {}) RETURNING id",
-        D::p(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
+         VALUES ({}, {}, {}) RETURNING id",
+        placeholders::<D>(1, 4),
         D::json(5),
         D::p(6)
     )

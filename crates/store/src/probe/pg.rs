@@ -55,7 +55,7 @@ impl ResultStore for PgStore {
         service: &str,
         since_ms: i64,
     ) -> Result<Vec<HourlyHealth>, ProbeError> {
-        Ok(hourly_on(&mut *conn(self).await?, service, since_ms).await?)
+        Ok(rollups_on(&mut *conn(self).await?, false, service, since_ms).await?)
     }
 
     async fn daily_history(
@@ -63,7 +63,7 @@ impl ResultStore for PgStore {
         service: &str,
         since_ms: i64,
     ) -> Result<Vec<HourlyHealth>, ProbeError> {
-        Ok(daily_on(&mut *conn(self).await?, service, since_ms).await?)
+        Ok(rollups_on(&mut *conn(self).await?, true, service, since_ms).await?)
     }
 }
 

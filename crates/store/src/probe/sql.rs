@@ -1,7 +1,7 @@
 //! The probe domain's statements, each written once for a [`Dialect`], and the macro that
 //! declares its rows and binds and runs its operations on either backend's connection.
 
-use crate::dialect::{batch_sql, Dialect};
+use crate::dialect::{batch_sql, placeholders, Dialect};
 
 /// Rows deleted per `prune_results` statement.
 pub(crate) const PRUNE_BATCH: usize = 5000;
@@ -24,13 +24,8 @@ pub(crate) fn insert_result<D: Dialect>() -> String {
     format!(
         "INSERT INTO service_health_metrics \
              (service, status, latency_ms, http_status, detail, checked_at, result) \
-         VALUES ({}, {}, {}, {}, {}, {}, {})",
-        D::p(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
-        D::p(5),
-        D::p(6),
+         VALUES ({}, {})",
+        placeholders::<D>(1, 6),
         D::json(7)
     )
 }
@@ -112,16 +107,10 @@ pub(crate) fn open_incident<D: Dialect>() -> String {
     format!(
         "INSERT INTO service_alerts (dedup_key, service, state, status, opened_at, updated_at, \
              last_notified_at, wedding_day, summary) \
-         VALUES ({}, {}, 'open', {}, {}, {}, {}, {}, {}) \
+         VALUES ({}, 'open', {}) \
          ON CONFLICT DO NOTHING RETURNING {INCIDENT_COLUMNS}",
-        D::p(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
-        D::p(5),
-        D::p(6),
-        D::p(7),
-        D::p(8)
+        placeholders::<D>(1, 2),
+        placeholders::<D>(3, 8)
     )
 }
 
@@ -162,18 +151,10 @@ pub(crate) fn enqueue<D: Dialect>() -> String {
     format!(
         "INSERT INTO notification_outbox (id, incident_key, service, sink, kind, payload, state, \
              attempts, next_attempt_at, last_error, created_at) \
-         VALUES ({}, {}, {}, {}, {}, {}, 'pending', {}, {}, {}, {}) \
+         VALUES ({}, 'pending', {}) \
          ON CONFLICT (id) DO NOTHING",
-        D::p(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
-        D::p(5),
-        D::p(6),
-        D::p(7),
-        D::p(8),
-        D::p(9),
-        D::p(10)
+        placeholders::<D>(1, 6),
+        placeholders::<D>(7, 10)
     )
 }
 
@@ -468,26 +449,27 @@ macro_rules! probe_ops {
                 .execute(c)$($aw)*?)
         }
 
-        $($async_kw)? fn hourly_on(
+        /// A service's hourly (or `daily`) rollups from the bucket holding `since_ms` on.
+        $($async_kw)? fn rollups_on(
             c: &mut Conn,
+            daily: bool,
             service: &str,
             since_ms: i64,
         ) -> Result<Vec<HourlyHealth>, OpError> {
-            let rows: Vec<RollupRow> = stmt!(sql::rollups::<D>("service_health_rollups_hourly"))
+            let (query, from) = if daily {
+                (
+                    stmt!(sql::rollups::<D>("service_health_rollups_daily")),
+                    HourlyHealth::day_of(since_ms),
+                )
+            } else {
+                (
+                    stmt!(sql::rollups::<D>("service_health_rollups_hourly")),
+                    HourlyHealth::hour_of(since_ms),
+                )
+            };
+            let rows: Vec<RollupRow> = query
                 .bind::<Text, _>(service)
-                .bind::<Ts, _>(ts(HourlyHealth::hour_of(since_ms)))
-                .load(c)$($aw)*?;
-            Ok(rows.into_iter().map(HourlyHealth::from).collect())
-        }
-
-        $($async_kw)? fn daily_on(
-            c: &mut Conn,
-            service: &str,
-            since_ms: i64,
-        ) -> Result<Vec<HourlyHealth>, OpError> {
-            let rows: Vec<RollupRow> = stmt!(sql::rollups::<D>("service_health_rollups_daily"))
-                .bind::<Text, _>(service)
-                .bind::<Ts, _>(ts(HourlyHealth::day_of(since_ms)))
+                .bind::<Ts, _>(ts(from))
                 .load(c)$($aw)*?;
             Ok(rows.into_iter().map(HourlyHealth::from).collect())
         }

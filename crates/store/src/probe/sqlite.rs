@@ -66,7 +66,7 @@ impl ResultStore for SqliteStore {
         since_ms: i64,
     ) -> Result<Vec<HourlyHealth>, ProbeError> {
         let service = service.to_owned();
-        run(self, move |c| hourly_on(c, &service, since_ms)).await
+        run(self, move |c| rollups_on(c, false, &service, since_ms)).await
     }
 
     async fn daily_history(
@@ -75,7 +75,7 @@ impl ResultStore for SqliteStore {
         since_ms: i64,
     ) -> Result<Vec<HourlyHealth>, ProbeError> {
         let service = service.to_owned();
-        run(self, move |c| daily_on(c, &service, since_ms)).await
+        run(self, move |c| rollups_on(c, true, &service, since_ms)).await
     }
 }
 

@@ -478,17 +478,11 @@ pub(crate) fn job_insert_sql<D: Dialect>() -> String {
     format!(
         "INSERT INTO webhook_replay_jobs (id, state, total, scheduled, skipped, error, \
              updated_at, filter, requested_by, created_at) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+         VALUES ({}, {}, {}, {})",
         D::uuid(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
-        D::p(5),
-        D::p(6),
-        D::p(7),
+        crate::dialect::placeholders::<D>(2, 7),
         D::json(8),
-        D::p(9),
-        D::p(10)
+        crate::dialect::placeholders::<D>(9, 10)
     )
 }
 
