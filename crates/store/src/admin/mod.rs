@@ -3,9 +3,9 @@
 //!
 //! Domain crates (probe, webhooks, breaker) define the storage traits they need and the store
 //! implements them in its `probe`, `webhooks` and `breaker` modules; the records and traits here
-//! are the store's own. Each statement is written once ([`sql`](self) builds it for a
-//! [`Dialect`](crate::dialect::Dialect), one macro binds and runs it on either backend's
-//! connection); `pg.rs` and `sqlite.rs` only hand the operations a connection.
+//! are the store's own. Each statement is written once (`sql.rs` builds it for a `Dialect`, and
+//! one macro, `admin_ops!`, binds and runs it on either backend's connection); `pg.rs` and
+//! `sqlite.rs` only hand the operations a connection.
 
 pub mod keys;
 #[cfg(feature = "postgres")]
