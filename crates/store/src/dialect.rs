@@ -82,6 +82,10 @@ pub(crate) trait Dialect {
     /// the outer query) as `alias`: a `LATERAL` subquery on PostgreSQL; SQLite, which has no
     /// `LATERAL`, joins the row whose `id` that subquery picks.
     fn join_first(table: &str, alias: &str, rest: &str) -> String;
+    /// A row source `alias(columns)` from placeholders `1..=columns.len()` (`(name, PostgreSQL
+    /// element type)`): on PostgreSQL `unnest` over arrays, so one statement handles every row
+    /// bound; on SQLite (no arrays) a single row of scalars, one statement per row.
+    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String;
 }
 
 /// PostgreSQL.
@@ -115,6 +119,18 @@ impl Dialect for PgDialect {
     fn join_first(table: &str, alias: &str, rest: &str) -> String {
         format!("CROSS JOIN LATERAL (SELECT * FROM {table} m {rest} LIMIT 1) {alias}")
     }
+    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String {
+        let arrays: Vec<String> = (1..=columns.len())
+            .zip(columns)
+            .map(|(n, (_, ty))| format!("${n}::{ty}[]"))
+            .collect();
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        format!(
+            "unnest({}) AS {alias}({})",
+            arrays.join(", "),
+            names.join(", ")
+        )
+    }
 }
 
 /// SQLite: `?N` placeholders; UUIDs, JSON and word lists are stored as text.
@@ -147,6 +163,13 @@ impl Dialect for SqliteDialect {
     }
     fn join_first(table: &str, alias: &str, rest: &str) -> String {
         format!("JOIN {table} {alias} ON {alias}.id = (SELECT m.id FROM {table} m {rest} LIMIT 1)")
+    }
+    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String {
+        let values: Vec<String> = (1..=columns.len())
+            .zip(columns)
+            .map(|(n, (name, _))| format!("?{n} AS {name}"))
+            .collect();
+        format!("(SELECT {}) AS {alias}", values.join(", "))
     }
 }
 

@@ -437,6 +437,22 @@ pub(crate) fn replay_update_sql<D: Dialect>(returning: bool) -> String {
     )
 }
 
+/// Lease renewal, each row found by its primary key (and, as a change of no indexed column, a
+/// HOT update on PostgreSQL). Binds: delivery ids, lease tokens, attempts — arrays on PostgreSQL
+/// (every token in one statement), one token per statement on SQLite ([`Dialect::rows_of`]) —
+/// and the new expiry.
+pub(crate) fn renew_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET lease_expires_at = {until} FROM {rows} \
+         WHERE d.id = t.id AND d.lease_token = t.token AND d.attempt_count = t.attempt",
+        until = D::p(4),
+        rows = D::rows_of(
+            "t",
+            &[("id", "uuid"), ("token", "uuid"), ("attempt", "int4")]
+        ),
+    )
+}
+
 /// One delivery by id. Binds: id.
 pub(crate) fn get_sql<D: Dialect>() -> String {
     format!(

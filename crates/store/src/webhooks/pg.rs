@@ -524,13 +524,9 @@ WITH e AS (
 SELECT count(*) AS n FROM u";
 static RECLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(RECLAIM_SQL));
 
-/// Lease renewal: every token in one statement, each row found by its primary key (and, as a
-/// change of no indexed column, a HOT update).
-const RENEW_SQL: &str = "\
-UPDATE webhook_delivery_log AS d SET lease_expires_at = $4
-FROM unnest($1::uuid[], $2::uuid[], $3::int4[]) AS t(id, token, attempt)
-WHERE d.id = t.id AND d.lease_token = t.token AND d.attempt_count = t.attempt";
-static RENEW: LazyLock<Statement> = LazyLock::new(|| Statement::new(RENEW_SQL));
+/// Lease renewal ([`super::renew_sql`]): every token in one statement.
+static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<PgDialect>);
+static RENEW: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RENEW_SQL));
 
 /// The fixed statements built from the shared SQL of `super`.
 static GET_SQL: LazyLock<String> = LazyLock::new(get_sql::<PgDialect>);

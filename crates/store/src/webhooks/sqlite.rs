@@ -74,10 +74,10 @@ UPDATE webhook_delivery_log SET lease_token = NULL, lease_owner = NULL, lease_ex
     status = CASE WHEN status IN ('pending', 'retrying') THEN 'retrying' ELSE status END
 WHERE id = ?1";
 
-/// One lease renewal (by primary key); `renew_leases` runs one per token in one transaction.
-const RENEW_SQL: &str = "\
-UPDATE webhook_delivery_log SET lease_expires_at = ?4
-WHERE id = ?1 AND lease_token = ?2 AND attempt_count = ?3";
+/// One lease renewal ([`super::renew_sql`]); `renew_leases` runs one per token in one
+/// transaction.
+static RENEW_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(super::renew_sql::<SqliteDialect>);
 
 /// A row of [`super::sealed_sql`].
 #[derive(diesel::QueryableByName)]
@@ -400,7 +400,7 @@ impl WebhookStore for SqliteStore {
             .tx(move |c| {
                 let mut n = 0u64;
                 for t in &tokens {
-                    n += diesel::sql_query(RENEW_SQL)
+                    n += diesel::sql_query(RENEW_SQL.as_str())
                         .bind::<Text, _>(t.delivery_id.to_string())
                         .bind::<Text, _>(t.lease_token.to_string())
                         .bind::<Integer, _>(i32::try_from(t.attempt).unwrap_or(i32::MAX))
