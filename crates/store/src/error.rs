@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The configuration is invalid (bad URL, zero pool size, ...).
     #[error("invalid store configuration: {0}")]
     Config(String),
+    /// An argument was refused before anything was written (an API-key scope with whitespace,
+    /// ...). The same input is refused on every backend.
+    #[error("invalid input: {0}")]
+    Invalid(String),
     /// The stored data is not what this version expects (unknown enum text, bad JSON).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),

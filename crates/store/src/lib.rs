@@ -26,6 +26,20 @@
 //! # });
 //! ```
 //!
+//! # Layout: one folder per domain
+//!
+//! - [`admin`]: API keys ([`keys`] holds the key format and its constant-time check), the audit
+//!   log, retention and health — the store's own records and traits.
+//! - `probe` (feature `probe`): `wedsync-probe`'s results, rollups, incidents and outbox.
+//! - `webhooks` (feature `webhooks`): `wedsync-webhooks`' `WebhookStore`.
+//! - `breaker` (feature `breaker`): `wedsync-breaker`'s `StateSync`, on PostgreSQL.
+//! - `pg` / `sqlite`: the backends' pools, connections and migrations only.
+//!
+//! Each domain writes a statement once for a `Dialect` (what PostgreSQL and SQLite spell
+//! differently: placeholders, casts, `FOR UPDATE SKIP LOCKED`, `LATERAL`, arrays) and binds and
+//! runs it once on either backend's connection, so the backends cannot drift apart; the
+//! conformance suites run every domain on both.
+//!
 //! # Details
 //!
 //! - **Schema.** Diesel migrations in the repository's top-level `migrations/postgres` and
@@ -38,7 +52,7 @@
 //! - **SQLite** ([`SqliteStore`]): bundled SQLite (no system library), WAL, a busy timeout,
 //!   foreign keys on; calls run on the blocking pool.
 //! - **Webhook deliveries and their queue** (feature `webhooks`): `wedsync_webhooks::store::WebhookStore`
-//!   on both backends ([`webhook_store`]). Claims lock with `FOR UPDATE SKIP LOCKED` and a lease,
+//!   on both backends (`webhooks`). Claims lock with `FOR UPDATE SKIP LOCKED` and a lease,
 //!   critical first, then due time; expired leases are reclaimed; dedupe on
 //!   `(provider, dedupe_key)` is a unique index; `LISTEN/NOTIFY` wakes workers
 //!   ([`PgStore::wait_for_deliveries`]), polling is the backstop. SQLite gives the same semantics
@@ -52,7 +66,10 @@
 //!
 //! - A delivery attempt is leased to one worker at a time, across processes on PostgreSQL.
 //! - At most one unresolved incident per dedup key (partial unique index).
-//! - API keys are stored as SHA-256 hashes; the plaintext is returned once, at creation.
+//! - API keys are stored as SHA-256 hashes; the plaintext is returned once, at creation;
+//!   [`ApiKeySecret`]'s `Debug` and `Display` print a mask.
+//! - The same input gets the same answer on both backends (API-key scopes are normalised or
+//!   refused alike, see [`normalize_scopes`]).
 //!
 //! # Feature flags
 //!
@@ -60,34 +77,37 @@
 //! |------------|---------|--------------|
 //! | `postgres` | yes     | [`PgStore`]: diesel-async + deadpool, LISTEN/NOTIFY via tokio-postgres |
 //! | `sqlite`   | yes     | [`SqliteStore`]: diesel + bundled SQLite (compiles C, no system library) |
-//! | `webhooks` | yes     | `wedsync_webhooks::store::WebhookStore` on both backends ([`webhook_store`]) |
+//! | `webhooks` | yes     | `wedsync_webhooks::store::WebhookStore` on both backends (`webhooks`) |
 //! | `probe`    | no      | `wedsync-probe`'s `ResultStore`/`IncidentStore`/`OutboxStore` on both backends |
-//! | `breaker`  | no      | `breaker_sync::PgBreakerSync`: `wedsync-breaker`'s `StateSync` on PostgreSQL |
+//! | `breaker`  | no      | `breaker::PgBreakerSync`: `wedsync-breaker`'s `StateSync` on PostgreSQL |
 //! | `testing`  | no      | `testing::fresh_postgres()`: a migrated per-test database (uses `wedsync-testkit`) |
 
+pub mod admin;
 #[cfg(feature = "breaker")]
-pub mod breaker_sync;
+pub mod breaker;
+mod dialect;
 pub mod error;
-pub mod keys;
-pub mod model;
 #[cfg(feature = "postgres")]
 pub mod pg;
-#[cfg(feature = "probe")]
-pub mod probe_store;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod retention;
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod rows;
+#[cfg(all(feature = "probe", any(feature = "postgres", feature = "sqlite")))]
+pub mod probe;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "webhooks")]
-pub mod webhook_store;
+pub mod webhooks;
 
+pub use admin::keys;
+pub use admin::*;
+/// The breaker domain under its earlier name ([`breaker`]).
+#[cfg(feature = "breaker")]
+pub use breaker as breaker_sync;
 pub use error::{Result, StoreError};
-pub use model::*;
 #[cfg(feature = "postgres")]
 pub use pg::{PgConfig, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+/// The webhooks domain under its earlier name ([`webhooks`]).
+#[cfg(feature = "webhooks")]
+pub use webhooks as webhook_store;

@@ -4,7 +4,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use time::OffsetDateTime;
 use wedsync_store::testing::fresh_postgres;
 use wedsync_store::*;
 use wedsync_webhooks::store::WebhookStore;
@@ -194,18 +193,15 @@ async fn unreachable_database_is_a_clear_error() {
 #[tokio::test]
 async fn row_level_security_needs_the_permission() {
     let pg = fresh_postgres().await;
-    pg.store
-        .record_probe_results(&[ProbeRecord {
-            service: "stripe".into(),
-            status: HealthStatus::Healthy,
-            latency_ms: Some(5),
-            http_status: Some(200),
-            detail: None,
-            checked_at: OffsetDateTime::now_utc(),
-        }])
+    let client = raw_client(pg.url()).await;
+    client
+        .batch_execute(
+            "INSERT INTO service_health_metrics
+                 (service, status, latency_ms, http_status, checked_at)
+             VALUES ('stripe', 'healthy', 5, 200, now())",
+        )
         .await
         .unwrap();
-    let client = raw_client(pg.url()).await;
     let role = format!("{}_role", pg.db.name());
     client
         .batch_execute(&format!(

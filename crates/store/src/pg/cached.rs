@@ -31,6 +31,15 @@ macro_rules! fixed {
 }
 pub(crate) use fixed;
 
+/// A [`Cached`] query of a statement generated from a [`Dialect`](crate::dialect::Dialect)
+/// (a `String`): the text is built once per call site and kept, like [`fixed!`]'s.
+macro_rules! stmt {
+    ($sql:expr $(,)?) => {
+        $crate::pg::cached::fixed!($crate::dialect::leak($sql))
+    };
+}
+pub(crate) use stmt;
+
 /// One piece of a statement: SQL text, or the 1-based number of a placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
@@ -176,6 +185,7 @@ impl Query for Cached<'_> {
 /// A UUID bound or loaded as PostgreSQL's binary `uuid` (16 bytes each way), not as text that
 /// both sides format and parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
 pub(crate) struct PgUuid(pub(crate) uuid::Uuid);
 
 impl ToSql<diesel::sql_types::Uuid, Pg> for PgUuid {

@@ -1,9 +1,10 @@
-//! PostgreSQL: diesel-async over a deadpool pool, LISTEN/NOTIFY through tokio-postgres.
+//! PostgreSQL: diesel-async over a deadpool pool, LISTEN/NOTIFY through tokio-postgres — the
+//! pool, its connections and the migrations. What it stores is in the domain modules (`admin`,
+//! `probe`, `webhooks`, `breaker`).
 
 pub(crate) mod batch;
 pub(crate) mod cached;
 mod listen;
-mod ops;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -17,8 +18,8 @@ use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
+use crate::admin::{StoreHealth, StoreHealthCheck};
 use crate::error::{Result, StoreError};
-use crate::model::{StoreHealth, StoreHealthCheck};
 
 pub use listen::Listener;
 
@@ -212,7 +213,7 @@ pub(crate) struct Inner {
     #[cfg_attr(not(feature = "webhooks"), allow(dead_code))]
     pub(crate) wake_pending: std::sync::atomic::AtomicBool,
     #[cfg(feature = "webhooks")]
-    pub(crate) webhooks: crate::webhook_store::pg::Batchers,
+    pub(crate) webhooks: crate::webhooks::pg::Batchers,
 }
 
 /// At most one queue `NOTIFY` per this interval (each is a round trip and a transaction of its own).
@@ -295,7 +296,7 @@ impl PgStore {
         let listener = Listener::new(config.clone());
         let inner = Arc::new_cyclic(|_weak| Inner {
             #[cfg(feature = "webhooks")]
-            webhooks: crate::webhook_store::pg::Batchers::spawn(
+            webhooks: crate::webhooks::pg::Batchers::spawn(
                 _weak,
                 config.max_batch,
                 config.batches_in_flight,
@@ -387,13 +388,7 @@ impl PgStore {
 impl StoreHealthCheck for PgStore {
     async fn health(&self, timeout: Duration) -> StoreHealth {
         let started = Instant::now();
-        let result = tokio::time::timeout(timeout, async {
-            use diesel_async::RunQueryDsl;
-            let mut conn = self.conn().await?;
-            diesel::sql_query("SELECT 1").execute(&mut conn).await?;
-            Ok::<_, StoreError>(())
-        })
-        .await;
+        let result = tokio::time::timeout(timeout, crate::admin::pg_ping(self)).await;
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),

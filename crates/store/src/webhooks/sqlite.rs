@@ -20,30 +20,15 @@ use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_insert_sql,
     job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until, list_sql, owner_sql,
     parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal, replay_update_sql, sealed_body,
-    sealed_sql, Count, Dialect, KeyRow, Outcome, Param, WResult, QUEUE_DEPTH_SQL,
-    RAW_BODY_KEYS_SQL,
+    sealed_sql, Count, KeyRow, Outcome, Param, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
+use crate::dialect::SqliteDialect;
 use crate::error::Result;
 use crate::sqlite::{us, SqliteStore};
 
 type Ts = BigInt;
 type TsRs = i64;
 super::rows!();
-
-/// SQLite placeholders (`?N`); UUIDs and JSON are stored as text.
-pub(crate) struct SqliteDialect;
-
-impl Dialect for SqliteDialect {
-    fn p(n: usize) -> String {
-        format!("?{n}")
-    }
-    fn uuid(n: usize) -> String {
-        format!("?{n}")
-    }
-    fn json(n: usize) -> String {
-        format!("?{n}")
-    }
-}
 
 const INSERT_SQL: &str = "\
 INSERT INTO webhook_delivery_log (id, provider, event_id, dedupe_key, event_type, received_at,
@@ -89,10 +74,10 @@ UPDATE webhook_delivery_log SET lease_token = NULL, lease_owner = NULL, lease_ex
     status = CASE WHEN status IN ('pending', 'retrying') THEN 'retrying' ELSE status END
 WHERE id = ?1";
 
-/// One lease renewal (by primary key); `renew_leases` runs one per token in one transaction.
-const RENEW_SQL: &str = "\
-UPDATE webhook_delivery_log SET lease_expires_at = ?4
-WHERE id = ?1 AND lease_token = ?2 AND attempt_count = ?3";
+/// One lease renewal ([`super::renew_sql`]); `renew_leases` runs one per token in one
+/// transaction.
+static RENEW_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(super::renew_sql::<SqliteDialect>);
 
 /// A row of [`super::sealed_sql`].
 #[derive(diesel::QueryableByName)]
@@ -415,7 +400,7 @@ impl WebhookStore for SqliteStore {
             .tx(move |c| {
                 let mut n = 0u64;
                 for t in &tokens {
-                    n += diesel::sql_query(RENEW_SQL)
+                    n += diesel::sql_query(RENEW_SQL.as_str())
                         .bind::<Text, _>(t.delivery_id.to_string())
                         .bind::<Text, _>(t.lease_token.to_string())
                         .bind::<Integer, _>(i32::try_from(t.attempt).unwrap_or(i32::MAX))

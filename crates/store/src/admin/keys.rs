@@ -1,8 +1,9 @@
-//! API-key generation and hashing (shared by both backends).
+//! The API-key format and its constant-time check: the only place keys are made, hashed and
+//! compared (both backends and any HTTP layer use these).
 
 use sha2::{Digest, Sha256};
 
-use crate::model::ApiKeySecret;
+use super::ApiKeySecret;
 
 /// Prefix of every key this store issues.
 pub const KEY_PREFIX: &str = "wsk_";
@@ -34,6 +35,15 @@ pub fn display_prefix(key: &ApiKeySecret) -> String {
     key.expose().chars().take(DISPLAY_PREFIX_LEN).collect()
 }
 
+/// Whether `key` has the shape of a key this store issues (`wsk_` + 64 lowercase hex
+/// characters), so an HTTP layer can refuse garbage without a database round trip. Verifying
+/// still needs [`ApiKeyStore::verify_api_key`](super::ApiKeyStore::verify_api_key).
+pub fn is_well_formed(key: &str) -> bool {
+    key.strip_prefix(KEY_PREFIX).is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 /// Constant-time equality of two hashes.
 pub fn hashes_equal(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
@@ -56,6 +66,10 @@ mod tests {
         assert!(hashes_equal(&hash_key(&a), &hash_key(&a)));
         assert!(!hashes_equal(&hash_key(&a), &hash_key(&b)));
         assert_eq!(display_prefix(&a).len(), DISPLAY_PREFIX_LEN);
+        assert!(is_well_formed(a.expose()));
+        assert!(!is_well_formed(&a.expose()[..67]));
+        assert!(!is_well_formed(&a.expose().to_uppercase()));
+        assert!(!is_well_formed(&a.expose().replacen(KEY_PREFIX, "xsk_", 1)));
         assert_eq!(format!("{a:?}"), "ApiKeySecret(***)");
         assert!(!format!("{a}").contains(KEY_PREFIX));
     }

@@ -21,9 +21,10 @@ use wedsync_webhooks::store::{
 use super::{
     attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
     job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
-    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, Dialect, KeyRow, Outcome,
-    Param, Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, KeyRow, Outcome, Param,
+    Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
+use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
 use crate::pg::cached::{Cached, PgUuid, Statement};
@@ -32,21 +33,6 @@ use crate::pg::{Inner, PgStore};
 type Ts = Timestamptz;
 type TsRs = OffsetDateTime;
 super::rows!();
-
-/// PostgreSQL placeholders.
-pub(crate) struct PgDialect;
-
-impl Dialect for PgDialect {
-    fn p(n: usize) -> String {
-        format!("${n}")
-    }
-    fn uuid(n: usize) -> String {
-        format!("CAST(${n} AS UUID)")
-    }
-    fn json(n: usize) -> String {
-        format!("CAST(${n} AS JSONB)")
-    }
-}
 
 /// The group-commit writers of one store.
 pub(crate) struct Batchers {
@@ -538,13 +524,9 @@ WITH e AS (
 SELECT count(*) AS n FROM u";
 static RECLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(RECLAIM_SQL));
 
-/// Lease renewal: every token in one statement, each row found by its primary key (and, as a
-/// change of no indexed column, a HOT update).
-const RENEW_SQL: &str = "\
-UPDATE webhook_delivery_log AS d SET lease_expires_at = $4
-FROM unnest($1::uuid[], $2::uuid[], $3::int4[]) AS t(id, token, attempt)
-WHERE d.id = t.id AND d.lease_token = t.token AND d.attempt_count = t.attempt";
-static RENEW: LazyLock<Statement> = LazyLock::new(|| Statement::new(RENEW_SQL));
+/// Lease renewal ([`super::renew_sql`]): every token in one statement.
+static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<PgDialect>);
+static RENEW: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RENEW_SQL));
 
 /// The fixed statements built from the shared SQL of `super`.
 static GET_SQL: LazyLock<String> = LazyLock::new(get_sql::<PgDialect>);

@@ -1,4 +1,5 @@
-//! `wedsync_webhooks::store::WebhookStore` on PostgreSQL and SQLite (feature `webhooks`).
+//! The webhooks domain: `wedsync_webhooks::store::WebhookStore` on PostgreSQL and SQLite (feature
+//! `webhooks`).
 //!
 //! The delivery queue lives in the delivery row: a delivery is queued while its status is
 //! `pending` or `retrying`, and the partial index `webhook_delivery_log_queue` is the queue.
@@ -26,6 +27,7 @@ use wedsync_webhooks::store::{
     ErrorKind, KeyUsage, Priority, ReplayRequest, SealedBody, StoreError as WebhookError,
 };
 
+pub(crate) use crate::dialect::Dialect;
 use crate::error::StoreError;
 
 impl From<StoreError> for WebhookError {
@@ -74,11 +76,11 @@ CAST(id AS TEXT) AS id, CAST(filter AS TEXT) AS filter, requested_by, state, tot
 skipped, error, created_at, updated_at";
 
 /// Declares the row types of one backend. Expects `Ts` (the timestamp SQL type) and `TsRs` (its
-/// Rust type, a `crate::rows::RowTime`) in scope, so both backends map rows with one field list.
+/// Rust type, a `crate::dialect::RowTime`) in scope, so both backends map rows with one field list.
 macro_rules! rows {
     () => {
         use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
-        use $crate::rows::RowTime as IntoTime;
+        use $crate::dialect::RowTime as IntoTime;
 
         #[derive(diesel::QueryableByName)]
         pub(crate) struct DeliveryRow {
@@ -151,7 +153,7 @@ macro_rules! rows {
                 wedsync_webhooks::store::Delivery,
                 $crate::error::StoreError,
             > {
-                use $crate::webhook_store::{count, parse, parse_uuid, status_code};
+                use $crate::webhooks::{count, parse, parse_uuid, status_code};
                 let headers: Vec<(String, String)> =
                     serde_json::from_str(&self.sanitized_headers).map_err(|e| {
                         $crate::error::StoreError::Corrupt(format!("sanitized_headers: {e}"))
@@ -177,7 +179,7 @@ macro_rules! rows {
                         }
                     }),
                     raw_body_expires_at: self.raw_body_expires_at.map(IntoTime::into_time),
-                    priority: $crate::webhook_store::priority(self.priority),
+                    priority: $crate::webhooks::priority(self.priority),
                     status: parse("delivery status", &self.status)?,
                     duplicate_of: self.duplicate_of.as_deref().map(parse_uuid).transpose()?,
                     attempt_count: count("attempt_count", self.attempt_count)?,
@@ -229,7 +231,7 @@ macro_rules! rows {
                 wedsync_webhooks::store::AttemptRecord,
                 $crate::error::StoreError,
             > {
-                use $crate::webhook_store::{count, parse, parse_uuid, status_code};
+                use $crate::webhooks::{count, parse, parse_uuid, status_code};
                 Ok(wedsync_webhooks::store::AttemptRecord {
                     delivery_id: parse_uuid(&self.delivery_id)?,
                     attempt: count("attempt", self.attempt)?,
@@ -279,7 +281,7 @@ macro_rules! rows {
                 wedsync_webhooks::store::ReplayJob,
                 $crate::error::StoreError,
             > {
-                use $crate::webhook_store::{parse, parse_uuid};
+                use $crate::webhooks::{parse, parse_uuid};
                 let n = |v: i64| u64::try_from(v).unwrap_or(0);
                 Ok(wedsync_webhooks::store::ReplayJob {
                     id: parse_uuid(&self.id)?,
@@ -401,18 +403,6 @@ pub(crate) struct Report {
     pub(crate) outcome: Outcome,
 }
 
-/// How placeholders are written: `$1` on PostgreSQL, `?1` on SQLite; a UUID parameter is cast
-/// on PostgreSQL (ids are bound as text) and plain on SQLite (ids are stored as text). Statements
-/// that bind ids as binary `uuid` on PostgreSQL write them with [`Dialect::p`].
-pub(crate) trait Dialect {
-    /// Placeholder `n` (1-based).
-    fn p(n: usize) -> String;
-    /// Placeholder `n` compared with (or stored into) a UUID column.
-    fn uuid(n: usize) -> String;
-    /// Placeholder `n` stored into a JSON column.
-    fn json(n: usize) -> String;
-}
-
 /// The "not queued-and-leased, replayable" conditions of [`wedsync_webhooks::store::validate_replay`]
 /// as SQL: `$force` and `$now` are placeholders. A row passes iff `validate_replay` is `Ok`.
 fn replay_conditions(force: &str, now: &str) -> String {
@@ -444,6 +434,22 @@ pub(crate) fn replay_update_sql<D: Dialect>(returning: bool) -> String {
         } else {
             String::new()
         },
+    )
+}
+
+/// Lease renewal, each row found by its primary key (and, as a change of no indexed column, a
+/// HOT update on PostgreSQL). Binds: delivery ids, lease tokens, attempts — arrays on PostgreSQL
+/// (every token in one statement), one token per statement on SQLite ([`Dialect::rows_of`]) —
+/// and the new expiry.
+pub(crate) fn renew_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET lease_expires_at = {until} FROM {rows} \
+         WHERE d.id = t.id AND d.lease_token = t.token AND d.attempt_count = t.attempt",
+        until = D::p(4),
+        rows = D::rows_of(
+            "t",
+            &[("id", "uuid"), ("token", "uuid"), ("attempt", "int4")]
+        ),
     )
 }
 
@@ -488,17 +494,11 @@ pub(crate) fn job_insert_sql<D: Dialect>() -> String {
     format!(
         "INSERT INTO webhook_replay_jobs (id, state, total, scheduled, skipped, error, \
              updated_at, filter, requested_by, created_at) \
-         VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+         VALUES ({}, {}, {}, {})",
         D::uuid(1),
-        D::p(2),
-        D::p(3),
-        D::p(4),
-        D::p(5),
-        D::p(6),
-        D::p(7),
+        crate::dialect::placeholders::<D>(2, 7),
         D::json(8),
-        D::p(9),
-        D::p(10)
+        crate::dialect::placeholders::<D>(9, 10)
     )
 }
 

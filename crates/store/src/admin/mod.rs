@@ -1,9 +1,26 @@
-//! The store's own records and traits, implemented by both backends.
+//! The admin domain: what belongs to the store itself and to an HTTP admin layer — API keys,
+//! the audit log, retention and health — on both backends.
 //!
-//! Domain crates (probe, webhooks, breaker) define the storage traits they need; the records and
-//! traits here cover what belongs to the store itself and to the server: API keys, the audit log,
-//! probe-result history with its overview query, rollups, retention and health. (Webhook
-//! deliveries and their queue are `wedsync_webhooks::store::WebhookStore`, feature `webhooks`.)
+//! Domain crates (probe, webhooks, breaker) define the storage traits they need and the store
+//! implements them in its `probe`, `webhooks` and `breaker` modules; the records and traits here
+//! are the store's own. Each statement is written once (`sql.rs` builds it for a `Dialect`, and
+//! one macro, `admin_ops!`, binds and runs it on either backend's connection); `pg.rs` and
+//! `sqlite.rs` only hand the operations a connection.
+
+pub mod keys;
+#[cfg(feature = "postgres")]
+mod pg;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod retention;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub(crate) use pg::ping as pg_ping;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::ping as sqlite_ping;
 
 use std::fmt;
 use std::time::Duration;
@@ -11,166 +28,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::error::Result;
-
-// ------------------------------------------------------------------------------------------------
-// probe results and the overview
-// ------------------------------------------------------------------------------------------------
-
-/// A service's health as one probe saw it (the same words as `wedsync_probe::ProbeStatus`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HealthStatus {
-    /// Answered correctly and in time.
-    Healthy,
-    /// Answered, but slowly or partly.
-    Degraded,
-    /// Did not answer correctly (timeout, connect error, 5xx).
-    Unhealthy,
-    /// Our credentials or configuration were refused (401/403); not a provider outage.
-    AuthFailed,
-    /// The provider asked us to slow down (429); not a provider outage.
-    RateLimited,
-    /// Not known (the monitor itself could not reach the network).
-    Unknown,
-}
-
-impl HealthStatus {
-    /// The stored text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Healthy => "healthy",
-            Self::Degraded => "degraded",
-            Self::Unhealthy => "unhealthy",
-            Self::AuthFailed => "auth_failed",
-            Self::RateLimited => "rate_limited",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// Parses the stored text.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "healthy" => Self::Healthy,
-            "degraded" => Self::Degraded,
-            "unhealthy" => Self::Unhealthy,
-            "auth_failed" => Self::AuthFailed,
-            "rate_limited" => Self::RateLimited,
-            "unknown" => Self::Unknown,
-            _ => return None,
-        })
-    }
-
-    /// Whether this counts as "up" for uptime (healthy or degraded).
-    pub fn is_up(self) -> bool {
-        matches!(self, Self::Healthy | Self::Degraded)
-    }
-}
-
-impl fmt::Display for HealthStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One probe result (a row of `service_health_metrics`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeRecord {
-    /// The service probed, e.g. `stripe`.
-    pub service: String,
-    /// What the probe saw.
-    pub status: HealthStatus,
-    /// Round-trip time in milliseconds, when the probe got that far.
-    pub latency_ms: Option<i32>,
-    /// The HTTP status the provider answered with.
-    pub http_status: Option<i32>,
-    /// A short, already sanitised detail.
-    pub detail: Option<String>,
-    /// When the probe ran.
-    pub checked_at: OffsetDateTime,
-}
-
-/// One row of the services overview: a service's latest result and its 24-hour uptime.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceOverview {
-    /// The service.
-    pub service: String,
-    /// Its latest result.
-    pub latest: ProbeRecord,
-    /// Probe results in the 24 hours before the query's `now`.
-    pub checks_24h: i64,
-    /// Of those, how many were up (healthy or degraded).
-    pub up_24h: i64,
-}
-
-impl ServiceOverview {
-    /// Uptime over the last 24 hours in `0.0..=1.0`, `None` without results in that window.
-    pub fn uptime_24h(&self) -> Option<f64> {
-        (self.checks_24h > 0).then(|| self.up_24h as f64 / self.checks_24h as f64)
-    }
-}
-
-/// Hourly or daily aggregate of one service's probe results.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rollup {
-    /// The service.
-    pub service: String,
-    /// Start of the hour or day (UTC).
-    pub bucket: OffsetDateTime,
-    /// Results in the bucket.
-    pub checks: i64,
-    /// Healthy results.
-    pub healthy: i64,
-    /// Degraded results.
-    pub degraded: i64,
-    /// Unhealthy results (column `down`).
-    pub down: i64,
-    /// Sum of latencies (ms) of results that had one; divide by `checks` for a mean.
-    pub latency_sum_ms: i64,
-    /// Highest latency in the bucket.
-    pub latency_max_ms: Option<i32>,
-}
-
-/// Rollup granularity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RollupPeriod {
-    /// `service_health_rollups_hourly`.
-    Hourly,
-    /// `service_health_rollups_daily`.
-    Daily,
-}
-
-/// Probe-result history: recording, the overview, rollups.
-#[async_trait]
-pub trait MetricsStore: Send + Sync {
-    /// Records probe results in one round trip.
-    async fn record_probe_results(&self, records: &[ProbeRecord]) -> Result<()>;
-
-    /// Every service with its latest result and 24-hour uptime, in one query (no N+1), ordered
-    /// by service name.
-    async fn services_overview(&self, now: OffsetDateTime) -> Result<Vec<ServiceOverview>>;
-
-    /// A service's results in `[from, to)`, newest first, at most `limit`.
-    async fn probe_history(
-        &self,
-        service: &str,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-        limit: i64,
-    ) -> Result<Vec<ProbeRecord>>;
-
-    /// (Re)computes the hourly rollups of the hours that overlap `[from, to)` and the daily
-    /// rollups of the days that overlap it. Idempotent: run it again and the rows are the same.
-    async fn compute_rollups(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<()>;
-
-    /// Rollups of a service in `[from, to)`, oldest first.
-    async fn rollups(
-        &self,
-        service: &str,
-        period: RollupPeriod,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-    ) -> Result<Vec<Rollup>>;
-}
+use crate::error::{Result, StoreError};
 
 // ------------------------------------------------------------------------------------------------
 // API keys and the audit log
@@ -261,10 +119,34 @@ impl VerifiedKey {
     }
 }
 
-/// API keys, stored as SHA-256 hashes.
+/// The scopes of a new key as stored, the same on every backend: each one trimmed, duplicates
+/// dropped (the first kept, order kept). A scope that is empty (after trimming) or has
+/// whitespace inside is refused with [`StoreError::Invalid`]: scopes are single words such as
+/// `monitoring:read`.
+pub fn normalize_scopes(scopes: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        let s = scope.trim();
+        if s.is_empty() || s.contains(char::is_whitespace) {
+            return Err(StoreError::Invalid(format!(
+                "API key scope {scope:?} is empty or contains whitespace"
+            )));
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// API keys, stored as SHA-256 hashes. The key format and the constant-time comparison live in
+/// [`keys`]; this is everything an HTTP admin layer needs: create with scopes, verify (returning
+/// the scopes), list without secrets, revoke.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    /// Creates a key; the plaintext is in the result and is not stored.
+    /// Creates a key; the plaintext is in the result and is not stored. Scopes go through
+    /// [`normalize_scopes`] (trimmed, deduplicated; empty or inner whitespace is
+    /// [`StoreError::Invalid`]).
     async fn create_api_key(&self, new: NewApiKey) -> Result<CreatedApiKey>;
     /// All keys, newest first, without secrets.
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>>;
@@ -305,7 +187,8 @@ pub struct AuditEntry {
 pub trait AuditLog: Send + Sync {
     /// Appends an entry, returning its id.
     async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64>;
-    /// Entries newest first, at most `limit`, only those with an id below `before_id` if given.
+    /// Entries newest first, at most `limit` (a negative limit is read as 0), only those with an
+    /// id below `before_id` if given.
     async fn list_audit(&self, limit: i64, before_id: Option<i64>) -> Result<Vec<AuditEntry>>;
 }
 

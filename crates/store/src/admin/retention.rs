@@ -7,8 +7,9 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
+use super::{RetentionPolicy, RetentionReport};
+use crate::dialect::{batch_sql, Dialect};
 use crate::error::Result;
-use crate::model::{RetentionPolicy, RetentionReport};
 
 /// Which policy age applies to a step, and which report counter it adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +30,8 @@ struct Step {
     /// What to do with the chosen rows (`DELETE FROM t` or `UPDATE t SET …`).
     action: &'static str,
     cond: &'static str,
-    /// The row key on PostgreSQL (`id`, or `ctid` for tables keyed by several columns); SQLite
-    /// always uses `rowid`.
+    /// The row key ([`Dialect::row_key`]: `id`, or `ctid` for tables keyed by several columns,
+    /// on PostgreSQL; SQLite always uses `rowid`).
     pg_key: &'static str,
 }
 
@@ -97,30 +98,29 @@ const STEPS: &[Step] = &[
 
 impl Step {
     /// The statement; binds: cutoff, batch size.
-    fn sql(&self, postgres: bool) -> String {
-        let (key, p1, p2, lock) = if postgres {
-            (self.pg_key, "$1", "$2", " FOR UPDATE SKIP LOCKED")
-        } else {
-            ("rowid", "?1", "?2", "")
-        };
-        format!(
-            "{action} WHERE {key} IN (SELECT {key} FROM {table} WHERE {cond} LIMIT {p2}{lock})",
-            action = self.action,
-            table = self.table,
-            cond = self.cond.replace("{cutoff}", p1),
+    fn sql<D: Dialect>(&self) -> String {
+        batch_sql::<D>(
+            self.action,
+            self.table,
+            self.pg_key,
+            &self.cond.replace("{cutoff}", &D::p(1)),
+            &D::p(2),
         )
     }
 }
 
 /// Runs every step in bounded batches. `exec(sql, cutoff, batch_size)` runs one statement and
 /// returns how many rows it touched.
-pub(crate) async fn run<F, Fut>(
+///
+/// No recomputation of rollups: they already count every result (migration 4's trigger), and
+/// recomputing an hour whose first results an earlier run deleted would undercount it.
+pub(crate) async fn run<D, F, Fut>(
     policy: &RetentionPolicy,
     now: OffsetDateTime,
-    postgres: bool,
     mut exec: F,
 ) -> Result<RetentionReport>
 where
+    D: Dialect,
     F: FnMut(String, OffsetDateTime, i64) -> Fut,
     Fut: Future<Output = Result<u64>>,
 {
@@ -133,7 +133,7 @@ where
             Kind::Rollups => policy.rollups,
             Kind::Audit => policy.audit_log,
         };
-        let sql = step.sql(postgres);
+        let sql = step.sql::<D>();
         let cutoff = now - age;
         let mut total = 0u64;
         let mut batches = 0u32;
