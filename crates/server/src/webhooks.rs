@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderMap, Response, StatusCode, Uri};
+use http::{HeaderMap, Response, StatusCode, Uri};
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::analysis::{self, DeliverySummary};
 use wedsync_webhooks::crypto::BodyCipher;
-use wedsync_webhooks::ingest::{self, Answer, Incoming, Receiver, Refusal};
+use wedsync_webhooks::ingest::{Answer, HttpRequest, Receiver, Refusal};
 use wedsync_webhooks::replay::{self, BulkFilter, ReplayError};
 use wedsync_webhooks::store::WebhookStore;
 use wedsync_webhooks::verify::Verifier;
@@ -144,29 +144,20 @@ impl WebhookIngress {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Response<Body>, ApiError> {
-        let Some(provider) = provider_of(name) else {
-            return Err(refusal_of(name, Answer::NotConfigured));
-        };
-        let hv: Vec<(String, String)> = headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-            .collect();
-        let public_url = self
-            .cfg
-            .webhooks
-            .get(name)
-            .and_then(|w| w.public_url.as_deref());
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let path_q = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-        let url = ingest::called_url(public_url, host, path_q);
-        let incoming = Incoming {
-            provider,
-            headers: &hv,
+        let req = HttpRequest {
+            provider: name,
+            uri,
+            headers,
             body: &body,
-            url: url.as_deref(),
+            public_url: self
+                .cfg
+                .webhooks
+                .get(name)
+                .and_then(|w| w.public_url.as_deref()),
         };
-        let fut = self.receiver.answer(&incoming, OffsetDateTime::now_utc());
-        let answer = match provider.answer_budget() {
+        let fut = self.receiver.answer_http(&req, OffsetDateTime::now_utc());
+        let budget = provider_of(name).and_then(Provider::answer_budget);
+        let answer = match budget {
             Some(budget) => tokio::time::timeout(budget, fut)
                 .await
                 .unwrap_or(Answer::OverBudget),

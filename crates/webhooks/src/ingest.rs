@@ -9,7 +9,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use wedsync_webhooks::crypto::BodyCipher;
-//! use wedsync_webhooks::ingest::{Incoming, Receiver};
+//! use wedsync_webhooks::ingest::{HttpRequest, Receiver};
 //! use wedsync_webhooks::store::InMemoryStore;
 //! use wedsync_webhooks::verify::Verifier;
 //! use wedsync_webhooks::Provider;
@@ -20,11 +20,13 @@
 //! let receiver = Receiver::new(Arc::new(InMemoryStore::new()), BodyCipher::new("k1", &[7; 32]))
 //!     .provider(Provider::Stripe, verifier, false);
 //!
-//! // in your handler: the provider from the path, the headers, the raw body, the URL called
-//! let headers = vec![("stripe-signature".to_owned(), "t=1,v1=00".to_owned())];
-//! let incoming = Incoming { provider: Provider::Stripe, headers: &headers, body: b"{}", url: None };
-//! let answer = receiver.answer(&incoming, time::OffsetDateTime::now_utc()).await;
-//! assert_eq!(answer.status(), 401);
+//! // in your handler: the `{provider}` path segment, the URI, the headers and the raw body
+//! let mut headers = http::HeaderMap::new();
+//! headers.insert("stripe-signature", http::HeaderValue::from_static("t=1,v1=00"));
+//! let uri: http::Uri = "/webhooks/stripe".parse().unwrap();
+//! let req = HttpRequest { provider: "stripe", uri: &uri, headers: &headers, body: b"{}", public_url: None };
+//! let answer = receiver.answer_http(&req, time::OffsetDateTime::now_utc()).await;
+//! assert_eq!(answer.status(), 401); // then answer `answer.status()` with `answer.body()`
 //! assert_eq!(answer.body()["error"]["code"], "invalid_signature");
 //! # }
 //! ```
@@ -61,6 +63,21 @@ pub struct Incoming<'a> {
     /// The full URL as the provider called it (needed for Twilio; see
     /// [`TwilioVerifier::public_url`](crate::verify::TwilioVerifier::public_url)).
     pub url: Option<&'a str>,
+}
+
+/// A webhook request in `http` types (what hyper and axum hand a handler).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    /// The provider's name, as in the route `POST …/webhooks/{provider}`.
+    pub provider: &'a str,
+    /// The request URI (its path and query are part of what Twilio signs).
+    pub uri: &'a http::Uri,
+    /// The request headers.
+    pub headers: &'a http::HeaderMap,
+    /// The raw body, untouched.
+    pub body: &'a [u8],
+    /// The public URL of this endpoint, when a proxy in front changes it (see [`called_url`]).
+    pub public_url: Option<&'a str>,
 }
 
 /// What happened to a received webhook.
@@ -359,6 +376,33 @@ impl Receiver {
     /// Receive one webhook at `now` and decide what the endpoint answers (see [`Answer`]).
     pub async fn answer(&self, incoming: &Incoming<'_>, now: OffsetDateTime) -> Answer {
         Answer::from(self.receive(incoming, now).await)
+    }
+
+    /// [`answer`](Self::answer) for a request as hyper, axum or any `http`-based server hands it
+    /// over: the provider named by the path segment (an unknown name is
+    /// [`NotConfigured`](Answer::NotConfigured)), the URL it called rebuilt with [`called_url`].
+    pub async fn answer_http(&self, req: &HttpRequest<'_>, now: OffsetDateTime) -> Answer {
+        let Ok(provider) = req.provider.parse::<Provider>() else {
+            return Answer::NotConfigured;
+        };
+        let headers: Vec<(String, String)> = req
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let host = req.headers.header("host");
+        let path_q = req
+            .uri
+            .path_and_query()
+            .map_or(req.uri.path(), |pq| pq.as_str());
+        let url = called_url(req.public_url, host, path_q);
+        let incoming = Incoming {
+            provider,
+            headers: &headers,
+            body: req.body,
+            url: url.as_deref(),
+        };
+        self.answer(&incoming, now).await
     }
 
     /// Delete raw bodies past their retention (run periodically, e.g. hourly).
@@ -774,5 +818,27 @@ mod tests {
             Some("http://h:8080/webhooks/twilio")
         );
         assert_eq!(called_url(None, None, "/x"), None);
+    }
+
+    #[tokio::test]
+    async fn http_requests_are_answered_from_their_parts() {
+        let r = receiver(Arc::new(InMemoryStore::new()));
+        let mut headers = http::HeaderMap::new();
+        let sig = stripe::sign(&secret(), 1000, BODY);
+        headers.insert("stripe-signature", sig.parse().unwrap());
+        let uri: http::Uri = "/webhooks/stripe?x=1".parse().unwrap();
+        let req = HttpRequest {
+            provider: "stripe",
+            uri: &uri,
+            headers: &headers,
+            body: BODY,
+            public_url: None,
+        };
+        assert_eq!(r.answer_http(&req, at(1000)).await.status(), 200);
+        for provider in ["paypal", "standard", "Stripe"] {
+            let other = HttpRequest { provider, ..req };
+            let answer = r.answer_http(&other, at(1000)).await;
+            assert_eq!(answer.status(), 404, "{provider}");
+        }
     }
 }
