@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wedsync_webhooks::crypto::BodyCipher;
-use wedsync_webhooks::delivery::{BodyUnopenable, DeliveryFailed, EventSink};
 use wedsync_webhooks::keys::{self, EnvKey, KeyError, KeyNotice, KeySettings, OldKey};
 use wedsync_webhooks::store::WebhookStore;
 
@@ -143,67 +142,11 @@ pub fn print_report(
 }
 
 /// The delivery worker's events, as log lines and metrics.
-#[derive(Debug)]
-pub struct WorkerEvents {
-    metrics: Arc<Metrics>,
-}
+pub type WorkerEvents = wedsync_webhooks::forward::LoggedEvents<Arc<Metrics>>;
 
-impl WorkerEvents {
-    /// Events counted in `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        WorkerEvents { metrics }
-    }
-}
-
-impl EventSink for WorkerEvents {
-    fn delivery_failed(&self, e: &DeliveryFailed) {
-        self.metrics.inc(
-            "wedsync_webhook_deliveries_given_up_total",
-            "Deliveries given up for good (retries exhausted, 410 Gone, raw body expired)",
-            &[("provider", e.provider.as_str()), ("reason", &e.reason)],
-            1.0,
-        );
-        tracing::error!(
-            delivery = %e.delivery_id,
-            provider = %e.provider,
-            attempts = e.attempts,
-            reason = %e.reason,
-            "webhook delivery failed for good"
-        );
-    }
-
-    fn body_unopenable(&self, e: &BodyUnopenable) {
-        self.metrics.inc(
-            "wedsync_webhook_bodies_unopenable_total",
-            "Delivery attempts whose raw body no configured key opens (missing or wrong key); \
-             the delivery waits for the key",
-            &[("provider", e.provider.as_str())],
-            1.0,
-        );
-        tracing::error!(
-            delivery = %e.delivery_id,
-            provider = %e.provider,
-            key_id = %e.key_id,
-            reason = %e.reason,
-            retry_at = %e.retry_at,
-            "a queued webhook's raw body cannot be opened: configure the key that sealed it \
-             (ingress.old_encryption_keys); the delivery waits for it"
-        );
-    }
-
-    fn leases_reclaimed(&self, worker: &str, count: u64) {
-        self.metrics.inc(
-            "wedsync_webhook_leases_reclaimed_total",
-            "Deliveries whose worker died or stalled while holding them, attempted again",
-            &[],
-            count as f64,
-        );
-        tracing::warn!(
-            worker,
-            count,
-            "re-claimed deliveries whose lease ran out: a worker died or stalled mid-attempt; \
-             they are attempted again now (the handler may see them twice)"
-        );
+impl wedsync_webhooks::forward::Counters for Metrics {
+    fn inc(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], by: f64) {
+        Metrics::inc(self, name, help, l, by);
     }
 }
 
