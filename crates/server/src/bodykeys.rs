@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wedsync_webhooks::crypto::BodyCipher;
-use wedsync_webhooks::keys::{self, EnvKey, KeyError, KeyNotice, KeySettings, OldKey};
+use wedsync_webhooks::keys::{self, EnvKey, KeyError, KeySettings, OldKey};
 use wedsync_webhooks::store::WebhookStore;
 
 pub use wedsync_webhooks::keys::{KeyHome, KeyRing};
@@ -70,17 +70,8 @@ fn start_error(e: KeyError) -> StartError {
 /// The key ring from `[ingress]` (see [`keys::key_ring`]), its notice logged.
 pub fn key_ring(cfg: &Config, home: &KeyHome) -> Result<KeyRing, StartError> {
     let ring = keys::key_ring(&key_settings(cfg)?, home).map_err(start_error)?;
-    match &ring.notice {
-        Some(KeyNotice::Created(path)) => tracing::warn!(
-            file = %path.display(),
-            "generated the raw-body encryption key; back it up with the database: \
-             without it, queued webhooks cannot be forwarded or replayed"
-        ),
-        Some(KeyNotice::PerProcess) => tracing::warn!(
-            "the store is in memory: raw webhook bodies are sealed with a per-process key and \
-             are gone with the process"
-        ),
-        _ => {}
+    if let Some(notice) = &ring.notice {
+        tracing::warn!("{notice}");
     }
     Ok(ring)
 }

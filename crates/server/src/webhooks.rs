@@ -12,8 +12,8 @@ use uuid::Uuid;
 use wedsync_webhooks::analysis::{self, DeliverySummary};
 use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::ingest::{Answer, HttpRequest, Receiver, Refusal};
-use wedsync_webhooks::replay::{self, BulkFilter, ReplayError};
-use wedsync_webhooks::store::WebhookStore;
+use wedsync_webhooks::replay::{self, BulkFilter, ReplayCommand, ReplayError};
+use wedsync_webhooks::store::{ReplayJob, WebhookStore};
 use wedsync_webhooks::verify::Verifier;
 use wedsync_webhooks::Provider;
 
@@ -224,13 +224,14 @@ impl WebhookIngress {
         requested_by: &str,
     ) -> (String, Result<Response<Body>, ApiError>) {
         let now = OffsetDateTime::now_utc();
-        if let Some(id) = body.get("webhook_id") {
-            let target: String = id.as_str().unwrap_or("?").chars().take(64).collect();
-            let Some(uuid) = id.as_str().and_then(|s| Uuid::parse_str(s).ok()) else {
-                return (target, Err(ApiError::not_found("no such delivery")));
-            };
-            let force = body.get("force").and_then(serde_json::Value::as_bool) == Some(true);
-            let result = replay::replay_one(self.store.as_ref(), uuid, force, now)
+        let mut target = ReplayCommand::audit_target(body);
+        let result = match ReplayCommand::from_json(body, now) {
+            Err(e) => Err(ApiError::bad_request(e.to_string())),
+            Ok(ReplayCommand::One { id: None, .. }) => Err(ApiError::not_found("no such delivery")),
+            Ok(ReplayCommand::One {
+                id: Some(id),
+                force,
+            }) => replay::replay_one(self.store.as_ref(), id, force, now)
                 .await
                 .map_err(replay_error)
                 .map(|d| {
@@ -239,30 +240,26 @@ impl WebhookIngress {
                         StatusCode::OK,
                         &json!({"replayed": true, "delivery": delivery}),
                     )
-                });
-            return (target, result);
-        }
-        let Some(filter) = body.get("filter") else {
-            let e = ApiError::bad_request("give `webhook_id` (one delivery) or `filter` (bulk)");
-            return ("?".into(), Err(e));
+                }),
+            Ok(ReplayCommand::Bulk(filter)) => self
+                .start_bulk(&filter, requested_by, now)
+                .await
+                .map(|job| {
+                    target = format!("bulk:{}", job.id);
+                    json_response(StatusCode::ACCEPTED, &json!({ "job": job }))
+                }),
         };
-        let result = self.start_bulk(filter, requested_by, now).await;
-        let target = match &result {
-            Ok((id, _)) => format!("bulk:{id}"),
-            Err(_) => "bulk".into(),
-        };
-        (target, result.map(|(_, r)| r))
+        (target, result)
     }
 
+    /// Records a bulk replay job and runs it in the background.
     async fn start_bulk(
         &self,
-        filter: &serde_json::Value,
+        filter: &BulkFilter,
         requested_by: &str,
         now: OffsetDateTime,
-    ) -> Result<(Uuid, Response<Body>), ApiError> {
-        let f =
-            BulkFilter::from_json(filter, now).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let job = replay::start_bulk(self.store.as_ref(), &f, requested_by, now)
+    ) -> Result<ReplayJob, ApiError> {
+        let job = replay::start_bulk(self.store.as_ref(), filter, requested_by, now)
             .await
             .map_err(replay_error)?;
         let store = self.store.clone();
@@ -272,10 +269,7 @@ impl WebhookIngress {
                 tracing::error!(job = %id, error = %e, "bulk replay failed");
             }
         });
-        Ok((
-            id,
-            json_response(StatusCode::ACCEPTED, &json!({"job": job})),
-        ))
+        Ok(job)
     }
 
     /// Updates the queue-depth gauge before `/metrics` renders.

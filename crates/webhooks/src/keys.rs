@@ -410,13 +410,23 @@ fn setting(setting: &str, message: impl Into<String>) -> KeyError {
     }
 }
 
-/// Something worth a log line about where the current key came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something worth a warning in the log about where the current key came from (its `Display`
+/// is the warning).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyNotice {
     /// The key file was generated now: back it up with the database.
+    #[error(
+        "generated the raw-body encryption key {}; back it up with the database: without it, \
+         queued webhooks cannot be forwarded or replayed",
+        .0.display()
+    )]
     Created(PathBuf),
     /// Bodies are sealed with a per-process key (the store is in memory) and gone with it.
+    #[error(
+        "the store is in memory: raw webhook bodies are sealed with a per-process key and are \
+         gone with the process"
+    )]
     PerProcess,
 }
 
@@ -814,6 +824,8 @@ mod tests {
             first.notice,
             Some(KeyNotice::Created(d.join("wsm.db.body-key")))
         );
+        let warning = first.notice.as_ref().unwrap().to_string();
+        assert!(warning.contains("wsm.db.body-key; back it up"), "{warning}");
         let id = Uuid::new_v4();
         let sealed = first.cipher.seal(id, b"body").unwrap();
         // the next process opens what the first sealed

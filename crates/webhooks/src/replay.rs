@@ -103,6 +103,58 @@ pub enum FilterError {
     Time(&'static str),
 }
 
+/// What a replay API request's JSON body asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayCommand {
+    /// `{"webhook_id": "…", "force": bool}`: replay one delivery now ([`replay_one`]); `id` is
+    /// `None` when the given id is not a UUID (there is no such delivery).
+    One {
+        /// The delivery.
+        id: Option<Uuid>,
+        /// Replay a delivered one too.
+        force: bool,
+    },
+    /// `{"filter": {…}}`: a bulk job ([`start_bulk`]; see [`BulkFilter::from_json`]).
+    Bulk(BulkFilter),
+}
+
+/// Why a replay request's body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Neither `webhook_id` nor `filter`.
+    #[error("give `webhook_id` (one delivery) or `filter` (bulk)")]
+    Neither,
+    /// The filter is wrong.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+}
+
+impl ReplayCommand {
+    /// The command in `body` (`webhook_id` wins over `filter`); a bulk window ends at `now` by
+    /// default.
+    pub fn from_json(body: &serde_json::Value, now: OffsetDateTime) -> Result<Self, CommandError> {
+        if let Some(id) = body.get("webhook_id") {
+            return Ok(ReplayCommand::One {
+                id: id.as_str().and_then(|s| Uuid::parse_str(s).ok()),
+                force: body.get("force").and_then(serde_json::Value::as_bool) == Some(true),
+            });
+        }
+        let filter = body.get("filter").ok_or(CommandError::Neither)?;
+        Ok(ReplayCommand::Bulk(BulkFilter::from_json(filter, now)?))
+    }
+
+    /// What an audit log records as the request's target: the `webhook_id` as given (at most 64
+    /// characters; `?` when it is not a string), `bulk` for a bulk request, else `?`.
+    pub fn audit_target(body: &serde_json::Value) -> String {
+        match (body.get("webhook_id"), body.get("filter")) {
+            (Some(id), _) => id.as_str().unwrap_or("?").chars().take(64).collect(),
+            (None, Some(_)) => "bulk".to_owned(),
+            (None, None) => "?".to_owned(),
+        }
+    }
+}
+
 impl From<StoreError> for ReplayError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -322,6 +374,44 @@ mod tests {
             bad(serde_json::json!({"until": "yesterday"})),
             "`filter.until` must be an RFC 3339 time"
         );
+    }
+
+    #[test]
+    fn replay_commands_and_their_audit_targets() {
+        let now = OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap();
+        let id = Uuid::new_v4();
+        let one = serde_json::json!({"webhook_id": id.to_string(), "force": true, "filter": {}});
+        assert_eq!(
+            ReplayCommand::from_json(&one, now).unwrap(),
+            ReplayCommand::One {
+                id: Some(id),
+                force: true
+            }
+        );
+        assert_eq!(ReplayCommand::audit_target(&one), id.to_string());
+        let junk = serde_json::json!({"webhook_id": "x".repeat(100)});
+        assert_eq!(
+            ReplayCommand::from_json(&junk, now).unwrap(),
+            ReplayCommand::One {
+                id: None,
+                force: false
+            }
+        );
+        assert_eq!(ReplayCommand::audit_target(&junk).len(), 64);
+        let bulk = serde_json::json!({"filter": {"status": "lost"}});
+        assert_eq!(
+            ReplayCommand::from_json(&bulk, now),
+            Err(CommandError::Filter(FilterError::Status))
+        );
+        assert_eq!(ReplayCommand::audit_target(&bulk), "bulk");
+        let neither = serde_json::json!({});
+        assert_eq!(
+            ReplayCommand::from_json(&neither, now)
+                .unwrap_err()
+                .to_string(),
+            "give `webhook_id` (one delivery) or `filter` (bulk)"
+        );
+        assert_eq!(ReplayCommand::audit_target(&neither), "?");
     }
 
     #[test]
