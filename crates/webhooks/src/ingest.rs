@@ -93,7 +93,8 @@ pub struct Receipt {
     pub rejection: Option<VerifyError>,
     /// Priority given.
     pub priority: Priority,
-    /// Extracted facts.
+    /// Extracted facts (for a rejected request only the body-hash dedupe key: its body is not
+    /// parsed).
     pub event: EventInfo,
 }
 
@@ -229,7 +230,8 @@ impl Receiver {
     }
 
     /// Whether requests failing verification are recorded (default `true`). They never reserve a
-    /// dedupe key, keep no raw body and are never forwarded.
+    /// dedupe key, keep no raw body and no sanitised body (their body is never parsed), and are
+    /// never forwarded.
     pub fn record_rejected(mut self, on: bool) -> Self {
         self.record_rejected = on;
         self
