@@ -347,21 +347,8 @@ async fn serve_api(
 
 pub use wedsync_probe::service_breaker_config;
 
-/// The breaker configuration for the internal webhook handlers: judged on the last 20 forwarding
-/// attempts, and only after 10, so that a few deliveries that failed during an outage cannot trip
-/// it once the handler is back. (With the services' 4-call minimum, three failed deliveries and
-/// one successful retry made a 75 % failure rate: the breaker opened on a success and pushed every
-/// other retry back by its 30 s open time.) Open for 10 s, two trial calls in half-open.
-pub fn handler_breaker_config() -> wedsync_breaker::BreakerConfig {
-    wedsync_breaker::BreakerConfig::builder()
-        .sliding_window(wedsync_breaker::SlidingWindow::Count(20))
-        .minimum_calls(10)
-        .failure_rate_threshold(50.0)
-        .wait_duration_in_open(Duration::from_secs(10))
-        .permitted_calls_in_half_open(2)
-        .build()
-        .unwrap_or_default()
-}
+/// The breaker configuration for the internal webhook handlers (the webhooks crate's default).
+pub use wedsync_webhooks::delivery::handler_breaker_config;
 
 /// A random Standard Webhooks secret (`whsec_<base64>`).
 pub fn random_whsec() -> String {

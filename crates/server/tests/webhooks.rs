@@ -124,9 +124,14 @@ async fn stripe_accepted_tampered_and_duplicate() {
     // wrong secret
     let r = post_stripe(&t, &stripe_event("evt_3"), concat!("whsec_", "wrong")).await;
     assert_eq!(r.status(), 401);
-    // malformed input: 400
-    let r = t.post_body("/webhooks/stripe", "{not json").await;
+    // malformed input: 400 once its signature verifies; unsigned, the signature is checked
+    // first and the body is never parsed: 401
+    let r = post_stripe(&t, "{not json", &stripe_secret()).await;
     assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("the body is not valid JSON"), "{text}");
+    let r = t.post_body("/webhooks/stripe", "{not json").await;
+    assert_eq!(r.status(), 401);
     let r = t.http.post(t.url("/webhooks/stripe")).send().await.unwrap();
     assert_eq!(r.status(), 400);
     // unknown provider
@@ -146,7 +151,7 @@ async fn stripe_accepted_tampered_and_duplicate() {
     assert!(metrics
         .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"duplicate\"} 1"));
     assert!(metrics
-        .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"rejected\"} 3"));
+        .contains("wedsync_webhooks_received_total{provider=\"stripe\",result=\"rejected\"} 4"));
     t.stop().await;
 }
 

@@ -88,19 +88,28 @@ pub fn stats<'a>(deliveries: impl IntoIterator<Item = &'a Delivery>) -> Stats {
     s
 }
 
+/// Every delivery received in `[from, to)`.
+async fn received_in(
+    store: &dyn WebhookStore,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<Vec<Delivery>, StoreError> {
+    store
+        .list_deliveries(&DeliveryQuery {
+            received_from: Some(from),
+            received_to: Some(to),
+            ..Default::default()
+        })
+        .await
+}
+
 /// The report for deliveries received in `[from, to)`.
 pub async fn reliability(
     store: &dyn WebhookStore,
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<ReliabilityReport, StoreError> {
-    let ds = store
-        .list_deliveries(&DeliveryQuery {
-            received_from: Some(from),
-            received_to: Some(to),
-            ..Default::default()
-        })
-        .await?;
+    let ds = received_in(store, from, to).await?;
     let mut r = report(&ds);
     r.from = Some(from);
     r.to = Some(to);
@@ -205,6 +214,84 @@ pub fn needs_attention(deliveries: &[Delivery]) -> Vec<&Delivery> {
     v
 }
 
+/// Most deliveries a [`FailureReport`] lists as needing attention.
+pub const ATTENTION_LISTED: usize = 100;
+
+/// One delivery as an operator sees it in a report: no headers, no bodies; times in RFC 3339.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliverySummary {
+    /// The delivery.
+    pub id: Uuid,
+    /// Its provider.
+    pub provider: Provider,
+    /// The provider's event id.
+    pub event_id: Option<String>,
+    /// The event type.
+    pub event_type: Option<String>,
+    /// Its status.
+    pub status: DeliveryStatus,
+    /// Its priority.
+    pub priority: Priority,
+    /// Attempts over its life.
+    pub attempts: u32,
+    /// The last error kind.
+    pub last_error: Option<ErrorKind>,
+    /// When it was received.
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// When it was delivered.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delivered_at: Option<OffsetDateTime>,
+    /// When it is attempted next.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+impl From<&Delivery> for DeliverySummary {
+    fn from(d: &Delivery) -> Self {
+        DeliverySummary {
+            id: d.id,
+            provider: d.provider,
+            event_id: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+            status: d.status,
+            priority: d.priority,
+            attempts: d.attempt_count,
+            last_error: d.last_error,
+            received_at: d.received_at,
+            delivered_at: d.delivered_at,
+            next_attempt_at: d.next_attempt_at,
+        }
+    }
+}
+
+/// What is failing, for deliveries received in a window: the [`failure_groups`] and the first
+/// [`ATTENTION_LISTED`] deliveries that [`needs_attention`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailureReport {
+    /// Failing deliveries grouped, largest groups first.
+    pub groups: Vec<FailureGroup>,
+    /// Deliveries that need a person, critical first.
+    pub needs_attention: Vec<DeliverySummary>,
+}
+
+/// The [`FailureReport`] for deliveries received in `[from, to)`.
+pub async fn failure_report(
+    store: &dyn WebhookStore,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<FailureReport, StoreError> {
+    let ds = received_in(store, from, to).await?;
+    Ok(FailureReport {
+        groups: failure_groups(&ds),
+        needs_attention: needs_attention(&ds)
+            .into_iter()
+            .take(ATTENTION_LISTED)
+            .map(DeliverySummary::from)
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +303,28 @@ mod tests {
         assert_eq!(percentile(&v, 95.0), Some(95));
         assert_eq!(percentile(&[7], 95.0), Some(7));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[tokio::test]
+    async fn failure_report_lists_summaries_in_rfc3339() {
+        use crate::store::{InMemoryStore, NewDelivery};
+        let store = InMemoryStore::new();
+        let t0 = OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap();
+        let new = NewDelivery::verified(Uuid::new_v4(), Provider::Stripe, "evt_r", None, t0);
+        store.insert_delivery(new).await.unwrap();
+        let r = failure_report(&store, t0, t0 + time::Duration::seconds(1))
+            .await
+            .unwrap();
+        assert!(r.groups.is_empty() && r.needs_attention.is_empty());
+        let d = store
+            .list_deliveries(&DeliveryQuery::default())
+            .await
+            .unwrap()
+            .remove(0);
+        let v = serde_json::to_value(DeliverySummary::from(&d)).unwrap();
+        assert_eq!(v["received_at"], "2025-11-24T16:00:00Z");
+        assert_eq!(v["provider"], "stripe");
+        assert_eq!(v["status"], d.status.as_str());
+        assert_eq!(v["delivered_at"], serde_json::Value::Null);
     }
 }

@@ -268,6 +268,34 @@ pub fn breaker_name(provider: Provider) -> String {
     format!("webhooks.handler.{provider}")
 }
 
+/// The default breaker configuration for the internal webhook handlers: judged on the last 20
+/// forwarding attempts, and only after 10, so that a few deliveries that failed during an outage
+/// cannot trip it once the handler is back. (With a 4-call minimum, three failed deliveries and
+/// one successful retry made a 75 % failure rate: the breaker opened on a success and pushed every
+/// other retry back by its 30 s open time.) Open for 10 s, two trial calls in half-open.
+pub fn handler_breaker_config() -> wedsync_breaker::BreakerConfig {
+    wedsync_breaker::BreakerConfig::builder()
+        .sliding_window(wedsync_breaker::SlidingWindow::Count(20))
+        .minimum_calls(10)
+        .failure_rate_threshold(50.0)
+        .wait_duration_in_open(Duration::from_secs(10))
+        .permitted_calls_in_half_open(2)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Gives the handler breakers of `providers` (named by [`breaker_name`]) the
+/// [`handler_breaker_config`] in a registry being built, whatever its default for other breakers.
+pub fn handler_breakers(
+    mut registry: wedsync_breaker::RegistryBuilder,
+    providers: impl IntoIterator<Item = Provider>,
+) -> wedsync_breaker::RegistryBuilder {
+    for p in providers {
+        registry = registry.config(breaker_name(p), handler_breaker_config());
+    }
+    registry
+}
+
 impl Worker {
     /// A worker called `id` (unique per worker; e.g. host + pid + n).
     #[allow(clippy::too_many_arguments)]
@@ -726,5 +754,27 @@ pub fn truncate_utf8(s: &mut String, max: usize) {
             i -= 1;
         }
         s.truncate(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_breakers_get_their_own_default() {
+        let service = wedsync_breaker::BreakerConfig::builder()
+            .minimum_calls(4)
+            .build()
+            .unwrap();
+        let registry = handler_breakers(
+            Registry::builder().default_config(service),
+            [Provider::Stripe],
+        )
+        .build();
+        let handler = registry.config_for(&breaker_name(Provider::Stripe));
+        assert_eq!(handler, &handler_breaker_config());
+        assert_eq!(handler.minimum_calls, 10);
+        assert_ne!(registry.config_for("stripe"), &handler_breaker_config());
     }
 }

@@ -1,11 +1,15 @@
-//! HTTP forwarding with reqwest (rustls) and the worker loop on tokio (feature `forward`).
+//! HTTP forwarding with reqwest (rustls), the worker loop on tokio, and the worker's events as
+//! log lines and counters (feature `forward`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::delivery::{OutgoingRequest, Response, Transport, TransportError, Worker, WorkerError};
+use crate::delivery::{
+    BodyUnopenable, DeliveryFailed, EventSink, OutgoingRequest, Response, Transport,
+    TransportError, Worker, WorkerError,
+};
 use crate::store::ErrorKind;
 use crate::MAX_EXCERPT_BYTES;
 
@@ -115,5 +119,159 @@ pub async fn run_worker<F>(
             _ = &mut shutdown => return,
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+}
+
+/// Where [`LoggedEvents`] counts: a Prometheus-style counter registry (`name`, `help`, labels,
+/// increment).
+pub trait Counters: Send + Sync {
+    /// Adds `by` to the counter `name` with `labels`.
+    fn inc(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)], by: f64);
+}
+
+impl<C: Counters + ?Sized> Counters for Arc<C> {
+    fn inc(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        by: f64,
+    ) {
+        (**self).inc(name, help, labels, by);
+    }
+}
+
+/// An [`EventSink`] that logs each worker event with `tracing` and counts it in [`Counters`]:
+/// `wedsync_webhook_deliveries_given_up_total{provider,reason}`,
+/// `wedsync_webhook_bodies_unopenable_total{provider}` and
+/// `wedsync_webhook_leases_reclaimed_total`.
+#[derive(Debug)]
+pub struct LoggedEvents<C> {
+    counters: C,
+}
+
+impl<C: Counters> LoggedEvents<C> {
+    /// Events counted in `counters`.
+    pub fn new(counters: C) -> Self {
+        LoggedEvents { counters }
+    }
+}
+
+impl<C: Counters> EventSink for LoggedEvents<C> {
+    fn delivery_failed(&self, e: &DeliveryFailed) {
+        self.counters.inc(
+            "wedsync_webhook_deliveries_given_up_total",
+            "Deliveries given up for good (retries exhausted, 410 Gone, raw body expired)",
+            &[("provider", e.provider.as_str()), ("reason", &e.reason)],
+            1.0,
+        );
+        tracing::error!(
+            delivery = %e.delivery_id,
+            provider = %e.provider,
+            attempts = e.attempts,
+            reason = %e.reason,
+            "webhook delivery failed for good"
+        );
+    }
+
+    fn body_unopenable(&self, e: &BodyUnopenable) {
+        self.counters.inc(
+            "wedsync_webhook_bodies_unopenable_total",
+            "Delivery attempts whose raw body no configured key opens (missing or wrong key); \
+             the delivery waits for the key",
+            &[("provider", e.provider.as_str())],
+            1.0,
+        );
+        tracing::error!(
+            delivery = %e.delivery_id,
+            provider = %e.provider,
+            key_id = %e.key_id,
+            reason = %e.reason,
+            retry_at = %e.retry_at,
+            "a queued webhook's raw body cannot be opened: configure the key that sealed it \
+             (ingress.old_encryption_keys); the delivery waits for it"
+        );
+    }
+
+    fn leases_reclaimed(&self, worker: &str, count: u64) {
+        self.counters.inc(
+            "wedsync_webhook_leases_reclaimed_total",
+            "Deliveries whose worker died or stalled while holding them, attempted again",
+            &[],
+            count as f64,
+        );
+        tracing::warn!(
+            worker,
+            count,
+            "re-claimed deliveries whose lease ran out: a worker died or stalled mid-attempt; \
+             they are attempted again now (the handler may see them twice)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorded(Mutex<Vec<(String, String, f64)>>);
+
+    impl Counters for Recorded {
+        fn inc(&self, name: &'static str, _: &'static str, l: &[(&'static str, &str)], by: f64) {
+            let labels = l
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>();
+            let mut v = self.0.lock().unwrap();
+            v.push((name.to_owned(), labels.join(","), by));
+        }
+    }
+
+    #[test]
+    fn events_are_counted_with_their_labels() {
+        let counters = Arc::new(Recorded::default());
+        let sink = LoggedEvents::new(counters.clone());
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        sink.delivery_failed(&DeliveryFailed {
+            delivery_id: uuid::Uuid::nil(),
+            provider: crate::Provider::Stripe,
+            event_type: None,
+            priority: crate::store::Priority::Normal,
+            attempts: 3,
+            last_error: None,
+            last_status: Some(500),
+            reason: "exhausted".into(),
+            at,
+        });
+        sink.body_unopenable(&BodyUnopenable {
+            delivery_id: uuid::Uuid::nil(),
+            provider: crate::Provider::Resend,
+            key_id: "k0".into(),
+            reason: "no key".into(),
+            retry_at: at,
+        });
+        sink.leases_reclaimed("w1", 2);
+        let got = counters.0.lock().unwrap().clone();
+        let names: Vec<_> = got
+            .iter()
+            .map(|(n, l, by)| (n.as_str(), l.as_str(), *by))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "wedsync_webhook_deliveries_given_up_total",
+                    "provider=stripe,reason=exhausted",
+                    1.0
+                ),
+                (
+                    "wedsync_webhook_bodies_unopenable_total",
+                    "provider=resend",
+                    1.0
+                ),
+                ("wedsync_webhook_leases_reclaimed_total", "", 2.0),
+            ]
+        );
     }
 }

@@ -41,14 +41,20 @@
 //! - [`verify`]: verifiers (several secrets each, constant-time, typed errors that never echo a
 //!   secret) and signers for Stripe, Svix/Resend, Standard Webhooks/Supabase auth hooks, Supabase
 //!   database webhooks (shared secret) and Twilio (form and JSON).
-//! - [`ingest`]: [`ingest::Receiver`] verifies, extracts ([`event`]), prioritises ([`priority`]),
-//!   sanitises ([`sanitize`], with `wedsync-redact`), seals ([`crypto`]) and records.
+//! - [`ingest`]: [`ingest::Receiver`] verifies (first, on the raw bytes), checks the body's form,
+//!   extracts ([`event`]), prioritises ([`priority`]), sanitises ([`sanitize`], with
+//!   `wedsync-redact`), seals ([`crypto`]) and records; [`ingest::Receiver::answer_http`] turns that
+//!   into what an HTTP endpoint answers, for your own hyper or axum handler.
+//! - [`keys`]: where raw-body keys come from ([`keys::KeySettings`], [`keys::KeyHome`]), key files,
+//!   and checking or re-sealing stored bodies after a rotation.
 //! - [`store`]: the [`store::WebhookStore`] trait — deliveries, attempts, a leased work queue safe
 //!   across processes, replay jobs — with [`store::InMemoryStore`] and a conformance suite.
 //! - [`delivery`]: the [`delivery::Worker`] forwards to per-provider handlers through a
 //!   `wedsync-breaker` breaker, signs the Standard Webhooks way, records attempts, applies
-//!   [`retry`] and emits [`delivery::DeliveryFailed`].
-//! - [`replay`] (single and bulk) and [`analysis`] (statistics, failure groups, attention list).
+//!   [`retry`] and emits [`delivery::DeliveryFailed`]; [`delivery::handler_breaker_config`] is the
+//!   handler breakers' default.
+//! - [`replay`] (single and bulk) and [`analysis`] (statistics, failure groups, attention list,
+//!   serialisable reports).
 //!
 //! See `docs/webhooks.md` for the design, the queue semantics and the GDPR reasoning behind raw-body
 //! encryption and retention.
@@ -64,7 +70,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `forward` | no | `forward`: HTTP transport over reqwest (rustls) and the tokio worker loop; [`clock::TokioClock`] |
+//! | `forward` | no | `forward`: HTTP transport over reqwest (rustls), the tokio worker loop and `LoggedEvents` (the worker's events as `tracing` log lines and counters); [`clock::TokioClock`] |
 //! | `conformance` | no | `store::conformance`: the storage test suite other backends run |
 //! | `cli` | no | the `wedsync-webhooks` binary (`sign`, `verify`) |
 

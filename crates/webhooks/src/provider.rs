@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A webhook sender. Stored as its [`as_str`](Provider::as_str) form.
+/// A webhook sender. Stored, configured (`[webhooks.<provider>]`) and routed
+/// (`POST /webhooks/<provider>`) as its [`as_str`](Provider::as_str) form; [`FromStr`] and serde
+/// accept exactly those names, so this is the one parser of provider names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
@@ -44,6 +46,21 @@ impl Provider {
             Provider::SupabaseDb => "supabase_db",
             Provider::Twilio => "twilio",
             Provider::Standard => "standard",
+        }
+    }
+
+    /// Every accepted name, joined for an error message: `stripe | resend | … | standard`.
+    pub fn names() -> String {
+        Provider::ALL.map(Provider::as_str).join(" | ")
+    }
+
+    /// How long the sender waits for an answer, when it waits less than the usual HTTP timeouts:
+    /// a Supabase auth hook is abandoned after 5 s, so it is answered within 4 s (503 when the
+    /// delivery could not be recorded by then).
+    pub const fn answer_budget(self) -> Option<std::time::Duration> {
+        match self {
+            Provider::SupabaseAuth => Some(std::time::Duration::from_millis(4000)),
+            _ => None,
         }
     }
 }
@@ -121,6 +138,18 @@ mod tests {
             assert_eq!(p.as_str().parse::<Provider>().unwrap(), p);
         }
         assert!("paypal".parse::<Provider>().is_err());
+        assert!("Stripe".parse::<Provider>().is_err(), "names are exact");
+        assert_eq!(
+            Provider::names(),
+            "stripe | resend | supabase_auth | supabase_db | twilio | standard"
+        );
+        // serde uses the same names (configuration tables, stored JSON)
+        for p in Provider::ALL {
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(json, format!("\"{p}\""));
+            assert_eq!(serde_json::from_str::<Provider>(&json).unwrap(), p);
+        }
+        assert!(serde_json::from_str::<Provider>("\"paypal\"").is_err());
     }
 
     /// Every enum made by `str_enum!` parses its own names back, displays them, and names the

@@ -5,6 +5,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::ingest::Refusal;
 use crate::provider::Provider;
 use crate::store::{
     AttemptTrigger, Delivery, DeliveryQuery, DeliveryStatus, ReplayJob, ReplayJobState,
@@ -44,6 +45,114 @@ pub enum ReplayError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl ReplayError {
+    /// What an API answers: 404 for a missing delivery or job, 410 for an expired raw body, 409
+    /// for a delivered, in-flight (retry after 5 s) or never-forwarded one, 400 for a bulk filter
+    /// out of bounds, 503 when the store failed (log the error); `None` for anything else (an
+    /// internal error: answer a bare 500).
+    pub fn refusal(&self) -> Option<Refusal> {
+        let (status, code, message, retry_after) = match self {
+            ReplayError::NotFound => (404, "not_found", "no such delivery or job".into(), None),
+            ReplayError::RawBodyExpired => (
+                410,
+                "raw_body_expired",
+                "cannot replay: the raw body was deleted after the retention period".into(),
+                None,
+            ),
+            ReplayError::AlreadyDelivered => (
+                409,
+                "already_delivered",
+                "already delivered; pass \"force\": true to replay anyway".into(),
+                None,
+            ),
+            ReplayError::InFlight => (409, "in_flight", self.to_string(), Some(5)),
+            ReplayError::NotReplayable(s) => (
+                409,
+                "not_replayable",
+                format!("{s} deliveries are never forwarded"),
+                None,
+            ),
+            ReplayError::InvalidWindow | ReplayError::TooMany => {
+                (400, "bad_request", self.to_string(), None)
+            }
+            ReplayError::Store(_) => return Some(Refusal::store_unavailable()),
+        };
+        Some(Refusal {
+            status,
+            code,
+            message,
+            retry_after,
+        })
+    }
+}
+
+/// Why a bulk replay's `filter` object was refused; the message names the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilterError {
+    /// `provider` names no provider.
+    #[error("`filter.provider` is unknown")]
+    Provider,
+    /// `status` names no delivery status.
+    #[error("`filter.status` is not a delivery status")]
+    Status,
+    /// `since` or `until` is not an RFC 3339 time.
+    #[error("`filter.{0}` must be an RFC 3339 time")]
+    Time(&'static str),
+}
+
+/// What a replay API request's JSON body asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayCommand {
+    /// `{"webhook_id": "…", "force": bool}`: replay one delivery now ([`replay_one`]); `id` is
+    /// `None` when the given id is not a UUID (there is no such delivery).
+    One {
+        /// The delivery.
+        id: Option<Uuid>,
+        /// Replay a delivered one too.
+        force: bool,
+    },
+    /// `{"filter": {…}}`: a bulk job ([`start_bulk`]; see [`BulkFilter::from_json`]).
+    Bulk(BulkFilter),
+}
+
+/// Why a replay request's body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Neither `webhook_id` nor `filter`.
+    #[error("give `webhook_id` (one delivery) or `filter` (bulk)")]
+    Neither,
+    /// The filter is wrong.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+}
+
+impl ReplayCommand {
+    /// The command in `body` (`webhook_id` wins over `filter`); a bulk window ends at `now` by
+    /// default.
+    pub fn from_json(body: &serde_json::Value, now: OffsetDateTime) -> Result<Self, CommandError> {
+        if let Some(id) = body.get("webhook_id") {
+            return Ok(ReplayCommand::One {
+                id: id.as_str().and_then(|s| Uuid::parse_str(s).ok()),
+                force: body.get("force").and_then(serde_json::Value::as_bool) == Some(true),
+            });
+        }
+        let filter = body.get("filter").ok_or(CommandError::Neither)?;
+        Ok(ReplayCommand::Bulk(BulkFilter::from_json(filter, now)?))
+    }
+
+    /// What an audit log records as the request's target: the `webhook_id` as given (at most 64
+    /// characters; `?` when it is not a string), `bulk` for a bulk request, else `?`.
+    pub fn audit_target(body: &serde_json::Value) -> String {
+        match (body.get("webhook_id"), body.get("filter")) {
+            (Some(id), _) => id.as_str().unwrap_or("?").chars().take(64).collect(),
+            (None, Some(_)) => "bulk".to_owned(),
+            (None, None) => "?".to_owned(),
+        }
+    }
 }
 
 impl From<StoreError> for ReplayError {
@@ -97,6 +206,39 @@ pub struct BulkFilter {
 }
 
 impl BulkFilter {
+    /// A filter from an API request's `filter` object: optional `provider`, `status` (one
+    /// delivery status; default `failed`), `event_type`, and the window `since`..`until` (RFC 3339;
+    /// `until` defaults to `now`, `since` to a day before `until`). Fields that are not strings
+    /// are ignored.
+    pub fn from_json(filter: &serde_json::Value, now: OffsetDateTime) -> Result<Self, FilterError> {
+        let field = |key: &str| filter.get(key).and_then(serde_json::Value::as_str);
+        let time = |key: &'static str| {
+            field(key)
+                .map(|s| {
+                    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| FilterError::Time(key))
+                })
+                .transpose()
+        };
+        let provider = field("provider")
+            .map(|p| p.parse::<Provider>().map_err(|_| FilterError::Provider))
+            .transpose()?;
+        let statuses = field("status")
+            .map(|s| s.parse::<DeliveryStatus>().map_err(|_| FilterError::Status))
+            .transpose()?
+            .into_iter()
+            .collect();
+        let to = time("until")?.unwrap_or(now);
+        let from = time("since")?.unwrap_or(to - time::Duration::days(1));
+        Ok(BulkFilter {
+            provider,
+            event_type: field("event_type").map(str::to_owned),
+            statuses,
+            from,
+            to,
+        })
+    }
+
     fn query(&self, limit: usize) -> DeliveryQuery {
         DeliveryQuery {
             provider: self.provider,
@@ -199,4 +341,94 @@ pub async fn run_bulk(
     job.updated_at = now;
     store.update_replay_job(&job).await?;
     Ok(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_from_json_name_the_bad_field() {
+        let now = OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap();
+        let f = BulkFilter::from_json(
+            &serde_json::json!({"provider": "stripe", "status": "retrying", "event_type": "x",
+                "since": "2025-11-24T15:00:00Z"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(f.provider, Some(Provider::Stripe));
+        assert_eq!(f.statuses, vec![DeliveryStatus::Retrying]);
+        assert_eq!((f.to - f.from).whole_hours(), 1);
+        let f = BulkFilter::from_json(&serde_json::json!({"provider": 7}), now).unwrap();
+        assert_eq!((f.provider, f.to - f.from), (None, time::Duration::days(1)));
+        let bad = |v: serde_json::Value| BulkFilter::from_json(&v, now).unwrap_err().to_string();
+        assert_eq!(
+            bad(serde_json::json!({"provider": "paypal"})),
+            "`filter.provider` is unknown"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"status": "lost"})),
+            "`filter.status` is not a delivery status"
+        );
+        assert_eq!(
+            bad(serde_json::json!({"until": "yesterday"})),
+            "`filter.until` must be an RFC 3339 time"
+        );
+    }
+
+    #[test]
+    fn replay_commands_and_their_audit_targets() {
+        let now = OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap();
+        let id = Uuid::new_v4();
+        let one = serde_json::json!({"webhook_id": id.to_string(), "force": true, "filter": {}});
+        assert_eq!(
+            ReplayCommand::from_json(&one, now).unwrap(),
+            ReplayCommand::One {
+                id: Some(id),
+                force: true
+            }
+        );
+        assert_eq!(ReplayCommand::audit_target(&one), id.to_string());
+        let junk = serde_json::json!({"webhook_id": "x".repeat(100)});
+        assert_eq!(
+            ReplayCommand::from_json(&junk, now).unwrap(),
+            ReplayCommand::One {
+                id: None,
+                force: false
+            }
+        );
+        assert_eq!(ReplayCommand::audit_target(&junk).len(), 64);
+        let bulk = serde_json::json!({"filter": {"status": "lost"}});
+        assert_eq!(
+            ReplayCommand::from_json(&bulk, now),
+            Err(CommandError::Filter(FilterError::Status))
+        );
+        assert_eq!(ReplayCommand::audit_target(&bulk), "bulk");
+        let neither = serde_json::json!({});
+        assert_eq!(
+            ReplayCommand::from_json(&neither, now)
+                .unwrap_err()
+                .to_string(),
+            "give `webhook_id` (one delivery) or `filter` (bulk)"
+        );
+        assert_eq!(ReplayCommand::audit_target(&neither), "?");
+    }
+
+    #[test]
+    fn replay_errors_map_to_answers() {
+        let r = ReplayError::InFlight.refusal().unwrap();
+        assert_eq!(
+            (r.status, r.code, r.retry_after),
+            (409, "in_flight", Some(5))
+        );
+        let r = ReplayError::RawBodyExpired.refusal().unwrap();
+        assert_eq!(r.status, 410);
+        let r = ReplayError::TooMany.refusal().unwrap();
+        assert_eq!(
+            r.message,
+            "the filter selects more than 10000 deliveries; narrow it"
+        );
+        let r = ReplayError::Store(StoreError::LeaseLost).refusal().unwrap();
+        assert_eq!((r.status, r.retry_after), (503, Some(5)));
+    }
 }

@@ -178,6 +178,33 @@ pub enum Verifier {
 }
 
 impl Verifier {
+    /// The verifier `provider` signs for, holding `secrets` (several during a rotation): Stripe's
+    /// scheme for Stripe, Standard Webhooks for Resend (Svix), Supabase auth hooks and other
+    /// Standard Webhooks senders, the shared-secret header for Supabase database webhooks, and
+    /// Twilio's URL signature (`public_base`: the public `scheme://host` Twilio calls, when behind
+    /// a proxy). Fails only when a Standard Webhooks secret has the wrong form.
+    pub fn for_provider<S: Into<crate::Secret>>(
+        provider: crate::Provider,
+        secrets: impl IntoIterator<Item = S>,
+        public_base: Option<&str>,
+    ) -> Result<Verifier, VerifyError> {
+        use crate::Provider;
+        Ok(match provider {
+            Provider::Stripe => Verifier::Stripe(StripeVerifier::new(secrets)),
+            Provider::Resend | Provider::SupabaseAuth | Provider::Standard => {
+                Verifier::Standard(StandardWebhooksVerifier::new(secrets)?)
+            }
+            Provider::SupabaseDb => Verifier::SharedSecret(SharedSecretVerifier::new(secrets)),
+            Provider::Twilio => {
+                let v = TwilioVerifier::new(secrets);
+                Verifier::Twilio(match public_base {
+                    Some(base) => v.with_public_base(base),
+                    None => v,
+                })
+            }
+        })
+    }
+
     /// Verify `req` at time `now`.
     pub fn verify(&self, req: &Request<'_>, now: OffsetDateTime) -> Result<(), VerifyError> {
         match self {
