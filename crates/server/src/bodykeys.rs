@@ -124,14 +124,6 @@ pub async fn check_stored_keys(
     Ok(missing)
 }
 
-/// Prints a [`keys::RekeyReport`] as a table, followed by the unopenable deliveries.
-pub fn print_report(
-    report: &keys::RekeyReport,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    report.write_table(out)
-}
-
 /// The delivery worker's events, as log lines and metrics.
 pub type WorkerEvents = wedsync_webhooks::forward::LoggedEvents<Arc<Metrics>>;
 

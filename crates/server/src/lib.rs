@@ -73,8 +73,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use std::time::Duration;
-
 use wedsync_webhooks::crypto::BodyCipher;
 
 use crate::app::App;
@@ -295,17 +293,10 @@ fn breaker_registry(
     instance: &str,
     components: &Components,
 ) -> wedsync_breaker::Registry {
-    let mut registry = wedsync_breaker::Registry::builder()
+    let registry = wedsync_breaker::Registry::builder()
         .default_config(service_breaker_config())
         .instance(instance.to_string());
-    for name in cfg.webhooks.keys() {
-        if let Some(p) = webhooks::provider_of(name) {
-            registry = registry.config(
-                wedsync_webhooks::delivery::breaker_name(p),
-                handler_breaker_config(),
-            );
-        }
-    }
+    let mut registry = handler_breakers(registry, cfg.webhooks.keys().copied());
     if let Some(sync) = &components.breaker_sync {
         registry = registry.state_sync(sync.clone());
     }
@@ -349,6 +340,7 @@ pub use wedsync_probe::service_breaker_config;
 
 /// The breaker configuration for the internal webhook handlers (the webhooks crate's default).
 pub use wedsync_webhooks::delivery::handler_breaker_config;
+use wedsync_webhooks::delivery::handler_breakers;
 
 /// A random Standard Webhooks secret (`whsec_<base64>`).
 pub fn random_whsec() -> String {
@@ -381,10 +373,9 @@ fn build_worker(
     )
     .events(Arc::new(bodykeys::WorkerEvents::new(metrics)))
     .heartbeat(cfg.worker.lease, cfg.worker.lease / 3);
-    for (name, w) in &cfg.webhooks {
-        let (Some(provider), Some(url)) = (webhooks::provider_of(name), &w.forward_to) else {
-            continue;
-        };
+    for (&provider, w) in &cfg.webhooks {
+        let Some(url) = &w.forward_to else { continue };
+        let name = provider.as_str();
         let secret = match &w.handler_secret_env {
             Some(env) => cfg
                 .require_secret(&format!("webhooks.{name}.handler_secret_env"), env)?

@@ -242,7 +242,7 @@ async fn keys(cfg: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
     let report = rekey(&*components.webhook_store, &ring, mode)
         .await
         .context("reading the stored raw bodies")?;
-    wedsync_monitor::bodykeys::print_report(&report, &mut std::io::stdout())?;
+    report.write_table(&mut std::io::stdout())?;
     Ok(exit_code(report.unopenable() == 0))
 }
 

@@ -18,19 +18,17 @@ use wedsync_webhooks::verify::Verifier;
 use wedsync_webhooks::Provider;
 
 use crate::app::Timeframe;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, WebhookConfig};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
 
-/// Maps a configuration provider name to the webhooks crate's provider (its one parser).
-pub fn provider_of(name: &str) -> Option<Provider> {
-    name.parse().ok()
-}
-
 /// Builds the verifier for one configured provider from its secrets (read from the environment).
-fn verifier_for(cfg: &Config, name: &str, provider: Provider) -> Result<Verifier, ConfigError> {
-    let w = &cfg.webhooks[name];
-    let key = format!("webhooks.{name}.secret_env");
+fn verifier_for(
+    cfg: &Config,
+    provider: Provider,
+    w: &WebhookConfig,
+) -> Result<Verifier, ConfigError> {
+    let key = format!("webhooks.{provider}.secret_env");
     let secrets = w
         .secret_env
         .split(',')
@@ -111,11 +109,8 @@ impl WebhookIngress {
         retention: Duration,
     ) -> Result<Self, ConfigError> {
         let mut receiver = Receiver::new(store.clone(), cipher).retention(retention);
-        for (name, w) in &cfg.webhooks {
-            let Some(provider) = provider_of(name) else {
-                continue;
-            };
-            let verifier = verifier_for(&cfg, name, provider)?;
+        for (&provider, w) in &cfg.webhooks {
+            let verifier = verifier_for(&cfg, provider, w)?;
             receiver = receiver.provider(provider, verifier, w.forward_to.is_some());
         }
         Ok(Self {
@@ -149,14 +144,14 @@ impl WebhookIngress {
             uri,
             headers,
             body: &body,
-            public_url: self
-                .cfg
-                .webhooks
-                .get(name)
+            public_url: name
+                .parse::<Provider>()
+                .ok()
+                .and_then(|p| self.cfg.webhooks.get(&p))
                 .and_then(|w| w.public_url.as_deref()),
         };
         let fut = self.receiver.answer_http(&req, OffsetDateTime::now_utc());
-        let budget = provider_of(name).and_then(Provider::answer_budget);
+        let budget = name.parse().ok().and_then(Provider::answer_budget);
         let answer = match budget {
             Some(budget) => tokio::time::timeout(budget, fut)
                 .await

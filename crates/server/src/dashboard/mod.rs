@@ -103,7 +103,11 @@ impl Dashboard {
         let spec = Spec {
             zone: cfg.wedding_days.timezone.clone(),
             services: services.collect(),
-            providers: cfg.webhooks.keys().cloned().collect(),
+            providers: cfg
+                .webhooks
+                .keys()
+                .map(|p| p.as_str().to_string())
+                .collect(),
         };
         let _ = self.wired.set(Wired {
             app: Arc::downgrade(app),
