@@ -884,7 +884,10 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
     fn the_issue_example_parses() {
         let cfg = Config::from_toml(ISSUE_EXAMPLE).unwrap();
         assert_eq!(cfg.services[0].name(), "stripe");
-        assert_eq!(cfg.webhooks[&Provider::Stripe].secret_env, "STRIPE_WEBHOOK_SECRET");
+        assert_eq!(
+            cfg.webhooks[&Provider::Stripe].secret_env,
+            "STRIPE_WEBHOOK_SECRET"
+        );
         assert_eq!(cfg.listen_addr().unwrap().port(), 8080);
     }
 

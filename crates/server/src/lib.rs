@@ -179,99 +179,29 @@ pub async fn start_with(
 ) -> Result<RunningServer, StartError> {
     cfg.validate()?;
     let cfg = Arc::new(cfg);
-    let metrics = Arc::new(Metrics::new());
     let instance = format!(
         "wedsync-monitor-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
     if bodykeys::needs_key(&cfg) {
-        bodykeys::refuse_to_replace_a_lost_key(
-            &cfg,
-            &components.key_home,
-            &*components.webhook_store,
-        )
-        .await?;
+        let store = &*components.webhook_store;
+        bodykeys::refuse_to_replace_a_lost_key(&cfg, &components.key_home, store).await?;
     }
-    let keys = bodykeys::key_ring(&cfg, &components.key_home)?;
-    let breakers = Arc::new(breaker_registry(&cfg, &instance, &components));
-    let monitor = match cfg.monitor.enabled {
-        true => Some(Arc::new(integrations::build_monitor(
-            &cfg,
-            components.probe_store.clone(),
-            (*breakers).clone(),
-            &instance,
-            &components.probes,
-            components.sinks.clone(),
-        )?)),
-        false => None,
+    let wiring = Wiring {
+        keys: bodykeys::key_ring(&cfg, &components.key_home)?,
+        breakers: Arc::new(breaker_registry(&cfg, &instance, &components)),
+        metrics: Arc::new(Metrics::new()),
+        cfg,
+        components,
+        instance,
     };
-    let integrations = Integrations::new(
-        cfg.clone(),
-        monitor.clone(),
-        components.probe_store.clone(),
-        (*breakers).clone(),
-    );
-    let webhooks = WebhookIngress::new(
-        cfg.clone(),
-        components.webhook_store.clone(),
-        keys.cipher.clone(),
-        metrics.clone(),
-        cfg.ingress.raw_body_retention,
-    )?;
-    let receiver = webhooks.receiver().clone();
     let (stop, stop_rx) = watch::channel(false);
-    let mut app = App::new(
-        cfg.clone(),
-        components.admin.clone(),
-        metrics.clone(),
-        components.readiness.clone(),
-        integrations,
-        webhooks,
-    );
-    if cfg.dashboard.enabled {
-        let sessions = keys.derive("dashboard sessions");
-        app = app.with_dashboard(dashboard::Dashboard::new(sessions, stop_rx.clone()));
-    }
-    let app = Arc::new(app);
-    if let Some(d) = &app.dashboard {
-        d.attach(&app);
-    }
-    let mut jobs = jobs::Jobs::new(stop_rx);
-    if let Some(sync) = &components.breaker_sync {
-        jobs.breaker_follower(sync, breakers.clone(), instance.clone());
-    }
-    jobs.rate_limit_sweeper(app.clone());
-    if let Some(m) = &monitor {
-        jobs.monitor(m, metrics.clone()).await?;
-        tracing::info!(services = cfg.services.len(), "monitor started");
-    }
-    if bodykeys::needs_key(&cfg) {
-        let store = components.webhook_store.clone();
-        jobs.stored_key_check(store, keys.cipher.clone(), metrics.clone());
-    }
-    if cfg.worker.enabled {
-        let worker = build_worker(
-            &cfg,
-            &instance,
-            &components,
-            keys.cipher,
-            &breakers,
-            metrics,
-        )?;
-        jobs.delivery_workers(
-            Arc::new(worker),
-            cfg.worker.concurrency,
-            cfg.worker.poll_interval,
-        );
-    }
-    if cfg.retention.enabled {
-        let policy = cfg.retention_policy();
-        let every = cfg.retention.interval;
-        jobs.retention(receiver, components.retention.clone(), policy, every);
-    }
-    let (addr, http) = match cfg.server.api_enabled {
+    let (app, monitor, receiver) = wiring.app(stop_rx.clone())?;
+    let jobs = wiring.jobs(stop_rx, &app, monitor, receiver).await?;
+    let (addr, http) = match wiring.cfg.server.api_enabled {
         true => {
-            let (addr, task) = serve_api(&cfg, listener, app.clone(), jobs.stopped()).await?;
+            let stopped = jobs.stopped();
+            let (addr, task) = serve_api(&wiring.cfg, listener, app.clone(), stopped).await?;
             (Some(addr), Some(task))
         }
         false => (None, None),
@@ -279,11 +209,106 @@ pub async fn start_with(
     Ok(RunningServer {
         addr,
         app,
-        breakers,
+        breakers: wiring.breakers,
         stop,
         http,
         background: jobs.into_handles(),
     })
+}
+
+/// Everything the application and the background jobs are built from.
+struct Wiring {
+    cfg: Arc<Config>,
+    components: Components,
+    instance: String,
+    keys: bodykeys::KeyRing,
+    breakers: Arc<wedsync_breaker::Registry>,
+    metrics: Arc<Metrics>,
+}
+
+type Built = (
+    Arc<App>,
+    Option<Arc<wedsync_probe::Monitor>>,
+    Arc<wedsync_webhooks::ingest::Receiver>,
+);
+
+impl Wiring {
+    /// The application (API, webhook ingress, dashboard), the monitor when this process runs
+    /// one, and the webhook receiver.
+    fn app(&self, stop: watch::Receiver<bool>) -> Result<Built, StartError> {
+        let (cfg, c) = (&self.cfg, &self.components);
+        let monitor = match cfg.monitor.enabled {
+            true => Some(Arc::new(integrations::build_monitor(
+                cfg,
+                c.probe_store.clone(),
+                (*self.breakers).clone(),
+                &self.instance,
+                &c.probes,
+                c.sinks.clone(),
+            )?)),
+            false => None,
+        };
+        let breakers = (*self.breakers).clone();
+        let integrations = Integrations::new(
+            cfg.clone(),
+            monitor.clone(),
+            c.probe_store.clone(),
+            breakers,
+        );
+        let webhooks = WebhookIngress::new(
+            cfg.clone(),
+            c.webhook_store.clone(),
+            self.keys.cipher.clone(),
+            self.metrics.clone(),
+            cfg.ingress.raw_body_retention,
+        )?;
+        let receiver = webhooks.receiver().clone();
+        let (admin, metrics, ready) = (c.admin.clone(), self.metrics.clone(), c.readiness.clone());
+        let mut app = App::new(cfg.clone(), admin, metrics, ready, integrations, webhooks);
+        if cfg.dashboard.enabled {
+            let sessions = self.keys.derive("dashboard sessions");
+            app = app.with_dashboard(dashboard::Dashboard::new(sessions, stop));
+        }
+        let app = Arc::new(app);
+        if let Some(d) = &app.dashboard {
+            d.attach(&app);
+        }
+        Ok((app, monitor, receiver))
+    }
+
+    /// Starts the background jobs this process's configuration asks for.
+    async fn jobs(
+        &self,
+        stop: watch::Receiver<bool>,
+        app: &Arc<App>,
+        monitor: Option<Arc<wedsync_probe::Monitor>>,
+        receiver: Arc<wedsync_webhooks::ingest::Receiver>,
+    ) -> Result<jobs::Jobs, StartError> {
+        let (cfg, c, metrics) = (&self.cfg, &self.components, &self.metrics);
+        let mut jobs = jobs::Jobs::new(stop);
+        if let Some(sync) = &c.breaker_sync {
+            jobs.breaker_follower(sync, self.breakers.clone(), self.instance.clone());
+        }
+        jobs.rate_limit_sweeper(app.clone());
+        if let Some(m) = &monitor {
+            jobs.monitor(m, metrics.clone()).await?;
+            tracing::info!(services = cfg.services.len(), "monitor started");
+        }
+        let cipher = self.keys.cipher.clone();
+        if bodykeys::needs_key(cfg) {
+            jobs.stored_key_check(c.webhook_store.clone(), cipher.clone(), metrics.clone());
+        }
+        if cfg.worker.enabled {
+            let worker = build_worker(cfg, &self.instance, c, cipher, &self.breakers, metrics)?;
+            let (n, idle) = (cfg.worker.concurrency, cfg.worker.poll_interval);
+            jobs.delivery_workers(Arc::new(worker), n, idle);
+        }
+        if cfg.retention.enabled {
+            let (policy, every) = (cfg.retention_policy(), cfg.retention.interval);
+            jobs.retention(receiver, c.retention.clone(), policy, every);
+        }
+        Ok(jobs)
+    }
 }
 
 /// The registry of every breaker: services' with [`service_breaker_config`], webhook handlers'
@@ -357,7 +382,7 @@ fn build_worker(
     components: &Components,
     cipher: BodyCipher,
     breakers: &Arc<wedsync_breaker::Registry>,
-    metrics: Arc<Metrics>,
+    metrics: &Arc<Metrics>,
 ) -> Result<wedsync_webhooks::delivery::Worker, StartError> {
     let store = components.webhook_store.clone();
     let breakers = breakers.clone();
@@ -371,7 +396,7 @@ fn build_worker(
         breakers,
         Arc::new(wedsync_webhooks::clock::SystemClock),
     )
-    .events(Arc::new(bodykeys::WorkerEvents::new(metrics)))
+    .events(Arc::new(bodykeys::WorkerEvents::new(metrics.clone())))
     .heartbeat(cfg.worker.lease, cfg.worker.lease / 3);
     for (&provider, w) in &cfg.webhooks {
         let Some(url) = &w.forward_to else { continue };
