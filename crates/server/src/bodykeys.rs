@@ -6,11 +6,10 @@
 //! body must outlive the process: an embedded store keeps a generated key in a file beside its
 //! database; a PostgreSQL store (shared by several processes) needs the key configured.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use wedsync_webhooks::crypto::BodyCipher;
-use wedsync_webhooks::keys::{self, EnvKey, KeyError, KeySettings, OldKey};
+use wedsync_webhooks::keys::{self, KeyError};
 use wedsync_webhooks::store::WebhookStore;
 
 pub use wedsync_webhooks::keys::{KeyHome, KeyRing};
@@ -22,39 +21,6 @@ use crate::StartError;
 /// Whether this process seals or opens raw bodies: it receives webhooks or forwards them.
 pub fn needs_key(cfg: &Config) -> bool {
     !cfg.webhooks.is_empty() && (cfg.server.api_enabled || cfg.worker.enabled)
-}
-
-/// The key settings of `[ingress]`, with the keys given as environment variables read.
-pub fn key_settings(cfg: &Config) -> Result<KeySettings, ConfigError> {
-    let ing = &cfg.ingress;
-    let env = |key: &str, var: &Option<String>| {
-        var.as_ref()
-            .map(|var| {
-                let value = cfg.require_secret(key, var)?;
-                Ok::<_, ConfigError>(EnvKey {
-                    var: var.clone(),
-                    value,
-                })
-            })
-            .transpose()
-    };
-    let current = env(keys::ENV_SETTING, &ing.encryption_key_env)?;
-    let mut old = Vec::new();
-    for (i, k) in ing.old_encryption_keys.iter().enumerate() {
-        old.push(OldKey {
-            id: k.id.clone(),
-            env: env(&format!("{}[{i}].env", keys::OLD_SETTING), &k.env)?,
-            file: k.file.as_ref().map(PathBuf::from),
-        });
-    }
-    Ok(KeySettings {
-        key_id: ing.encryption_key_id.clone(),
-        env: current,
-        file: ing.encryption_key_file.as_ref().map(PathBuf::from),
-        old,
-        needed: needs_key(cfg),
-        make_key: "wedsync-monitor keys generate".into(),
-    })
 }
 
 fn start_error(e: KeyError) -> StartError {
@@ -69,7 +35,7 @@ fn start_error(e: KeyError) -> StartError {
 
 /// The key ring from `[ingress]` (see [`keys::key_ring`]), its notice logged.
 pub fn key_ring(cfg: &Config, home: &KeyHome) -> Result<KeyRing, StartError> {
-    let ring = keys::key_ring(&key_settings(cfg)?, home).map_err(start_error)?;
+    let ring = keys::key_ring(&crate::build::key_settings(cfg)?, home).map_err(start_error)?;
     if let Some(notice) = &ring.notice {
         tracing::warn!("{notice}");
     }
@@ -79,7 +45,7 @@ pub fn key_ring(cfg: &Config, home: &KeyHome) -> Result<KeyRing, StartError> {
 /// Like [`key_ring`], but never creates a key file (the `keys` commands inspect; they must not
 /// invent the key a server would then seal with).
 pub fn existing_key_ring(cfg: &Config, home: &KeyHome) -> Result<KeyRing, StartError> {
-    keys::existing_key_ring(&key_settings(cfg)?, home).map_err(start_error)
+    keys::existing_key_ring(&crate::build::key_settings(cfg)?, home).map_err(start_error)
 }
 
 /// See [`keys::refuse_to_replace_a_lost_key`].
@@ -88,7 +54,7 @@ pub async fn refuse_to_replace_a_lost_key(
     home: &KeyHome,
     store: &dyn WebhookStore,
 ) -> Result<(), StartError> {
-    keys::refuse_to_replace_a_lost_key(&key_settings(cfg)?, home, store)
+    keys::refuse_to_replace_a_lost_key(&crate::build::key_settings(cfg)?, home, store)
         .await
         .map_err(start_error)
 }

@@ -9,7 +9,7 @@ use crate::config::Config;
 pub async fn run(cfg: &Config, out: &mut dyn Write) -> anyhow::Result<bool> {
     let mut probes = Vec::new();
     for s in &cfg.services {
-        probes.push(crate::integrations::build_probe(cfg, s)?);
+        probes.push(crate::build::build_probe(cfg, s)?);
     }
     let mut tasks = Vec::new();
     for p in probes {

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use wedsync_probe::config::{check_env_name, check_http_url, validate_services, ServiceSpec};
-use wedsync_probe::policy::PolicyError;
-use wedsync_probe::WeddingDayPolicy;
 use wedsync_webhooks::Provider;
 
 /// Prefix of the environment variables that overlay the configuration file.
@@ -44,7 +42,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         message: message.into(),
@@ -663,25 +661,6 @@ impl Config {
         Ok(())
     }
 
-    /// The wedding-day policy `[wedding_days]` describes, parsed by `wedsync-probe`; an error names
-    /// the offending key (`wedding_days.weekdays[2]`).
-    pub fn wedding_day_policy(&self) -> Result<WeddingDayPolicy, ConfigError> {
-        let w = &self.wedding_days;
-        WeddingDayPolicy::new(&w.timezone, &w.weekdays, &w.dates).map_err(|e| {
-            let at = |list: &[String], bad: &str, name: &str| {
-                let i = list.iter().position(|v| v == bad).unwrap_or(0);
-                format!("wedding_days.{name}[{i}]")
-            };
-            let key = match &e {
-                PolicyError::TimeZone(_) => "wedding_days.timezone".to_string(),
-                PolicyError::Weekday(v) => at(&w.weekdays, v, "weekdays"),
-                PolicyError::Date(v) => at(&w.dates, v, "dates"),
-                _ => "wedding_days".to_string(),
-            };
-            invalid(key, e.to_string())
-        })
-    }
-
     fn validate_keys(&self) -> Result<(), ConfigError> {
         let ing = &self.ingress;
         if let Some(env) = &ing.encryption_key_env {
@@ -733,15 +712,6 @@ impl Config {
             .listen
             .parse()
             .map_err(|_| invalid("server.listen", "must be an address such as 127.0.0.1:8080"))
-    }
-
-    /// What the retention job deletes and when: the store's defaults, with raw webhook bodies kept
-    /// for `ingress.raw_body_retention`.
-    pub fn retention_policy(&self) -> wedsync_store::RetentionPolicy {
-        wedsync_store::RetentionPolicy {
-            raw_webhook_bodies: self.ingress.raw_body_retention,
-            ..wedsync_store::RetentionPolicy::default()
-        }
     }
 
     /// Reads the secret held by the environment variable `name` (in-process overrides first).

@@ -54,7 +54,7 @@ pub fn demo_config(
             fakes.supabase.publishable_key().into(),
         ),
         ("DEMO_STRIPE_WEBHOOK_SECRET", stripe_whsec.to_string()),
-        ("DEMO_HANDLER_SECRET", crate::random_whsec()),
+        ("DEMO_HANDLER_SECRET", crate::build::random_whsec()),
         ("DEMO_ENCRYPTION_KEY", STANDARD.encode(encryption_key)),
     ] {
         cfg.secret_overrides.insert(k.into(), Secret::new(v));
@@ -122,7 +122,7 @@ async fn story(port: u16, duration: Option<Duration>, linger: bool) -> anyhow::R
 async fn start(port: u16, n: &mut Narrator) -> anyhow::Result<Demo> {
     n.step("starting fake Stripe, Twilio, Resend, Supabase, Slack and an internal webhook handler");
     let fakes = FakeProviders::try_start().await?;
-    let whsec = crate::random_whsec();
+    let whsec = crate::build::random_whsec();
     // the embedded store, as `serve` uses by default: a SQLite file, here in a directory of its own
     let dir = tempfile::Builder::new().prefix("wedsync-demo-").tempdir()?;
     let db_path = dir.path().join("wedsync-monitor.db");

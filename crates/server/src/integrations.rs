@@ -14,84 +14,12 @@ use wedsync_probe::report::{
     self, BreakerView, HealthReport, HistoryView, ResultView, ServiceInput, ServiceView, Ts,
 };
 use wedsync_probe::store::{Incident, ProbeStore, HOUR_MS};
-use wedsync_probe::{HealthProbe, Monitor, MonitorConfig, ProbeResult, ProbeStatus, Snapshot};
+use wedsync_probe::{Monitor, ProbeResult, ProbeStatus, Snapshot};
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
 use wedsync_probe::config::ServiceSpec as ServiceEntry;
-use wedsync_probe::config::ServiceSpec;
-
-/// Builds the probe for one configured service (credentials from the environment).
-pub fn build_probe(cfg: &Config, spec: &ServiceSpec) -> Result<Arc<dyn HealthProbe>, ConfigError> {
-    spec.build(&|env: &str| cfg.secret(env))
-        .map_err(ConfigError::from)
-}
-
-/// Builds the monitor for the configured services. `overrides` replace built-in probes by service
-/// name (tests and the demo); `sinks` receive alerts (the log always does).
-pub fn build_monitor(
-    cfg: &Config,
-    store: Arc<dyn ProbeStore>,
-    breakers: Registry,
-    instance: &str,
-    overrides: &BTreeMap<String, Arc<dyn HealthProbe>>,
-    sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
-) -> Result<Monitor, ConfigError> {
-    let policy = cfg.wedding_day_policy()?;
-    let mut services = Vec::new();
-    for s in &cfg.services {
-        let probe = match overrides.get(s.name()) {
-            Some(p) => p.clone(),
-            None => build_probe(cfg, s)?,
-        };
-        services.push(s.service_config(probe));
-    }
-    let mut builder = Monitor::builder()
-        .services(services)
-        .config(MonitorConfig {
-            policy,
-            alert: wedsync_probe::AlertConfig {
-                maintenance: cfg
-                    .maintenance
-                    .iter()
-                    .filter_map(|m| {
-                        let (start_ms, end_ms) = m.window_ms().ok()?;
-                        Some(wedsync_probe::MaintenanceWindow {
-                            service: m.service.clone(),
-                            start_ms,
-                            end_ms,
-                        })
-                    })
-                    .collect(),
-                ..wedsync_probe::AlertConfig::default()
-            },
-            ..MonitorConfig::default()
-        })
-        .store(store)
-        .breakers(breakers)
-        .instance(instance.to_string())
-        .sink(Arc::new(wedsync_probe::LogSink::new()));
-    if let Some(env) = &cfg.alerts.slack_webhook_env {
-        let url = cfg.require_secret("alerts.slack_webhook_env", env)?;
-        builder = builder.sink(Arc::new(wedsync_probe::SlackSink::new(
-            wedsync_probe::Secret::new(url.expose()),
-        )));
-    }
-    if let Some(env) = &cfg.alerts.pagerduty_routing_key_env {
-        let key = cfg.require_secret("alerts.pagerduty_routing_key_env", env)?;
-        builder = builder.sink(Arc::new(wedsync_probe::PagerDutySink::new(
-            wedsync_probe::Secret::new(key.expose()),
-        )));
-    }
-    for sink in sinks {
-        builder = builder.sink(sink);
-    }
-    builder.build().map_err(|e| ConfigError::Invalid {
-        key: "services".into(),
-        message: e.to_string(),
-    })
-}
 
 /// Serves the integrations-health routes.
 pub struct Integrations {

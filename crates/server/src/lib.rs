@@ -49,6 +49,7 @@
 pub mod admin;
 pub mod app;
 pub mod bodykeys;
+pub mod build;
 pub mod check;
 pub mod components;
 pub mod config;
@@ -73,12 +74,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use wedsync_webhooks::crypto::BodyCipher;
-
 use crate::app::App;
+pub use crate::build::random_whsec;
 pub use crate::components::Components;
 use crate::config::Config;
 use crate::integrations::Integrations;
+pub use crate::jobs::BREAKER_SYNC_POLL;
 use crate::metrics::Metrics;
 use crate::webhooks::WebhookIngress;
 
@@ -189,7 +190,7 @@ pub async fn start_with(
     }
     let wiring = Wiring {
         keys: bodykeys::key_ring(&cfg, &components.key_home)?,
-        breakers: Arc::new(breaker_registry(&cfg, &instance, &components)),
+        breakers: Arc::new(build::breaker_registry(&cfg, &instance, &components)),
         metrics: Arc::new(Metrics::new()),
         cfg,
         components,
@@ -238,7 +239,7 @@ impl Wiring {
     fn app(&self, stop: watch::Receiver<bool>) -> Result<Built, StartError> {
         let (cfg, c) = (&self.cfg, &self.components);
         let monitor = match cfg.monitor.enabled {
-            true => Some(Arc::new(integrations::build_monitor(
+            true => Some(Arc::new(build::build_monitor(
                 cfg,
                 c.probe_store.clone(),
                 (*self.breakers).clone(),
@@ -299,7 +300,8 @@ impl Wiring {
             jobs.stored_key_check(c.webhook_store.clone(), cipher.clone(), metrics.clone());
         }
         if cfg.worker.enabled {
-            let worker = build_worker(cfg, &self.instance, c, cipher, &self.breakers, metrics)?;
+            let worker =
+                build::build_worker(cfg, &self.instance, c, cipher, &self.breakers, metrics)?;
             let (n, idle) = (cfg.worker.concurrency, cfg.worker.poll_interval);
             jobs.delivery_workers(Arc::new(worker), n, idle);
         }
@@ -309,23 +311,6 @@ impl Wiring {
         }
         Ok(jobs)
     }
-}
-
-/// The registry of every breaker: services' with [`service_breaker_config`], webhook handlers'
-/// with [`handler_breaker_config`], shared with the other instances when the store can.
-fn breaker_registry(
-    cfg: &Config,
-    instance: &str,
-    components: &Components,
-) -> wedsync_breaker::Registry {
-    let registry = wedsync_breaker::Registry::builder()
-        .default_config(service_breaker_config())
-        .instance(instance.to_string());
-    let mut registry = handler_breakers(registry, cfg.webhooks.keys().copied());
-    if let Some(sync) = &components.breaker_sync {
-        registry = registry.state_sync(sync.clone());
-    }
-    registry.build()
 }
 
 /// Binds `server.listen` (unless a listener is given) and serves the API until `shutdown`.
@@ -365,62 +350,6 @@ pub use wedsync_probe::service_breaker_config;
 
 /// The breaker configuration for the internal webhook handlers (the webhooks crate's default).
 pub use wedsync_webhooks::delivery::handler_breaker_config;
-use wedsync_webhooks::delivery::handler_breakers;
-
-/// A random Standard Webhooks secret (`whsec_<base64>`).
-pub fn random_whsec() -> String {
-    use base64::Engine as _;
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(BodyCipher::generate_key())
-    )
-}
-
-fn build_worker(
-    cfg: &Config,
-    instance: &str,
-    components: &Components,
-    cipher: BodyCipher,
-    breakers: &Arc<wedsync_breaker::Registry>,
-    metrics: &Arc<Metrics>,
-) -> Result<wedsync_webhooks::delivery::Worker, StartError> {
-    let store = components.webhook_store.clone();
-    let breakers = breakers.clone();
-    let transport = wedsync_webhooks::forward::ReqwestTransport::new()
-        .map_err(|e| StartError::Store(format!("cannot build the HTTP client: {e}")))?;
-    let mut worker = wedsync_webhooks::delivery::Worker::new(
-        instance,
-        store,
-        Arc::new(transport),
-        cipher,
-        breakers,
-        Arc::new(wedsync_webhooks::clock::SystemClock),
-    )
-    .events(Arc::new(bodykeys::WorkerEvents::new(metrics.clone())))
-    .heartbeat(cfg.worker.lease, cfg.worker.lease / 3);
-    for (&provider, w) in &cfg.webhooks {
-        let Some(url) = &w.forward_to else { continue };
-        let name = provider.as_str();
-        let secret = match &w.handler_secret_env {
-            Some(env) => cfg
-                .require_secret(&format!("webhooks.{name}.handler_secret_env"), env)?
-                .expose()
-                .to_string(),
-            None => {
-                tracing::warn!(provider = %name, "handler_secret_env is not set, so the handler sees deliveries signed with a random per-process key");
-                random_whsec()
-            }
-        };
-        worker = worker.handler(
-            provider,
-            wedsync_webhooks::delivery::Handler::new(
-                url.clone(),
-                wedsync_webhooks::Secret::new(secret),
-            ),
-        );
-    }
-    Ok(worker)
-}
 
 /// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn run(cfg: Config, listener: Option<TcpListener>) -> Result<(), StartError> {

@@ -14,33 +14,12 @@ use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::ingest::{Answer, HttpRequest, Receiver, Refusal};
 use wedsync_webhooks::replay::{self, BulkFilter, ReplayCommand, ReplayError};
 use wedsync_webhooks::store::{ReplayJob, WebhookStore};
-use wedsync_webhooks::verify::Verifier;
 use wedsync_webhooks::Provider;
 
 use crate::app::Timeframe;
-use crate::config::{Config, ConfigError, WebhookConfig};
+use crate::config::{Config, ConfigError};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
-
-/// Builds the verifier for one configured provider from its secrets (read from the environment).
-fn verifier_for(
-    cfg: &Config,
-    provider: Provider,
-    w: &WebhookConfig,
-) -> Result<Verifier, ConfigError> {
-    let key = format!("webhooks.{provider}.secret_env");
-    let secrets = w
-        .secret_env
-        .split(',')
-        .map(|env| cfg.require_secret(&key, env.trim()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Verifier::for_provider(provider, secrets, w.public_url.as_deref()).map_err(|e| {
-        ConfigError::Invalid {
-            key,
-            message: format!("the secret has the wrong form: {e}"),
-        }
-    })
-}
 
 /// Serves `POST /webhooks/{provider}` and the webhook admin routes.
 pub struct WebhookIngress {
@@ -110,7 +89,7 @@ impl WebhookIngress {
     ) -> Result<Self, ConfigError> {
         let mut receiver = Receiver::new(store.clone(), cipher).retention(retention);
         for (&provider, w) in &cfg.webhooks {
-            let verifier = verifier_for(&cfg, provider, w)?;
+            let verifier = crate::build::verifier_for(&cfg, provider, w)?;
             receiver = receiver.provider(provider, verifier, w.forward_to.is_some());
         }
         Ok(Self {
