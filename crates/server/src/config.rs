@@ -103,12 +103,31 @@ pub struct Config {
     pub secret_overrides: BTreeMap<String, Secret>,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        // An empty document deserialises to the documented defaults.
-        toml::from_str("").expect("the empty configuration is valid")
-    }
+/// Every section's `Default` is what an empty table deserialises to, so the `#[serde(default …)]`
+/// of its fields are the one place a default is written.
+macro_rules! default_is_the_empty_table {
+    ($($t:ty),+) => {$(
+        impl Default for $t {
+            fn default() -> Self {
+                // every field has a default: an empty table cannot fail to deserialise
+                toml::Table::new().try_into().expect("every field has a default")
+            }
+        }
+    )+};
 }
+
+default_is_the_empty_table!(
+    Config,
+    ServerConfig,
+    StoreConfig,
+    WeddingDaysConfig,
+    DashboardConfig,
+    MonitorConfig,
+    WorkerConfig,
+    RetentionConfig,
+    RateLimitConfig,
+    IngressConfig
+);
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -137,18 +156,6 @@ pub struct ServerConfig {
     pub api_enabled: bool,
 }
 
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            listen: default_listen(),
-            body_limit_bytes: default_body_limit(),
-            shutdown_timeout: default_shutdown_timeout(),
-            header_read_timeout: default_header_timeout(),
-            api_enabled: true,
-        }
-    }
-}
-
 /// `[store]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -157,14 +164,6 @@ pub struct StoreConfig {
     /// `postgres://user@host/db`.
     #[serde(default = "default_store_url")]
     pub url: String,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        Self {
-            url: default_store_url(),
-        }
-    }
 }
 
 /// `[wedding_days]`.
@@ -180,16 +179,6 @@ pub struct WeddingDaysConfig {
     /// Extra wedding days, `YYYY-MM-DD`.
     #[serde(default)]
     pub dates: Vec<String>,
-}
-
-impl Default for WeddingDaysConfig {
-    fn default() -> Self {
-        Self {
-            timezone: default_timezone(),
-            weekdays: default_weekdays(),
-            dates: Vec::new(),
-        }
-    }
 }
 
 /// One `[[maintenance]]` window: a provider's announced maintenance, during which a failing
@@ -247,17 +236,6 @@ pub struct DashboardConfig {
     pub session_ttl: Duration,
 }
 
-impl Default for DashboardConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            public_status: false,
-            secure_cookies: false,
-            session_ttl: default_session_ttl(),
-        }
-    }
-}
-
 fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)
 }
@@ -289,12 +267,6 @@ pub struct MonitorConfig {
     pub enabled: bool,
 }
 
-impl Default for MonitorConfig {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
-}
-
 /// `[worker]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,17 +287,6 @@ pub struct WorkerConfig {
     pub lease: Duration,
 }
 
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            concurrency: default_concurrency(),
-            poll_interval: default_poll(),
-            lease: default_lease(),
-        }
-    }
-}
-
 /// `[retention]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -341,15 +302,6 @@ pub struct RetentionConfig {
     pub interval: Duration,
 }
 
-impl Default for RetentionConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: default_retention_interval(),
-        }
-    }
-}
-
 /// `[rate_limits]`, per API key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -360,15 +312,6 @@ pub struct RateLimitConfig {
     /// Manual probe runs and replays per minute (`10`).
     #[serde(default = "default_strict_rpm")]
     pub strict_per_minute: u32,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            general_per_minute: default_general_rpm(),
-            strict_per_minute: default_strict_rpm(),
-        }
-    }
 }
 
 /// `[alerts]`.
@@ -411,18 +354,6 @@ pub struct IngressConfig {
         with = "wedsync_probe::config::duration"
     )]
     pub raw_body_retention: Duration,
-}
-
-impl Default for IngressConfig {
-    fn default() -> Self {
-        Self {
-            encryption_key_env: None,
-            encryption_key_file: None,
-            encryption_key_id: default_key_id(),
-            old_encryption_keys: Vec::new(),
-            raw_body_retention: default_raw_retention(),
-        }
-    }
 }
 
 /// One `[[ingress.old_encryption_keys]]` entry: an older key, by id, from an environment variable
