@@ -10,6 +10,8 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 
+use wedsync_webhooks::analysis::{Timeframe, TimeframeError};
+
 use crate::admin::{AdminStore, ApiKeyRecord, AuditEntry, Scope};
 use crate::config::Config;
 use crate::error::{json_response, text_response, ApiError, Body};
@@ -227,7 +229,13 @@ impl App {
             RouteId::ResetBreaker => self.reset_breaker(req).await,
             RouteId::WebhooksHealth | RouteId::WebhookFailures => {
                 self.authorize(req.headers(), Scope::Read, None).await?;
-                let tf = timeframe(&query_pairs(req.uri().query()))?;
+                let q = query_pairs(req.uri().query());
+                let tf = match q.iter().find(|(k, _)| k == "timeframe") {
+                    Some((_, v)) => v
+                        .parse()
+                        .map_err(|e: TimeframeError| ApiError::bad_request(e.to_string()))?,
+                    None => Timeframe::default(),
+                };
                 match id {
                     RouteId::WebhooksHealth => self.webhooks.stats(tf).await,
                     _ => self.webhooks.failures(tf).await,
@@ -500,57 +508,6 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(q.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
-}
-
-/// A statistics window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Timeframe {
-    /// One hour.
-    Hour,
-    /// 24 hours (default).
-    Day,
-    /// Seven days.
-    Week,
-    /// 30 days.
-    Month,
-}
-
-impl Timeframe {
-    /// The window's length.
-    pub fn duration(self) -> time::Duration {
-        match self {
-            Timeframe::Hour => time::Duration::hours(1),
-            Timeframe::Day => time::Duration::hours(24),
-            Timeframe::Week => time::Duration::days(7),
-            Timeframe::Month => time::Duration::days(30),
-        }
-    }
-
-    /// The wire name (`1h`, `24h`, `7d`, `30d`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Timeframe::Hour => "1h",
-            Timeframe::Day => "24h",
-            Timeframe::Week => "7d",
-            Timeframe::Month => "30d",
-        }
-    }
-}
-
-fn timeframe(q: &[(String, String)]) -> Result<Timeframe, ApiError> {
-    match q
-        .iter()
-        .find(|(k, _)| k == "timeframe")
-        .map(|(_, v)| v.as_str())
-    {
-        None | Some("24h") => Ok(Timeframe::Day),
-        Some("1h") => Ok(Timeframe::Hour),
-        Some("7d") => Ok(Timeframe::Week),
-        Some("30d") => Ok(Timeframe::Month),
-        Some(_) => Err(ApiError::bad_request(
-            "`timeframe` must be one of 1h, 24h, 7d, 30d",
-        )),
-    }
 }
 
 #[cfg(test)]

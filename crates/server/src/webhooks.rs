@@ -16,10 +16,10 @@ use wedsync_webhooks::replay::{self, BulkFilter, ReplayCommand, ReplayError};
 use wedsync_webhooks::store::{ReplayJob, WebhookStore};
 use wedsync_webhooks::Provider;
 
-use crate::app::Timeframe;
 use crate::config::{Config, ConfigError};
 use crate::error::{json_response, ApiError, Body};
 use crate::metrics::Metrics;
+use wedsync_webhooks::analysis::Timeframe;
 
 /// Serves `POST /webhooks/{provider}` and the webhook admin routes.
 pub struct WebhookIngress {

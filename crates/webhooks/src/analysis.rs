@@ -292,9 +292,74 @@ pub async fn failure_report(
     })
 }
 
+/// A statistics window, as the admin API names it (`1h`, `24h`, `7d`, `30d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Timeframe {
+    /// One hour.
+    Hour,
+    /// 24 hours (default).
+    #[default]
+    Day,
+    /// Seven days.
+    Week,
+    /// 30 days.
+    Month,
+}
+
+impl Timeframe {
+    /// Every window, shortest first.
+    pub const ALL: [Timeframe; 4] = [Self::Hour, Self::Day, Self::Week, Self::Month];
+
+    /// The window's length.
+    pub fn duration(self) -> time::Duration {
+        match self {
+            Timeframe::Hour => time::Duration::hours(1),
+            Timeframe::Day => time::Duration::hours(24),
+            Timeframe::Week => time::Duration::days(7),
+            Timeframe::Month => time::Duration::days(30),
+        }
+    }
+
+    /// The wire name (`1h`, `24h`, `7d`, `30d`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::Hour => "1h",
+            Timeframe::Day => "24h",
+            Timeframe::Week => "7d",
+            Timeframe::Month => "30d",
+        }
+    }
+}
+
+/// A timeframe that is not `1h`, `24h`, `7d` or `30d`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`timeframe` must be one of 1h, 24h, 7d, 30d")]
+pub struct TimeframeError;
+
+impl std::str::FromStr for Timeframe {
+    type Err = TimeframeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(TimeframeError)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeframes_parse_their_wire_names_and_nothing_else() {
+        for t in Timeframe::ALL {
+            assert_eq!(t.as_str().parse::<Timeframe>(), Ok(t));
+        }
+        assert_eq!(Timeframe::default(), Timeframe::Day);
+        assert!("2h".parse::<Timeframe>().is_err());
+        assert!("".parse::<Timeframe>().is_err());
+    }
 
     #[test]
     fn nearest_rank() {
