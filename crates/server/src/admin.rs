@@ -6,10 +6,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 /// A permission an API key carries.
@@ -118,39 +116,21 @@ pub trait AdminBackend: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + '
 
 impl<S: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + 'static> AdminBackend for S {}
 
-/// API keys and the audit log on `wedsync-store` (SQLite or PostgreSQL), with typed scopes.
-///
-/// Verified keys are remembered for [`KEY_CACHE_TTL`] (keyed by the key's SHA-256), so the health
-/// route does not pay a store round trip per request; a revocation through this process clears the
-/// cache at once, one through another instance takes effect here within the TTL.
+/// API keys and the audit log on `wedsync-store` (SQLite or PostgreSQL), with typed scopes;
+/// verified keys are remembered by the store's [`KeyCache`] for [`KEY_CACHE_TTL`].
 pub struct AdminStore {
-    store: Arc<dyn AdminBackend>,
-    verified: std::sync::Mutex<std::collections::HashMap<KeyDigest, (ApiKeyRecord, Instant)>>,
+    keys: KeyCache<dyn AdminBackend>,
 }
 
-/// A key's SHA-256, the verified-key cache's index (the raw digest: no hex per request).
-type KeyDigest = [u8; 32];
-
-/// How long a verified API key is trusted without asking the store again.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
-
-/// Verified keys remembered at most (the cache is emptied beyond).
-const KEY_CACHE_MAX: usize = 10_000;
+pub use wedsync_store::KEY_CACHE_TTL;
+use wedsync_store::{ApiKeyStore as _, KeyCache};
 
 impl AdminStore {
     /// Wraps a store.
     pub fn new(store: Arc<dyn AdminBackend>) -> Self {
         Self {
-            store,
-            verified: std::sync::Mutex::new(std::collections::HashMap::new()),
+            keys: KeyCache::new(store),
         }
-    }
-
-    fn cache(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<KeyDigest, (ApiKeyRecord, Instant)>>
-    {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -183,7 +163,7 @@ impl AdminStore {
         scopes: &[Scope],
     ) -> Result<NewApiKey, AdminStoreError> {
         let created = self
-            .store
+            .keys
             .create_api_key(wedsync_store::NewApiKey {
                 name: name.to_string(),
                 scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
@@ -200,7 +180,7 @@ impl AdminStore {
     /// Every key, revoked ones included, without secrets.
     pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
         Ok(self
-            .store
+            .keys
             .list_api_keys()
             .await
             .map_err(store_err)?
@@ -211,50 +191,27 @@ impl AdminStore {
 
     /// Revokes a key; `false` when no unrevoked key has that id.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
-        let revoked = self.store.revoke_api_key(id).await.map_err(store_err);
-        self.cache().clear();
-        revoked
+        self.keys.revoke_api_key(id).await.map_err(store_err)
     }
 
     /// The key's record when `key` is a valid (known, unrevoked, unexpired) key.
     pub async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
-        let digest: KeyDigest = Sha256::digest(key.as_bytes()).into();
-        if let Some((rec, at)) = self.cache().get(&digest) {
-            if at.elapsed() < KEY_CACHE_TTL {
-                return Ok(Some(rec.clone()));
-            }
-        }
-        let v = self
-            .store
-            .verify_api_key(&wedsync_store::ApiKeySecret::new(key))
-            .await
-            .map_err(store_err)?;
-        let rec = v.map(|v| ApiKeyRecord {
+        let key = wedsync_store::ApiKeySecret::new(key);
+        let verified = self.keys.verify_api_key(&key).await.map_err(store_err)?;
+        Ok(verified.map(|v| ApiKeyRecord {
             id: v.id,
             name: String::new(),
             scopes: v.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
             prefix: String::new(),
             created_at: OffsetDateTime::now_utc(),
             revoked_at: None,
-        });
-        let mut cache = self.cache();
-        match &rec {
-            Some(r) => {
-                if cache.len() >= KEY_CACHE_MAX {
-                    cache.clear();
-                }
-                cache.insert(digest, (r.clone(), Instant::now()));
-            }
-            None => {
-                cache.remove(&digest);
-            }
-        }
-        Ok(rec)
+        }))
     }
 
     /// Appends to the audit log.
     pub async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
-        self.store
+        self.keys
+            .store()
             .append_audit(wedsync_store::NewAuditEntry {
                 actor: entry.key_id.clone(),
                 action: entry.action.clone(),
@@ -271,7 +228,8 @@ impl AdminStore {
     pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(self
-            .store
+            .keys
+            .store()
             .list_audit(limit, None)
             .await
             .map_err(store_err)?

@@ -7,7 +7,10 @@
 //! one macro, `admin_ops!`, binds and runs it on either backend's connection); `pg.rs` and
 //! `sqlite.rs` only hand the operations a connection.
 
+mod cache;
 pub mod keys;
+
+pub use cache::{KeyCache, KEY_CACHE_TTL};
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
