@@ -49,8 +49,8 @@ pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Con
     }
 }
 
-/// A secret value (API key, signing secret): the workspace's one `Secret` type, owned by
-/// `wedsync-webhooks`.
+/// A secret value (API key, signing secret): the workspace's one `Secret` type, owned by the
+/// leaf crate `wedsync-secret` (re-exported by `wedsync-webhooks`).
 pub use wedsync_webhooks::Secret;
 
 /// The whole configuration.

@@ -1,5 +1,6 @@
-//! The integrations-health routes on `wedsync-probe`'s monitor: the snapshot, manual probe runs
-//! and breaker resets; plus building the probes and the monitor from configuration.
+//! The integrations-health routes on `wedsync-probe`'s monitor: the health report (shaped by
+//! `wedsync_probe::report`, cached here), manual probe runs and breaker resets, and the probe
+//! gauges of `/metrics`. Building the probes and the monitor is in [`crate::build`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

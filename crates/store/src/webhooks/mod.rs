@@ -7,7 +7,7 @@
 //! `(provider, dedupe_key)`, so two processes can never both record an owner for one key.
 //!
 //! What both backends share lives here: the row mapping (one field list, instantiated per
-//! backend by `delivery_row!`), the SQL that reads the same on both dialects (`Dialect`), the
+//! backend by `rows!`), the SQL that reads the same on both dialects (`Dialect`), the
 //! list filter builder, and the error conversion.
 // with one backend (or none) compiled in, part of what they share is unused
 #![cfg_attr(
