@@ -865,6 +865,24 @@ forward_to = "http://127.0.0.1:3000/webhooks/stripe"
     }
 
     #[test]
+    fn a_key_the_kind_does_not_take_and_the_generic_provider_are_refused() {
+        let domain = ISSUE_EXAMPLE.replace(
+            "credential_env = \"STRIPE_SECRET_KEY\"",
+            "credential_env = \"STRIPE_SECRET_KEY\"\ndomain = \"example.com\"",
+        );
+        let e = err(&domain);
+        assert!(e.contains("services[0].domain"), "{e}");
+        let twilio = "[[services]]\nname = \"sms\"\nkind = \"twilio\"\nbase_url = \"https://api.twilio.com\"\ncredential_env = \"T\"\n";
+        let e = err(twilio);
+        assert!(e.contains("services[0].account_sid_env"), "{e}");
+        let e = err("[webhooks.standard]\nsecret_env = \"X\"");
+        assert!(
+            e.contains("webhooks.standard") && e.contains("unknown provider"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_bad_duration_names_its_key_and_never_its_value() {
         let secret = concat!("sk_", "live_", "abcdefghijklmnop");
         let e = err(&format!("[worker]\nlease = \"{secret}\""));
