@@ -16,9 +16,9 @@ use wedsync_monitor::config::{Config, Secret};
 use wedsync_monitor::Components;
 use wedsync_testkit::{fixtures, FakeWebhookHandler, Scenario};
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
-    InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
-    StoreError, WebhookStore,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
+    EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
+    SealedBody, StoreError, WebhookStore,
 };
 use wedsync_webhooks::verify::{standard, stripe, twilio};
 
@@ -427,6 +427,9 @@ impl WebhookStore for FlakyStore {
     }
     async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError> {
         self.inner.list_deliveries(q).await
+    }
+    async fn count_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<DeliveryCount>, StoreError> {
+        self.inner.count_deliveries(q).await
     }
     async fn purge_raw_bodies(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.purge_raw_bodies(now).await

@@ -18,9 +18,9 @@ use wedsync_webhooks::delivery::{
     TransportError, Worker, KEY_WAIT,
 };
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
-    InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
-    StoreError, WebhookStore,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
+    EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
+    SealedBody, StoreError, WebhookStore,
 };
 use wedsync_webhooks::{Provider, Secret};
 
@@ -334,6 +334,7 @@ flaky_store! {
     schedule_replay(id: Uuid, req: ReplayRequest) -> Delivery;
     list_attempts(id: Uuid) -> Vec<AttemptRecord>;
     list_deliveries(q: &DeliveryQuery) -> Vec<Delivery>;
+    count_deliveries(q: &DeliveryQuery) -> Vec<DeliveryCount>;
     purge_raw_bodies(now: OffsetDateTime) -> u64;
     insert_replay_job(job: ReplayJob) -> ();
     update_replay_job(job: &ReplayJob) -> ();

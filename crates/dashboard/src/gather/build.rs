@@ -7,7 +7,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use wedsync_probe::store::{HourlyHealth, Incident, DAY_MS, HOUR_MS};
 use wedsync_probe::{Monitor, ProbeResult, ProbeStatus};
-use wedsync_webhooks::store::{Delivery, DeliveryStatus, Priority};
+use wedsync_webhooks::store::{Delivery, DeliveryCount, DeliveryStatus, Priority};
 
 use super::ServiceSpec;
 use crate::model::{
@@ -263,56 +263,55 @@ pub(super) fn row(name: &str, latest: Option<Latest>, h: History) -> ServiceView
     }
 }
 
-/// The webhooks panel from the deliveries received in the last 24 h (`day`), the queue depth
-/// and the configured providers (listed even without deliveries), as of `now`.
+/// The webhooks panel from the delivery counts of the last 24 h (`day`) and hour (`hour`), the
+/// deliveries that may need a person (`attention`: failed or retrying), the queue depth and the
+/// configured providers (listed even without deliveries).
 pub fn webhooks_view(
     providers: &[String],
-    day: &[Delivery],
+    day: &[DeliveryCount],
+    hour: &[DeliveryCount],
+    attention: &[Delivery],
     queue_depth: u64,
-    now: OffsetDateTime,
 ) -> WebhooksView {
     let line = |p: &str| ProviderWebhooks {
         provider: p.to_owned(),
         hour: WebhookCounts::default(),
         day: WebhookCounts::default(),
     };
-    let hour_ago = now - time::Duration::hours(1);
     let mut lines: BTreeMap<String, ProviderWebhooks> =
         providers.iter().map(|p| (p.clone(), line(p))).collect();
-    for d in day {
-        if matches!(
-            d.status,
-            DeliveryStatus::Duplicate | DeliveryStatus::Rejected
-        ) {
-            continue;
-        }
-        let name = d.provider.as_str();
-        let p = lines.entry(name.to_owned()).or_insert_with(|| line(name));
-        let delivered = u64::from(d.status == DeliveryStatus::Delivered);
-        let failing = u64::from(matches!(
-            d.status,
-            DeliveryStatus::Failed | DeliveryStatus::Retrying
-        ));
-        for (c, yes) in [(&mut p.day, true), (&mut p.hour, d.received_at >= hour_ago)] {
-            if yes {
-                c.received += 1;
-                c.delivered += delivered;
-                c.failing += failing;
+    for (counts, in_hour) in [(day, false), (hour, true)] {
+        for c in counts {
+            if matches!(
+                c.status,
+                DeliveryStatus::Duplicate | DeliveryStatus::Rejected
+            ) {
+                continue;
+            }
+            let name = c.provider.as_str();
+            let p = lines.entry(name.to_owned()).or_insert_with(|| line(name));
+            let counts = if in_hour { &mut p.hour } else { &mut p.day };
+            counts.received += c.count;
+            if c.status == DeliveryStatus::Delivered {
+                counts.delivered += c.count;
+            }
+            if matches!(c.status, DeliveryStatus::Failed | DeliveryStatus::Retrying) {
+                counts.failing += c.count;
             }
         }
     }
     WebhooksView {
         providers: lines.into_values().collect(),
         queue_depth,
-        attention: wedsync_webhooks::analysis::needs_attention(day)
+        attention: wedsync_webhooks::analysis::needs_attention(attention)
             .into_iter()
             .take(ATTENTION_SHOWN)
-            .map(attention)
+            .map(attention_view)
             .collect(),
     }
 }
 
-fn attention(d: &Delivery) -> AttentionView {
+fn attention_view(d: &Delivery) -> AttentionView {
     AttentionView {
         delivery_id: d.id.to_string(),
         provider: d.provider.as_str().to_owned(),
@@ -456,12 +455,54 @@ mod tests {
 
     #[test]
     fn configured_providers_are_listed_without_deliveries() {
-        let now = OffsetDateTime::now_utc();
-        let v = webhooks_view(&["resend".into(), "stripe".into()], &[], 3, now);
+        let v = webhooks_view(&["resend".into(), "stripe".into()], &[], &[], &[], 3);
         let names: Vec<&str> = v.providers.iter().map(|p| p.provider.as_str()).collect();
         assert_eq!(names, ["resend", "stripe"]);
         assert_eq!(v.queue_depth, 3);
         assert!(v.attention.is_empty());
         assert_eq!(unix_ms(OffsetDateTime::UNIX_EPOCH), 0);
+    }
+
+    #[test]
+    fn counts_make_the_panel_without_duplicates_or_rejected_requests() {
+        use wedsync_webhooks::Provider;
+        let c = |provider, status, count| DeliveryCount {
+            provider,
+            status,
+            count,
+        };
+        let day = [
+            c(Provider::Stripe, DeliveryStatus::Delivered, 7),
+            c(Provider::Stripe, DeliveryStatus::Retrying, 2),
+            c(Provider::Stripe, DeliveryStatus::Failed, 1),
+            c(Provider::Stripe, DeliveryStatus::Duplicate, 4),
+            c(Provider::Twilio, DeliveryStatus::Rejected, 9),
+            c(Provider::Twilio, DeliveryStatus::Pending, 1),
+        ];
+        let hour = [c(Provider::Stripe, DeliveryStatus::Retrying, 2)];
+        let v = webhooks_view(&["stripe".into()], &day, &hour, &[], 0);
+        let stripe = &v.providers[0];
+        assert_eq!(stripe.provider, "stripe");
+        assert_eq!(
+            (
+                stripe.day.received,
+                stripe.day.delivered,
+                stripe.day.failing
+            ),
+            (10, 7, 3)
+        );
+        assert_eq!(
+            (
+                stripe.hour.received,
+                stripe.hour.delivered,
+                stripe.hour.failing
+            ),
+            (2, 0, 2)
+        );
+        let twilio = &v.providers[1];
+        assert_eq!(
+            (twilio.provider.as_str(), twilio.day.received),
+            ("twilio", 1)
+        );
     }
 }

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use wedsync_probe::store::{Incident, IncidentState, OutboxState, ProbeStore, DAY_MS};
 use wedsync_probe::Monitor;
-use wedsync_webhooks::store::{DeliveryQuery, WebhookStore};
+use wedsync_webhooks::store::{DeliveryQuery, DeliveryStatus, WebhookStore};
 
 use crate::model::{
     DashboardView, IncidentView, MaintenanceView, PublicService, PublicView, ServiceView,
@@ -63,8 +63,8 @@ pub const ROLLUPS_TTL: Duration = Duration::from_secs(15);
 pub const WEBHOOKS_TTL: Duration = Duration::from_secs(5);
 /// Resolved incidents stay listed this long.
 const RESOLVED_KEPT_MS: i64 = DAY_MS;
-/// At most this many deliveries are read for the 24 h figures.
-const DELIVERIES_READ: usize = 50_000;
+/// Failed or retrying deliveries of the last 24 h read at most for the attention list.
+const ATTENTION_READ: usize = 5_000;
 /// At most this many raw results of the last day are read per service.
 const RECENT_READ: usize = 5_000;
 
@@ -255,17 +255,28 @@ impl Gatherer {
             return w;
         }
         let now = OffsetDateTime::now_utc();
-        let day = store
-            .list_deliveries(&DeliveryQuery {
-                received_from: Some(now - time::Duration::days(1)),
-                received_to: Some(now + time::Duration::seconds(1)),
-                limit: Some(DELIVERIES_READ),
-                ..Default::default()
-            })
-            .await
-            .unwrap_or_default();
+        let since = |ago: time::Duration| DeliveryQuery {
+            received_from: Some(now - ago),
+            received_to: Some(now + time::Duration::seconds(1)),
+            ..Default::default()
+        };
+        // counted, not read: only the deliveries that may need a person are listed
+        let (day, hour) = (
+            since(time::Duration::days(1)),
+            since(time::Duration::hours(1)),
+        );
+        let failing = DeliveryQuery {
+            statuses: vec![DeliveryStatus::Failed, DeliveryStatus::Retrying],
+            limit: Some(ATTENTION_READ),
+            ..day.clone()
+        };
+        let day = store.count_deliveries(&day).await.unwrap_or_default();
+        let hour = store.count_deliveries(&hour).await.unwrap_or_default();
+        let attention = store.list_deliveries(&failing).await.unwrap_or_default();
         let queued = store.queue_depth().await.unwrap_or(0);
-        let view = Arc::new(webhooks_view(&self.spec.providers, &day, queued, now));
+        let providers = &self.spec.providers;
+        let view = webhooks_view(providers, &day, &hour, &attention, queued);
+        let view = Arc::new(view);
         self.lock().webhooks = Some((Instant::now(), view.clone()));
         view
     }

@@ -23,8 +23,9 @@ mod sqlite;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::store::{
-    AttemptRecord, AttemptTrigger, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
-    ErrorKind, KeyUsage, Priority, ReplayRequest, SealedBody, StoreError as WebhookError,
+    AttemptRecord, AttemptTrigger, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
+    EncryptedBody, ErrorKind, KeyUsage, Priority, ReplayRequest, SealedBody,
+    StoreError as WebhookError,
 };
 
 pub(crate) use crate::dialect::Dialect;
@@ -643,6 +644,51 @@ pub(crate) enum Param {
 
 /// `list_deliveries` as SQL and its bind values, in placeholder order.
 pub(crate) fn list_sql<D: Dialect>(q: &DeliveryQuery) -> (String, Vec<Param>) {
+    let (filter, params) = filter_sql::<D>(q);
+    let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_delivery_log d{filter}");
+    sql.push_str(" ORDER BY d.received_at, d.id");
+    if let Some(limit) = q.limit {
+        sql.push_str(&format!(
+            " LIMIT {}",
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        ));
+    }
+    (sql, params)
+}
+
+/// `count_deliveries` as SQL (the same filter as [`list_sql`], no limit) and its bind values.
+pub(crate) fn count_sql<D: Dialect>(q: &DeliveryQuery) -> (String, Vec<Param>) {
+    let (filter, params) = filter_sql::<D>(q);
+    let sql = format!(
+        "SELECT d.provider AS provider, d.status AS status, count(*) AS n \
+         FROM webhook_delivery_log d{filter} GROUP BY d.provider, d.status"
+    );
+    (sql, params)
+}
+
+/// A row of [`count_sql`].
+#[derive(diesel::QueryableByName)]
+pub(crate) struct CountRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    provider: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    status: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl CountRow {
+    pub(crate) fn into_count(self) -> Result<DeliveryCount, StoreError> {
+        Ok(DeliveryCount {
+            provider: parse("provider", &self.provider)?,
+            status: parse("delivery status", &self.status)?,
+            count: u64::try_from(self.n).unwrap_or(0),
+        })
+    }
+}
+
+/// A query's conditions (` WHERE …`, or nothing) and their bind values, in placeholder order.
+fn filter_sql<D: Dialect>(q: &DeliveryQuery) -> (String, Vec<Param>) {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<Param> = Vec::new();
     let push = |params: &mut Vec<Param>, p: Param| {
@@ -673,19 +719,11 @@ pub(crate) fn list_sql<D: Dialect>(q: &DeliveryQuery) -> (String, Vec<Param>) {
         let ph = push(&mut params, Param::Time(t));
         conds.push(format!("d.received_at < {ph}"));
     }
-    let mut sql = format!("SELECT {DELIVERY_COLUMNS} FROM webhook_delivery_log d");
-    if !conds.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conds.join(" AND "));
-    }
-    sql.push_str(" ORDER BY d.received_at, d.id");
-    if let Some(limit) = q.limit {
-        sql.push_str(&format!(
-            " LIMIT {}",
-            i64::try_from(limit).unwrap_or(i64::MAX)
-        ));
-    }
-    (sql, params)
+    let filter = match conds.is_empty() {
+        true => String::new(),
+        false => format!(" WHERE {}", conds.join(" AND ")),
+    };
+    (filter, params)
 }
 
 /// The claim order (critical first, then due time, then arrival, then id), for sorting what a

@@ -13,16 +13,16 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
-    InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
+    EncryptedBody, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
     StoreError as WebhookError, Verdict, WebhookStore,
 };
 
 use super::{
-    attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
+    attempts_sql, count_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
     job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
-    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, KeyRow, Outcome, Param,
-    Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, CountRow, KeyRow, Outcome,
+    Param, Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
@@ -797,6 +797,23 @@ impl WebhookStore for PgStore {
         Ok(rows
             .into_iter()
             .map(DeliveryRow::into_delivery)
+            .collect::<Result<_>>()?)
+    }
+
+    async fn count_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<DeliveryCount>> {
+        let (sql, params) = count_sql::<PgDialect>(query);
+        let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
+        for p in params {
+            q = match p {
+                Param::Text(s) => q.bind::<Text, _>(s),
+                Param::Time(t) => q.bind::<Timestamptz, _>(t),
+            };
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<CountRow> = q.load(&mut conn).await.map_err(StoreError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(CountRow::into_count)
             .collect::<Result<_>>()?)
     }
 

@@ -11,16 +11,17 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus, EncryptedBody,
-    InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
+    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
+    EncryptedBody, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
     StoreError as WebhookError, Verdict, WebhookStore,
 };
 
 use super::{
-    attempts_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_insert_sql,
-    job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until, list_sql, owner_sql,
-    parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal, replay_update_sql, sealed_body,
-    sealed_sql, Count, KeyRow, Outcome, Param, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    attempts_sql, count_sql, filter_json, finished_at, get_sql, headers_json, into_claims,
+    job_insert_sql, job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until,
+    list_sql, owner_sql, parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal,
+    replay_update_sql, sealed_body, sealed_sql, Count, CountRow, KeyRow, Outcome, Param, WResult,
+    QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::SqliteDialect;
 use crate::error::Result;
@@ -533,6 +534,23 @@ impl WebhookStore for SqliteStore {
                     };
                 }
                 load_deliveries(c, q)
+            })
+            .await?)
+    }
+
+    async fn count_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<DeliveryCount>> {
+        let (sql, params) = count_sql::<SqliteDialect>(query);
+        Ok(self
+            .with_conn(move |c| {
+                let mut q = diesel::sql_query(sql).into_boxed();
+                for p in params {
+                    q = match p {
+                        Param::Text(s) => q.bind::<Text, _>(s),
+                        Param::Time(t) => q.bind::<BigInt, _>(us(t)),
+                    };
+                }
+                let rows: Vec<CountRow> = q.load(c)?;
+                rows.into_iter().map(CountRow::into_count).collect()
             })
             .await?)
     }

@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttemptRecord, AttemptTrigger, DeliveryQuery, DeliveryStatus, EncryptedBody, ErrorKind,
-    InsertOutcome, KeyUsage, NewDelivery, Priority, ReplayJob, ReplayJobState, ReplayRequest,
-    SealedBody, StoreError, Verdict, WebhookStore,
+    AttemptRecord, AttemptTrigger, DeliveryCount, DeliveryQuery, DeliveryStatus, EncryptedBody,
+    ErrorKind, InsertOutcome, KeyUsage, NewDelivery, Priority, ReplayJob, ReplayJobState,
+    ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -43,6 +43,7 @@ where
     sealed_bodies(&fresh().await).await;
     replace_raw_body(&fresh().await).await;
     list_filters(&fresh().await).await;
+    count_deliveries(&fresh().await).await;
     replay_jobs(&fresh().await).await;
     concurrent_claims(&fresh().await).await;
     random_interleavings(&mut fresh, 0x5eed, 20, 60).await;
@@ -1008,6 +1009,66 @@ pub async fn list_filters(s: &dyn WebhookStore) {
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+/// `count_deliveries` agrees with counting what `list_deliveries` returns for the same filter
+/// (its limit ignored), across providers, statuses and a time window.
+pub async fn count_deliveries(s: &dyn WebhookStore) {
+    assert!(s
+        .count_deliveries(&DeliveryQuery::default())
+        .await
+        .unwrap()
+        .is_empty());
+    for i in 0..9i64 {
+        let mut d = sample(&format!("c{i}"));
+        d.received_at = t0() + secs(i);
+        d.provider = [Provider::Stripe, Provider::Twilio, Provider::Resend][(i % 3) as usize];
+        if i % 4 == 0 {
+            d.next_attempt_at = None;
+        }
+        if i == 5 {
+            d.verdict = Verdict::Rejected;
+        }
+        s.insert_delivery(d).await.unwrap();
+    }
+    let claims = s.claim("w", t0() + secs(60), LEASE, 2).await.unwrap();
+    let done = attempt(&claims[0].token, t0() + secs(60), Some(200));
+    s.complete(&claims[0].token, done).await.unwrap();
+    let failed = attempt(&claims[1].token, t0() + secs(60), Some(500));
+    s.fail(&claims[1].token, failed, None).await.unwrap();
+    let sorted = |mut v: Vec<DeliveryCount>| {
+        v.sort_by_key(|c| (c.provider.as_str(), c.status.as_str()));
+        v
+    };
+    for q in [
+        DeliveryQuery::default(),
+        DeliveryQuery {
+            received_from: Some(t0() + secs(2)),
+            received_to: Some(t0() + secs(7)),
+            limit: Some(1),
+            ..Default::default()
+        },
+        DeliveryQuery {
+            provider: Some(Provider::Twilio),
+            statuses: vec![DeliveryStatus::Pending, DeliveryStatus::Delivered],
+            ..Default::default()
+        },
+    ] {
+        let listed = s
+            .list_deliveries(&DeliveryQuery {
+                limit: None,
+                ..q.clone()
+            })
+            .await
+            .unwrap();
+        let want = super::count_by_provider_and_status(&listed);
+        let got = sorted(s.count_deliveries(&q).await.unwrap());
+        assert_eq!(got, want, "count_deliveries({q:?})");
+        let total: u64 = got.iter().map(|c| c.count).sum();
+        assert_eq!(total, listed.len() as u64);
+    }
+    let all = s.count_deliveries(&DeliveryQuery::default()).await.unwrap();
+    assert!(all.len() >= 4, "several providers and statuses: {all:?}");
 }
 
 /// Replay jobs round-trip and update.

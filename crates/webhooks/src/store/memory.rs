@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttemptRecord, AttemptTrigger, ClaimToken, Claimed, Delivery, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
-    SealedBody, StoreError, Verdict, WebhookStore,
+    AttemptRecord, AttemptTrigger, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, ReplayJob,
+    ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -282,6 +282,16 @@ impl WebhookStore for InMemoryStore {
             .values()
             .filter(|d| d.status.is_queued())
             .count() as u64)
+    }
+
+    async fn count_deliveries(
+        &self,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryCount>, StoreError> {
+        let g = self.lock();
+        Ok(super::count_by_provider_and_status(
+            g.deliveries.values().filter(|d| query.matches(d)),
+        ))
     }
 
     async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError> {

@@ -468,6 +468,40 @@ pub struct AttemptRecord {
     pub response_excerpt: Option<String>,
 }
 
+/// How many deliveries of one provider are in one status (see
+/// [`WebhookStore::count_deliveries`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryCount {
+    /// The provider.
+    pub provider: Provider,
+    /// The status.
+    pub status: DeliveryStatus,
+    /// How many deliveries.
+    pub count: u64,
+}
+
+/// `deliveries` counted the way [`WebhookStore::count_deliveries`] counts them, ordered by
+/// provider and status name (the in-memory store's implementation, and the oracle its
+/// conformance case compares every backend with).
+pub fn count_by_provider_and_status<'a>(
+    deliveries: impl IntoIterator<Item = &'a Delivery>,
+) -> Vec<DeliveryCount> {
+    let mut counts: std::collections::BTreeMap<(&'static str, &'static str), DeliveryCount> =
+        std::collections::BTreeMap::new();
+    for d in deliveries {
+        let key = (d.provider.as_str(), d.status.as_str());
+        counts
+            .entry(key)
+            .or_insert(DeliveryCount {
+                provider: d.provider,
+                status: d.status,
+                count: 0,
+            })
+            .count += 1;
+    }
+    counts.into_values().collect()
+}
+
 /// How many stored raw bodies one key sealed (see [`WebhookStore::raw_body_keys`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyUsage {
@@ -673,6 +707,14 @@ pub trait WebhookStore: Send + Sync {
 
     /// How many deliveries are queued (`pending` or `retrying`), counted without reading them.
     async fn queue_depth(&self) -> Result<u64, StoreError>;
+
+    /// The deliveries matching `query` (its `limit` ignored) counted by provider and status,
+    /// without reading them: in no particular order, zero counts left out. Dashboards and reports
+    /// that only need figures use it instead of [`list_deliveries`](Self::list_deliveries).
+    async fn count_deliveries(
+        &self,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<DeliveryCount>, StoreError>;
 
     /// How many kept raw bodies each key id sealed, by key id.
     async fn raw_body_keys(&self) -> Result<Vec<KeyUsage>, StoreError>;
