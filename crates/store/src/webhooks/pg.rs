@@ -784,14 +784,7 @@ impl WebhookStore for PgStore {
 
     async fn list_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<Delivery>> {
         let (sql, params) = list_sql::<PgDialect>(query);
-        // built per filter: not a fixed statement, so not prepared for the cache
-        let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
-        for p in params {
-            q = match p {
-                Param::Text(s) => q.bind::<Text, _>(s),
-                Param::Time(t) => q.bind::<Timestamptz, _>(t),
-            };
-        }
+        let q = bound(sql, params);
         let mut conn = self.conn().await?;
         let rows: Vec<DeliveryRow> = q.load(&mut conn).await.map_err(StoreError::from)?;
         Ok(rows
@@ -802,13 +795,7 @@ impl WebhookStore for PgStore {
 
     async fn count_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<DeliveryCount>> {
         let (sql, params) = count_sql::<PgDialect>(query);
-        let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
-        for p in params {
-            q = match p {
-                Param::Text(s) => q.bind::<Text, _>(s),
-                Param::Time(t) => q.bind::<Timestamptz, _>(t),
-            };
-        }
+        let q = bound(sql, params);
         let mut conn = self.conn().await?;
         let rows: Vec<CountRow> = q.load(&mut conn).await.map_err(StoreError::from)?;
         Ok(rows
@@ -885,4 +872,20 @@ fn bind_job<'a>(q: Cached<'a>, job: &ReplayJob, insert: bool) -> Result<Cached<'
     Ok(q.bind::<Text, _>(filter_json(&job.filter)?)
         .bind::<Text, _>(job.requested_by.clone())
         .bind::<Timestamptz, _>(job.created_at))
+}
+
+/// A statement built per filter, with its values bound (not a fixed statement, so not prepared
+/// for the statement cache).
+fn bound(
+    sql: String,
+    params: Vec<Param>,
+) -> diesel::query_builder::BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
+    let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind::<Text, _>(s),
+            Param::Time(t) => q.bind::<Timestamptz, _>(t),
+        };
+    }
+    q
 }

@@ -526,13 +526,7 @@ impl WebhookStore for SqliteStore {
         let (sql, params) = list_sql::<SqliteDialect>(query);
         Ok(self
             .with_conn(move |c| {
-                let mut q = diesel::sql_query(sql).into_boxed();
-                for p in params {
-                    q = match p {
-                        Param::Text(s) => q.bind::<Text, _>(s),
-                        Param::Time(t) => q.bind::<BigInt, _>(us(t)),
-                    };
-                }
+                let q = bound(sql, params);
                 load_deliveries(c, q)
             })
             .await?)
@@ -542,13 +536,7 @@ impl WebhookStore for SqliteStore {
         let (sql, params) = count_sql::<SqliteDialect>(query);
         Ok(self
             .with_conn(move |c| {
-                let mut q = diesel::sql_query(sql).into_boxed();
-                for p in params {
-                    q = match p {
-                        Param::Text(s) => q.bind::<Text, _>(s),
-                        Param::Time(t) => q.bind::<BigInt, _>(us(t)),
-                    };
-                }
+                let q = bound(sql, params);
                 let rows: Vec<CountRow> = q.load(c)?;
                 rows.into_iter().map(CountRow::into_count).collect()
             })
@@ -618,4 +606,23 @@ impl WebhookStore for SqliteStore {
             })
             .await?)
     }
+}
+
+/// A statement built per filter, with its values bound.
+fn bound(
+    sql: String,
+    params: Vec<Param>,
+) -> diesel::query_builder::BoxedSqlQuery<
+    'static,
+    diesel::sqlite::Sqlite,
+    diesel::query_builder::SqlQuery,
+> {
+    let mut q = diesel::sql_query(sql).into_boxed();
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind::<Text, _>(s),
+            Param::Time(t) => q.bind::<BigInt, _>(us(t)),
+        };
+    }
+    q
 }
