@@ -68,9 +68,37 @@ pub struct ApiKeyRecord {
 impl ApiKeyRecord {
     /// Whether the key grants `scope` (`monitoring:admin` implies `monitoring:read`).
     pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
-            || (scope == Scope::Read && self.scopes.contains(&Scope::Admin))
+        allows(&self.scopes, scope)
     }
+}
+
+/// A key that verified: known, unrevoked, unexpired (the store checks all three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedKey {
+    /// The key's id.
+    pub id: String,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+}
+
+impl VerifiedKey {
+    /// Whether the key grants `scope` (`monitoring:admin` implies `monitoring:read`).
+    pub fn allows(&self, scope: Scope) -> bool {
+        allows(&self.scopes, scope)
+    }
+}
+
+impl From<ApiKeyRecord> for VerifiedKey {
+    fn from(r: ApiKeyRecord) -> Self {
+        Self {
+            id: r.id,
+            scopes: r.scopes,
+        }
+    }
+}
+
+fn allows(scopes: &[Scope], scope: Scope) -> bool {
+    scopes.contains(&scope) || (scope == Scope::Read && scopes.contains(&Scope::Admin))
 }
 
 /// A freshly created API key: shown once, then only its hash is kept (by the store).
@@ -194,17 +222,13 @@ impl AdminStore {
         self.keys.revoke_api_key(id).await.map_err(store_err)
     }
 
-    /// The key's record when `key` is a valid (known, unrevoked, unexpired) key.
-    pub async fn verify_key(&self, key: &str) -> Result<Option<ApiKeyRecord>, AdminStoreError> {
+    /// The key when `key` is valid (known, unrevoked, unexpired).
+    pub async fn verify_key(&self, key: &str) -> Result<Option<VerifiedKey>, AdminStoreError> {
         let key = wedsync_store::ApiKeySecret::new(key);
         let verified = self.keys.verify_api_key(&key).await.map_err(store_err)?;
-        Ok(verified.map(|v| ApiKeyRecord {
+        Ok(verified.map(|v| VerifiedKey {
             id: v.id,
-            name: String::new(),
             scopes: v.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
-            prefix: String::new(),
-            created_at: OffsetDateTime::now_utc(),
-            revoked_at: None,
         }))
     }
 

