@@ -87,6 +87,7 @@ pub mod admin;
 pub mod breaker;
 mod dialect;
 pub mod error;
+pub mod open;
 #[cfg(feature = "postgres")]
 pub mod pg;
 #[cfg(all(feature = "probe", any(feature = "postgres", feature = "sqlite")))]
@@ -104,6 +105,7 @@ pub use admin::*;
 #[cfg(feature = "breaker")]
 pub use breaker as breaker_sync;
 pub use error::{Result, StoreError};
+pub use open::{AnyStore, StoreUrl};
 #[cfg(feature = "postgres")]
 pub use pg::{PgConfig, PgStore};
 #[cfg(feature = "sqlite")]
