@@ -30,6 +30,10 @@
 //! - [`Cadence`] is how often a service is probed; [`Cadence::wedding_day_interval`] is the one
 //!   "tighter on wedding days" rule. [`config::ServiceSpec`] is a typed service entry
 //!   (`[[services]]` in the server's TOML) that builds its probe.
+//! - [`report`] is the integrations health report: [`report::Reporter`] builds it for a list of
+//!   services from a [`Monitor`] (or the stored results) and caches it, so an embedder serves the
+//!   same document as `wedsync-monitor` without the server; the server only maps
+//!   [`report::ReportError`] to HTTP.
 //! - [`store`] holds the storage traits (results, incidents, notification outbox) with an in-memory
 //!   implementation; `wedsync-store` implements them on PostgreSQL and SQLite.
 //!

@@ -3,8 +3,12 @@
 //! borrowed data — building a `serde_json::Value` tree per request costs more than everything
 //! else a health route does.
 //!
-//! `wedsync-monitor` serves it at `GET /api/admin/integrations/health`; a service embedding the
-//! monitor can serve the same document.
+//! [`Reporter`] assembles the whole document for a list of services, from a running monitor or
+//! the stored results, with its caches (open incidents read at most every [`INCIDENTS_TTL`], the
+//! rendered `services` array reused while nothing in it changed); it also runs probes on demand,
+//! resets breakers and lists the probe gauges for a metrics page. `wedsync-monitor` serves it at
+//! `GET /api/admin/integrations/health` and maps its errors to HTTP; a service embedding the
+//! monitor can serve the same document without the server.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -24,6 +28,13 @@ use serde::Serialize;
 
 use crate::store::{HourlyHealth, Incident};
 use crate::{aggregate, ProbeResult, ProbeStatus, Snapshot};
+
+mod reporter;
+
+pub use reporter::{
+    Gauge, RenderedReport, ReportError, ReportQuery, Reporter, INCIDENTS_TTL,
+    PROBE_DURATION_SECONDS,
+};
 
 /// A time in Unix milliseconds that serialises as RFC 3339 (or `null` when out of range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

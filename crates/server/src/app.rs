@@ -230,8 +230,8 @@ impl App {
             RouteId::WebhooksHealth | RouteId::WebhookFailures => {
                 self.authorize(req.headers(), Scope::Read, None).await?;
                 let q = query_pairs(req.uri().query());
-                let tf = match q.iter().find(|(k, _)| k == "timeframe") {
-                    Some((_, v)) => v
+                let tf = match query_value(&q, "timeframe") {
+                    Some(v) => v
                         .parse()
                         .map_err(|e: TimeframeError| ApiError::bad_request(e.to_string()))?,
                     None => Timeframe::default(),
@@ -317,10 +317,7 @@ impl App {
     async fn reset_breaker<B>(&self, req: Request<B>) -> Result<Response<Body>, ApiError> {
         let caller = self.authorize(req.headers(), Scope::Admin, None).await?;
         let q = query_pairs(req.uri().query());
-        let service = q
-            .iter()
-            .find(|(k, _)| k == "service")
-            .map(|(_, v)| v.as_str())
+        let service = query_value(&q, "service")
             .ok_or_else(|| ApiError::bad_request("query parameter `service` is required"))?;
         let result = self.integrations.reset_breaker(service).await;
         self.audit(&caller, "breaker.reset", service, &result).await;
@@ -505,6 +502,11 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     url::form_urlencoded::parse(q.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
+}
+
+/// The first value of `key` in decoded query pairs.
+fn query_value<'q>(q: &'q [(String, String)], key: &str) -> Option<&'q str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]
