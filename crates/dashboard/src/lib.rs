@@ -90,6 +90,8 @@
 
 #[cfg(feature = "gather")]
 pub mod gather;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod model;
 #[cfg(feature = "session")]
 pub mod session;
