@@ -110,6 +110,24 @@ pub struct Refused {
     pub message: String,
 }
 
+/// A response of the [`Backend`]'s that refuses a request (a body too large, a budget spent),
+/// sent as it is.
+#[derive(Debug)]
+pub struct Refusal(Box<Response<Body>>);
+
+impl From<Response<Body>> for Refusal {
+    fn from(r: Response<Body>) -> Self {
+        Refusal(Box::new(r))
+    }
+}
+
+impl Refusal {
+    /// The response to send.
+    pub fn into_response(self) -> Response<Body> {
+        *self.0
+    }
+}
+
 /// The [`Backend`]'s key store could not answer (the sign-in page says so; the embedder logs
 /// the cause).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,15 +155,12 @@ pub trait Backend: Send + Sync {
 
     /// A form's body, read under the embedder's size limit; `Err` is the response that refuses
     /// the request (too large, unreadable).
-    async fn read_body(
-        &self,
-        headers: &HeaderMap,
-        body: RequestBody<'_>,
-    ) -> Result<Bytes, Response<Body>>;
+    async fn read_body(&self, headers: &HeaderMap, body: RequestBody<'_>)
+        -> Result<Bytes, Refusal>;
 
     /// Draws from `caller`'s budget for a replay; `Err` is the response that refuses it (rate
     /// limited).
-    fn replay_budget(&self, caller: &Caller) -> Result<(), Response<Body>>;
+    fn replay_budget(&self, caller: &Caller) -> Result<(), Refusal>;
 
     /// Writes an audit entry: `caller` did `action` to `target`, with `result` ([`OK`] or a
     /// refusal's code).
@@ -366,7 +381,7 @@ impl Inner {
         }
         let body = match b.read_body(&parts.headers, body).await {
             Ok(body) => body,
-            Err(r) => return r,
+            Err(r) => return r.into_response(),
         };
         let f = form(&body);
         if !self
@@ -403,7 +418,8 @@ impl Inner {
         let Some((caller, cookie)) = self.session_caller(b, &parts.headers).await else {
             return Err(redirect(Route::Login, &[]));
         };
-        let f = form(&b.read_body(&parts.headers, body).await?);
+        let body = b.read_body(&parts.headers, body).await;
+        let f = form(&body.map_err(Refusal::into_response)?);
         if cross_site(&parts.headers) || !self.sessions.keys().csrf_ok(&cookie, field(&f, "csrf")) {
             let msg = "the form's CSRF token is missing or wrong; reload the page";
             return Err(forbidden("csrf", msg.into()));
@@ -441,7 +457,7 @@ impl Inner {
     /// Replays a delivery (a caller that can act, within its replay budget).
     async fn replay(&self, b: &dyn Backend, req: Request<RequestBody<'_>>) -> Reply {
         let (caller, f) = self.checked_form(b, req, Some("replaying")).await?;
-        b.replay_budget(&caller)?;
+        b.replay_budget(&caller).map_err(Refusal::into_response)?;
         let id = field(&f, "delivery_id").trim();
         let (target, result) = b.replay(&caller, id).await;
         let outcome = result.as_ref().map_or_else(|r| r.code.as_str(), |()| OK);

@@ -60,22 +60,15 @@ impl Backend for Fake {
         keys.values().find(|c| c.id == id).cloned()
     }
 
-    async fn read_body(
-        &self,
-        _: &HeaderMap,
-        body: RequestBody<'_>,
-    ) -> Result<Bytes, Response<Body>> {
+    async fn read_body(&self, _: &HeaderMap, body: RequestBody<'_>) -> Result<Bytes, Refusal> {
+        let unreadable = || reply::refusal(StatusCode::BAD_REQUEST, "bad_request", "unreadable");
         match body.collect().await {
             Ok(b) => Ok(b.to_bytes()),
-            Err(_) => Err(reply::refusal(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "unreadable",
-            )),
+            Err(_) => Err(unreadable().into()),
         }
     }
 
-    fn replay_budget(&self, _: &Caller) -> Result<(), Response<Body>> {
+    fn replay_budget(&self, _: &Caller) -> Result<(), Refusal> {
         Ok(())
     }
 

@@ -16,7 +16,8 @@ use http::{HeaderMap, Request, Response};
 use tokio::sync::watch;
 use wedsync_dashboard::gather::{unix_ms, ServiceSpec, Sources, Spec};
 use wedsync_dashboard::http::{
-    AuditRecord, Backend, BoxError, Caller, Dashboard, Refused, RequestBody, Settings, Unavailable,
+    AuditRecord, Backend, BoxError, Caller, Dashboard, Refusal, Refused, RequestBody, Settings,
+    Unavailable,
 };
 use wedsync_dashboard::Route;
 
@@ -116,14 +117,14 @@ impl Backend for App {
         &self,
         headers: &HeaderMap,
         body: RequestBody<'_>,
-    ) -> Result<Bytes, Response<Body>> {
+    ) -> Result<Bytes, Refusal> {
         let body = App::read_body(self, headers, body).await;
-        body.map_err(ApiError::into_response)
+        body.map_err(|e| e.into_response().into())
     }
 
-    fn replay_budget(&self, caller: &Caller) -> Result<(), Response<Body>> {
+    fn replay_budget(&self, caller: &Caller) -> Result<(), Refusal> {
         let checked = self.limits.check(Budget::Strict, &caller.id);
-        checked.map_err(|wait| rate_limited(wait).into_response())
+        checked.map_err(|wait| rate_limited(wait).into_response().into())
     }
 
     async fn audit(&self, caller: &Caller, action: &str, target: &str, result: &str) {
