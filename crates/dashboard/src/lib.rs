@@ -88,6 +88,7 @@
 //! | `session` | no | `session`: signed session cookies, CSRF tokens and every `Set-Cookie` value (hmac, sha2, subtle, base64) |
 //! | `gather` | no | `gather`: builds the views from a `wedsync-probe` monitor and probe store and a `wedsync-webhooks` store, caching the slow parts |
 
+pub mod config;
 #[cfg(feature = "gather")]
 pub mod gather;
 pub mod model;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wedsync_probe::store::ProbeStore;
 use wedsync_store::breaker_sync::PgBreakerSync;
+use wedsync_store::config::StoreUrl;
 use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
 
 use crate::admin::AdminStore;
@@ -67,17 +68,17 @@ impl Components {
     /// Applies the configured store's migrations.
     pub async fn migrate(cfg: &Config) -> Result<(), StartError> {
         let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
-        match StoreKind::of(&cfg.store.url) {
-            StoreKind::SqliteMemory => {
+        match cfg.store.kind() {
+            StoreUrl::SqliteMemory => {
                 wedsync_store::SqliteStore::open_in_memory()
                     .await
                     .map_err(err)?;
             }
-            StoreKind::Sqlite(path) => {
+            StoreUrl::Sqlite(path) => {
                 // opening runs the pending migrations
                 wedsync_store::SqliteStore::open(path).await.map_err(err)?;
             }
-            StoreKind::Postgres(url) => {
+            StoreUrl::Postgres(url) => {
                 let pg = wedsync_store::PgStore::connect(
                     wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
                 )
@@ -95,19 +96,19 @@ impl Components {
     pub async fn build(cfg: &Config) -> Result<Self, StartError> {
         let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
         let mut c = Self::in_memory().await?;
-        match StoreKind::of(&cfg.store.url) {
-            StoreKind::SqliteMemory => {
+        match cfg.store.kind() {
+            StoreUrl::SqliteMemory => {
                 let s = wedsync_store::SqliteStore::open_in_memory()
                     .await
                     .map_err(err)?;
                 c.on_store(Arc::new(s));
             }
-            StoreKind::Sqlite(path) => {
+            StoreUrl::Sqlite(path) => {
                 let s = wedsync_store::SqliteStore::open(path).await.map_err(err)?;
                 c.on_store(Arc::new(s));
                 c.key_home = bodykeys::KeyHome::beside_database(std::path::Path::new(path));
             }
-            StoreKind::Postgres(url) => {
+            StoreUrl::Postgres(url) => {
                 let s = wedsync_store::PgStore::connect(
                     wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
                 )
@@ -135,26 +136,6 @@ impl Components {
         self.webhook_store = s.clone();
         self.retention = Some(s.clone());
         self.readiness = Arc::new(StoreReady(s));
-    }
-}
-
-enum StoreKind<'a> {
-    SqliteMemory,
-    Sqlite(&'a str),
-    Postgres(&'a str),
-}
-
-impl<'a> StoreKind<'a> {
-    fn of(url: &'a str) -> Self {
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            StoreKind::SqliteMemory
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            StoreKind::Sqlite(path)
-        } else if let Some(path) = url.strip_prefix("sqlite:") {
-            StoreKind::Sqlite(path)
-        } else {
-            StoreKind::Postgres(url)
-        }
     }
 }
 
