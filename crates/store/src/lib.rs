@@ -34,6 +34,7 @@
 //! - `webhooks` (feature `webhooks`): `wedsync-webhooks`' `WebhookStore`.
 //! - `breaker` (feature `breaker`): `wedsync-breaker`'s `StateSync`, on PostgreSQL.
 //! - `pg` / `sqlite`: the backends' pools, connections and migrations only.
+//! - [`config`]: the `wedsync-monitor` sections `[store]` (which store, by URL) and `[retention]`.
 //!
 //! Each domain writes a statement once for a `Dialect` (what PostgreSQL and SQLite spell
 //! differently: placeholders, casts, `FOR UPDATE SKIP LOCKED`, `LATERAL`, arrays) and binds and
@@ -85,6 +86,7 @@
 pub mod admin;
 #[cfg(feature = "breaker")]
 pub mod breaker;
+pub mod config;
 mod dialect;
 pub mod error;
 pub mod open;

@@ -26,6 +26,9 @@ pub enum StoreUrl<'a> {
 }
 
 impl<'a> StoreUrl<'a> {
+    /// What a store URL must look like (the message of every refusal).
+    pub const EXPECTED: &'static str = "must start with sqlite://, postgres:// or postgresql://";
+
     /// Reads `url`; anything but the forms above is [`StoreError::Invalid`] (without the URL).
     pub fn parse(url: &'a str) -> Result<Self> {
         if url == "sqlite::memory:" || url == "sqlite://:memory:" {
@@ -37,9 +40,7 @@ impl<'a> StoreUrl<'a> {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(StoreUrl::Postgres(url))
         } else {
-            Err(StoreError::Invalid(
-                "must start with sqlite://, postgres:// or postgresql://".into(),
-            ))
+            Err(StoreError::Invalid(Self::EXPECTED.into()))
         }
     }
 }
