@@ -249,11 +249,6 @@ impl Dashboard {
         }
     }
 
-    /// The gatherer the views come from (shared by every open page).
-    pub fn gatherer(&self) -> &Gatherer {
-        &self.inner.gatherer
-    }
-
     /// Answers a request for one of the dashboard's paths ([`Route::of`]; any other path is a
     /// 404). Every response carries the security headers and, unless it says otherwise,
     /// `Cache-Control: no-store`.
