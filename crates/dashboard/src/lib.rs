@@ -76,9 +76,9 @@
 //! - **Speed.** Each page is written into one pre-sized `String` without per-bucket
 //!   allocations: 500 services with 24 + 90 buckets and 24 + 168 chart points each render in
 //!   tens of milliseconds (`cargo bench -p wedsync-dashboard --bench dashboard`).
-//! - **Assets.** [`APP_CSS`] and [`APP_JS`] are served by the server at
-//!   `/dashboard/assets/app.css` and `/dashboard/assets/app.js`; the login and status pages use
-//!   the stylesheet too (serve it without a session).
+//! - **Assets.** [`APP_CSS`] and [`APP_JS`] are served at `/dashboard/assets/app.css` and
+//!   `/dashboard/assets/app.js` (by `http::Dashboard` with feature `http`); the login and status
+//!   pages use the stylesheet too (serve it without a session).
 //!
 //! # Feature flags
 //!
@@ -87,9 +87,13 @@
 //! | — | — | the renderer needs only serde, serde_json and jiff |
 //! | `session` | no | `session`: signed session cookies, CSRF tokens and every `Set-Cookie` value (hmac, sha2, subtle, base64) |
 //! | `gather` | no | `gather`: builds the views from a `wedsync-probe` monitor and probe store and a `wedsync-webhooks` store, caching the slow parts |
+//! | `http` | no | `http`: serves every route ([`Route`]) from an `http::Request` over the embedder's `http::Backend` (API keys, audit log, replay, rate limits); implies `session` and `gather` (async-trait, bytes, http, http-body-util, hyper, tokio, tracing, url, uuid) |
 
+pub mod config;
 #[cfg(feature = "gather")]
 pub mod gather;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod model;
 #[cfg(feature = "session")]
 pub mod session;

@@ -1,6 +1,12 @@
 //! Typed configuration of monitored services: one [`ServiceSpec`] per `[[services]]` entry, each
 //! kind with its own required fields, durations parsed once into [`Duration`], and
-//! [`ServiceSpec::build`] turning a spec into its probe.
+//! [`ServiceSpec::build`] turning a spec into its probe; and the other sections of the
+//! `wedsync-monitor` configuration this crate owns: [`WeddingDaysConfig`] (its
+//! [`WeddingDaysConfig::policy`]), [`MaintenanceConfig`], [`AlertsConfig`] (its sinks) and
+//! [`MonitorConfig`] (the `[monitor]` table; [`monitor_settings`] builds the monitor's tuning).
+//!
+//! The building blocks ([`ConfigError`], [`parse_duration`], the serde module [`duration`],
+//! [`check_env_name`], …) are `wedsync-config`'s, re-exported here.
 //!
 //! The TOML shape (the `wedsync-monitor` server's `[[services]]` tables):
 //!
@@ -49,122 +55,16 @@ use serde::Deserialize;
 
 use crate::Cadence;
 
-/// A configuration value that fails validation. The message names the key (`timeout`,
-/// `services[2].credential_env`) and never contains a secret value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{key}`: {message}")]
-pub struct ConfigError {
-    key: String,
-    message: String,
-}
+pub use sections::{
+    monitor_settings, validate_maintenance, AlertsConfig, MaintenanceConfig, MonitorConfig,
+    WeddingDaysConfig,
+};
+pub use wedsync_config::{
+    check_env_name, check_http_url, duration, format_duration, is_env_name, parse_duration,
+    ConfigError, DurationError,
+};
 
-impl ConfigError {
-    /// An error about `key`.
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The offending key, e.g. `services[1].interval`.
-    pub fn key(&self) -> &str {
-        &self.key
-    }
-
-    /// What is wrong with it.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The same error with its key placed under `prefix` (`timeout` → `services[0].timeout`).
-    pub fn under(mut self, prefix: &str) -> Self {
-        self.key = format!("{prefix}.{}", self.key);
-        self
-    }
-}
-
-/// A duration that is not one of `250ms`, `30s`, `5m`, `2h`, `1d` (or is zero). The text is not
-/// kept: it may be a secret pasted into the wrong key, and errors reach logs.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("is not a duration (use e.g. 250ms, 30s, 5m, 2h)")]
-pub struct DurationError(());
-
-/// Parses a duration such as `250ms`, `30s`, `5m`, `2h` or `1d` (surrounding whitespace ignored):
-/// digits, then one unit. Zero and overflowing values are rejected.
-///
-/// ```
-/// use std::time::Duration;
-/// use wedsync_probe::config::parse_duration;
-/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-/// assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
-/// assert!(parse_duration("0s").is_err());
-/// assert!(parse_duration("10").is_err());
-/// ```
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError(());
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| err())?;
-    let secs = |mul: u64| n.checked_mul(mul).map(Duration::from_secs);
-    let d = match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => secs(1),
-        "m" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86_400),
-        _ => None,
-    };
-    d.filter(|d| !d.is_zero()).ok_or_else(err)
-}
-
-/// `#[serde(with = "wedsync_probe::config::duration")]`: a [`Duration`] written as
-/// [`parse_duration`] reads it (`"30s"`), for any configuration section.
-///
-/// ```
-/// use std::time::Duration;
-/// #[derive(serde::Deserialize)]
-/// struct Worker {
-///     #[serde(with = "wedsync_probe::config::duration")]
-///     poll_interval: Duration,
-/// }
-/// let w: Worker = serde_json::from_str(r#"{"poll_interval": "250ms"}"#).unwrap();
-/// assert_eq!(w.poll_interval, Duration::from_millis(250));
-/// assert!(serde_json::from_str::<Worker>(r#"{"poll_interval": "0s"}"#).is_err());
-/// ```
-pub mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Reads a duration string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        super::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-
-    /// Writes the duration back in the same grammar (the largest unit that divides it).
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&super::format_duration(*d))
-    }
-}
-
-/// A duration in the grammar [`parse_duration`] reads, in the largest unit that divides it
-/// (`90s`, `5m`, `250ms`).
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1000;
-    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s != 0 && s.is_multiple_of(n) {
-            return format!("{}{unit}", s / n);
-        }
-    }
-    format!("{s}s")
-}
+mod sections;
 
 /// A duration under `key`: the error names the key (an internally tagged enum's errors carry no
 /// position).
@@ -436,16 +336,7 @@ impl ServiceSpec {
         };
         use std::sync::Arc;
 
-        let require = |key: &str, env: &str| {
-            secrets(env).ok_or_else(|| {
-                ConfigError::new(
-                    key,
-                    format!(
-                        "environment variable {env} is not set (secrets come from the environment)"
-                    ),
-                )
-            })
-        };
+        let require = |key: &str, env: &str| wedsync_config::require_secret(secrets, key, env);
         let c = self.common();
         let (name, url, timeout) = (c.name.as_str(), c.base_url.as_str(), c.timeout);
         let probe: Arc<dyn crate::HealthProbe> = match self {
@@ -625,45 +516,6 @@ pub fn validate_services(specs: &[ServiceSpec]) -> Result<(), ConfigError> {
         }
     }
     Ok(())
-}
-
-/// Whether `name` can name an environment variable: `A-Z`, `0-9`, `_`, not starting with a digit.
-pub fn is_env_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// `Ok` when `name` is an environment variable name; else an error about `key` that does not
-/// echo `name` (it may be a secret pasted into the wrong place).
-pub fn check_env_name(key: &str, name: &str) -> Result<(), ConfigError> {
-    if is_env_name(name) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            key,
-            "must name an environment variable (A-Z, 0-9, _); secrets come from the environment, \
-             never from this file",
-        ))
-    }
-}
-
-/// `Ok` when `url` is an `http://` or `https://` URL without credentials; else an error about
-/// `key` that does not echo the URL.
-pub fn check_http_url(key: &str, url: &str) -> Result<(), ConfigError> {
-    if (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8 {
-        if url.contains('@') {
-            return Err(ConfigError::new(
-                key,
-                "must not carry credentials; use the matching *_env key",
-            ));
-        }
-        Ok(())
-    } else {
-        Err(ConfigError::new(key, "must be an http:// or https:// URL"))
-    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub struct App {
     pub(crate) readiness: Arc<dyn Readiness>,
     pub(crate) integrations: Integrations,
     pub(crate) webhooks: WebhookIngress,
-    pub(crate) dashboard: Option<crate::dashboard::Dashboard>,
+    pub(crate) dashboard: Option<wedsync_dashboard::http::Dashboard>,
     openapi: Bytes,
 }
 
@@ -91,7 +91,7 @@ impl App {
     }
 
     /// Serves the dashboard (`/dashboard`, `/status`, `/badge/…`) too.
-    pub fn with_dashboard(mut self, dashboard: crate::dashboard::Dashboard) -> Self {
+    pub fn with_dashboard(mut self, dashboard: wedsync_dashboard::http::Dashboard) -> Self {
         self.dashboard = Some(dashboard);
         self
     }
@@ -392,17 +392,18 @@ impl App {
         target: &str,
         result: &Result<Response<Body>, ApiError>,
     ) {
-        let outcome = match result {
-            Ok(r) if r.status().is_success() => "ok".to_string(),
-            Ok(r) => r.status().as_u16().to_string(),
-            Err(ApiError::Client { code, .. }) => (*code).to_string(),
-            Err(ApiError::Internal { .. }) => "internal_error".to_string(),
-        };
+        self.record(&caller.key.id, action, target, outcome(result))
+            .await;
+    }
+
+    /// Writes an audit entry: key `key_id` did `action` to `target`, with `result` (`ok` or a
+    /// refusal's code).
+    pub(crate) async fn record(&self, key_id: &str, action: &str, target: &str, result: String) {
         let entry = AuditEntry {
-            key_id: caller.key.id.clone(),
+            key_id: key_id.to_owned(),
             action: action.to_string(),
             target: target.chars().take(200).collect(),
-            result: outcome,
+            result,
             at: time::OffsetDateTime::now_utc(),
         };
         if let Err(e) = self.admin.audit(&entry).await {
@@ -471,6 +472,17 @@ impl App {
 const DRAIN_FACTOR: usize = 8;
 /// ... and for at most this long.
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// An action's result as the audit log records it: `ok`, a refusal's code, `internal_error`, or
+/// the status of an unsuccessful response.
+pub(crate) fn outcome(result: &Result<Response<Body>, ApiError>) -> String {
+    match result {
+        Ok(r) if r.status().is_success() => "ok".to_string(),
+        Ok(r) => r.status().as_u16().to_string(),
+        Err(ApiError::Client { code, .. }) => (*code).to_string(),
+        Err(ApiError::Internal { .. }) => "internal_error".to_string(),
+    }
+}
 
 pub(crate) fn rate_limited(wait: std::time::Duration) -> ApiError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -3,51 +3,38 @@
 //! breaker registry, the body-key settings, the wedding-day and retention policies).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use wedsync_breaker::Registry;
-use wedsync_probe::config::ServiceSpec;
-use wedsync_probe::policy::PolicyError;
+use wedsync_probe::config::{monitor_settings, ServiceSpec};
 use wedsync_probe::store::ProbeStore;
-use wedsync_probe::{HealthProbe, Monitor, MonitorConfig, WeddingDayPolicy};
+use wedsync_probe::{HealthProbe, Monitor, WeddingDayPolicy};
 use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::delivery::handler_breakers;
-use wedsync_webhooks::keys::{self, EnvKey, KeySettings, OldKey};
+use wedsync_webhooks::keys::KeySettings;
 use wedsync_webhooks::verify::Verifier;
 use wedsync_webhooks::Provider;
 
-use crate::config::{invalid, Config, ConfigError, WebhookConfig};
+use crate::config::{Config, ConfigError, Secret, WebhookConfig};
 use crate::metrics::Metrics;
 use crate::{bodykeys, Components, StartError};
 
 impl Config {
-    /// The wedding-day policy `[wedding_days]` describes, parsed by `wedsync-probe`; an error names
-    /// the offending key (`wedding_days.weekdays[2]`).
+    /// The wedding-day policy `[wedding_days]` describes ([`WeddingDaysConfig::policy`]); an error
+    /// names the offending key (`wedding_days.weekdays[2]`).
+    ///
+    /// [`WeddingDaysConfig::policy`]: wedsync_probe::config::WeddingDaysConfig::policy
     pub fn wedding_day_policy(&self) -> Result<WeddingDayPolicy, ConfigError> {
-        let w = &self.wedding_days;
-        WeddingDayPolicy::new(&w.timezone, &w.weekdays, &w.dates).map_err(|e| {
-            let at = |list: &[String], bad: &str, name: &str| {
-                let i = list.iter().position(|v| v == bad).unwrap_or(0);
-                format!("wedding_days.{name}[{i}]")
-            };
-            let key = match &e {
-                PolicyError::TimeZone(_) => "wedding_days.timezone".to_string(),
-                PolicyError::Weekday(v) => at(&w.weekdays, v, "weekdays"),
-                PolicyError::Date(v) => at(&w.dates, v, "dates"),
-                _ => "wedding_days".to_string(),
-            };
-            invalid(key, e.to_string())
-        })
+        Ok(self
+            .wedding_days
+            .policy()
+            .map_err(|e| e.under("wedding_days"))?)
     }
 
     /// What the retention job deletes and when: the store's defaults, with raw webhook bodies kept
     /// for `ingress.raw_body_retention`.
     pub fn retention_policy(&self) -> wedsync_store::RetentionPolicy {
-        wedsync_store::RetentionPolicy {
-            raw_webhook_bodies: self.ingress.raw_body_retention,
-            ..wedsync_store::RetentionPolicy::default()
-        }
+        self.retention.policy(self.ingress.raw_body_retention)
     }
 }
 
@@ -67,7 +54,7 @@ pub fn build_monitor(
     overrides: &BTreeMap<String, Arc<dyn HealthProbe>>,
     sinks: Vec<Arc<dyn wedsync_probe::AlertSink>>,
 ) -> Result<Monitor, ConfigError> {
-    let policy = cfg.wedding_day_policy()?;
+    let settings = monitor_settings(&cfg.wedding_days, &cfg.maintenance)?;
     let mut services = Vec::new();
     for s in &cfg.services {
         let probe = match overrides.get(s.name()) {
@@ -78,40 +65,14 @@ pub fn build_monitor(
     }
     let mut builder = Monitor::builder()
         .services(services)
-        .config(MonitorConfig {
-            policy,
-            alert: wedsync_probe::AlertConfig {
-                maintenance: cfg
-                    .maintenance
-                    .iter()
-                    .filter_map(|m| {
-                        let (start_ms, end_ms) = m.window_ms().ok()?;
-                        Some(wedsync_probe::MaintenanceWindow {
-                            service: m.service.clone(),
-                            start_ms,
-                            end_ms,
-                        })
-                    })
-                    .collect(),
-                ..wedsync_probe::AlertConfig::default()
-            },
-            ..MonitorConfig::default()
-        })
+        .config(settings)
         .store(store)
         .breakers(breakers)
         .instance(instance.to_string())
         .sink(Arc::new(wedsync_probe::LogSink::new()));
-    if let Some(env) = &cfg.alerts.slack_webhook_env {
-        let url = cfg.require_secret("alerts.slack_webhook_env", env)?;
-        builder = builder.sink(Arc::new(wedsync_probe::SlackSink::new(
-            wedsync_probe::Secret::new(url.expose()),
-        )));
-    }
-    if let Some(env) = &cfg.alerts.pagerduty_routing_key_env {
-        let key = cfg.require_secret("alerts.pagerduty_routing_key_env", env)?;
-        builder = builder.sink(Arc::new(wedsync_probe::PagerDutySink::new(
-            wedsync_probe::Secret::new(key.expose()),
-        )));
+    let configured = cfg.alerts.sinks(&|env| cfg.secret(env));
+    for sink in configured.map_err(|e| e.under("alerts"))? {
+        builder = builder.sink(sink);
     }
     for sink in sinks {
         builder = builder.sink(sink);
@@ -128,18 +89,8 @@ pub(crate) fn verifier_for(
     provider: Provider,
     w: &WebhookConfig,
 ) -> Result<Verifier, ConfigError> {
-    let key = format!("webhooks.{provider}.secret_env");
-    let secrets = w
-        .secret_env
-        .split(',')
-        .map(|env| cfg.require_secret(&key, env.trim()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Verifier::for_provider(provider, secrets, w.public_url.as_deref()).map_err(|e| {
-        ConfigError::Invalid {
-            key,
-            message: format!("the secret has the wrong form: {e}"),
-        }
-    })
+    w.verifier(provider, &|env| cfg.secret(env))
+        .map_err(|e| e.under(&format!("webhooks.{provider}")).into())
 }
 
 /// The registry of every breaker: services' with [`service_breaker_config`], webhook handlers'
@@ -192,23 +143,19 @@ pub(crate) fn build_worker(
     .heartbeat(cfg.worker.lease, cfg.worker.lease / 3);
     for (&provider, w) in &cfg.webhooks {
         let Some(url) = &w.forward_to else { continue };
-        let name = provider.as_str();
-        let secret = match &w.handler_secret_env {
-            Some(env) => cfg
-                .require_secret(&format!("webhooks.{name}.handler_secret_env"), env)?
-                .expose()
-                .to_string(),
-            None => {
-                tracing::warn!(provider = %name, "handler_secret_env is not set, so the handler sees deliveries signed with a random per-process key");
-                random_whsec()
+        let secret = match w.handler_secret(&|env| cfg.secret(env)) {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                tracing::warn!(provider = %provider, "handler_secret_env is not set, so the handler sees deliveries signed with a random per-process key");
+                Secret::new(random_whsec())
+            }
+            Err(e) => {
+                return Err(ConfigError::from(e.under(&format!("webhooks.{provider}"))).into())
             }
         };
         worker = worker.handler(
             provider,
-            wedsync_webhooks::delivery::Handler::new(
-                url.clone(),
-                wedsync_webhooks::Secret::new(secret),
-            ),
+            wedsync_webhooks::delivery::Handler::new(url.clone(), secret),
         );
     }
     Ok(worker)
@@ -216,33 +163,11 @@ pub(crate) fn build_worker(
 
 /// The key settings of `[ingress]`, with the keys given as environment variables read.
 pub fn key_settings(cfg: &Config) -> Result<KeySettings, ConfigError> {
-    let ing = &cfg.ingress;
-    let env = |key: &str, var: &Option<String>| {
-        var.as_ref()
-            .map(|var| {
-                let value = cfg.require_secret(key, var)?;
-                Ok::<_, ConfigError>(EnvKey {
-                    var: var.clone(),
-                    value,
-                })
-            })
-            .transpose()
-    };
-    let current = env(keys::ENV_SETTING, &ing.encryption_key_env)?;
-    let mut old = Vec::new();
-    for (i, k) in ing.old_encryption_keys.iter().enumerate() {
-        old.push(OldKey {
-            id: k.id.clone(),
-            env: env(&format!("{}[{i}].env", keys::OLD_SETTING), &k.env)?,
-            file: k.file.as_ref().map(PathBuf::from),
+    let needed = bodykeys::needs_key(cfg);
+    let settings = cfg
+        .ingress
+        .key_settings(needed, "wedsync-monitor keys generate", &|env| {
+            cfg.secret(env)
         });
-    }
-    Ok(KeySettings {
-        key_id: ing.encryption_key_id.clone(),
-        env: current,
-        file: ing.encryption_key_file.as_ref().map(PathBuf::from),
-        old,
-        needed: bodykeys::needs_key(cfg),
-        make_key: "wedsync-monitor keys generate".into(),
-    })
+    Ok(settings.map_err(|e| e.under("ingress"))?)
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wedsync_probe::store::ProbeStore;
 use wedsync_store::breaker_sync::PgBreakerSync;
+use wedsync_store::{AnyStore, StoreUrl};
 use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
 
 use crate::admin::AdminStore;
@@ -64,59 +65,29 @@ impl Components {
         })
     }
 
-    /// Applies the configured store's migrations.
+    /// Applies the configured store's migrations (opening a store migrates it).
     pub async fn migrate(cfg: &Config) -> Result<(), StartError> {
-        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
-        match StoreKind::of(&cfg.store.url) {
-            StoreKind::SqliteMemory => {
-                wedsync_store::SqliteStore::open_in_memory()
-                    .await
-                    .map_err(err)?;
-            }
-            StoreKind::Sqlite(path) => {
-                // opening runs the pending migrations
-                wedsync_store::SqliteStore::open(path).await.map_err(err)?;
-            }
-            StoreKind::Postgres(url) => {
-                let pg = wedsync_store::PgStore::connect(
-                    wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
-                )
-                .await
-                .map_err(err)?;
-                pg.run_migrations().await.map_err(err)?;
-            }
-        }
-        Ok(())
+        open(&cfg.store.url).await.map(drop)
     }
 
-    /// Opens the configured store and builds the parts on it (SQLite is migrated at open): API
-    /// keys, the audit log, readiness, webhook deliveries with their queue and attempts, probe
-    /// results, incidents and the outbox; on PostgreSQL also the breaker state sharing.
+    /// Opens the configured store and builds the parts on it: API keys, the audit log,
+    /// readiness, webhook deliveries with their queue and attempts, probe results, incidents and
+    /// the outbox; on PostgreSQL also the breaker state sharing.
     pub async fn build(cfg: &Config) -> Result<Self, StartError> {
-        let err = |e: wedsync_store::StoreError| StartError::Store(e.to_string());
         let mut c = Self::in_memory().await?;
-        match StoreKind::of(&cfg.store.url) {
-            StoreKind::SqliteMemory => {
-                let s = wedsync_store::SqliteStore::open_in_memory()
-                    .await
-                    .map_err(err)?;
+        match open(&cfg.store.url).await? {
+            AnyStore::Sqlite(s) => {
+                if let Ok(StoreUrl::Sqlite(path)) = StoreUrl::parse(&cfg.store.url) {
+                    c.key_home = bodykeys::KeyHome::beside_database(std::path::Path::new(path));
+                }
                 c.on_store(Arc::new(s));
             }
-            StoreKind::Sqlite(path) => {
-                let s = wedsync_store::SqliteStore::open(path).await.map_err(err)?;
-                c.on_store(Arc::new(s));
-                c.key_home = bodykeys::KeyHome::beside_database(std::path::Path::new(path));
-            }
-            StoreKind::Postgres(url) => {
-                let s = wedsync_store::PgStore::connect(
-                    wedsync_store::PgConfig::new(url).application_name("wedsync-monitor"),
-                )
-                .await
-                .map_err(err)?;
+            AnyStore::Postgres(s) => {
                 c.breaker_sync = Some(PgBreakerSync::start(s.clone()));
                 c.key_home = bodykeys::KeyHome::Required;
                 c.on_store(Arc::new(s));
             }
+            _ => return Err(StartError::Store("unsupported store backend".into())),
         }
         Ok(c)
     }
@@ -138,24 +109,11 @@ impl Components {
     }
 }
 
-enum StoreKind<'a> {
-    SqliteMemory,
-    Sqlite(&'a str),
-    Postgres(&'a str),
-}
-
-impl<'a> StoreKind<'a> {
-    fn of(url: &'a str) -> Self {
-        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
-            StoreKind::SqliteMemory
-        } else if let Some(path) = url.strip_prefix("sqlite://") {
-            StoreKind::Sqlite(path)
-        } else if let Some(path) = url.strip_prefix("sqlite:") {
-            StoreKind::Sqlite(path)
-        } else {
-            StoreKind::Postgres(url)
-        }
-    }
+/// The configured store, opened and migrated.
+async fn open(url: &str) -> Result<AnyStore, StartError> {
+    AnyStore::open(url, "wedsync-monitor")
+        .await
+        .map_err(|e| StartError::Store(e.to_string()))
 }
 
 /// Readiness from the store's own health check.

@@ -4,6 +4,10 @@
 //! `secret_env`, …). Environment overlays use `__` between path segments, for example
 //! `WEDSYNC_STORE__URL=postgres://…` or `WEDSYNC_SERVICES__0__INTERVAL=10s`; the value is read as a
 //! TOML value when it parses as one (`true`, `42`, `["saturday"]`) and as a string otherwise.
+//!
+//! [`Config`] composes the sections the libraries own (`wedsync_store::config`,
+//! `wedsync_probe::config`, `wedsync_webhooks::config`, `wedsync_dashboard::config`, re-exported
+//! here) with the server's own `[server]` and `[rate_limits]`; the loader is `wedsync-config`'s.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,8 +15,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
-use wedsync_probe::config::{check_env_name, check_http_url, validate_services, ServiceSpec};
+use wedsync_probe::config::{validate_maintenance, validate_services, ServiceSpec};
+use wedsync_webhooks::config::validate_webhooks;
 use wedsync_webhooks::Provider;
+
+pub use wedsync_dashboard::config::DashboardConfig;
+pub use wedsync_probe::config::{
+    AlertsConfig, MaintenanceConfig, MonitorConfig, WeddingDaysConfig,
+};
+pub use wedsync_store::config::{RetentionConfig, StoreConfig};
+pub use wedsync_webhooks::config::{IngressConfig, OldKeyConfig, WebhookConfig, WorkerConfig};
 
 /// Prefix of the environment variables that overlay the configuration file.
 pub const ENV_PREFIX: &str = "WEDSYNC_";
@@ -49,6 +61,24 @@ pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Con
     }
 }
 
+impl From<wedsync_config::ConfigError> for ConfigError {
+    fn from(e: wedsync_config::ConfigError) -> Self {
+        invalid(e.key(), e.message())
+    }
+}
+
+impl From<wedsync_config::LoadError> for ConfigError {
+    fn from(e: wedsync_config::LoadError) -> Self {
+        use wedsync_config::LoadError;
+        match e {
+            LoadError::Read { path, source } => ConfigError::Read { path, source },
+            LoadError::Invalid(e) => e.into(),
+            LoadError::Parse(message) => ConfigError::Parse(message),
+            other => ConfigError::Parse(other.to_string()),
+        }
+    }
+}
+
 /// A secret value (API key, signing secret): the workspace's one `Secret` type, owned by the
 /// leaf crate `wedsync-secret` (re-exported by `wedsync-webhooks`).
 pub use wedsync_webhooks::Secret;
@@ -72,7 +102,7 @@ pub struct Config {
     pub services: Vec<ServiceSpec>,
     /// `[webhooks.<provider>]`: webhook ingress per provider.
     #[serde(default)]
-    #[serde(deserialize_with = "webhook_tables")]
+    #[serde(deserialize_with = "wedsync_webhooks::config::deserialize_webhooks")]
     pub webhooks: BTreeMap<Provider, WebhookConfig>,
     /// `[monitor]`: the probe scheduler, breakers and alerts.
     #[serde(default)]
@@ -103,31 +133,7 @@ pub struct Config {
     pub secret_overrides: BTreeMap<String, Secret>,
 }
 
-/// Every section's `Default` is what an empty table deserialises to, so the `#[serde(default …)]`
-/// of its fields are the one place a default is written.
-macro_rules! default_is_the_empty_table {
-    ($($t:ty),+) => {$(
-        impl Default for $t {
-            fn default() -> Self {
-                // every field has a default: an empty table cannot fail to deserialise
-                toml::Table::new().try_into().expect("every field has a default")
-            }
-        }
-    )+};
-}
-
-default_is_the_empty_table!(
-    Config,
-    ServerConfig,
-    StoreConfig,
-    WeddingDaysConfig,
-    DashboardConfig,
-    MonitorConfig,
-    WorkerConfig,
-    RetentionConfig,
-    RateLimitConfig,
-    IngressConfig
-);
+wedsync_config::default_is_the_empty_table!(Config, ServerConfig, RateLimitConfig);
 
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -140,166 +146,14 @@ pub struct ServerConfig {
     #[serde(default = "default_body_limit")]
     pub body_limit_bytes: u64,
     /// How long graceful shutdown waits for in-flight requests (`10s`).
-    #[serde(
-        default = "default_shutdown_timeout",
-        with = "wedsync_probe::config::duration"
-    )]
+    #[serde(default = "default_ten_seconds", with = "wedsync_config::duration")]
     pub shutdown_timeout: Duration,
     /// How long a client may take to send request headers (`10s`).
-    #[serde(
-        default = "default_header_timeout",
-        with = "wedsync_probe::config::duration"
-    )]
+    #[serde(default = "default_ten_seconds", with = "wedsync_config::duration")]
     pub header_read_timeout: Duration,
     /// Serve the HTTP API at all (`true`); `false` makes a worker-only process.
-    #[serde(default = "default_true")]
+    #[serde(default = "wedsync_config::default_true")]
     pub api_enabled: bool,
-}
-
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    /// `sqlite://PATH` (default `sqlite://wedsync-monitor.db`), `sqlite::memory:` or
-    /// `postgres://user@host/db`.
-    #[serde(default = "default_store_url")]
-    pub url: String,
-}
-
-/// `[wedding_days]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WeddingDaysConfig {
-    /// IANA time zone the weekdays are read in (`Europe/London`).
-    #[serde(default = "default_timezone")]
-    pub timezone: String,
-    /// Weekdays that are wedding days (`["saturday"]`).
-    #[serde(default = "default_weekdays")]
-    pub weekdays: Vec<String>,
-    /// Extra wedding days, `YYYY-MM-DD`.
-    #[serde(default)]
-    pub dates: Vec<String>,
-}
-
-/// One `[[maintenance]]` window: a provider's announced maintenance, during which a failing
-/// service opens no incident and shows as "under maintenance".
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MaintenanceConfig {
-    /// The service (a `[[services]]` name); absent for every service.
-    #[serde(default)]
-    pub service: Option<String>,
-    /// Start, RFC 3339 with an offset (`2026-12-05T02:00:00Z`).
-    pub start: String,
-    /// End (exclusive), RFC 3339.
-    pub end: String,
-}
-
-impl MaintenanceConfig {
-    /// The window as Unix milliseconds, or the error naming what is wrong.
-    pub fn window_ms(&self) -> Result<(i64, i64), String> {
-        let at = |text: &str| {
-            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-                .map_err(|_| {
-                    format!("`{text}` is not an RFC 3339 time such as 2026-12-05T02:00:00Z")
-                })
-        };
-        let (start, end) = (at(&self.start)?, at(&self.end)?);
-        if end <= start {
-            return Err("ends before it starts".into());
-        }
-        Ok((start, end))
-    }
-}
-
-/// `[dashboard]`: the live dashboard at `/dashboard` and the public status page.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DashboardConfig {
-    /// Serve the dashboard (`true`). It needs an API key to log in, like the API.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Serve the unauthenticated status page `/status` and the badges under `/badge/` for the
-    /// services with `public = true` (`false`).
-    #[serde(default)]
-    pub public_status: bool,
-    /// Mark the session cookie `Secure` (`false`): set it when the server is reached over HTTPS
-    /// (a TLS-terminating proxy), so the cookie never travels in clear.
-    #[serde(default)]
-    pub secure_cookies: bool,
-    /// How long a browser session lasts (`12h`).
-    #[serde(
-        default = "default_session_ttl",
-        with = "wedsync_probe::config::duration"
-    )]
-    pub session_ttl: Duration,
-}
-
-fn default_session_ttl() -> Duration {
-    Duration::from_secs(12 * 3600)
-}
-
-/// One `[webhooks.<provider>]` table.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// Name of the environment variable holding the signing secret (several, comma separated,
-    /// during a rotation).
-    pub secret_env: String,
-    /// Internal handler the verified deliveries are forwarded to.
-    #[serde(default)]
-    pub forward_to: Option<String>,
-    /// Name of the environment variable holding the secret used to sign forwarded deliveries.
-    #[serde(default)]
-    pub handler_secret_env: Option<String>,
-    /// Twilio: the public URL Twilio calls (signatures cover it), when behind a proxy.
-    #[serde(default)]
-    pub public_url: Option<String>,
-}
-
-/// `[monitor]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MonitorConfig {
-    /// Run the probes in this process (`true`).
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-}
-
-/// `[worker]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkerConfig {
-    /// Run the delivery worker in this process (`true`).
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// Deliveries forwarded concurrently (`4`).
-    #[serde(default = "default_concurrency")]
-    pub concurrency: u32,
-    /// How often an idle worker polls the queue (`1s`).
-    #[serde(default = "default_poll", with = "wedsync_probe::config::duration")]
-    pub poll_interval: Duration,
-    /// How long a claim holds a delivery (`15s`). The worker renews it every third of that while
-    /// the attempt is in flight, so this bounds how long a dead process's deliveries wait before
-    /// another worker attempts them again.
-    #[serde(default = "default_lease", with = "wedsync_probe::config::duration")]
-    pub lease: Duration,
-}
-
-/// `[retention]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetentionConfig {
-    /// Run the retention job in this process (`true`).
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    /// How often it runs (`1h`).
-    #[serde(
-        default = "default_retention_interval",
-        with = "wedsync_probe::config::duration"
-    )]
-    pub interval: Duration,
 }
 
 /// `[rate_limits]`, per API key.
@@ -314,106 +168,14 @@ pub struct RateLimitConfig {
     pub strict_per_minute: u32,
 }
 
-/// `[alerts]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsConfig {
-    /// Environment variable holding a Slack incoming-webhook URL.
-    #[serde(default)]
-    pub slack_webhook_env: Option<String>,
-    /// Environment variable holding a PagerDuty Events v2 routing key.
-    #[serde(default)]
-    pub pagerduty_routing_key_env: Option<String>,
-}
-
-/// `[ingress]`.
-///
-/// Raw webhook bodies are sealed at rest with a key ring: the current key seals, every key in the
-/// ring opens. The current key comes from `encryption_key_env` or `encryption_key_file`; with
-/// neither, an embedded (SQLite) store keeps a generated key in `<database file>.body-key`
-/// beside the database, and a PostgreSQL store refuses to start an ingress or worker process.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IngressConfig {
-    /// Environment variable holding the base64 32-byte key that seals raw webhook bodies.
-    #[serde(default)]
-    pub encryption_key_env: Option<String>,
-    /// File holding that key instead (base64, mode 0600). On SQLite it is created with a fresh key
-    /// when missing; on PostgreSQL every process must be given the same existing file.
-    #[serde(default)]
-    pub encryption_key_file: Option<String>,
-    /// The id recorded with every body the current key seals (`k1`). Give a new key a new id.
-    #[serde(default = "default_key_id")]
-    pub encryption_key_id: String,
-    /// Older keys that still open bodies they sealed, never used to seal (key rotation).
-    #[serde(default)]
-    pub old_encryption_keys: Vec<OldKeyConfig>,
-    /// How long raw bodies are kept for replay (`7d`).
-    #[serde(
-        default = "default_raw_retention",
-        with = "wedsync_probe::config::duration"
-    )]
-    pub raw_body_retention: Duration,
-}
-
-/// One `[[ingress.old_encryption_keys]]` entry: an older key, by id, from an environment variable
-/// or a file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OldKeyConfig {
-    /// The id its bodies were sealed with.
-    pub id: String,
-    /// Environment variable holding it (base64).
-    #[serde(default)]
-    pub env: Option<String>,
-    /// File holding it (base64).
-    #[serde(default)]
-    pub file: Option<String>,
-}
-
-fn default_key_id() -> String {
-    "k1".into()
-}
-
-fn default_raw_retention() -> Duration {
-    Duration::from_secs(7 * 86_400)
-}
-
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
 fn default_body_limit() -> u64 {
     1024 * 1024
 }
-fn default_shutdown_timeout() -> Duration {
+fn default_ten_seconds() -> Duration {
     Duration::from_secs(10)
-}
-fn default_header_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-fn default_true() -> bool {
-    true
-}
-fn default_store_url() -> String {
-    "sqlite://wedsync-monitor.db".into()
-}
-fn default_timezone() -> String {
-    "Europe/London".into()
-}
-fn default_weekdays() -> Vec<String> {
-    vec!["saturday".into()]
-}
-fn default_concurrency() -> u32 {
-    4
-}
-fn default_poll() -> Duration {
-    Duration::from_secs(1)
-}
-fn default_lease() -> Duration {
-    Duration::from_secs(15)
-}
-fn default_retention_interval() -> Duration {
-    Duration::from_secs(3600)
 }
 fn default_general_rpm() -> u32 {
     600
@@ -422,56 +184,13 @@ fn default_strict_rpm() -> u32 {
     10
 }
 
-/// `[webhooks.<provider>]` tables, keyed by the providers `wedsync-webhooks` parses (the generic
-/// `standard` sender has no route of its own, so it is not one of them here).
-fn webhook_tables<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<Provider, WebhookConfig>, D::Error> {
-    let tables = BTreeMap::<String, WebhookConfig>::deserialize(d)?;
-    let names = || {
-        let all = Provider::ALL.iter().filter(|p| **p != Provider::Standard);
-        all.map(|p| p.as_str()).collect::<Vec<_>>().join(" | ")
-    };
-    tables
-        .into_iter()
-        .map(|(name, table)| match name.parse::<Provider>() {
-            Ok(p) if p != Provider::Standard => Ok((p, table)),
-            _ => Err(serde::de::Error::custom(format!(
-                "`webhooks.{name}`: unknown provider; use one of {}",
-                names()
-            ))),
-        })
-        .collect()
-}
-
-/// `key` must name an environment variable (the value is never echoed).
-fn env_name_key(key: &str, name: &str) -> Result<(), ConfigError> {
-    check_env_name(key, name).map_err(ConfigError::from)
-}
-
-/// `key` must be an http(s) URL without credentials (the URL is never echoed).
-fn http_url_key(key: &str, url: &str) -> Result<(), ConfigError> {
-    check_http_url(key, url).map_err(ConfigError::from)
-}
-
-impl From<wedsync_probe::config::ConfigError> for ConfigError {
-    fn from(e: wedsync_probe::config::ConfigError) -> Self {
-        invalid(e.key(), e.message())
-    }
-}
-
 impl Config {
     /// Loads the file at `path` (or the defaults when `None`), overlays `WEDSYNC_*` variables from
     /// the process environment, and validates the result.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let text = match path {
-            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.display().to_string(),
-                source,
-            })?,
-            None => String::new(),
-        };
-        Self::from_toml_with_env(&text, std::env::vars())
+        let cfg: Config = wedsync_config::load(path, ENV_PREFIX, std::env::vars())?;
+        cfg.validate()?;
+        Ok(cfg)
     }
 
     /// Parses `text` and overlays the `WEDSYNC_*` variables among `env`, then validates.
@@ -479,32 +198,7 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
-        let mut overlays: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
-            .collect();
-        overlays.sort();
-        for (name, value) in overlays {
-            apply_overlay(&mut table, &name, &value)?;
-        }
-        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
-            |e: serde_path_to_error::Error<toml::de::Error>| {
-                let key = e.path().to_string();
-                let message = e.into_inner().message().to_string();
-                // a message that already names its key: "`services[1].domain`: missing …"
-                let keyed = message
-                    .strip_prefix('`')
-                    .and_then(|m| m.split_once("`: "))
-                    .map(|(k, m)| (k.to_string(), m.to_string()));
-                match (keyed, key.as_str()) {
-                    (Some((k, m)), _) => invalid(k, m),
-                    (None, "." | "") => ConfigError::Parse(message),
-                    (None, _) => invalid(key, message),
-                }
-            },
-        )?;
+        let cfg: Config = wedsync_config::from_toml_with_env(text, ENV_PREFIX, env)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -520,120 +214,23 @@ impl Config {
         if self.server.body_limit_bytes == 0 {
             return Err(invalid("server.body_limit_bytes", "must be greater than 0"));
         }
-        let url = &self.store.url;
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            return Err(invalid(
-                "store.url",
-                "must start with sqlite://, postgres:// or postgresql://",
-            ));
-        }
-        self.wedding_day_policy()?;
+        self.store.validate().map_err(|e| e.under("store"))?;
+        self.wedding_days
+            .validate()
+            .map_err(|e| e.under("wedding_days"))?;
         validate_services(&self.services)?;
-        for (provider, w) in &self.webhooks {
-            let key = |k: &str| format!("webhooks.{provider}.{k}");
-            for name in w.secret_env.split(',') {
-                env_name_key(&key("secret_env"), name.trim())?;
-            }
-            if let Some(url) = &w.forward_to {
-                http_url_key(&key("forward_to"), url)?;
-            }
-            if let Some(env) = &w.handler_secret_env {
-                env_name_key(&key("handler_secret_env"), env)?;
-            }
-            if let Some(url) = &w.public_url {
-                http_url_key(&key("public_url"), url)?;
-            }
+        validate_webhooks(&self.webhooks)?;
+        self.worker.validate().map_err(|e| e.under("worker"))?;
+        self.ingress.validate().map_err(|e| e.under("ingress"))?;
+        validate_maintenance(&self.maintenance, &self.services)?;
+        let limits = [
+            ("general_per_minute", self.rate_limits.general_per_minute),
+            ("strict_per_minute", self.rate_limits.strict_per_minute),
+        ];
+        if let Some((key, _)) = limits.iter().find(|(_, n)| *n == 0) {
+            return Err(invalid(format!("rate_limits.{key}"), "must be at least 1"));
         }
-        if self.worker.concurrency == 0 {
-            return Err(invalid("worker.concurrency", "must be at least 1"));
-        }
-        if self.worker.lease < Duration::from_secs(3) {
-            return Err(invalid("worker.lease", "must be at least 3s"));
-        }
-        self.validate_keys()?;
-        for (i, m) in self.maintenance.iter().enumerate() {
-            m.window_ms()
-                .map_err(|e| invalid(format!("maintenance[{i}]"), e))?;
-            if let Some(s) = &m.service {
-                if !self.services.iter().any(|c| c.name() == s) {
-                    return Err(invalid(
-                        format!("maintenance[{i}].service"),
-                        format!("`{s}` is not a configured service"),
-                    ));
-                }
-            }
-        }
-        if self.rate_limits.general_per_minute == 0 {
-            return Err(invalid(
-                "rate_limits.general_per_minute",
-                "must be at least 1",
-            ));
-        }
-        if self.rate_limits.strict_per_minute == 0 {
-            return Err(invalid(
-                "rate_limits.strict_per_minute",
-                "must be at least 1",
-            ));
-        }
-        for (k, v) in [
-            ("alerts.slack_webhook_env", &self.alerts.slack_webhook_env),
-            (
-                "alerts.pagerduty_routing_key_env",
-                &self.alerts.pagerduty_routing_key_env,
-            ),
-        ] {
-            if let Some(env) = v {
-                env_name_key(k, env)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn validate_keys(&self) -> Result<(), ConfigError> {
-        let ing = &self.ingress;
-        if let Some(env) = &ing.encryption_key_env {
-            env_name_key("ingress.encryption_key_env", env)?;
-        }
-        if ing.encryption_key_env.is_some() && ing.encryption_key_file.is_some() {
-            return Err(invalid(
-                "ingress.encryption_key_file",
-                "set either encryption_key_env or encryption_key_file, not both",
-            ));
-        }
-        let mut ids = std::collections::BTreeSet::new();
-        let keys = std::iter::once((
-            "ingress.encryption_key_id".to_owned(),
-            &ing.encryption_key_id,
-        ))
-        .chain(
-            ing.old_encryption_keys
-                .iter()
-                .enumerate()
-                .map(|(i, k)| (format!("ingress.old_encryption_keys[{i}].id"), &k.id)),
-        );
-        for (key, id) in keys {
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-            {
-                return Err(invalid(key, "must be letters, digits, `_`, `-` or `.`"));
-            }
-            if !ids.insert(id.as_str()) {
-                return Err(invalid(key, format!("`{id}` names two keys")));
-            }
-        }
-        for (i, k) in ing.old_encryption_keys.iter().enumerate() {
-            let key = format!("ingress.old_encryption_keys[{i}]");
-            match (&k.env, &k.file) {
-                (Some(env), None) => env_name_key(&format!("{key}.env"), env)?,
-                (None, Some(_)) => {}
-                _ => return Err(invalid(key, "set exactly one of `env` or `file`")),
-            }
-        }
+        self.alerts.validate().map_err(|e| e.under("alerts"))?;
         Ok(())
     }
 
@@ -658,98 +255,22 @@ impl Config {
 
     /// Like [`Config::secret`], but an error naming `key` when the variable is unset.
     pub fn require_secret(&self, key: &str, name: &str) -> Result<Secret, ConfigError> {
-        self.secret(name).ok_or_else(|| {
-            invalid(
-                key,
-                format!(
-                    "environment variable {name} is not set (secrets come from the environment)"
-                ),
-            )
-        })
+        Ok(wedsync_config::require_secret(
+            |n| self.secret(n),
+            key,
+            name,
+        )?)
     }
 
     /// Every secret value the configuration resolves to, for leak checks and log scrubbing.
     pub fn known_secrets(&self) -> Vec<Secret> {
-        let mut names: Vec<&str> = Vec::new();
-        for s in &self.services {
-            names.extend(s.secret_envs().into_iter().map(|(_, env)| env));
-        }
-        for w in self.webhooks.values() {
-            names.extend(w.secret_env.split(',').map(str::trim));
-            names.extend(w.handler_secret_env.as_deref());
-        }
-        names.extend(self.ingress.encryption_key_env.as_deref());
-        names.extend(
-            self.ingress
-                .old_encryption_keys
-                .iter()
-                .filter_map(|k| k.env.as_deref()),
-        );
-        names.extend(self.alerts.slack_webhook_env.as_deref());
-        names.extend(self.alerts.pagerduty_routing_key_env.as_deref());
-        names.into_iter().filter_map(|n| self.secret(n)).collect()
+        let services = self.services.iter().flat_map(|s| s.secret_envs());
+        let names = (services.map(|(_, env)| env))
+            .chain(self.webhooks.values().flat_map(WebhookConfig::secret_envs))
+            .chain(self.ingress.secret_envs())
+            .chain(self.alerts.secret_envs());
+        names.filter_map(|n| self.secret(n)).collect()
     }
-}
-
-fn apply_overlay(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
-    let path: Vec<String> = name[ENV_PREFIX.len()..]
-        .split("__")
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if path.iter().any(String::is_empty) {
-        return Err(ConfigError::Parse(format!(
-            "environment variable {name}: empty path segment"
-        )));
-    }
-    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    let (first, rest) = path.split_first().expect("path is not empty");
-    if rest.is_empty() {
-        table.insert(first.clone(), parsed);
-        return Ok(());
-    }
-    let node = table
-        .entry(first.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    set_path(node, rest, parsed, name)
-}
-
-fn set_path(
-    node: &mut toml::Value,
-    path: &[String],
-    value: toml::Value,
-    name: &str,
-) -> Result<(), ConfigError> {
-    let Some((seg, rest)) = path.split_first() else {
-        *node = value;
-        return Ok(());
-    };
-    let child = match node {
-        toml::Value::Table(t) => t
-            .entry(seg.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new())),
-        toml::Value::Array(a) => {
-            let len = a.len();
-            let idx: usize = seg.parse().map_err(|_| {
-                ConfigError::Parse(format!(
-                    "environment variable {name}: `{seg}` must be an array index"
-                ))
-            })?;
-            a.get_mut(idx).ok_or_else(|| {
-                ConfigError::Parse(format!(
-                    "environment variable {name}: index {idx} is out of range ({len} entries)"
-                ))
-            })?
-        }
-        _ => {
-            return Err(ConfigError::Parse(format!(
-                "environment variable {name}: `{seg}` is not inside a table"
-            )))
-        }
-    };
-    set_path(child, rest, value, name)
 }
 
 #[cfg(test)]

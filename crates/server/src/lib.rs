@@ -265,15 +265,14 @@ impl Wiring {
         )?;
         let receiver = webhooks.receiver().clone();
         let (admin, metrics, ready) = (c.admin.clone(), self.metrics.clone(), c.readiness.clone());
-        let mut app = App::new(cfg.clone(), admin, metrics, ready, integrations, webhooks);
-        if cfg.dashboard.enabled {
+        let app = Arc::new_cyclic(|me| {
+            let app = App::new(cfg.clone(), admin, metrics, ready, integrations, webhooks);
+            if !cfg.dashboard.enabled {
+                return app;
+            }
             let sessions = self.keys.derive("dashboard sessions");
-            app = app.with_dashboard(dashboard::Dashboard::new(sessions, stop));
-        }
-        let app = Arc::new(app);
-        if let Some(d) = &app.dashboard {
-            d.attach(&app);
-        }
+            app.with_dashboard(dashboard::new(cfg, sessions, me.clone(), stop))
+        });
         Ok((app, monitor, receiver))
     }
 

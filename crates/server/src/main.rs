@@ -152,7 +152,8 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             wedsync_monitor::Components::migrate(&cfg)
                 .await
                 .context("migrating the store")?;
-            println!("migrations applied to {}", redact_url(&cfg.store.url));
+            let url = wedsync_redact::Redactor::default().sanitize_url(&cfg.store.url);
+            println!("migrations applied to {}", url.output);
             Ok(ExitCode::SUCCESS)
         }
         Command::ApiKey(cmd) => api_key(&cfg, cmd).await.map(|()| ExitCode::SUCCESS),
@@ -252,16 +253,4 @@ fn scopes_text(scopes: &[Scope]) -> String {
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// The store URL without any password, for printing.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}:***{}", &url[..s + 3], user, &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }

@@ -34,6 +34,7 @@
 //! - `webhooks` (feature `webhooks`): `wedsync-webhooks`' `WebhookStore`.
 //! - `breaker` (feature `breaker`): `wedsync-breaker`'s `StateSync`, on PostgreSQL.
 //! - `pg` / `sqlite`: the backends' pools, connections and migrations only.
+//! - [`config`]: the `wedsync-monitor` sections `[store]` (which store, by URL) and `[retention]`.
 //!
 //! Each domain writes a statement once for a `Dialect` (what PostgreSQL and SQLite spell
 //! differently: placeholders, casts, `FOR UPDATE SKIP LOCKED`, `LATERAL`, arrays) and binds and
@@ -85,8 +86,10 @@
 pub mod admin;
 #[cfg(feature = "breaker")]
 pub mod breaker;
+pub mod config;
 mod dialect;
 pub mod error;
+pub mod open;
 #[cfg(feature = "postgres")]
 pub mod pg;
 #[cfg(all(feature = "probe", any(feature = "postgres", feature = "sqlite")))]
@@ -104,6 +107,7 @@ pub use admin::*;
 #[cfg(feature = "breaker")]
 pub use breaker as breaker_sync;
 pub use error::{Result, StoreError};
+pub use open::{AnyStore, StoreUrl};
 #[cfg(feature = "postgres")]
 pub use pg::{PgConfig, PgStore};
 #[cfg(feature = "sqlite")]

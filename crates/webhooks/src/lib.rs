@@ -45,6 +45,9 @@
 //!   extracts ([`event`]), prioritises ([`priority`]), sanitises ([`sanitize`], with
 //!   `wedsync-redact`), seals ([`crypto`]) and records; [`ingest::Receiver::answer_http`] turns that
 //!   into what an HTTP endpoint answers, for your own hyper or axum handler.
+//! - [`config`]: the `wedsync-monitor` configuration sections this crate owns —
+//!   `[webhooks.<provider>]`, `[worker]` and `[ingress]` (with the key settings the ring is built
+//!   from) — on `wedsync-config`'s building blocks.
 //! - [`keys`]: where raw-body keys come from ([`keys::KeySettings`], [`keys::KeyHome`]), key files,
 //!   and checking or re-sealing stored bodies after a rotation.
 //! - [`store`]: the [`store::WebhookStore`] trait — deliveries, attempts, a leased work queue safe
@@ -76,6 +79,7 @@
 
 pub mod analysis;
 pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod delivery;
 pub mod event;

@@ -174,35 +174,6 @@ fn unknown_keys_are_rejected_like_the_servers_table() {
 
 #[test]
 fn durations_are_parsed_once_with_the_servers_grammar() {
-    for (text, d) in [
-        ("250ms", Duration::from_millis(250)),
-        ("30s", Duration::from_secs(30)),
-        (" 5m ", Duration::from_secs(300)),
-        ("2h", Duration::from_secs(7200)),
-        ("1d", Duration::from_secs(86_400)),
-    ] {
-        assert_eq!(parse_duration(text), Ok(d), "{text}");
-        assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
-    }
-    for bad in [
-        "",
-        "s",
-        "10",
-        "10y",
-        "0s",
-        "0ms",
-        "-1s",
-        "1.5s",
-        "99999999999999999999d",
-    ] {
-        let err = parse_duration(bad).unwrap_err();
-        assert!(
-            err.to_string().contains("is not a duration"),
-            "{bad}: {err}"
-        );
-    }
-    assert_eq!(format_duration(Duration::from_secs(90)), "90s");
-    assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
     let err = one("kind = \"tcp\"\ninterval = \"0s\"").unwrap_err();
     assert!(
         err.contains("is not a duration") && !err.contains("`0s`"),
@@ -337,4 +308,139 @@ fn a_list_of_services_names_each_entrys_key() {
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains(needle), "{second}: {err}");
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sections {
+    #[serde(default)]
+    wedding_days: WeddingDaysConfig,
+    #[serde(default)]
+    maintenance: Vec<MaintenanceConfig>,
+    #[serde(default)]
+    alerts: AlertsConfig,
+    #[serde(default)]
+    monitor: MonitorConfig,
+}
+
+fn sections(text: &str) -> Result<Sections, String> {
+    wedsync_config::from_toml_with_env(text, "APP_", []).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_sections_defaults_are_their_empty_tables() {
+    let s = sections("").unwrap();
+    assert_eq!(s.wedding_days.timezone, "Europe/London");
+    assert_eq!(s.wedding_days.weekdays, ["saturday"]);
+    assert!(s.wedding_days.dates.is_empty() && s.maintenance.is_empty());
+    assert!(s.alerts.slack_webhook_env.is_none() && s.alerts.pagerduty_routing_key_env.is_none());
+    assert!(s.monitor.enabled && MonitorConfig::default().enabled);
+    assert_eq!(WeddingDaysConfig::default().weekdays, ["saturday"]);
+    let e = sections("[monitor]\nenabled = true\nintreval = 1").unwrap_err();
+    assert!(e.contains("intreval"), "{e}");
+}
+
+#[test]
+fn wedding_days_errors_name_the_key_relative_to_the_section() {
+    let key = |text: &str| {
+        sections(text)
+            .unwrap()
+            .wedding_days
+            .validate()
+            .unwrap_err()
+            .key()
+            .to_owned()
+    };
+    assert_eq!(
+        key("[wedding_days]\nweekdays = [\"caturday\"]"),
+        "weekdays[0]"
+    );
+    assert_eq!(
+        key("[wedding_days]\nweekdays = [\"friday\", \"sunnday\"]"),
+        "weekdays[1]"
+    );
+    assert_eq!(key("[wedding_days]\ndates = [\"2026-13-01\"]"), "dates[0]");
+    assert_eq!(
+        key("[wedding_days]\ntimezone = \"Mars/Olympus\""),
+        "timezone"
+    );
+    let ok = sections("[wedding_days]\ntimezone = \"America/New_York\"\nweekdays = [\"friday\", \"saturday\"]\ndates = [\"2026-12-24\"]").unwrap();
+    assert!(ok.wedding_days.policy().is_ok());
+}
+
+#[test]
+fn maintenance_windows_read_and_name_their_entry() {
+    let services = parse(EVERY_KIND).unwrap();
+    let s = sections(
+        "[[maintenance]]\nstart = \"2026-12-05T02:00:00Z\"\nend = \"2026-12-05T03:00:00+00:00\"\n\
+         [[maintenance]]\nservice = \"stripe\"\nstart = \"2026-12-05T02:00:00Z\"\nend = \"2026-12-05T02:30:00Z\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        s.maintenance[0].window_ms(),
+        Ok((1_796_436_000_000, 1_796_439_600_000))
+    );
+    let w = s.maintenance[1].window().unwrap();
+    assert_eq!(w.service.as_deref(), Some("stripe"));
+    validate_maintenance(&s.maintenance, &services).unwrap();
+    let tuned = monitor_settings(&s.wedding_days, &s.maintenance).unwrap();
+    assert_eq!(tuned.alert.maintenance.len(), 2);
+
+    let mut bad = s.maintenance.clone();
+    bad[1].service = Some("paypal".into());
+    let e = validate_maintenance(&bad, &services).unwrap_err();
+    assert_eq!(e.key(), "maintenance[1].service");
+    assert!(e.message().contains("`paypal` is not a configured service"));
+    bad[1].end = bad[1].start.clone();
+    let e = validate_maintenance(&bad, &services).unwrap_err();
+    assert_eq!(
+        (e.key(), e.message()),
+        ("maintenance[1]", "ends before it starts")
+    );
+    bad[0].start = "tomorrow".into();
+    let e = validate_maintenance(&bad, &services).unwrap_err();
+    assert_eq!(e.key(), "maintenance[0]");
+    assert!(e.message().contains("is not an RFC 3339 time"), "{e}");
+    let days = WeddingDaysConfig {
+        timezone: "Nowhere".into(),
+        ..WeddingDaysConfig::default()
+    };
+    let e = monitor_settings(&days, &bad).unwrap_err();
+    assert_eq!(e.key(), "wedding_days.timezone");
+}
+
+#[test]
+fn alerts_name_environment_variables_never_secrets() {
+    let secret = concat!("https://hooks.slack.com/services/", "T000/B000/xyz");
+    let s = sections(&format!("[alerts]\nslack_webhook_env = \"{secret}\"")).unwrap();
+    let e = s.alerts.validate().unwrap_err();
+    assert_eq!(e.key(), "slack_webhook_env");
+    assert!(!e.to_string().contains(secret), "{e}");
+    let s = sections("[alerts]\nslack_webhook_env = \"SLACK\"\npagerduty_routing_key_env = \"PD\"")
+        .unwrap();
+    s.alerts.validate().unwrap();
+    assert_eq!(s.alerts.secret_envs().collect::<Vec<_>>(), ["SLACK", "PD"]);
+}
+
+#[cfg(feature = "http")]
+#[test]
+fn alert_sinks_read_their_secrets() {
+    let s = sections("[alerts]\nslack_webhook_env = \"SLACK\"\npagerduty_routing_key_env = \"PD\"")
+        .unwrap();
+    let e = s
+        .alerts
+        .sinks(&|env| (env == "SLACK").then(|| crate::Secret::new("https://x.test")))
+        .err()
+        .unwrap();
+    assert_eq!(e.key(), "pagerduty_routing_key_env");
+    assert!(
+        e.message().contains("environment variable PD is not set"),
+        "{e}"
+    );
+    let all = s
+        .alerts
+        .sinks(&|_| Some(crate::Secret::new("https://x.test")))
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(AlertsConfig::default().sinks(&|_| None).unwrap().is_empty());
 }
