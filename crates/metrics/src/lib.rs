@@ -204,6 +204,11 @@ fn fmt_labels(l: &Labels, le: Option<&str>) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,14 +56,14 @@ impl Integrations {
         let services = cfg.services.iter().map(|s| (s.name(), s.kind()));
         Self {
             reporter: Reporter::new(store, breakers)
-                .services(services)
-                .monitor(monitor),
+                .with_services(services)
+                .with_monitor(monitor),
         }
     }
 
     /// The monitor, in a process that runs one.
     pub fn monitor(&self) -> Option<&Arc<Monitor>> {
-        self.reporter.monitor_handle()
+        self.reporter.monitor()
     }
 
     /// The probe store.

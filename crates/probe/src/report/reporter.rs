@@ -106,11 +106,28 @@ struct Reported {
 /// Builds the health report of a fixed list of services.
 ///
 /// - The open incidents are read from the store at most every [`INCIDENTS_TTL`] (see
-///   [`incidents_ttl`](Self::incidents_ttl)).
+///   [`with_incidents_ttl`](Self::with_incidents_ttl)).
 /// - With a monitor, the unfiltered report without history (the one dashboards poll) renders its
 ///   `services` array again only when the monitor's generation, the open incidents or a breaker's
 ///   view changed.
 /// - Without a monitor (an API-only process), the report comes from the stored latest results.
+///
+/// ```
+/// use std::sync::Arc;
+/// use wedsync_probe::report::{ReportQuery, Reporter};
+/// use wedsync_probe::store::MemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let breakers = wedsync_breaker::Registry::new(wedsync_probe::service_breaker_config());
+/// let reporter = Reporter::new(Arc::new(MemoryStore::new()), breakers)
+///     .with_services([("stripe", "stripe")]); // and .with_monitor(monitor) where one runs
+/// let q = ReportQuery::from_pairs([("service", "stripe")]);
+/// let v = serde_json::to_value(reporter.report(&q).await.unwrap()).unwrap();
+/// assert_eq!(v["services"][0]["status"], "unknown"); // nothing stored yet
+/// assert_eq!(v["monitor_running"], false);
+/// assert!(reporter.known("twilio").is_err());
+/// # }
+/// ```
 pub struct Reporter {
     services: Vec<Reported>,
     monitor: Option<Arc<Monitor>>,
@@ -149,7 +166,7 @@ impl Reporter {
     }
 
     /// Reports these services, as `(name, probe kind)`, in this order.
-    pub fn services<N: Into<String>, K: Into<String>>(
+    pub fn with_services<N: Into<String>, K: Into<String>>(
         mut self,
         services: impl IntoIterator<Item = (N, K)>,
     ) -> Self {
@@ -162,19 +179,19 @@ impl Reporter {
     }
 
     /// Reports from this monitor's live state (`None`: from the stored results).
-    pub fn monitor(mut self, monitor: impl Into<Option<Arc<Monitor>>>) -> Self {
+    pub fn with_monitor(mut self, monitor: impl Into<Option<Arc<Monitor>>>) -> Self {
         self.monitor = monitor.into();
         self
     }
 
     /// How long the open incidents read from the store are reused (default [`INCIDENTS_TTL`]).
-    pub fn incidents_ttl(mut self, ttl: Duration) -> Self {
+    pub fn with_incidents_ttl(mut self, ttl: Duration) -> Self {
         self.incidents_ttl = ttl;
         self
     }
 
     /// The monitor, when there is one.
-    pub fn monitor_handle(&self) -> Option<&Arc<Monitor>> {
+    pub fn monitor(&self) -> Option<&Arc<Monitor>> {
         self.monitor.as_ref()
     }
 

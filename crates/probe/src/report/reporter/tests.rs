@@ -41,8 +41,8 @@ fn fixture(status: ProbeStatus) -> Fixture {
 impl Fixture {
     fn reporter(&self) -> Reporter {
         Reporter::new(self.store.clone(), self.breakers.clone())
-            .services([("stripe", "stripe"), ("twilio", "twilio")])
-            .monitor(self.monitor.clone())
+            .with_services([("stripe", "stripe"), ("twilio", "twilio")])
+            .with_monitor(self.monitor.clone())
     }
 }
 
@@ -93,8 +93,8 @@ async fn the_full_report_is_reused_until_a_result_moves_the_generation() {
 async fn open_incidents_are_read_at_most_every_ttl() {
     let f = fixture(ProbeStatus::Healthy);
     let all = ReportQuery::default();
-    let cached = f.reporter().incidents_ttl(Duration::from_secs(3600));
-    let uncached = f.reporter().incidents_ttl(Duration::ZERO);
+    let cached = f.reporter().with_incidents_ttl(Duration::from_secs(3600));
+    let uncached = f.reporter().with_incidents_ttl(Duration::ZERO);
     assert!(json(&cached.report(&all).await.unwrap())["services"][0]["incident"].is_null());
     assert!(json(&uncached.report(&all).await.unwrap())["services"][0]["incident"].is_null());
 
@@ -136,7 +136,7 @@ async fn without_a_monitor_the_stored_results_answer_with_history() {
     let r = ProbeResult::new("stripe", ProbeStatus::Degraded, "slow").at(crate::now_ms());
     f.store.insert_result(&r).await.unwrap();
     let reporter = Reporter::new(f.store.clone(), f.breakers.clone())
-        .services([("stripe", "stripe"), ("twilio", "twilio")]);
+        .with_services([("stripe", "stripe"), ("twilio", "twilio")]);
     let q = ReportQuery::from_pairs([("service", "stripe"), ("include_history", "1")]);
     let v = json(&reporter.report(&q).await.unwrap());
     assert_eq!(v["monitor_running"], false);
