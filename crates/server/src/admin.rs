@@ -1,8 +1,10 @@
-//! API keys (stored hashed, with scopes) and the audit log of admin actions.
+//! API keys and the audit log of admin actions.
 //!
-//! Keys are `wedsync-store`'s (one format, hashed there, compared in constant time there);
-//! [`AdminStore`] adds the server's typed [`Scope`]s and a short cache of verified keys on top of
-//! any store that implements [`wedsync_store::ApiKeyStore`] and [`wedsync_store::AuditLog`].
+//! Keys, their records and verified keys are `wedsync-store`'s types (one format, hashed and
+//! compared in constant time there); [`AdminStore`] remembers verified keys with the store's
+//! [`KeyCache`] on any store that implements [`wedsync_store::ApiKeyStore`] and
+//! [`wedsync_store::AuditLog`]. The server adds its two [`Scope`]s and the audit entries'
+//! result.
 
 use std::fmt;
 use std::sync::Arc;
@@ -38,83 +40,18 @@ impl Scope {
             _ => None,
         }
     }
+
+    /// Whether a key holding `scopes` may do what this scope allows (`monitoring:admin` implies
+    /// `monitoring:read`).
+    pub fn granted_by<S: AsRef<str>>(self, scopes: &[S]) -> bool {
+        let held = |s: Scope| scopes.iter().any(|h| h.as_ref() == s.as_str());
+        held(self) || (self == Scope::Read && held(Scope::Admin))
+    }
 }
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A stored API key (never the key itself).
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiKeyRecord {
-    /// Public identifier, used in the audit log and to revoke.
-    pub id: String,
-    /// Human name given at creation.
-    pub name: String,
-    /// Granted scopes.
-    pub scopes: Vec<Scope>,
-    /// The first characters of the key, to recognise it (`wsk_1a2b3c4d`).
-    pub prefix: String,
-    /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// Revocation time, when revoked.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub revoked_at: Option<OffsetDateTime>,
-}
-
-impl ApiKeyRecord {
-    /// Whether the key grants `scope` (`monitoring:admin` implies `monitoring:read`).
-    pub fn allows(&self, scope: Scope) -> bool {
-        allows(&self.scopes, scope)
-    }
-}
-
-/// A key that verified: known, unrevoked, unexpired (the store checks all three).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedKey {
-    /// The key's id.
-    pub id: String,
-    /// Its scopes.
-    pub scopes: Vec<Scope>,
-}
-
-impl VerifiedKey {
-    /// Whether the key grants `scope` (`monitoring:admin` implies `monitoring:read`).
-    pub fn allows(&self, scope: Scope) -> bool {
-        allows(&self.scopes, scope)
-    }
-}
-
-impl From<ApiKeyRecord> for VerifiedKey {
-    fn from(r: ApiKeyRecord) -> Self {
-        Self {
-            id: r.id,
-            scopes: r.scopes,
-        }
-    }
-}
-
-fn allows(scopes: &[Scope], scope: Scope) -> bool {
-    scopes.contains(&scope) || (scope == Scope::Read && scopes.contains(&Scope::Admin))
-}
-
-/// A freshly created API key: shown once, then only its hash is kept (by the store).
-pub struct NewApiKey {
-    /// The key to hand to the user.
-    pub key: String,
-    /// The stored record.
-    pub record: ApiKeyRecord,
-}
-
-impl fmt::Debug for NewApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewApiKey")
-            .field("key", &"wsk_***")
-            .field("record", &self.record)
-            .finish()
     }
 }
 
@@ -134,32 +71,18 @@ pub struct AuditEntry {
     pub at: OffsetDateTime,
 }
 
-/// An error from the admin store.
-#[derive(Debug, thiserror::Error)]
-#[error("admin store: {0}")]
-pub struct AdminStoreError(pub String);
-
 /// Whatever keeps API keys and the audit log: SQLite or PostgreSQL from `wedsync-store`.
 pub trait AdminBackend: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + 'static {}
 
 impl<S: wedsync_store::ApiKeyStore + wedsync_store::AuditLog + 'static> AdminBackend for S {}
 
-/// API keys and the audit log on `wedsync-store` (SQLite or PostgreSQL), with typed scopes;
-/// verified keys are remembered by the store's [`KeyCache`] for [`KEY_CACHE_TTL`].
-pub struct AdminStore {
-    keys: KeyCache<dyn AdminBackend>,
-}
-
-pub use wedsync_store::KEY_CACHE_TTL;
+pub use wedsync_store::{ApiKeyInfo, CreatedApiKey, StoreError, VerifiedKey, KEY_CACHE_TTL};
 use wedsync_store::{ApiKeyStore as _, KeyCache};
 
-impl AdminStore {
-    /// Wraps a store.
-    pub fn new(store: Arc<dyn AdminBackend>) -> Self {
-        Self {
-            keys: KeyCache::new(store),
-        }
-    }
+/// API keys and the audit log on `wedsync-store` (SQLite or PostgreSQL); verified keys are
+/// remembered by the store's [`KeyCache`] for [`KEY_CACHE_TTL`].
+pub struct AdminStore {
+    keys: KeyCache<dyn AdminBackend>,
 }
 
 impl fmt::Debug for AdminStore {
@@ -168,111 +91,72 @@ impl fmt::Debug for AdminStore {
     }
 }
 
-fn store_err(e: wedsync_store::StoreError) -> AdminStoreError {
-    AdminStoreError(e.to_string())
-}
-
-fn record_of(info: wedsync_store::ApiKeyInfo) -> ApiKeyRecord {
-    ApiKeyRecord {
-        id: info.id,
-        name: info.name,
-        scopes: info.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
-        prefix: info.prefix,
-        created_at: info.created_at,
-        revoked_at: info.revoked_at,
-    }
-}
-
 impl AdminStore {
-    /// Creates a key; the plaintext is in the result, only its hash is kept.
+    /// Wraps a store.
+    pub fn new(store: Arc<dyn AdminBackend>) -> Self {
+        Self {
+            keys: KeyCache::new(store),
+        }
+    }
+
+    /// Creates a key with `scopes`; the plaintext is in the result (once), only its hash is kept.
     pub async fn create_key(
         &self,
         name: &str,
         scopes: &[Scope],
-    ) -> Result<NewApiKey, AdminStoreError> {
-        let created = self
-            .keys
-            .create_api_key(wedsync_store::NewApiKey {
-                name: name.to_string(),
-                scopes: scopes.iter().map(|s| s.as_str().to_string()).collect(),
-                expires_at: None,
-            })
-            .await
-            .map_err(store_err)?;
-        Ok(NewApiKey {
-            key: created.secret.expose().to_string(),
-            record: record_of(created.info),
-        })
+    ) -> Result<CreatedApiKey, StoreError> {
+        let scopes = scopes.iter().map(|s| s.as_str().to_string()).collect();
+        let new = wedsync_store::NewApiKey {
+            name: name.to_string(),
+            scopes,
+            expires_at: None,
+        };
+        self.keys.create_api_key(new).await
     }
 
     /// Every key, revoked ones included, without secrets.
-    pub async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, AdminStoreError> {
-        Ok(self
-            .keys
-            .list_api_keys()
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(record_of)
-            .collect())
+    pub async fn list_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.keys.list_api_keys().await
     }
 
     /// Revokes a key; `false` when no unrevoked key has that id.
-    pub async fn revoke_key(&self, id: &str) -> Result<bool, AdminStoreError> {
-        self.keys.revoke_api_key(id).await.map_err(store_err)
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        self.keys.revoke_api_key(id).await
     }
 
     /// The key when `key` is valid (known, unrevoked, unexpired).
-    pub async fn verify_key(&self, key: &str) -> Result<Option<VerifiedKey>, AdminStoreError> {
+    pub async fn verify_key(&self, key: &str) -> Result<Option<VerifiedKey>, StoreError> {
         let key = wedsync_store::ApiKeySecret::new(key);
-        let verified = self.keys.verify_api_key(&key).await.map_err(store_err)?;
-        Ok(verified.map(|v| VerifiedKey {
-            id: v.id,
-            scopes: v.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
-        }))
+        self.keys.verify_api_key(&key).await
     }
 
-    /// Appends to the audit log.
-    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), AdminStoreError> {
-        self.keys
-            .store()
-            .append_audit(wedsync_store::NewAuditEntry {
-                actor: entry.key_id.clone(),
-                action: entry.action.clone(),
-                target: Some(entry.target.clone()),
-                detail: Some(serde_json::json!({"result": entry.result})),
-                request_id: None,
-            })
-            .await
-            .map(|_| ())
-            .map_err(store_err)
+    /// Appends to the audit log (the result is kept in the entry's detail).
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let new = wedsync_store::NewAuditEntry {
+            actor: entry.key_id.clone(),
+            action: entry.action.clone(),
+            target: Some(entry.target.clone()),
+            detail: Some(serde_json::json!({"result": entry.result})),
+            request_id: None,
+        };
+        self.keys.store().append_audit(new).await.map(drop)
     }
 
     /// The most recent audit entries, newest first.
-    pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminStoreError> {
+    pub async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        Ok(self
-            .keys
-            .store()
-            .list_audit(limit, None)
-            .await
-            .map_err(store_err)?
-            .into_iter()
-            .map(|a| AuditEntry {
+        let stored = self.keys.store().list_audit(limit, None).await?;
+        let entry = |a: wedsync_store::AuditEntry| {
+            let result = a.entry.detail.as_ref().and_then(|d| d.get("result"));
+            AuditEntry {
+                result: result.and_then(|r| r.as_str()).unwrap_or_default().into(),
                 key_id: a.entry.actor,
                 action: a.entry.action,
                 target: a.entry.target.unwrap_or_default(),
-                result: a
-                    .entry
-                    .detail
-                    .as_ref()
-                    .and_then(|d| d.get("result"))
-                    .and_then(|r| r.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
                 at: a.at,
-            })
-            .collect())
+            }
+        };
+        Ok(stored.into_iter().map(entry).collect())
     }
 }
 
@@ -291,29 +175,61 @@ mod tests {
         let admin = admin().await;
         let a = admin.create_key("ops", &[Scope::Read]).await.unwrap();
         let b = admin.create_key("ops", &[Scope::Read]).await.unwrap();
-        assert_ne!(a.key, b.key);
-        assert!(a.key.starts_with(wedsync_store::keys::KEY_PREFIX));
-        assert!(!format!("{a:?}").contains(&a.key));
-        assert!(!serde_json::to_string(&a.record).unwrap().contains(&a.key));
+        assert_ne!(a.secret.expose(), b.secret.expose());
+        assert!(a
+            .secret
+            .expose()
+            .starts_with(wedsync_store::keys::KEY_PREFIX));
+        assert!(!format!("{a:?}").contains(a.secret.expose()));
+        assert_eq!(a.info.scopes, ["monitoring:read"]);
     }
 
-    #[tokio::test]
-    async fn admin_implies_read_but_not_the_reverse() {
-        let store = admin().await;
-        let admin = store.create_key("a", &[Scope::Admin]).await.unwrap().record;
-        let read = store.create_key("r", &[Scope::Read]).await.unwrap().record;
-        assert!(admin.allows(Scope::Read) && admin.allows(Scope::Admin));
-        assert!(read.allows(Scope::Read) && !read.allows(Scope::Admin));
+    #[test]
+    fn admin_implies_read_but_not_the_reverse() {
+        let (admin, read) = (["monitoring:admin"], ["monitoring:read"]);
+        assert!(Scope::Read.granted_by(&admin) && Scope::Admin.granted_by(&admin));
+        assert!(Scope::Read.granted_by(&read) && !Scope::Admin.granted_by(&read));
+        assert!(!Scope::Read.granted_by(&["monitoring:readonly", "admin"]));
+        for s in [Scope::Read, Scope::Admin] {
+            assert_eq!(Scope::parse(s.as_str()), Some(s));
+        }
     }
 
     #[tokio::test]
     async fn round_trip_and_revocation_clears_the_cache() {
         let store = admin().await;
-        let k = store.create_key("ops", &[Scope::Read]).await.unwrap();
-        assert!(store.verify_key(&k.key).await.unwrap().is_some());
+        let k = store.create_key("ops", &[Scope::Admin]).await.unwrap();
+        let verified = store.verify_key(k.secret.expose()).await.unwrap().unwrap();
+        assert!(Scope::Read.granted_by(&verified.scopes));
         assert!(store.verify_key("wsk_nope").await.unwrap().is_none());
-        assert!(store.revoke_key(&k.record.id).await.unwrap());
+        assert!(store.revoke_key(&k.info.id).await.unwrap());
         assert!(!store.revoke_key("missing").await.unwrap());
-        assert!(store.verify_key(&k.key).await.unwrap().is_none());
+        assert!(store.verify_key(k.secret.expose()).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn audit_entries_keep_their_result() {
+        let store = admin().await;
+        let at = OffsetDateTime::now_utc();
+        let (key_id, action, target) = ("k".to_string(), "probe.run".to_string(), "stripe");
+        let result = "not_found".to_string();
+        let entry = AuditEntry {
+            key_id,
+            action,
+            target: target.into(),
+            result,
+            at,
+        };
+        store.audit(&entry).await.unwrap();
+        let read = store.recent_audit(5).await.unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            (read[0].action.as_str(), read[0].result.as_str()),
+            ("probe.run", "not_found")
+        );
+        assert_eq!(
+            (read[0].key_id.as_str(), read[0].target.as_str()),
+            ("k", "stripe")
+        );
     }
 }

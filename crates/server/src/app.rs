@@ -367,7 +367,7 @@ impl App {
                 ApiError::unavailable("the store is unavailable", 5)
             })?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
-        if !key.allows(scope) {
+        if !scope.granted_by(&key.scopes) {
             return Err(ApiError::client(
                 StatusCode::FORBIDDEN,
                 "forbidden",

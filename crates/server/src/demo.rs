@@ -139,7 +139,7 @@ async fn start(port: u16, n: &mut Narrator) -> anyhow::Result<Demo> {
     ));
     let target = DemoTarget {
         base_url,
-        api_key: key.key,
+        api_key: key.secret.expose().to_string(),
         stripe_webhook_secret: whsec,
     };
     n.show_links(&target);

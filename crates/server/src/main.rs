@@ -197,9 +197,9 @@ async fn api_key(cfg: &Config, cmd: ApiKeyCommand) -> anyhow::Result<()> {
     match cmd {
         ApiKeyCommand::Create { name, scopes } => {
             let new = admin.create_key(&name, &scopes).await?;
-            let scopes = scopes_text(&new.record.scopes);
-            println!("created API key {} ({scopes})", new.record.id);
-            println!("\n    {}\n", new.key);
+            let scopes = new.info.scopes.join(",");
+            println!("created API key {} ({scopes})", new.info.id);
+            println!("\n    {}\n", new.secret.expose());
             println!("It is shown only this once; the store keeps its SHA-256 hash.");
         }
         ApiKeyCommand::List => {
@@ -214,7 +214,7 @@ async fn api_key(cfg: &Config, cmd: ApiKeyCommand) -> anyhow::Result<()> {
                 } else {
                     "active"
                 };
-                let scopes = scopes_text(&k.scopes);
+                let scopes = k.scopes.join(",");
                 println!(
                     "{:<22} {:<20} {scopes:<34} {state:<10} {}",
                     k.id, k.name, k.created_at
@@ -245,12 +245,4 @@ async fn keys(cfg: &Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
         .context("reading the stored raw bodies")?;
     report.write_table(&mut std::io::stdout())?;
     Ok(exit_code(report.unopenable() == 0))
-}
-
-fn scopes_text(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
 }

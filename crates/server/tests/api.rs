@@ -269,14 +269,14 @@ async fn keys_created_by_the_cli_path_survive_a_restart_on_sqlite() {
     // a server started later on the same file accepts it
     let t = TestServer::start(cfg.clone()).await;
     let r = t
-        .get_as("/api/admin/integrations/health", &created.key)
+        .get_as("/api/admin/integrations/health", created.secret.expose())
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(t.get("/readyz").await.status(), 200);
     // revoked through the store: 401 from then on
-    assert!(t.admin().revoke_key(&created.record.id).await.unwrap());
+    assert!(t.admin().revoke_key(&created.info.id).await.unwrap());
     let r = t
-        .get_as("/api/admin/integrations/health", &created.key)
+        .get_as("/api/admin/integrations/health", created.secret.expose())
         .await;
     assert_eq!(r.status(), 401);
     t.stop().await;

@@ -21,7 +21,7 @@ use wedsync_dashboard::http::{
 };
 use wedsync_dashboard::Route;
 
-use crate::admin::{Scope, VerifiedKey};
+use crate::admin::Scope;
 use crate::app::{outcome, rate_limited, App};
 use crate::config::Config;
 use crate::error::{ApiError, Body};
@@ -67,10 +67,10 @@ pub fn new(
     Dashboard::new(settings, app, stop)
 }
 
-fn caller(key: &VerifiedKey) -> Caller {
+fn caller(id: String, scopes: &[String]) -> Caller {
     Caller {
-        id: key.id.clone(),
-        can_act: key.allows(Scope::Admin),
+        can_act: Scope::Admin.granted_by(scopes),
+        id,
     }
 }
 
@@ -92,7 +92,9 @@ impl App {
 impl Backend for App {
     async fn verify_key(&self, api_key: &str) -> Result<Option<Caller>, Unavailable> {
         match self.admin.verify_key(api_key).await {
-            Ok(key) => Ok(key.filter(|k| k.allows(Scope::Read)).map(|k| caller(&k))),
+            Ok(key) => Ok(key
+                .filter(|k| Scope::Read.granted_by(&k.scopes))
+                .map(|k| caller(k.id, &k.scopes))),
             Err(e) => {
                 tracing::error!(error = %e, "API key lookup failed");
                 Err(Unavailable)
@@ -105,7 +107,7 @@ impl Backend for App {
             Ok(keys) => keys
                 .into_iter()
                 .find(|k| k.id == id && k.revoked_at.is_none())
-                .map(|k| caller(&k.into())),
+                .map(|k| caller(k.id, &k.scopes)),
             Err(e) => {
                 tracing::error!(error = %e, "API key lookup failed");
                 None

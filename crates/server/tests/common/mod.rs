@@ -67,7 +67,7 @@ impl TestServer {
     /// Creates a key with `scopes`; returns (key, id).
     pub async fn key(&self, scopes: &[Scope]) -> (String, String) {
         let k = self.admin().create_key("test", scopes).await.unwrap();
-        (k.key, k.record.id)
+        (k.secret.expose().to_string(), k.info.id)
     }
 
     pub fn url(&self, path: &str) -> String {
