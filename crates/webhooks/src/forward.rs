@@ -122,24 +122,8 @@ pub async fn run_worker<F>(
     }
 }
 
-/// Where [`LoggedEvents`] counts: a Prometheus-style counter registry (`name`, `help`, labels,
-/// increment).
-pub trait Counters: Send + Sync {
-    /// Adds `by` to the counter `name` with `labels`.
-    fn inc(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)], by: f64);
-}
-
-impl<C: Counters + ?Sized> Counters for Arc<C> {
-    fn inc(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&'static str, &str)],
-        by: f64,
-    ) {
-        (**self).inc(name, help, labels, by);
-    }
-}
+/// Where [`LoggedEvents`] counts (the API's metrics trait, here too).
+pub use crate::api::Counters;
 
 /// An [`EventSink`] that logs each worker event with `tracing` and counts it in [`Counters`]:
 /// `wedsync_webhook_deliveries_given_up_total{provider,reason}`,
@@ -226,6 +210,8 @@ mod tests {
             let mut v = self.0.lock().unwrap();
             v.push((name.to_owned(), labels.join(","), by));
         }
+
+        fn set(&self, _: &'static str, _: &'static str, _: &[(&'static str, &str)], _: f64) {}
     }
 
     #[test]

@@ -31,13 +31,16 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use wedsync_config::ConfigError;
+
+use crate::config::{Secrets, WebhookConfig};
 use crate::crypto::{BodyCipher, CryptoError};
 use crate::event::{self, EventInfo};
 use crate::priority::PriorityRules;
@@ -198,6 +201,30 @@ impl Receiver {
             retention: DEFAULT_RETENTION,
             record_rejected: true,
         }
+    }
+
+    /// A receiver for the configured `[webhooks.<provider>]` tables: each provider verified with
+    /// the secrets its `secret_env` names (read through `secrets`), and forwarded when its table
+    /// names a `forward_to`. An error names the table's key (`webhooks.stripe.secret_env`).
+    pub fn configured(
+        store: Arc<dyn WebhookStore>,
+        cipher: BodyCipher,
+        tables: &BTreeMap<Provider, WebhookConfig>,
+        secrets: Secrets<'_>,
+    ) -> Result<Self, ConfigError> {
+        tables
+            .iter()
+            .try_fold(Self::new(store, cipher), |r, (&provider, w)| {
+                let verifier = w
+                    .verifier(provider, secrets)
+                    .map_err(|e| e.under(&format!("webhooks.{provider}")))?;
+                Ok(r.provider(provider, verifier, w.forward_to.is_some()))
+            })
+    }
+
+    /// The store deliveries are recorded in.
+    pub fn store(&self) -> &Arc<dyn WebhookStore> {
+        &self.store
     }
 
     /// Accept `provider`'s webhooks, verified by `verifier`. With `forward`, verified deliveries
@@ -596,6 +623,25 @@ mod tests {
     }
 
     const BODY: &[u8] = br#"{"id":"evt_unit","type":"invoice.paid","data":{"object":{}}}"#;
+
+    #[test]
+    fn configured_verifies_each_table_and_names_a_missing_secret() {
+        let table = WebhookConfig {
+            secret_env: "S".into(),
+            forward_to: Some("http://127.0.0.1:1/h".into()),
+            handler_secret_env: None,
+            public_url: None,
+        };
+        let tables = BTreeMap::from([(Provider::Stripe, table)]);
+        let cipher = || BodyCipher::new("k", &[7; 32]);
+        let store = || Arc::new(InMemoryStore::new());
+        let none = |_: &str| None;
+        let err = Receiver::configured(store(), cipher(), &tables, &none).unwrap_err();
+        assert_eq!(err.key(), "webhooks.stripe.secret_env");
+        let some = |_: &str| Some(crate::Secret::from(secret()));
+        let r = Receiver::configured(store(), cipher(), &tables, &some).unwrap();
+        assert!(format!("{r:?}").contains("forwarded: [Stripe]"), "{r:?}");
+    }
 
     #[tokio::test]
     async fn unconfigured_rejected_and_recorded_only() {

@@ -58,6 +58,11 @@
 //!   handler breakers' default.
 //! - [`replay`] (single and bulk) and [`analysis`] (statistics, failure groups, attention list,
 //!   serialisable reports).
+//! - `api` (feature `api`): the webhook HTTP API as values — `POST /webhooks/{provider}` within
+//!   the provider's answer budget (`Receiver::answer_http_in_time`), counted and logged; the admin
+//!   reliability report, failure groups, replay jobs and replays (bulk runs spawned on tokio); the
+//!   queue-depth gauge — each a serialisable value or an `ApiRefusal` carrying the
+//!   [`ingest::Refusal`]. `wedsync-monitor` maps them to its responses.
 //!
 //! See `docs/webhooks.md` for the design, the queue semantics and the GDPR reasoning behind raw-body
 //! encryption and retention.
@@ -73,11 +78,14 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `forward` | no | `forward`: HTTP transport over reqwest (rustls), the tokio worker loop and `LoggedEvents` (the worker's events as `tracing` log lines and counters); [`clock::TokioClock`] |
+//! | `api` | no | `api`: the webhook HTTP API as values (ingress within the answer budget, admin reports, replays with bulk runs on tokio, `Counters`) |
+//! | `forward` | no | `api`, and `forward`: HTTP transport over reqwest (rustls), the tokio worker loop and `LoggedEvents` (the worker's events as `tracing` log lines and counters); [`clock::TokioClock`] |
 //! | `conformance` | no | `store::conformance`: the storage test suite other backends run |
 //! | `cli` | no | the `wedsync-webhooks` binary (`sign`, `verify`) |
 
 pub mod analysis;
+#[cfg(feature = "api")]
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod crypto;
