@@ -267,7 +267,7 @@ impl App {
     /// `GET /metrics`: the Prometheus text, gauges refreshed first.
     async fn metrics_page(&self) -> Response<Body> {
         self.integrations.refresh_metrics(&self.metrics);
-        self.webhooks.refresh_metrics(&self.metrics).await;
+        self.webhooks.refresh_metrics().await;
         text_response(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",

@@ -98,6 +98,10 @@ impl wedsync_webhooks::forward::Counters for Metrics {
     fn inc(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], by: f64) {
         Metrics::inc(self, name, help, l, by);
     }
+
+    fn set(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], v: f64) {
+        crate::metrics::Registry::set(self, name, help, l, v);
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Configuration to libraries, in one place: every constructor that turns a part of [`Config`]
-//! into a library's type (probes and the monitor, webhook verifiers, the delivery worker, the
-//! breaker registry, the body-key settings, the wedding-day and retention policies).
+//! into a library's type (probes and the monitor, the delivery worker, the breaker registry, the
+//! body-key settings, the wedding-day and retention policies). The webhook receiver is
+//! `wedsync_webhooks::ingest::Receiver::configured`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,10 +13,8 @@ use wedsync_probe::{HealthProbe, Monitor, WeddingDayPolicy};
 use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::delivery::handler_breakers;
 use wedsync_webhooks::keys::KeySettings;
-use wedsync_webhooks::verify::Verifier;
-use wedsync_webhooks::Provider;
 
-use crate::config::{Config, ConfigError, Secret, WebhookConfig};
+use crate::config::{Config, ConfigError, Secret};
 use crate::metrics::Metrics;
 use crate::{bodykeys, Components, StartError};
 
@@ -81,16 +80,6 @@ pub fn build_monitor(
         key: "services".into(),
         message: e.to_string(),
     })
-}
-
-/// Builds the verifier for one configured provider from its secrets (read from the environment).
-pub(crate) fn verifier_for(
-    cfg: &Config,
-    provider: Provider,
-    w: &WebhookConfig,
-) -> Result<Verifier, ConfigError> {
-    w.verifier(provider, &|env| cfg.secret(env))
-        .map_err(|e| e.under(&format!("webhooks.{provider}")).into())
 }
 
 /// The registry of every breaker: services' with [`service_breaker_config`], webhook handlers'
