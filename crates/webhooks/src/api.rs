@@ -49,40 +49,25 @@ use crate::replay::{self, BulkFilter, ReplayCommand, ReplayError};
 use crate::store::{ReplayJob, WebhookStore};
 use crate::Provider;
 
+/// A metric's labels: `(name, value)` pairs, names from the code, values from bounded sets.
+pub type Labels<'a> = &'a [(&'static str, &'a str)];
+
 /// Where this crate's metrics go: a Prometheus-style registry of counters and gauges (`name`,
-/// `help`, labels, value).
+/// `help`, [`Labels`], value).
 pub trait Counters: Send + Sync {
     /// Adds `by` to the counter `name` with `labels`.
-    fn inc(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)], by: f64);
+    fn inc(&self, name: &'static str, help: &'static str, labels: Labels<'_>, by: f64);
 
     /// Sets the gauge `name` with `labels` to `value`.
-    fn set(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&'static str, &str)],
-        value: f64,
-    );
+    fn set(&self, name: &'static str, help: &'static str, labels: Labels<'_>, value: f64);
 }
 
 impl<C: Counters + ?Sized> Counters for Arc<C> {
-    fn inc(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&'static str, &str)],
-        by: f64,
-    ) {
+    fn inc(&self, name: &'static str, help: &'static str, labels: Labels<'_>, by: f64) {
         (**self).inc(name, help, labels, by);
     }
 
-    fn set(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&'static str, &str)],
-        value: f64,
-    ) {
+    fn set(&self, name: &'static str, help: &'static str, labels: Labels<'_>, value: f64) {
         (**self).set(name, help, labels, value);
     }
 }
@@ -475,9 +460,7 @@ mod tests {
     async fn a_bulk_replay_answers_202_with_its_job_and_runs_it() {
         let (api, _) = api();
         let now = OffsetDateTime::now_utc();
-        let recent = now - time::Duration::minutes(1);
-        ingest_one(&api, "evt_bulk", recent, recent).await.unwrap();
-        fail_all(&**api.store(), recent).await;
+        failed_one(&api, "evt_bulk", now - time::Duration::minutes(1)).await;
         let body = json!({"filter": {"provider": "stripe"}}); // failed ones, by default
         let (target, answer) = api.replay(&body, "ops", now).await;
         let (status, v) = answer.unwrap();
@@ -510,35 +493,33 @@ mod tests {
         assert_eq!((r.status, r.code), (400, "bad_request"));
     }
 
-    /// Fails every due delivery for good, as a worker would after its last attempt.
-    async fn fail_all(store: &dyn WebhookStore, at: OffsetDateTime) {
-        let claimed = store.claim("w", at, Duration::from_secs(30), 10).await;
-        for c in claimed.unwrap() {
-            let attempt = AttemptRecord {
-                delivery_id: c.token.delivery_id,
-                attempt: c.token.attempt,
-                trigger: c.trigger,
-                worker: "w".into(),
-                started_at: at,
-                duration_ms: 5,
-                response_status: Some(500),
-                error_kind: Some(ErrorKind::Http5xx),
-                response_excerpt: None,
-            };
-            store.fail(&c.token, attempt, None).await.unwrap();
-        }
+    /// Receives `event` at `at` and fails it for good, as a worker would after its last attempt;
+    /// its id.
+    async fn failed_one(api: &WebhookApi, event: &str, at: OffsetDateTime) -> Value {
+        let id = ingest_one(api, event, at, at).await.unwrap()["id"].clone();
+        let claimed = api.store().claim("w", at, Duration::from_secs(30), 1).await;
+        let c = claimed.unwrap().remove(0);
+        let attempt = AttemptRecord {
+            delivery_id: c.token.delivery_id,
+            attempt: c.token.attempt,
+            trigger: c.trigger,
+            worker: "w".into(),
+            started_at: at,
+            duration_ms: 5,
+            response_status: Some(500),
+            error_kind: Some(ErrorKind::Http5xx),
+            response_excerpt: None,
+        };
+        api.store().fail(&c.token, attempt, None).await.unwrap();
+        id
     }
 
     #[tokio::test]
     async fn reports_cover_the_timeframe_ending_now() {
         let (api, _) = api();
         let now = OffsetDateTime::now_utc();
-        let then = now - time::Duration::hours(2);
-        ingest_one(&api, "evt_old", then, then).await.unwrap();
-        fail_all(&**api.store(), then).await;
-        let recent = now - time::Duration::minutes(1);
-        let id = ingest_one(&api, "evt_new", recent, recent).await.unwrap()["id"].clone();
-        fail_all(&**api.store(), recent).await;
+        failed_one(&api, "evt_old", now - time::Duration::hours(2)).await;
+        let id = failed_one(&api, "evt_new", now - time::Duration::minutes(1)).await;
 
         let s = api.stats(Timeframe::Hour, now).await.unwrap();
         assert_eq!(s["timeframe"], "1h");
