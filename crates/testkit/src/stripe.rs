@@ -4,7 +4,7 @@ use std::io;
 
 use serde_json::json;
 
-use crate::fake::{fake_accessors, started};
+use crate::fake::{fake_accessors, fake_debug, started};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -30,17 +30,12 @@ pub struct FakeStripe {
     live: bool,
 }
 
-impl std::fmt::Debug for FakeStripe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeStripe")
-            .field("base_url", &self.server.base_url())
-            .field("secret_key", &"sk_***")
-            .field("restricted_key", &"rk_***")
-            .field("livemode", &self.live)
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeStripe, fake => {
+    "secret_key": &"sk_***",
+    "restricted_key": &"rk_***",
+    "livemode": &fake.live,
+    "handle": &fake.handle,
+});
 
 impl FakeStripe {
     /// Start a test-mode fake (`sk_test_…` keys, `livemode: false`).

@@ -4,7 +4,7 @@ use std::io;
 
 use serde_json::json;
 
-use crate::fake::{fake_accessors, generic_error, started};
+use crate::fake::{fake_accessors, fake_debug, fake_start, generic_error};
 use crate::server::{random_hex, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -35,26 +35,15 @@ pub struct FakeTwilio {
     api_key_secret: String,
 }
 
-impl std::fmt::Debug for FakeTwilio {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTwilio")
-            .field("base_url", &self.server.base_url())
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"***")
-            .field("api_key_secret", &"***")
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeTwilio, fake => {
+    "account_sid": &fake.account_sid,
+    "auth_token": &"***",
+    "api_key_secret": &"***",
+    "handle": &fake.handle,
+});
 
 impl FakeTwilio {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake Twilio", Self::try_start().await)
-    }
+    fake_start!("fake Twilio");
 
     /// Start the fake.
     ///

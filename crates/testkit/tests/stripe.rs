@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, client_with_timeout, send};
+use common::{client, client_with_timeout, error_message, send};
 use wedsync_testkit::{FakeStripe, Scenario};
 
 async fn balance(stripe: &FakeStripe, key: &str) -> common::Answer {
@@ -64,10 +64,7 @@ async fn missing_key_gets_401() {
     let stripe = FakeStripe::start().await;
     let a = send(client().get(format!("{}/v1/balance", stripe.base_url()))).await;
     assert_eq!(a.status, 401);
-    assert!(a.json()["error"]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("You did not provide an API key"));
+    assert!(error_message(&a).starts_with("You did not provide an API key"));
 }
 
 #[tokio::test]
@@ -121,10 +118,7 @@ async fn unknown_route_is_stripes_404() {
     )
     .await;
     assert_eq!(a.status, 404);
-    assert!(a.json()["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Unrecognized request URL (GET: /v1/nope)"));
+    assert!(error_message(&a).contains("Unrecognized request URL (GET: /v1/nope)"));
 }
 
 #[tokio::test]
