@@ -597,6 +597,16 @@ mod tests {
 
     const BODY: &[u8] = br#"{"id":"evt_unit","type":"invoice.paid","data":{"object":{}}}"#;
 
+    /// A Stripe delivery of `body` with `headers`, as the HTTP layer hands it over.
+    fn stripe_delivery<'a>(headers: &'a [(String, String)], body: &'a [u8]) -> Incoming<'a> {
+        Incoming {
+            provider: Provider::Stripe,
+            headers,
+            body,
+            url: None,
+        }
+    }
+
     #[tokio::test]
     async fn unconfigured_rejected_and_recorded_only() {
         let store = Arc::new(InMemoryStore::new());
@@ -619,12 +629,7 @@ mod tests {
             "Stripe-Signature".to_owned(),
             stripe::sign(&secret(), 1000, BODY),
         )];
-        let ok = Incoming {
-            provider: Provider::Stripe,
-            headers: &headers,
-            body: BODY,
-            url: None,
-        };
+        let ok = stripe_delivery(&headers, BODY);
         let receipt = r.receive(&ok, at(1000)).await.unwrap();
         assert!(receipt.accepted());
         assert_eq!(receipt.status, DeliveryStatus::Received);
@@ -685,12 +690,7 @@ mod tests {
         let bad = vec![("Stripe-Signature".to_owned(), "t=1000,v1=00".to_owned())];
         let none: Vec<(String, String)> = Vec::new();
         for headers in [&bad, &none] {
-            let incoming = Incoming {
-                provider: Provider::Stripe,
-                headers,
-                body: not_json,
-                url: None,
-            };
+            let incoming = stripe_delivery(headers, not_json);
             let answer = r.answer(&incoming, at(1000)).await;
             assert_eq!(answer.status(), 401, "{answer:?}");
             assert_eq!(answer.body()["error"]["code"], "invalid_signature");
@@ -706,12 +706,7 @@ mod tests {
             assert_eq!(d.event_type, None);
         }
         // a forged copy of a genuine event reveals nothing of it either
-        let forged = Incoming {
-            provider: Provider::Stripe,
-            headers: &bad,
-            body: BODY,
-            url: None,
-        };
+        let forged = stripe_delivery(&bad, BODY);
         let receipt = r.receive(&forged, at(1000)).await.unwrap();
         assert_eq!(
             (receipt.event.event_id, receipt.event.event_type),
@@ -721,12 +716,7 @@ mod tests {
 
         // signed: now the form is checked, and nothing is recorded
         let headers = signed(not_json);
-        let incoming = Incoming {
-            provider: Provider::Stripe,
-            headers: &headers,
-            body: not_json,
-            url: None,
-        };
+        let incoming = stripe_delivery(&headers, not_json);
         let answer = r.answer(&incoming, at(1000)).await;
         assert_eq!(answer.status(), 400);
         assert_eq!(
