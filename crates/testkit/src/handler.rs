@@ -96,14 +96,13 @@ impl FakeWebhookHandler {
 
     async fn start_inner(token: Option<String>, check: Option<Check>) -> io::Result<Self> {
         let delivered = Recorder::default();
-        let handle = FakeHandle::new("webhook-handler");
         let verifying = check.is_some();
         let responder = HandlerResponder {
             token: token.clone(),
             check,
             delivered: delivered.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "webhook-handler").await?;
         Ok(Self {
             server,
             handle,
@@ -218,8 +217,7 @@ impl FakeHttp {
     /// # Errors
     /// When binding `127.0.0.1:0` fails.
     pub async fn try_start() -> io::Result<Self> {
-        let handle = FakeHandle::new("http");
-        let server = Server::start(HttpResponder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(HttpResponder, "http").await?;
         Ok(Self { server, handle })
     }
 

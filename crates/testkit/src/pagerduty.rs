@@ -69,12 +69,11 @@ impl FakePagerDuty {
     pub async fn try_start() -> io::Result<Self> {
         let routing_key = random_hex(32);
         let state = Shared::<PdState>::default();
-        let handle = FakeHandle::new("pagerduty");
         let responder = PdResponder {
             routing_key: routing_key.clone(),
             state: state.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "pagerduty").await?;
         Ok(Self {
             server,
             handle,

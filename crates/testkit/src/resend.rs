@@ -81,7 +81,6 @@ impl FakeResend {
     pub async fn try_start() -> io::Result<Self> {
         let api_key = format!("{}{}", "re_", random_token(32));
         let sending_key = format!("{}{}", "re_", random_token(32));
-        let handle = FakeHandle::new("resend");
         let limiter = Shared::new(Limiter {
             enabled: false,
             window_start: None,
@@ -92,7 +91,7 @@ impl FakeResend {
             sending_key: sending_key.clone(),
             limiter: limiter.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "resend").await?;
         Ok(Self {
             server,
             handle,

@@ -49,12 +49,11 @@ impl FakeSlack {
             random_token(24)
         );
         let messages = Recorder::default();
-        let handle = FakeHandle::new("slack");
         let responder = SlackResponder {
             path: path.clone(),
             messages: messages.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "slack").await?;
         Ok(Self {
             server,
             handle,

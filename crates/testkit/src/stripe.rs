@@ -64,14 +64,13 @@ impl FakeStripe {
         let secret_key = format!("{}{}_51{}", "sk_", mode, random_token(32));
         let restricted_key = format!("{}{}_51{}", "rk_", mode, random_token(32));
         let account_id = format!("acct_1{}", random_token(15));
-        let handle = FakeHandle::new("stripe");
         let responder = StripeResponder {
             secret_key: secret_key.clone(),
             restricted_key: restricted_key.clone(),
             account_id: account_id.clone(),
             live,
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "stripe").await?;
         Ok(Self {
             server,
             handle,
@@ -315,11 +314,8 @@ fn status_error(code: u16) -> Reply {
 
 impl Responder for StripeResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        let mut reply = self.route(req, scenario);
-        if reply.status == 401 {
-            reply = reply.with("www-authenticate", "Basic realm=\"Stripe\"");
-        }
-        reply
+        self.route(req, scenario)
+            .basic_challenge("Stripe")
             .with("request-id", format!("req_{}", random_token(14)))
             .with("stripe-version", API_VERSION)
             .with("server", "nginx")

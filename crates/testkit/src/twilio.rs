@@ -54,14 +54,13 @@ impl FakeTwilio {
         let auth_token = random_hex(32);
         let api_key_sid = format!("SK{}", random_hex(32));
         let api_key_secret = random_hex(32);
-        let handle = FakeHandle::new("twilio");
         let responder = TwilioResponder {
             account_sid: account_sid.clone(),
             auth_token: auth_token.clone(),
             api_key_sid: api_key_sid.clone(),
             api_key_secret: api_key_secret.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "twilio").await?;
         Ok(Self {
             server,
             handle,
@@ -222,11 +221,8 @@ impl TwilioResponder {
 
 impl Responder for TwilioResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        let mut reply = self.route(req, scenario);
-        if reply.status == 401 {
-            reply = reply.with("www-authenticate", "Basic realm=\"Twilio API\"");
-        }
-        reply
+        self.route(req, scenario)
+            .basic_challenge("Twilio API")
             .with("twilio-request-id", format!("RQ{}", random_hex(32)))
             .with("twilio-concurrent-requests", "1")
     }
