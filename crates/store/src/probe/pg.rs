@@ -40,14 +40,10 @@ impl ResultStore for PgStore {
     }
 
     async fn prune_results(&self, before_ms: i64) -> Result<u64, ProbeError> {
-        let mut total = 0u64;
-        loop {
-            let n = prune_batch_on(&mut *conn(self).await?, before_ms).await?;
-            total += n as u64;
-            if n < sql::PRUNE_BATCH {
-                return Ok(total);
-            }
-        }
+        sql::prune_in_batches(|| async {
+            Ok::<_, ProbeError>(prune_batch_on(&mut *conn(self).await?, before_ms).await?)
+        })
+        .await
     }
 
     async fn hourly_history(

@@ -6,6 +6,23 @@ use crate::dialect::{batch_sql, placeholders, Dialect};
 /// Rows deleted per `prune_results` statement.
 pub(crate) const PRUNE_BATCH: usize = 5000;
 
+/// Runs `batch` (one prune of at most [`PRUNE_BATCH`] rows, answering how many it deleted) until a
+/// batch comes back short; the total deleted.
+pub(crate) async fn prune_in_batches<E, F, Fut>(mut batch: F) -> Result<u64, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, E>>,
+{
+    let mut total = 0u64;
+    loop {
+        let n = batch().await?;
+        total += n as u64;
+        if n < PRUNE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// The columns of a probe result (`m` is `service_health_metrics`' alias).
 const RESULT_COLUMNS: &str = "m.service, m.status, m.checked_at, m.latency_ms, m.http_status, \
      m.detail, CAST(m.result AS TEXT) AS result";

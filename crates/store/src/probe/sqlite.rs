@@ -50,14 +50,7 @@ impl ResultStore for SqliteStore {
     }
 
     async fn prune_results(&self, before_ms: i64) -> Result<u64, ProbeError> {
-        let mut total = 0u64;
-        loop {
-            let n = run(self, move |c| prune_batch_on(c, before_ms)).await?;
-            total += n as u64;
-            if n < sql::PRUNE_BATCH {
-                return Ok(total);
-            }
-        }
+        sql::prune_in_batches(|| run(self, move |c| prune_batch_on(c, before_ms))).await
     }
 
     async fn hourly_history(
