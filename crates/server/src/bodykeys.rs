@@ -15,7 +15,7 @@ use wedsync_webhooks::store::WebhookStore;
 
 pub use wedsync_webhooks::keys::{KeyHome, KeyRing};
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::StartError;
 
@@ -26,10 +26,9 @@ pub fn needs_key(cfg: &Config) -> bool {
 
 fn start_error(e: KeyError) -> StartError {
     match e {
-        KeyError::Setting { setting, message } => StartError::Config(ConfigError::Invalid {
-            key: setting,
-            message,
-        }),
+        KeyError::Setting { setting, message } => {
+            StartError::Config(crate::config::invalid(setting, message))
+        }
         other => StartError::Store(other.to_string()),
     }
 }

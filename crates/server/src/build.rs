@@ -77,10 +77,9 @@ pub fn build_monitor(
     for sink in sinks {
         builder = builder.sink(sink);
     }
-    builder.build().map_err(|e| ConfigError::Invalid {
-        key: "services".into(),
-        message: e.to_string(),
-    })
+    builder
+        .build()
+        .map_err(|e| crate::config::invalid("services", e.to_string()))
 }
 
 /// Builds the verifier for one configured provider from its secrets (read from the environment).
