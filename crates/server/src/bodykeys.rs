@@ -93,12 +93,6 @@ pub async fn check_stored_keys(
 /// The delivery worker's events, as log lines and metrics.
 pub type WorkerEvents = wedsync_webhooks::forward::LoggedEvents<Arc<Metrics>>;
 
-impl wedsync_webhooks::forward::Counters for Metrics {
-    fn inc(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], by: f64) {
-        Metrics::inc(self, name, help, l, by);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;

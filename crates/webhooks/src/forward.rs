@@ -129,6 +129,19 @@ pub trait Counters: Send + Sync {
     fn inc(&self, name: &'static str, help: &'static str, labels: &[(&'static str, &str)], by: f64);
 }
 
+/// The workspace's Prometheus registry counts them directly.
+impl Counters for wedsync_metrics::Registry {
+    fn inc(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&'static str, &str)],
+        by: f64,
+    ) {
+        wedsync_metrics::Registry::inc(self, name, help, labels, by);
+    }
+}
+
 impl<C: Counters + ?Sized> Counters for Arc<C> {
     fn inc(
         &self,
