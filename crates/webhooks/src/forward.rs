@@ -131,14 +131,8 @@ pub trait Counters: Send + Sync {
 
 /// The workspace's Prometheus registry counts them directly.
 impl Counters for wedsync_metrics::Registry {
-    fn inc(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        labels: &[(&'static str, &str)],
-        by: f64,
-    ) {
-        wedsync_metrics::Registry::inc(self, name, help, labels, by);
+    fn inc(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], by: f64) {
+        wedsync_metrics::Registry::inc(self, name, help, l, by);
     }
 }
 
