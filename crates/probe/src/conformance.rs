@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::store::Notification;
 use crate::store::{
-    ChangeOutcome, HourlyHealth, Incident, IncidentChange, IncidentState, NotificationKind,
-    OpenOutcome, OutboxState, ProbeStore, StoreError, HOUR_MS,
+    ChangeOutcome, DueClaim, HourlyHealth, Incident, IncidentChange, IncidentState,
+    NotificationKind, OpenOutcome, OutboxState, ProbeStore, StoreError, HOUR_MS,
 };
 use crate::{PhaseTimings, ProbeResult, ProbeStatus};
 
@@ -383,7 +383,7 @@ async fn claim<S: ProbeStore + ?Sized>(
     now_ms: i64,
 ) -> Vec<Notification> {
     let claimed = store
-        .claim_due(owner, now_ms, 30_000, 100)
+        .claim_due(DueClaim::new(owner, now_ms, 30_000, 100))
         .await
         .expect("claim");
     claimed
@@ -401,8 +401,8 @@ async fn stored<S: ProbeStore + ?Sized>(store: &S, id: &str) -> Notification {
         .expect("exists")
 }
 
-/// Claims honour due time and leases; only the lease holder may complete; failures reschedule or
-/// kill; an expired lease can be re-claimed.
+/// Claims honour due time and leases (a `limit` of 0 claims nothing); only the lease holder may
+/// complete; failures reschedule or kill; an expired lease can be re-claimed.
 pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
     let key = "conf/outbox/claim";
     let base = 1_000_000_000_000i64;
@@ -414,6 +414,11 @@ pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
         .enqueue(notification("conf-n-2", key, base + 50_000))
         .await
         .expect("enqueue");
+    let none = store
+        .claim_due(DueClaim::new("p0", base, 30_000, 0))
+        .await
+        .expect("claim");
+    assert!(none.is_empty(), "a limit of 0 claims nothing");
     let c = claim(store, key, "p1", base).await;
     assert_eq!(c.len(), 1, "only the due one");
     assert_eq!(c[0].id, "conf-n-1");
@@ -498,9 +503,9 @@ pub async fn outbox_concurrent_claims_never_share<S: ProbeStore + ?Sized>(store:
             .expect("enqueue");
     }
     let (a, b, c) = tokio::join!(
-        store.claim_due("ra", base + 100, 60_000, 10),
-        store.claim_due("rb", base + 100, 60_000, 10),
-        store.claim_due("rc", base + 100, 60_000, 10),
+        store.claim_due(DueClaim::new("ra", base + 100, 60_000, 10)),
+        store.claim_due(DueClaim::new("rb", base + 100, 60_000, 10)),
+        store.claim_due(DueClaim::new("rc", base + 100, 60_000, 10)),
     );
     let mut ids: Vec<String> = [a.expect("claim"), b.expect("claim"), c.expect("claim")]
         .into_iter()

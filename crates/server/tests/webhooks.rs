@@ -19,9 +19,9 @@ use wedsync_monitor::config::{Config, Secret};
 use wedsync_monitor::Components;
 use wedsync_testkit::{fixtures, FakeWebhookHandler, Scenario};
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
-    SealedBody, StoreError, WebhookStore,
+    AttemptRecord, Claim, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob,
+    ReplayRequest, SealedBody, StoreError, WebhookStore,
 };
 use wedsync_webhooks::verify::{standard, stripe, twilio};
 
@@ -385,14 +385,8 @@ impl WebhookStore for FlakyStore {
     ) -> Result<Option<Delivery>, StoreError> {
         self.inner.find_by_dedupe_key(provider, key).await
     }
-    async fn claim(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        self.inner.claim(worker, now, lease, limit).await
+    async fn claim(&self, claim: Claim<'_>) -> Result<Vec<Claimed>, StoreError> {
+        self.inner.claim(claim).await
     }
     async fn complete(&self, token: &ClaimToken, attempt: AttemptRecord) -> Result<(), StoreError> {
         self.inner.complete(token, attempt).await

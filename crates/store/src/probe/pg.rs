@@ -112,14 +112,8 @@ impl OutboxStore for PgStore {
         Ok(enqueue_on(&mut *conn(self).await?, &n).await?)
     }
 
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Notification>, ProbeError> {
-        Ok(claim_due_on(&mut *conn(self).await?, owner, now_ms, lease_ms, limit).await?)
+    async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, ProbeError> {
+        Ok(claim_due_on(&mut *conn(self).await?, claim).await?)
     }
 
     async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, ProbeError> {

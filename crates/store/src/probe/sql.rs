@@ -250,7 +250,7 @@ macro_rules! probe_ops {
     ($($async_kw:ident)?; $($aw:tt)*) => {
         use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
         use wedsync_probe::store::{
-            ChangeOutcome, HourlyHealth, Incident, IncidentChange, IncidentState, Notification,
+            ChangeOutcome, DueClaim, HourlyHealth, Incident, IncidentChange, IncidentState, Notification,
             NotificationKind, OpenOutcome, OutboxState, StoreError as ProbeError,
         };
         use wedsync_probe::{ProbeResult, ProbeStatus};
@@ -616,16 +616,13 @@ macro_rules! probe_ops {
 
         $($async_kw)? fn claim_due_on(
             c: &mut Conn,
-            owner: &str,
-            now_ms: i64,
-            lease_ms: i64,
-            limit: usize,
+            claim: DueClaim<'_>,
         ) -> Result<Vec<Notification>, OpError> {
             let mut rows: Vec<NotificationRow> = stmt!(sql::claim_due::<D>())
-                .bind::<Text, _>(owner)
-                .bind::<Ts, _>(ts(now_ms))
-                .bind::<Ts, _>(ts(now_ms.saturating_add(lease_ms)))
-                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind::<Text, _>(claim.owner)
+                .bind::<Ts, _>(ts(claim.now_ms))
+                .bind::<Ts, _>(ts(claim.now_ms.saturating_add(claim.lease_ms)))
+                .bind::<BigInt, _>(i64::try_from(claim.limit).unwrap_or(i64::MAX))
                 .load(c)$($aw)*?;
             rows.sort_by_key(|r| (r.next_attempt_at, r.seq));
             Ok(notifications(rows)?)

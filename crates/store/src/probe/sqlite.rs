@@ -125,16 +125,11 @@ impl OutboxStore for SqliteStore {
         run(self, move |c| enqueue_on(c, &n)).await
     }
 
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Notification>, ProbeError> {
-        let owner = owner.to_owned();
+    async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, ProbeError> {
+        let (now_ms, lease_ms, limit) = (claim.now_ms, claim.lease_ms, claim.limit);
+        let owner = claim.owner.to_owned();
         run(self, move |c| {
-            claim_due_on(c, &owner, now_ms, lease_ms, limit)
+            claim_due_on(c, DueClaim::new(&owner, now_ms, lease_ms, limit))
         })
         .await
     }

@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttemptRecord, AttemptTrigger, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, Priority, ReplayJob,
-    ReplayJobState, ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
+    AttemptRecord, AttemptTrigger, Claim, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, Priority,
+    ReplayJob, ReplayJobState, ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -90,7 +90,7 @@ async fn claim(
     at: OffsetDateTime,
     limit: usize,
 ) -> Vec<Claimed> {
-    s.claim(worker, at, LEASE, limit).await.unwrap()
+    s.claim(Claim::new(worker, at, LEASE, limit)).await.unwrap()
 }
 
 /// Inserts `d`; its id.
@@ -242,7 +242,7 @@ pub async fn dedupe(s: &dyn WebhookStore) {
     assert!(!ids.contains(&f.id()));
 }
 
-/// Critical first, then earliest due; future deliveries wait; `limit` holds.
+/// Critical first, then earliest due; future deliveries wait; `limit` holds (`0` claims nothing).
 pub async fn claim_order(s: &dyn WebhookStore) {
     let mut late_normal = sample("n1");
     late_normal.next_attempt_at = Some(t0() - secs(100));
@@ -260,12 +260,14 @@ pub async fn claim_order(s: &dyn WebhookStore) {
         s.insert_delivery(d).await.unwrap();
     }
     let hour = Duration::from_secs(3600);
-    let first = s.claim("w", t0(), hour, 2).await.unwrap();
+    let none = s.claim(Claim::new("w", t0(), hour, 0)).await.unwrap();
+    assert!(none.is_empty(), "a limit of 0 claims nothing");
+    let first = s.claim(Claim::new("w", t0(), hour, 2)).await.unwrap();
     assert_eq!(
         first.iter().map(|c| c.delivery.id).collect::<Vec<_>>(),
         ids[..2].to_vec()
     );
-    let rest = s.claim("w", t0(), hour, 10).await.unwrap();
+    let rest = s.claim(Claim::new("w", t0(), hour, 10)).await.unwrap();
     assert_eq!(
         rest.iter().map(|c| c.delivery.id).collect::<Vec<_>>(),
         vec![ids[2]]
@@ -368,11 +370,11 @@ pub async fn reclaim_expired(s: &dyn WebhookStore) {
     let a_id = insert(s, a).await;
     insert(s, sample("r2")).await;
     let short = s
-        .claim("w", t0(), Duration::from_secs(10), 1)
+        .claim(Claim::new("w", t0(), Duration::from_secs(10), 1))
         .await
         .unwrap();
     assert_eq!(short[0].delivery.id, a_id);
-    s.claim("w", t0(), Duration::from_secs(100), 1)
+    s.claim(Claim::new("w", t0(), Duration::from_secs(100), 1))
         .await
         .unwrap();
     assert_eq!(s.reclaim_expired(t0() + secs(9)).await.unwrap(), 0);
@@ -498,7 +500,7 @@ pub async fn renew_leases(s: &dyn WebhookStore) {
     let (a_id, b_id, c_id) = (ids[0], ids[1], ids[2]);
     let claim_one = |lease: u64| async move {
         let c = s
-            .claim("w", t0(), Duration::from_secs(lease), 1)
+            .claim(Claim::new("w", t0(), Duration::from_secs(lease), 1))
             .await
             .unwrap();
         assert_eq!(c.len(), 1);
@@ -1057,8 +1059,12 @@ pub async fn concurrent_claims(s: &dyn WebhookStore) {
         s.insert_delivery(sample(&format!("cc{i}"))).await.unwrap();
     }
     let workers: Vec<String> = (0..8).map(|i| format!("w{i}")).collect();
-    let claims =
-        futures_util::future::join_all(workers.iter().map(|w| s.claim(w, t0(), LEASE, 7))).await;
+    let claims = futures_util::future::join_all(
+        workers
+            .iter()
+            .map(|w| s.claim(Claim::new(w, t0(), LEASE, 7))),
+    )
+    .await;
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
     for c in claims {
@@ -1189,7 +1195,12 @@ pub async fn interleaving(s: &dyn WebhookStore, ops: &[Op]) {
             }
             Op::Claim { worker, limit } => {
                 for c in s
-                    .claim(&format!("w{worker}"), now, lease, limit as usize)
+                    .claim(Claim::new(
+                        &format!("w{worker}"),
+                        now,
+                        lease,
+                        limit as usize,
+                    ))
                     .await
                     .unwrap()
                 {
@@ -1256,7 +1267,7 @@ pub async fn interleaving(s: &dyn WebhookStore, ops: &[Op]) {
     // Drain: nothing may be stuck.
     for _ in 0..1000 {
         now += secs(3600);
-        let claims = s.claim("drain", now, lease, 64).await.unwrap();
+        let claims = s.claim(Claim::new("drain", now, lease, 64)).await.unwrap();
         if claims.is_empty() {
             break;
         }
