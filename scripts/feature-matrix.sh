@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LOCKED=()
 [ -f Cargo.lock ] && LOCKED=(--locked)
-libs="wedsync-secret wedsync-metrics wedsync-breaker wedsync-redact wedsync-webhooks wedsync-probe wedsync-store wedsync-testkit wedsync-dashboard"
+libs="wedsync-config wedsync-secret wedsync-metrics wedsync-breaker wedsync-redact wedsync-webhooks wedsync-probe wedsync-store wedsync-testkit wedsync-dashboard"
 meta=$(cargo metadata --format-version 1 --no-deps)
 for pkg in $libs; do
   features=$(echo "$meta" | jq -r --arg p "$pkg" '.packages[] | select(.name == $p) | .features | keys[] | select(. != "default")')

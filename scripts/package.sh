@@ -19,13 +19,13 @@ export CARGO_REGISTRIES_WEDSYNC_INDEX="file://$idx"
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 for d in "$cargo_home"/registry/src/* "$cargo_home"/registry/cache/*; do
   case "$d" in */index.crates.io-*) continue ;; esac
-  rm -rf "$d"/wedsync-secret-* "$d"/wedsync-metrics-* "$d"/wedsync-breaker-* "$d"/wedsync-redact-* "$d"/wedsync-webhooks-* \
+  rm -rf "$d"/wedsync-config-* "$d"/wedsync-secret-* "$d"/wedsync-metrics-* "$d"/wedsync-breaker-* "$d"/wedsync-redact-* "$d"/wedsync-webhooks-* \
     "$d"/wedsync-probe-* "$d"/wedsync-testkit-* "$d"/wedsync-store-* "$d"/wedsync-dashboard-*
 done
 LOCKED=()
 [ -f Cargo.lock ] && LOCKED=(--locked)
 cd "$root"
 cargo package "${LOCKED[@]}" --allow-dirty \
-  -p wedsync-secret -p wedsync-metrics -p wedsync-breaker -p wedsync-redact -p wedsync-webhooks -p wedsync-probe -p wedsync-testkit -p wedsync-store \
+  -p wedsync-config -p wedsync-secret -p wedsync-metrics -p wedsync-breaker -p wedsync-redact -p wedsync-webhooks -p wedsync-probe -p wedsync-testkit -p wedsync-store \
   -p wedsync-dashboard
 echo "every library crate packages and builds in isolation"

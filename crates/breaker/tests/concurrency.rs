@@ -26,6 +26,24 @@ fn breaker(permitted: u32, window: u32) -> (CircuitBreaker, FakeClock) {
     (b, clock)
 }
 
+/// Runs `work(thread_index)` on `THREADS` threads released together by a barrier; their results in
+/// thread order.
+fn together<T: Send>(work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let start = Barrier::new(THREADS);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (start, work) = (&start, &work);
+                s.spawn(move || {
+                    start.wait();
+                    work(t)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn half_open_never_admits_more_than_permitted_at_once() {
     const PERMITTED: u32 = 3;
@@ -37,48 +55,31 @@ fn half_open_never_admits_more_than_permitted_at_once() {
     let max_seen = Arc::new(AtomicUsize::new(0));
     let admitted = Arc::new(AtomicU64::new(0));
     let rejected = Arc::new(AtomicU64::new(0));
-    let start = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (b, in_flight, max_seen, admitted, rejected, start) = (
-                b.clone(),
-                in_flight.clone(),
-                max_seen.clone(),
-                admitted.clone(),
-                rejected.clone(),
-                start.clone(),
-            );
-            thread::spawn(move || {
-                start.wait();
-                for i in 0..ROUNDS {
-                    match b.try_acquire() {
-                        Ok(p) => {
-                            let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                            max_seen.fetch_max(now, Ordering::SeqCst);
-                            admitted.fetch_add(1, Ordering::Relaxed);
-                            if (i + t) % 64 == 0 {
-                                thread::yield_now();
-                            }
-                            in_flight.fetch_sub(1, Ordering::SeqCst);
-                            // Cancelled or ignored: the slot is freed, nothing recorded.
-                            if i % 2 == 0 {
-                                drop(p);
-                            } else {
-                                p.record(Outcome::Ignored);
-                            }
-                        }
-                        Err(r) => {
-                            assert_eq!(r.state, State::HalfOpen);
-                            rejected.fetch_add(1, Ordering::Relaxed);
-                        }
+    together(|t| {
+        for i in 0..ROUNDS {
+            match b.try_acquire() {
+                Ok(p) => {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    max_seen.fetch_max(now, Ordering::SeqCst);
+                    admitted.fetch_add(1, Ordering::Relaxed);
+                    if (i + t) % 64 == 0 {
+                        thread::yield_now();
+                    }
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    // Cancelled or ignored: the slot is freed, nothing recorded.
+                    if i % 2 == 0 {
+                        drop(p);
+                    } else {
+                        p.record(Outcome::Ignored);
                     }
                 }
-            })
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
+                Err(r) => {
+                    assert_eq!(r.state, State::HalfOpen);
+                    rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
     let max = max_seen.load(Ordering::SeqCst);
     assert!(max <= PERMITTED as usize, "{max} probes at once");
     assert!(max >= 1);
@@ -113,26 +114,18 @@ fn racing_probes_admit_exactly_permitted_and_decide_once() {
     b.force_open();
     b.half_open().unwrap();
     let before = transitions.load(Ordering::SeqCst);
-    let start = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (b, start) = (b.clone(), start.clone());
-            thread::spawn(move || {
-                start.wait();
-                let mut mine = Vec::new();
-                for _ in 0..100 {
-                    if let Ok(p) = b.try_acquire_owned() {
-                        mine.push(p);
-                    }
-                }
-                mine
-            })
-        })
-        .collect();
-    let permits: Vec<_> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
+    let permits: Vec<_> = together(|_| {
+        let mut mine = Vec::new();
+        for _ in 0..100 {
+            if let Ok(p) = b.try_acquire_owned() {
+                mine.push(p);
+            }
+        }
+        mine
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     assert_eq!(permits.len(), PERMITTED as usize);
     assert_eq!(
         b.metrics().not_permitted_calls,
@@ -155,21 +148,11 @@ fn closed_window_counts_stay_exact_under_contention() {
     let (b, _) = breaker(1, 1000);
     b.metrics_only();
     let run = |outcome: Outcome| {
-        let start = Arc::new(Barrier::new(THREADS));
-        let handles: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let (b, start) = (b.clone(), start.clone());
-                thread::spawn(move || {
-                    start.wait();
-                    for _ in 0..5_000 {
-                        b.try_acquire().unwrap().record(outcome);
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
+        together(|_| {
+            for _ in 0..5_000 {
+                b.try_acquire().unwrap().record(outcome);
+            }
+        });
     };
     run(Outcome::Failure);
     let m = b.metrics();

@@ -408,6 +408,9 @@ fn rules(cfg: &BreakerConfig, wedding: bool) -> Rules {
     } else {
         WeddingDay::default()
     };
+    // the wedding-day override, else the base value, in nanoseconds
+    let nanos =
+        |over: Option<Duration>, base: Option<Duration>| over.or(base).map(|d| d.as_nanos() as u64);
     Rules {
         failure: w
             .failure_rate_threshold
@@ -415,19 +418,16 @@ fn rules(cfg: &BreakerConfig, wedding: bool) -> Rules {
         slow_rate: w
             .slow_call_rate_threshold
             .unwrap_or(cfg.slow_call_rate_threshold),
-        slow_ns: w
-            .slow_call_duration_threshold
-            .or(cfg.slow_call_duration_threshold)
-            .map(|d| d.as_nanos() as u64),
+        slow_ns: nanos(
+            w.slow_call_duration_threshold,
+            cfg.slow_call_duration_threshold,
+        ),
         min: w.minimum_calls.unwrap_or(cfg.minimum_calls),
         open: w.wait_duration_in_open.unwrap_or(cfg.wait_duration_in_open),
         permitted: w
             .permitted_calls_in_half_open
             .unwrap_or(cfg.permitted_calls_in_half_open),
-        max_wait_ns: w
-            .max_wait_in_half_open
-            .or(cfg.max_wait_in_half_open)
-            .map(|d| d.as_nanos() as u64),
+        max_wait_ns: nanos(w.max_wait_in_half_open, cfg.max_wait_in_half_open),
         timeout_to: match cfg.half_open_timeout {
             HalfOpenTimeout::Closed => State::Closed,
             _ => State::Open,

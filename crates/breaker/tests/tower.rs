@@ -68,6 +68,19 @@ fn setup(permitted: u32) -> (CircuitBreaker, FakeClock, Echo) {
     (cb, clock, echo)
 }
 
+/// [`setup`] with one half-open probe, and the echo service behind a [`BreakerLayer`] on the
+/// breaker.
+fn layered() -> (
+    CircuitBreaker,
+    FakeClock,
+    Echo,
+    wedsync_breaker::tower::Breaker<Echo>,
+) {
+    let (cb, clock, echo) = setup(1);
+    let svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    (cb, clock, echo, svc)
+}
+
 #[tokio::test(start_paused = true)]
 async fn failures_trip_and_an_open_breaker_sheds_without_calling_inner() {
     let (cb, _, echo) = setup(1);
@@ -93,8 +106,7 @@ async fn failures_trip_and_an_open_breaker_sheds_without_calling_inner() {
 
 #[tokio::test(start_paused = true)]
 async fn poll_ready_waits_for_inner_and_holds_the_probe_slot() {
-    let (cb, clock, echo) = setup(1);
-    let mut svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    let (cb, clock, echo, mut svc) = layered();
     cb.open_for(Duration::from_secs(1));
     clock.advance(Duration::from_secs(1));
     echo.ready.store(0, Ordering::SeqCst);
@@ -111,8 +123,7 @@ async fn poll_ready_waits_for_inner_and_holds_the_probe_slot() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_response_future_frees_the_probe_slot_and_records_nothing() {
-    let (cb, _, echo) = setup(1);
-    let mut svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    let (cb, _, _echo, mut svc) = layered();
     cb.force_open();
     cb.half_open().unwrap();
     let hung = svc.ready().await.unwrap().call(99);
@@ -179,8 +190,7 @@ async fn an_inner_poll_ready_error_frees_the_probe_slot_and_records_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn call_without_poll_ready_still_asks_the_breaker() {
-    let (cb, _, echo) = setup(1);
-    let mut svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    let (cb, _, echo, mut svc) = layered();
     cb.force_open();
     let err = svc.call(2).await.unwrap_err();
     assert_eq!(
@@ -195,8 +205,7 @@ async fn call_without_poll_ready_still_asks_the_breaker() {
 
 #[tokio::test(start_paused = true)]
 async fn a_clone_holds_no_permit_and_a_shed_service_does_not_ask_again() {
-    let (cb, _, echo) = setup(1);
-    let mut svc = BreakerLayer::new(cb.clone()).layer_service(echo.clone());
+    let (cb, _, _echo, mut svc) = layered();
     assert!(svc.breaker().ptr_eq(&cb));
     cb.force_open();
     cb.half_open().unwrap();

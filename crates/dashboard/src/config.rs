@@ -40,6 +40,21 @@ fn default_session_ttl() -> Duration {
     Duration::from_secs(12 * 3600)
 }
 
+#[cfg(feature = "http")]
+impl DashboardConfig {
+    /// The dashboard service's settings from this section: sessions and CSRF tokens signed with
+    /// `secret`, the views described by `spec`.
+    pub fn settings(&self, secret: [u8; 32], spec: crate::gather::Spec) -> crate::http::Settings {
+        crate::http::Settings {
+            secret,
+            session_ttl: self.session_ttl,
+            secure_cookies: self.secure_cookies,
+            public_status: self.public_status,
+            spec,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use crate::store::Notification;
 use crate::store::{
-    ChangeOutcome, HourlyHealth, Incident, IncidentChange, IncidentState, NotificationKind,
-    OpenOutcome, OutboxState, ProbeStore, StoreError, HOUR_MS,
+    ChangeOutcome, DueClaim, HourlyHealth, Incident, IncidentChange, IncidentState,
+    NotificationKind, OpenOutcome, OutboxState, ProbeStore, StoreError, HOUR_MS,
 };
 use crate::{PhaseTimings, ProbeResult, ProbeStatus};
 
@@ -226,7 +226,9 @@ pub async fn results_prune<S: ProbeStore + ?Sized>(store: &S) {
     assert_eq!(h[0].checked_at_ms, 30);
 }
 
-fn incident(service: &str, at: i64) -> Incident {
+/// An open incident of `service`, unhealthy since `at` (ms): the suite's fixture, also for a
+/// backend's own tests.
+pub fn open_incident(service: &str, at: i64, wedding_day: bool) -> Incident {
     Incident {
         dedup_key: Incident::dedup_key_for(service, at),
         service: service.to_owned(),
@@ -236,7 +238,7 @@ fn incident(service: &str, at: i64) -> Incident {
         updated_at_ms: at,
         resolved_at_ms: None,
         last_notified_at_ms: None,
-        wedding_day: true,
+        wedding_day,
         summary: "HTTP 503".to_owned(),
     }
 }
@@ -244,7 +246,7 @@ fn incident(service: &str, at: i64) -> Incident {
 /// Only one incident per service can be open; a second open returns the first.
 pub async fn incidents_open_once_per_service<S: ProbeStore + ?Sized>(store: &S) {
     let s = "conf-inc-once";
-    let first = incident(s, 1_000);
+    let first = open_incident(s, 1_000, true);
     match store
         .open_incident(first.clone())
         .await
@@ -254,7 +256,7 @@ pub async fn incidents_open_once_per_service<S: ProbeStore + ?Sized>(store: &S) 
         other => panic!("first open must create, got {other:?}"),
     }
     match store
-        .open_incident(incident(s, 2_000))
+        .open_incident(open_incident(s, 2_000, true))
         .await
         .expect("open_incident")
     {
@@ -264,8 +266,8 @@ pub async fn incidents_open_once_per_service<S: ProbeStore + ?Sized>(store: &S) 
     // concurrent opens from two "processes": exactly one creates
     let other_svc = "conf-inc-race";
     let (x, y) = tokio::join!(
-        store.open_incident(incident(other_svc, 5_000)),
-        store.open_incident(incident(other_svc, 5_001))
+        store.open_incident(open_incident(other_svc, 5_000, true)),
+        store.open_incident(open_incident(other_svc, 5_001, true))
     );
     let created = [x.expect("open"), y.expect("open")]
         .iter()
@@ -286,7 +288,7 @@ pub async fn incidents_open_once_per_service<S: ProbeStore + ?Sized>(store: &S) 
 /// Updates change the mutable fields; resolve returns the incident once; a new one can open after.
 pub async fn incidents_update_and_resolve<S: ProbeStore + ?Sized>(store: &S) {
     let s = "conf-inc-life";
-    let mut i = incident(s, 10_000);
+    let mut i = open_incident(s, 10_000, true);
     store.open_incident(i.clone()).await.expect("open_incident");
     i.status = ProbeStatus::AuthFailed;
     i.updated_at_ms = 11_000;
@@ -333,7 +335,7 @@ pub async fn incidents_update_and_resolve<S: ProbeStore + ?Sized>(store: &S) {
         .any(|x| x.service == s));
     assert!(matches!(
         store
-            .open_incident(incident(s, 13_000))
+            .open_incident(open_incident(s, 13_000, true))
             .await
             .expect("open"),
         OpenOutcome::Created(_)
@@ -373,8 +375,34 @@ pub async fn outbox_enqueue_is_idempotent<S: ProbeStore + ?Sized>(store: &S) {
     assert_eq!(all[0], notification("conf-n-idem", key, far));
 }
 
-/// Claims honour due time and leases; only the lease holder may complete; failures reschedule or
-/// kill; an expired lease can be re-claimed.
+/// What `owner` claims at `now_ms` (a 30 s lease) of the notifications of incident `key`.
+async fn claim<S: ProbeStore + ?Sized>(
+    store: &S,
+    key: &str,
+    owner: &str,
+    now_ms: i64,
+) -> Vec<Notification> {
+    let claimed = store
+        .claim_due(DueClaim::new(owner, now_ms, 30_000, 100))
+        .await
+        .expect("claim");
+    claimed
+        .into_iter()
+        .filter(|n| n.incident_key == key)
+        .collect()
+}
+
+/// The stored notification `id`, which must exist.
+async fn stored<S: ProbeStore + ?Sized>(store: &S, id: &str) -> Notification {
+    store
+        .get_notification(id)
+        .await
+        .expect("get")
+        .expect("exists")
+}
+
+/// Claims honour due time and leases (a `limit` of 0 claims nothing); only the lease holder may
+/// complete; failures reschedule or kill; an expired lease can be re-claimed.
 pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
     let key = "conf/outbox/claim";
     let base = 1_000_000_000_000i64;
@@ -386,28 +414,19 @@ pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
         .enqueue(notification("conf-n-2", key, base + 50_000))
         .await
         .expect("enqueue");
-    let owned = |v: Vec<Notification>| -> Vec<Notification> {
-        v.into_iter().filter(|n| n.incident_key == key).collect()
-    };
-    let c = owned(
-        store
-            .claim_due("p1", base, 30_000, 100)
-            .await
-            .expect("claim"),
-    );
+    let none = store
+        .claim_due(DueClaim::new("p0", base, 30_000, 0))
+        .await
+        .expect("claim");
+    assert!(none.is_empty(), "a limit of 0 claims nothing");
+    let c = claim(store, key, "p1", base).await;
     assert_eq!(c.len(), 1, "only the due one");
     assert_eq!(c[0].id, "conf-n-1");
     assert_eq!(c[0].attempts, 1);
     assert_eq!(c[0].lease_owner.as_deref(), Some("p1"));
     assert_eq!(c[0].lease_until_ms, Some(base + 30_000));
     assert!(
-        owned(
-            store
-                .claim_due("p2", base + 10, 30_000, 100)
-                .await
-                .expect("claim")
-        )
-        .is_empty(),
+        claim(store, key, "p2", base + 10).await.is_empty(),
         "leased notification is not claimed twice"
     );
     assert!(
@@ -421,37 +440,17 @@ pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
         .mark_failed("conf-n-1", "p1", "HTTP 503", Some(base + 5_000))
         .await
         .expect("mark_failed"));
-    let n = store
-        .get_notification("conf-n-1")
-        .await
-        .expect("get")
-        .expect("exists");
+    let n = stored(store, "conf-n-1").await;
     assert_eq!(n.state, OutboxState::Pending);
     assert_eq!(n.next_attempt_at_ms, base + 5_000);
     assert_eq!(n.last_error.as_deref(), Some("HTTP 503"));
     assert_eq!(n.lease_owner, None);
-    assert!(owned(
-        store
-            .claim_due("p1", base + 4_999, 30_000, 100)
-            .await
-            .expect("claim")
-    )
-    .is_empty());
-    let c = owned(
-        store
-            .claim_due("p1", base + 5_000, 30_000, 100)
-            .await
-            .expect("claim"),
-    );
+    assert!(claim(store, key, "p1", base + 4_999).await.is_empty());
+    let c = claim(store, key, "p1", base + 5_000).await;
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].attempts, 2);
     // p1 crashes; its lease expires; p2 takes over and p1's late completion is refused
-    let c = owned(
-        store
-            .claim_due("p2", base + 35_000, 30_000, 100)
-            .await
-            .expect("claim"),
-    );
+    let c = claim(store, key, "p2", base + 35_000).await;
     assert_eq!(c.len(), 1, "expired lease is claimable");
     assert_eq!(c[0].attempts, 3);
     assert!(!store
@@ -462,50 +461,27 @@ pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
         .mark_sent("conf-n-1", "p2", base + 35_001)
         .await
         .expect("mark_sent"));
-    let n = store
-        .get_notification("conf-n-1")
-        .await
-        .expect("get")
-        .expect("exists");
+    let n = stored(store, "conf-n-1").await;
     assert_eq!(n.state, OutboxState::Sent);
     assert!(
-        owned(
-            store
-                .claim_due("p3", base + 40_000, 30_000, 100)
-                .await
-                .expect("claim")
-        )
-        .iter()
-        .all(|n| n.id != "conf-n-1"),
+        claim(store, key, "p3", base + 40_000)
+            .await
+            .iter()
+            .all(|n| n.id != "conf-n-1"),
         "sent is never claimed again"
     );
     // the second one: permanent failure → dead
-    let c = owned(
-        store
-            .claim_due("p1", base + 60_000, 30_000, 100)
-            .await
-            .expect("claim"),
-    );
+    let c = claim(store, key, "p1", base + 60_000).await;
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].id, "conf-n-2");
     assert!(store
         .mark_failed("conf-n-2", "p1", "HTTP 404", None)
         .await
         .expect("mark_failed"));
-    let n = store
-        .get_notification("conf-n-2")
-        .await
-        .expect("get")
-        .expect("exists");
+    let n = stored(store, "conf-n-2").await;
     assert_eq!(n.state, OutboxState::Dead);
     assert!(
-        owned(
-            store
-                .claim_due("p1", base + 10_000_000, 30_000, 100)
-                .await
-                .expect("claim")
-        )
-        .is_empty(),
+        claim(store, key, "p1", base + 10_000_000).await.is_empty(),
         "dead is never claimed"
     );
     let all = store
@@ -527,9 +503,9 @@ pub async fn outbox_concurrent_claims_never_share<S: ProbeStore + ?Sized>(store:
             .expect("enqueue");
     }
     let (a, b, c) = tokio::join!(
-        store.claim_due("ra", base + 100, 60_000, 10),
-        store.claim_due("rb", base + 100, 60_000, 10),
-        store.claim_due("rc", base + 100, 60_000, 10),
+        store.claim_due(DueClaim::new("ra", base + 100, 60_000, 10)),
+        store.claim_due(DueClaim::new("rb", base + 100, 60_000, 10)),
+        store.claim_due(DueClaim::new("rc", base + 100, 60_000, 10)),
     );
     let mut ids: Vec<String> = [a.expect("claim"), b.expect("claim"), c.expect("claim")]
         .into_iter()
@@ -553,7 +529,7 @@ pub async fn outbox_concurrent_claims_never_share<S: ProbeStore + ?Sized>(store:
 /// that does not offer the operation (`Ok(None)`) passes trivially.
 pub async fn incident_changes_enqueue_atomically<S: ProbeStore + ?Sized>(store: &S) {
     let s = "conf-atomic";
-    let first = incident(s, 5_000);
+    let first = open_incident(s, 5_000, true);
     let key = first.dedup_key.clone();
     let far = 9_000_000_000_000_000i64; // never due: the claim checks above never see these
     let n = |suffix: &str| notification(&format!("{key}/{suffix}"), &key, far);
@@ -574,7 +550,7 @@ pub async fn incident_changes_enqueue_atomically<S: ProbeStore + ?Sized>(store: 
     assert!(stored(format!("{key}/t2")).await.is_some());
 
     // a second open of the service is not this caller's: nothing enqueued
-    let second = incident(s, 6_000);
+    let second = open_incident(s, 6_000, true);
     let again = store
         .change_incident_and_enqueue(
             &IncidentChange::Open(second.clone()),
@@ -593,7 +569,7 @@ pub async fn incident_changes_enqueue_atomically<S: ProbeStore + ?Sized>(store: 
     assert!(stored(format!("{}/t", second.dedup_key)).await.is_none());
 
     // updating an unknown incident fails and enqueues nothing
-    let mut unknown = incident("conf-atomic-unknown", 7_000);
+    let mut unknown = open_incident("conf-atomic-unknown", 7_000, true);
     unknown.summary = "never stored".to_owned();
     let err = store
         .change_incident_and_enqueue(

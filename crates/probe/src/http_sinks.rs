@@ -39,33 +39,48 @@ async fn post(req: reqwest::RequestBuilder) -> Result<(), SendError> {
     SendError::from_http_status(status, &hint, retry_after)
 }
 
-fn client() -> reqwest::Client {
-    crate::http_probes::default_client()
+/// What every HTTP sink shares: its name, the client and the per-request timeout (10 s).
+#[derive(Debug, Clone)]
+struct Transport {
+    name: String,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Transport {
+    fn new(name: &str) -> Self {
+        Transport {
+            name: name.into(),
+            client: crate::http_probes::default_client(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// A `POST` to `url` within the timeout.
+    fn post(&self, url: &str) -> reqwest::RequestBuilder {
+        self.client.post(url).timeout(self.timeout)
+    }
 }
 
 /// Slack incoming webhook: `POST {"text": …}`; success is 200 `ok`; 429 and 5xx are retried,
 /// `invalid_payload`/`channel_not_found`/`channel_is_archived` are permanent.
 #[derive(Debug, Clone)]
 pub struct SlackSink {
-    name: String,
     url: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
+    http: Transport,
 }
 
 impl SlackSink {
     /// A sink posting to `webhook_url` (a secret: it carries the token).
     pub fn new(webhook_url: Secret) -> Self {
         SlackSink {
-            name: "slack".into(),
             url: webhook_url,
-            client: client(),
-            timeout: Duration::from_secs(10),
+            http: Transport::new("slack"),
         }
     }
     /// Renames the sink (several Slack channels).
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.http.name = name.into();
         self
     }
 }
@@ -73,17 +88,11 @@ impl SlackSink {
 #[async_trait]
 impl AlertSink for SlackSink {
     fn name(&self) -> &str {
-        &self.name
+        &self.http.name
     }
     async fn send(&self, _n: &Notification, alert: &Alert) -> Result<(), SendError> {
         let body = json!({ "text": alert.text() });
-        post(
-            self.client
-                .post(self.url.expose())
-                .timeout(self.timeout)
-                .json(&body),
-        )
-        .await
+        post(self.http.post(self.url.expose()).json(&body)).await
     }
 }
 
@@ -91,24 +100,20 @@ impl AlertSink for SlackSink {
 /// the incident's deterministic `dedup_key`. Reminders are not accepted (they would re-trigger).
 #[derive(Debug, Clone)]
 pub struct PagerDutySink {
-    name: String,
     url: String,
     routing_key: Secret,
     source: String,
-    client: reqwest::Client,
-    timeout: Duration,
+    http: Transport,
 }
 
 impl PagerDutySink {
     /// A sink for `routing_key`, posting to `https://events.pagerduty.com/v2/enqueue`.
     pub fn new(routing_key: Secret) -> Self {
         PagerDutySink {
-            name: "pagerduty".into(),
             url: "https://events.pagerduty.com/v2/enqueue".into(),
             routing_key,
             source: "wedsync-monitor".into(),
-            client: client(),
-            timeout: Duration::from_secs(10),
+            http: Transport::new("pagerduty"),
         }
     }
     /// Sets the full enqueue URL (fakes, EU service region).
@@ -160,19 +165,13 @@ impl PagerDutySink {
 #[async_trait]
 impl AlertSink for PagerDutySink {
     fn name(&self) -> &str {
-        &self.name
+        &self.http.name
     }
     fn accepts(&self, kind: NotificationKind) -> bool {
         kind != NotificationKind::Reminder
     }
     async fn send(&self, _n: &Notification, alert: &Alert) -> Result<(), SendError> {
-        post(
-            self.client
-                .post(&self.url)
-                .timeout(self.timeout)
-                .json(&self.event_body(alert)),
-        )
-        .await
+        post(self.http.post(&self.url).json(&self.event_body(alert))).await
     }
 }
 
@@ -181,27 +180,23 @@ impl AlertSink for PagerDutySink {
 /// `webhook-signature: v1,<base64>`).
 #[derive(Debug, Clone)]
 pub struct WebhookSink {
-    name: String,
     url: String,
     secret: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
+    http: Transport,
 }
 
 impl WebhookSink {
     /// A sink posting to `url`, signing with `secret` (`whsec_<base64>`).
     pub fn new(url: impl Into<String>, secret: Secret) -> Self {
         WebhookSink {
-            name: "webhook".into(),
             url: url.into(),
             secret,
-            client: client(),
-            timeout: Duration::from_secs(10),
+            http: Transport::new("webhook"),
         }
     }
     /// Renames the sink.
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.http.name = name.into();
         self
     }
 }
@@ -209,7 +204,7 @@ impl WebhookSink {
 #[async_trait]
 impl AlertSink for WebhookSink {
     fn name(&self) -> &str {
-        &self.name
+        &self.http.name
     }
     async fn send(&self, n: &Notification, alert: &Alert) -> Result<(), SendError> {
         let body = serde_json::to_vec(alert).map_err(|e| SendError::Permanent {
@@ -218,9 +213,8 @@ impl AlertSink for WebhookSink {
         let ts = crate::now_ms() / 1000;
         let sig = sign_standard_webhook(self.secret.expose(), &n.id, ts, &body)?;
         post(
-            self.client
+            self.http
                 .post(&self.url)
-                .timeout(self.timeout)
                 .header("content-type", "application/json")
                 .header("webhook-id", &n.id)
                 .header("webhook-timestamp", ts.to_string())

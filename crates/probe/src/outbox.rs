@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::alert::Alert;
 use crate::clock::WallClock;
 use crate::sink::{AlertSink, SendError};
-use crate::store::{ProbeStore, StoreError};
+use crate::store::{DueClaim, ProbeStore, StoreError};
 
 /// Retry schedule for failed sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +117,12 @@ impl Dispatcher {
         let now = self.clock.now_ms();
         let claimed = self
             .store
-            .claim_due(&self.owner, now, self.lease.as_millis() as i64, self.batch)
+            .claim_due(DueClaim::new(
+                &self.owner,
+                now,
+                self.lease.as_millis() as i64,
+                self.batch,
+            ))
             .await?;
         let mut report = DispatchReport::default();
         let mut set = tokio::task::JoinSet::new();

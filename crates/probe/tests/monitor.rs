@@ -12,6 +12,7 @@ use common::wait_for_snapshot;
 use tokio::time::Instant;
 use wedsync_breaker::{BreakerConfig, Registry, SlidingWindow, State};
 use wedsync_probe::clock::TokioClock;
+use wedsync_probe::monitor::MonitorBuilder;
 use wedsync_probe::{
     FnProbe, HealthProbe, Monitor, MonitorConfig, MonitorError, ProbeResult, ProbeStatus,
     ServiceConfig, WeddingDayPolicy,
@@ -25,6 +26,15 @@ fn never() -> MonitorConfig {
         policy: WeddingDayPolicy::never(),
         ..MonitorConfig::default()
     }
+}
+
+/// Builds `builder` with [`never`]'s configuration, runs it for `run` (of paused time) and shuts it
+/// down.
+async fn run_for(builder: MonitorBuilder, run: Duration) {
+    let monitor = builder.config(never()).build().unwrap();
+    let handle = monitor.start().await.unwrap();
+    tokio::time::sleep(run).await;
+    handle.shutdown().await;
 }
 
 /// A probe that records when each run started and returns scripted results (then `fallback`).
@@ -171,23 +181,21 @@ async fn interval_excludes_probe_time_and_jitter_spreads_runs() {
         Duration::from_secs(2),
         ProbeStatus::Healthy,
     ));
-    let monitor = Monitor::builder()
-        .service(
-            ServiceConfig::new(exact.clone())
-                .intervals(Duration::from_secs(10), Duration::from_secs(10))
-                .jitter(0.0),
-        )
-        .service(
-            ServiceConfig::new(jittery.clone())
-                .intervals(Duration::from_secs(10), Duration::from_secs(10))
-                .jitter(0.2),
-        )
-        .config(never())
-        .build()
-        .unwrap();
-    let handle = monitor.start().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(300)).await;
-    handle.shutdown().await;
+    run_for(
+        Monitor::builder()
+            .service(
+                ServiceConfig::new(exact.clone())
+                    .intervals(Duration::from_secs(10), Duration::from_secs(10))
+                    .jitter(0.0),
+            )
+            .service(
+                ServiceConfig::new(jittery.clone())
+                    .intervals(Duration::from_secs(10), Duration::from_secs(10))
+                    .jitter(0.2),
+            ),
+        Duration::from_secs(300),
+    )
+    .await;
     let gaps = exact.gaps();
     assert!(gaps.len() >= 20);
     assert!(
@@ -213,19 +221,16 @@ async fn rechecks_faster_after_failure_and_backs_off_when_rate_limited() {
         res(RateLimited),
         res(Healthy),
     ]));
-    let monitor = Monitor::builder()
-        .service(
+    run_for(
+        Monitor::builder().service(
             ServiceConfig::new(p.clone())
                 .intervals(Duration::from_secs(30), Duration::from_secs(5))
                 .rechecks(Duration::from_secs(5), Duration::from_secs(1))
                 .jitter(0.0),
-        )
-        .config(never())
-        .build()
-        .unwrap();
-    let handle = monitor.start().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(400)).await;
-    handle.shutdown().await;
+        ),
+        Duration::from_secs(400),
+    )
+    .await;
     let gaps: Vec<u64> = p.gaps().iter().map(|g| g.as_secs()).collect();
     assert_eq!(
         &gaps[..6],
@@ -464,19 +469,17 @@ async fn monitor_reconciles_incidents_at_start_up() {
         .await
         .unwrap();
     let p = steady("stripe", ProbeStatus::Healthy);
-    let monitor = Monitor::builder()
-        .service(
-            ServiceConfig::new(p.clone())
-                .rechecks(Duration::from_secs(2), Duration::from_secs(1))
-                .jitter(0.0),
-        )
-        .store(store.clone() as Arc<dyn ProbeStore>)
-        .config(never())
-        .build()
-        .unwrap();
-    let handle = monitor.start().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    handle.shutdown().await;
+    run_for(
+        Monitor::builder()
+            .service(
+                ServiceConfig::new(p.clone())
+                    .rechecks(Duration::from_secs(2), Duration::from_secs(1))
+                    .jitter(0.0),
+            )
+            .store(store.clone() as Arc<dyn ProbeStore>),
+        Duration::from_secs(10),
+    )
+    .await;
     let inc = store.get_incident(&key).await.unwrap().unwrap();
     assert_eq!(
         inc.state,

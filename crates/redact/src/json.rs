@@ -438,11 +438,38 @@ impl Rewriter<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize, ctx: u8) -> R<()> {
+    /// Past the opening `{` or `[` at `pos`: whether the container is empty (and then past its
+    /// `close` too).
+    #[inline]
+    fn open_is_empty(&mut self, close: u8) -> R<bool> {
         self.pos += 1;
         self.ws();
-        if self.peek()? == b'}' {
+        let empty = self.peek()? == close;
+        if empty {
             self.pos += 1;
+        }
+        Ok(empty)
+    }
+
+    /// After a member or element: `true` past a `,` (another follows), `false` past `close`.
+    #[inline]
+    fn more(&mut self, close: u8) -> R<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.pos += 1;
+                Ok(true)
+            }
+            c if c == close => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(JsonError::Syntax),
+        }
+    }
+
+    fn object(&mut self, depth: usize, ctx: u8) -> R<()> {
+        if self.open_is_empty(b'}')? {
             return Ok(());
         }
         loop {
@@ -468,14 +495,8 @@ impl Rewriter<'_> {
                 self.norm_path.pop();
             }
             r?;
-            self.ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(JsonError::Syntax),
+            if !self.more(b'}')? {
+                return Ok(());
             }
         }
     }
@@ -519,10 +540,7 @@ impl Rewriter<'_> {
     }
 
     fn array(&mut self, depth: usize, elem: Rule, ctx: u8) -> R<()> {
-        self.pos += 1;
-        self.ws();
-        if self.peek()? == b']' {
-            self.pos += 1;
+        if self.open_is_empty(b']')? {
             return Ok(());
         }
         let mut idx = 0;
@@ -532,14 +550,8 @@ impl Rewriter<'_> {
             self.path.pop();
             r?;
             idx += 1;
-            self.ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                _ => return Err(JsonError::Syntax),
+            if !self.more(b']')? {
+                return Ok(());
             }
         }
     }

@@ -54,36 +54,29 @@ fn json_with_profile_and_report() {
     assert!(!err.contains("Emma"));
 }
 
+/// Runs the binary with `args` on `input` and checks that it succeeds, printing `want`.
+fn assert_redacts(args: &[&str], input: &[u8], want: &str) {
+    let (out, err, ok) = run(args, &[], input);
+    assert!(ok, "{err}");
+    assert_eq!(out, want);
+}
+
 #[test]
 fn form_headers_and_url_formats() {
-    let (out, _, ok) = run(
+    assert_redacts(
         &["--format", "form", "--profile", "twilio"],
-        &[],
         b"To=%2B447700900123&Body=hi+there&SmsStatus=sent",
+        "To=[REDACTED:phone]&Body=[REDACTED]&SmsStatus=sent",
     );
-    assert!(ok);
-    assert_eq!(out, "To=[REDACTED:phone]&Body=[REDACTED]&SmsStatus=sent");
-
-    let (out, _, ok) = run(
+    assert_redacts(
         &["--format", "headers"],
-        &[],
         b"Authorization: Bearer abc.def.ghi\nContent-Type: application/json\n",
+        "Authorization: Bearer [REDACTED]\nContent-Type: application/json\n",
     );
-    assert!(ok);
-    assert_eq!(
-        out,
-        "Authorization: Bearer [REDACTED]\nContent-Type: application/json\n"
-    );
-
-    let (out, _, ok) = run(
+    assert_redacts(
         &["--format", "url"],
-        &[],
         b"https://u:pw@example.com/?token=abc&x=1\nhttps://example.com/ok\n",
-    );
-    assert!(ok);
-    assert_eq!(
-        out,
-        "https://u:[REDACTED]@example.com/?token=[REDACTED]&x=1\nhttps://example.com/ok\n"
+        "https://u:[REDACTED]@example.com/?token=[REDACTED]&x=1\nhttps://example.com/ok\n",
     );
 }
 

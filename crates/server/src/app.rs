@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 
+use wedsync_store::StoreHealthCheck;
 use wedsync_webhooks::analysis::{Timeframe, TimeframeError};
 
 use crate::admin::{AdminStore, AuditEntry, Scope, VerifiedKey};
@@ -21,31 +21,13 @@ use crate::ratelimit::{Budget, RateLimits};
 use crate::routes::{self, Match, RouteId};
 use crate::webhooks::WebhookIngress;
 
-/// Readiness of whatever the process depends on (the store).
-#[async_trait]
-pub trait Readiness: Send + Sync + 'static {
-    /// `Ok` when ready; `Err(reason)` otherwise (the reason is logged, not returned).
-    async fn ready(&self) -> Result<(), String>;
-}
-
-/// Always ready (no store).
-#[derive(Debug, Default)]
-pub struct AlwaysReady;
-
-#[async_trait]
-impl Readiness for AlwaysReady {
-    async fn ready(&self) -> Result<(), String> {
-        Ok(())
-    }
-}
-
 /// Everything a request handler needs.
 pub struct App {
     pub(crate) cfg: Arc<Config>,
     pub(crate) admin: Arc<AdminStore>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) limits: RateLimits,
-    pub(crate) readiness: Arc<dyn Readiness>,
+    pub(crate) readiness: Option<Arc<dyn StoreHealthCheck>>,
     pub(crate) integrations: Integrations,
     pub(crate) webhooks: WebhookIngress,
     pub(crate) dashboard: Option<wedsync_dashboard::http::Dashboard>,
@@ -71,7 +53,7 @@ impl App {
         cfg: Arc<Config>,
         admin: Arc<AdminStore>,
         metrics: Arc<Metrics>,
-        readiness: Arc<dyn Readiness>,
+        readiness: Option<Arc<dyn StoreHealthCheck>>,
         integrations: Integrations,
         webhooks: WebhookIngress,
     ) -> Self {
@@ -250,18 +232,19 @@ impl App {
         }
     }
 
-    /// `GET /readyz`: 200 when the store answers, else 503 with Retry-After.
+    /// `GET /readyz`: 200 when the store answers (its own health check, within 2 s) or there is
+    /// none, else 503 with Retry-After.
     async fn readyz(&self) -> Result<Response<Body>, ApiError> {
-        match self.readiness.ready().await {
-            Ok(()) => Ok(json_response(
-                StatusCode::OK,
-                &serde_json::json!({"status": "ready"}),
-            )),
-            Err(reason) => {
-                tracing::warn!(reason = %reason, "not ready");
-                Err(ApiError::unavailable("the store is unreachable", 5))
+        if let Some(store) = &self.readiness {
+            let h = store.health(std::time::Duration::from_secs(2)).await;
+            if !h.ok {
+                let reason = h.error.as_deref().unwrap_or("unhealthy");
+                tracing::warn!(backend = h.backend, reason, "not ready");
+                return Err(ApiError::unavailable("the store is unreachable", 5));
             }
         }
+        let ready = serde_json::json!({"status": "ready"});
+        Ok(json_response(StatusCode::OK, &ready))
     }
 
     /// `GET /metrics`: the Prometheus text, gauges refreshed first.

@@ -15,7 +15,7 @@ use wedsync_webhooks::store::WebhookStore;
 
 pub use wedsync_webhooks::keys::{KeyHome, KeyRing};
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::StartError;
 
@@ -26,10 +26,9 @@ pub fn needs_key(cfg: &Config) -> bool {
 
 fn start_error(e: KeyError) -> StartError {
     match e {
-        KeyError::Setting { setting, message } => StartError::Config(ConfigError::Invalid {
-            key: setting,
-            message,
-        }),
+        KeyError::Setting { setting, message } => {
+            StartError::Config(crate::config::invalid(setting, message))
+        }
         other => StartError::Store(other.to_string()),
     }
 }
@@ -93,16 +92,6 @@ pub async fn check_stored_keys(
 
 /// The delivery worker's events, as log lines and metrics.
 pub type WorkerEvents = wedsync_webhooks::forward::LoggedEvents<Arc<Metrics>>;
-
-impl wedsync_webhooks::forward::Counters for Metrics {
-    fn inc(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], by: f64) {
-        Metrics::inc(self, name, help, l, by);
-    }
-
-    fn set(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], v: f64) {
-        crate::metrics::Registry::set(self, name, help, l, v);
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::delivery::handler_breakers;
 use wedsync_webhooks::keys::KeySettings;
 
-use crate::config::{Config, ConfigError, Secret};
+use crate::config::{Config, ConfigError};
 use crate::metrics::Metrics;
 use crate::{bodykeys, Components, StartError};
 
@@ -76,10 +76,9 @@ pub fn build_monitor(
     for sink in sinks {
         builder = builder.sink(sink);
     }
-    builder.build().map_err(|e| ConfigError::Invalid {
-        key: "services".into(),
-        message: e.to_string(),
-    })
+    builder
+        .build()
+        .map_err(|e| crate::config::invalid("services", e.to_string()))
 }
 
 /// The registry of every breaker: services' with [`service_breaker_config`], webhook handlers'
@@ -100,13 +99,7 @@ pub(crate) fn breaker_registry(
 }
 
 /// A random Standard Webhooks secret (`whsec_<base64>`).
-pub fn random_whsec() -> String {
-    use base64::Engine as _;
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(BodyCipher::generate_key())
-    )
-}
+pub use wedsync_webhooks::verify::standard::random_secret as random_whsec;
 
 pub(crate) fn build_worker(
     cfg: &Config,
@@ -131,21 +124,15 @@ pub(crate) fn build_worker(
     .events(Arc::new(bodykeys::WorkerEvents::new(metrics.clone())))
     .heartbeat(cfg.worker.lease, cfg.worker.lease / 3);
     for (&provider, w) in &cfg.webhooks {
-        let Some(url) = &w.forward_to else { continue };
-        let secret = match w.handler_secret(&|env| cfg.secret(env)) {
-            Ok(Some(secret)) => secret,
-            Ok(None) => {
-                tracing::warn!(provider = %provider, "handler_secret_env is not set, so the handler sees deliveries signed with a random per-process key");
-                Secret::new(random_whsec())
-            }
-            Err(e) => {
-                return Err(ConfigError::from(e.under(&format!("webhooks.{provider}"))).into())
-            }
+        let forward = w.handler(&|env| cfg.secret(env));
+        let under = |e: wedsync_config::ConfigError| e.under(&format!("webhooks.{provider}"));
+        let Some(to) = forward.map_err(|e| ConfigError::from(under(e)))? else {
+            continue;
         };
-        worker = worker.handler(
-            provider,
-            wedsync_webhooks::delivery::Handler::new(url.clone(), secret),
-        );
+        if to.random_secret {
+            tracing::warn!(provider = %provider, "handler_secret_env is not set, so the handler sees deliveries signed with a random per-process key");
+        }
+        worker = worker.handler(provider, to.handler);
     }
     Ok(worker)
 }

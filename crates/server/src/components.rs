@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use wedsync_probe::store::ProbeStore;
 use wedsync_store::breaker_sync::PgBreakerSync;
@@ -11,7 +10,6 @@ use wedsync_store::{AnyStore, StoreUrl};
 use wedsync_webhooks::store::{InMemoryStore, WebhookStore};
 
 use crate::admin::AdminStore;
-use crate::app::{AlwaysReady, Readiness};
 use crate::config::Config;
 use crate::{bodykeys, StartError};
 
@@ -19,8 +17,8 @@ use crate::{bodykeys, StartError};
 pub struct Components {
     /// API keys and the audit log.
     pub admin: Arc<AdminStore>,
-    /// Readiness of the store.
-    pub readiness: Arc<dyn Readiness>,
+    /// The store's health check, answering `/readyz` (`None`: always ready).
+    pub readiness: Option<Arc<dyn wedsync_store::StoreHealthCheck>>,
     /// Webhook deliveries, attempts, queue and replay jobs.
     pub webhook_store: Arc<dyn WebhookStore>,
     /// Probe results, incidents and the notification outbox.
@@ -55,7 +53,7 @@ impl Components {
         Ok(Self {
             admin: Arc::new(AdminStore::new(Arc::new(admin))),
             retention: None,
-            readiness: Arc::new(AlwaysReady),
+            readiness: None,
             webhook_store: Arc::new(InMemoryStore::new()),
             probe_store: Arc::new(wedsync_probe::store::MemoryStore::new()),
             sinks: Vec::new(),
@@ -105,7 +103,7 @@ impl Components {
         self.probe_store = s.clone();
         self.webhook_store = s.clone();
         self.retention = Some(s.clone());
-        self.readiness = Arc::new(StoreReady(s));
+        self.readiness = Some(s);
     }
 }
 
@@ -114,21 +112,4 @@ async fn open(url: &str) -> Result<AnyStore, StartError> {
     AnyStore::open(url, "wedsync-monitor")
         .await
         .map_err(|e| StartError::Store(e.to_string()))
-}
-
-/// Readiness from the store's own health check.
-struct StoreReady<S>(Arc<S>);
-
-#[async_trait::async_trait]
-impl<S: wedsync_store::StoreHealthCheck + 'static> Readiness for StoreReady<S> {
-    async fn ready(&self) -> Result<(), String> {
-        let h = self.0.health(Duration::from_secs(2)).await;
-        if h.ok {
-            Ok(())
-        } else {
-            Err(h
-                .error
-                .unwrap_or_else(|| format!("{} unhealthy", h.backend)))
-        }
-    }
 }

@@ -29,54 +29,12 @@ pub use wedsync_webhooks::config::{IngressConfig, OldKeyConfig, WebhookConfig, W
 /// Prefix of the environment variables that overlay the configuration file.
 pub const ENV_PREFIX: &str = "WEDSYNC_";
 
-/// An error in the configuration; its message always names the offending key.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The configuration file could not be read.
-    #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        /// The path that was tried.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The file (or an environment overlay) is not valid TOML or has the wrong shape.
-    #[error("invalid configuration: {0}")]
-    Parse(String),
-    /// A key holds a value that fails validation.
-    #[error("invalid configuration: `{key}`: {message}")]
-    Invalid {
-        /// The dotted key, e.g. `services[1].interval`.
-        key: String,
-        /// What is wrong with it (never the value of a secret).
-        message: String,
-    },
-}
+/// An error in the configuration (the loader's): the file could not be read, is not TOML, or a
+/// key holds a bad value — its message names the key and never echoes a value.
+pub use wedsync_config::LoadError as ConfigError;
 
 pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        message: message.into(),
-    }
-}
-
-impl From<wedsync_config::ConfigError> for ConfigError {
-    fn from(e: wedsync_config::ConfigError) -> Self {
-        invalid(e.key(), e.message())
-    }
-}
-
-impl From<wedsync_config::LoadError> for ConfigError {
-    fn from(e: wedsync_config::LoadError) -> Self {
-        use wedsync_config::LoadError;
-        match e {
-            LoadError::Read { path, source } => ConfigError::Read { path, source },
-            LoadError::Invalid(e) => e.into(),
-            LoadError::Parse(message) => ConfigError::Parse(message),
-            other => ConfigError::Parse(other.to_string()),
-        }
-    }
+    wedsync_config::ConfigError::new(key, message).into()
 }
 
 /// A secret value (API key, signing secret): the workspace's one `Secret` type, owned by the

@@ -120,6 +120,18 @@ fn rows_are(status: &str, state: &str) -> String {
 }
 
 /// The rows' `[data-status, data-state]` by service, for messages.
+/// Posts the Stripe event `event_id` signed with `whsec`, checks that it is accepted, and answers
+/// the id of the delivery the ingress recorded.
+async fn post_accepted(t: &TestServer, event_id: &str, whsec: &str) -> String {
+    let r = common::post_stripe(t, &common::stripe_event(event_id), whsec).await;
+    assert_eq!(r.status(), 200, "the signed webhook is accepted");
+    let answer: Value = r.json().await.expect("the ingress answers JSON");
+    answer["id"]
+        .as_str()
+        .expect("the ingress names the delivery")
+        .to_string()
+}
+
 async fn rows(b: &Browser) -> Value {
     let script = format!(
         "const out = {{}}; for (const n of {}) {{ const r = document.getElementById('svc-' + n); \
@@ -395,13 +407,7 @@ async fn the_dashboard_in_a_real_browser() {
     b.screenshot(&screenshot_path("overview.png")).await;
 
     step("a webhook the handler refuses: the read key sees it, without a replay control");
-    let r = common::post_stripe(&t, &common::stripe_event("evt_e2e_read"), &whsec).await;
-    assert_eq!(r.status(), 200, "the signed webhook is accepted");
-    let first: Value = r.json().await.expect("the ingress answers JSON");
-    let first_id = first["id"]
-        .as_str()
-        .expect("the ingress names the delivery")
-        .to_string();
+    let first_id = post_accepted(&t, "evt_e2e_read", &whsec).await;
     let attention = format!(
         "return !!document.querySelector('#webhooks ul#attention > li.attention[data-delivery={}]');",
         js_str(&first_id)
@@ -541,13 +547,7 @@ async fn the_dashboard_in_a_real_browser() {
     );
 
     step("a signed Stripe webhook the handler refuses; replay it from the page");
-    let r = common::post_stripe(&t, &common::stripe_event("evt_e2e_admin"), &whsec).await;
-    assert_eq!(r.status(), 200, "the signed webhook is accepted");
-    let second: Value = r.json().await.expect("the ingress answers JSON");
-    let id = second["id"]
-        .as_str()
-        .expect("the ingress names the delivery")
-        .to_string();
+    let id = post_accepted(&t, "evt_e2e_admin", &whsec).await;
     let button = format!(
         "#attention li.attention[data-delivery={}] form.replay button.replay-button",
         js_str(&id)

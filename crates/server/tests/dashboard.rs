@@ -6,31 +6,32 @@ mod common;
 
 use std::time::Duration;
 
-use common::{post_stripe, stripe_event, stripe_secret, stripe_service_config, TestServer};
+use common::{
+    delivery_id, post_stripe, stripe_event, stripe_secret, stripe_service_config, TestServer,
+    STRIPE_WEBHOOKS_IN_MEMORY,
+};
 use wedsync_monitor::admin::Scope;
 use wedsync_monitor::config::{Config, Secret};
 use wedsync_testkit::{FakeStripe, FakeWebhookHandler, Scenario};
 
 fn config(stripe: &FakeStripe, handler: &FakeWebhookHandler, extra: &str) -> Config {
     let sections = format!(
-        r#"
-[store]
-url = "sqlite::memory:"
-
-[worker]
-poll_interval = "100ms"
-
-[webhooks.stripe]
-secret_env = "T_STRIPE_WHSEC"
-forward_to = "{}"
-{extra}
-"#,
+        "{STRIPE_WEBHOOKS_IN_MEMORY}forward_to = \"{}\"\n{extra}\n",
         handler.url_for("stripe")
     );
     let mut cfg = stripe_service_config(&sections, stripe, "T_STRIPE_KEY");
     cfg.secret_overrides
         .insert("T_STRIPE_WHSEC".into(), Secret::new(stripe_secret()));
     cfg
+}
+
+/// A server configured by [`config`] (plus `extra`) against a fresh fake Stripe and webhook
+/// handler, which it returns too (they must outlive the server).
+async fn start(extra: &str) -> (FakeStripe, FakeWebhookHandler, TestServer) {
+    let stripe = FakeStripe::start().await;
+    let handler = FakeWebhookHandler::start().await;
+    let t = TestServer::start(config(&stripe, &handler, extra)).await;
+    (stripe, handler, t)
 }
 
 /// A browser without JavaScript: follows nothing, keeps the cookies it is given.
@@ -128,9 +129,7 @@ fn csrf_of(html: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_scopes_csrf_and_revocation() {
-    let stripe = FakeStripe::start().await;
-    let handler = FakeWebhookHandler::start().await;
-    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let (_stripe, _handler, t) = start("").await;
     let mut b = Browser::new(&t);
 
     // no session: to the sign-in page, which forbids inline script
@@ -210,10 +209,7 @@ async fn an_admin_replays_with_a_token_and_it_is_audited() {
     let t = TestServer::start(config(&stripe, &handler, "")).await;
     let r = post_stripe(&t, &stripe_event("evt_dash_replay"), &stripe_secret()).await;
     assert_eq!(r.status(), 200);
-    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = delivery_id(r).await;
     assert!(
         handler
             .handle()
@@ -266,9 +262,7 @@ async fn an_admin_replays_with_a_token_and_it_is_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_stream_pushes_updates_and_heartbeats() {
-    let stripe = FakeStripe::start().await;
-    let handler = FakeWebhookHandler::start().await;
-    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let (_stripe, _handler, t) = start("").await;
     let mut b = Browser::new(&t);
     let r = b.get("/dashboard/events").await;
     assert_eq!(r.status(), 401, "no session, no stream");
@@ -306,10 +300,8 @@ async fn the_event_stream_pushes_updates_and_heartbeats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_page_shows_only_opted_in_services_and_nothing_else() {
-    let stripe = FakeStripe::start().await;
-    let handler = FakeWebhookHandler::start().await;
     // off by default
-    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let (stripe, handler, t) = start("").await;
     assert_eq!(t.get("/status").await.status(), 404);
     assert_eq!(t.get("/badge/stripe/status.svg").await.status(), 404);
     t.stop().await;
@@ -397,9 +389,7 @@ async fn maintenance_windows_from_the_configuration_are_shown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_acknowledges_an_open_incident_and_the_timeline_shows_it() {
-    let stripe = FakeStripe::start().await;
-    let handler = FakeWebhookHandler::start().await;
-    let t = TestServer::start(config(&stripe, &handler, "")).await;
+    let (stripe, _handler, t) = start("").await;
     stripe.set_scenario(Scenario::ServerError);
     let (admin, admin_id) = t.key(&[Scope::Admin]).await;
     let mut b = Browser::new(&t);

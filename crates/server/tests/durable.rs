@@ -102,6 +102,22 @@ async fn acked_id(r: reqwest::Response) -> Uuid {
     Uuid::parse_str(v["id"].as_str().unwrap()).unwrap()
 }
 
+/// A test named `$sqlite` running `$run` on SQLite, and one named `$postgres` running it on
+/// PostgreSQL.
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $run:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $run(Backend::sqlite()).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            $run(Backend::pg().await).await;
+        }
+    };
+}
+
 async fn survives_a_restart(backend: Backend) {
     let handler = FakeWebhookHandler::start().await;
     handler.set_scenario(Scenario::ServerError);
@@ -151,15 +167,11 @@ async fn survives_a_restart(backend: Backend) {
     t.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_webhook_survives_a_restart_on_sqlite() {
-    survives_a_restart(Backend::sqlite()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_webhook_survives_a_restart_on_postgres() {
-    survives_a_restart(Backend::pg().await).await;
-}
+on_both_backends!(
+    acknowledged_webhook_survives_a_restart_on_sqlite,
+    acknowledged_webhook_survives_a_restart_on_postgres,
+    survives_a_restart
+);
 
 /// Runs SQL as the PostgreSQL superuser on the server's maintenance database (with `psql`).
 fn psql(sql: &str) {
@@ -302,15 +314,11 @@ async fn shutdown_loses_nothing(backend: Backend) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_loses_no_acknowledged_webhook_on_sqlite() {
-    shutdown_loses_nothing(Backend::sqlite()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_loses_no_acknowledged_webhook_on_postgres() {
-    shutdown_loses_nothing(Backend::pg().await).await;
-}
+on_both_backends!(
+    graceful_shutdown_loses_no_acknowledged_webhook_on_sqlite,
+    graceful_shutdown_loses_no_acknowledged_webhook_on_postgres,
+    shutdown_loses_nothing
+);
 
 /// The probe store failing under the health route (here: the SQLite rollup table gone): the
 /// route answers 503 with `Retry-After` and no store detail, instead of a report with an empty

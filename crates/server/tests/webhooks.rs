@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{post_stripe, post_while_shutting_down, stripe_event, stripe_secret, TestServer};
+use common::{
+    delivery_id, post_stripe, post_while_shutting_down, stripe_event, stripe_secret, TestServer,
+    STRIPE_WEBHOOKS_IN_MEMORY,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_monitor::admin::Scope;
@@ -16,9 +19,9 @@ use wedsync_monitor::config::{Config, Secret};
 use wedsync_monitor::Components;
 use wedsync_testkit::{fixtures, FakeWebhookHandler, Scenario};
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
-    SealedBody, StoreError, WebhookStore,
+    AttemptRecord, Claim, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob,
+    ReplayRequest, SealedBody, StoreError, WebhookStore,
 };
 use wedsync_webhooks::verify::{standard, stripe, twilio};
 
@@ -43,16 +46,7 @@ fn config(handler: Option<&FakeWebhookHandler>) -> Config {
             .unwrap_or_default()
     };
     let text = format!(
-        r#"
-[store]
-url = "sqlite::memory:"
-
-[worker]
-poll_interval = "100ms"
-
-[webhooks.stripe]
-secret_env = "T_STRIPE_WHSEC"
-{}
+        r#"{STRIPE_WEBHOOKS_IN_MEMORY}{}
 [webhooks.resend]
 secret_env = "T_RESEND_WHSEC"
 {}
@@ -81,12 +75,17 @@ secret_env = "T_SUPA_DB"
     cfg
 }
 
+/// The server with `cfg`, its webhooks recorded in `store` (the rest in memory).
+async fn start_with_store(cfg: Config, store: Arc<dyn WebhookStore>) -> TestServer {
+    let mut c = Components::in_memory().await.unwrap();
+    c.webhook_store = store;
+    TestServer::start_with(cfg, c).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_accepted_tampered_and_duplicate() {
     let store = Arc::new(InMemoryStore::new());
-    let mut c = Components::in_memory().await.unwrap();
-    c.webhook_store = store.clone();
-    let t = TestServer::start_with(config(None), c).await;
+    let t = start_with_store(config(None), store.clone()).await;
     let body = stripe_event("evt_1");
     let r = post_stripe(&t, &body, &stripe_secret()).await;
     assert_eq!(r.status(), 200);
@@ -159,17 +158,14 @@ async fn stripe_accepted_tampered_and_duplicate() {
 async fn every_provider_signs_its_own_way() {
     let t = TestServer::start(config(None)).await;
     let now = OffsetDateTime::now_utc().unix_timestamp();
+    // Standard Webhooks headers in `style`, signing `body` as message `id` now
+    let sign = |style, secret: &str, id, body: &str| {
+        standard::headers(style, secret, id, now, body.as_bytes()).unwrap()
+    };
 
     // Resend (Svix headers)
     let body = fixtures::RESEND_EMAIL_BOUNCED;
-    let hs = standard::headers(
-        standard::HeaderStyle::Svix,
-        &svix_secret(),
-        "msg_1",
-        now,
-        body.as_bytes(),
-    )
-    .unwrap();
+    let hs = sign(standard::HeaderStyle::Svix, &svix_secret(), "msg_1", body);
     let resend = Endpoint::new(&t, "/webhooks/resend", "application/json");
     let r = resend.post(&hs, body.to_string()).await;
     assert_eq!(r.status(), 200);
@@ -178,14 +174,12 @@ async fn every_provider_signs_its_own_way() {
 
     // Supabase auth hook (Standard Webhooks, v1,whsec_ secret)
     let body = fixtures::SUPABASE_AUTH_HOOK_SEND_SMS;
-    let hs = standard::headers(
+    let hs = sign(
         standard::HeaderStyle::Standard,
         &supabase_auth_secret(),
         "msg_2",
-        now,
-        body.as_bytes(),
-    )
-    .unwrap();
+        body,
+    );
     let supabase_auth = Endpoint::new(&t, "/webhooks/supabase_auth", "application/json");
     let r = supabase_auth.post(&hs, body.to_string()).await;
     assert_eq!(r.status(), 200);
@@ -261,15 +255,10 @@ async fn forwarded_retried_until_the_handler_recovers_then_replayed() {
     let handler = FakeWebhookHandler::start().await;
     handler.set_scenario(Scenario::ServerError);
     let store = Arc::new(InMemoryStore::new());
-    let mut c = Components::in_memory().await.unwrap();
-    c.webhook_store = store.clone();
-    let t = TestServer::start_with(config(Some(&handler)), c).await;
+    let t = start_with_store(config(Some(&handler)), store.clone()).await;
     let r = post_stripe(&t, &stripe_event("evt_retry"), &stripe_secret()).await;
     assert_eq!(r.status(), 200);
-    let id: String = r.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let id: String = delivery_id(r).await;
     // the first attempt fails (500)
     assert!(
         handler
@@ -396,14 +385,8 @@ impl WebhookStore for FlakyStore {
     ) -> Result<Option<Delivery>, StoreError> {
         self.inner.find_by_dedupe_key(provider, key).await
     }
-    async fn claim(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        self.inner.claim(worker, now, lease, limit).await
+    async fn claim(&self, claim: Claim<'_>) -> Result<Vec<Claimed>, StoreError> {
+        self.inner.claim(claim).await
     }
     async fn complete(&self, token: &ClaimToken, attempt: AttemptRecord) -> Result<(), StoreError> {
         self.inner.complete(token, attempt).await
@@ -480,15 +463,10 @@ async fn store_down_means_503_and_nothing_acknowledged_is_lost() {
         inner: InMemoryStore::new(),
         down: AtomicBool::new(false),
     });
-    let mut c = Components::in_memory().await.unwrap();
-    c.webhook_store = store.clone();
-    let t = TestServer::start_with(config(None), c).await;
+    let t = start_with_store(config(None), store.clone()).await;
     let r = post_stripe(&t, &stripe_event("evt_a"), &stripe_secret()).await;
     assert_eq!(r.status(), 200);
-    let acked: String = r.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .into();
+    let acked: String = delivery_id(r).await;
     store.down.store(true, Ordering::SeqCst);
     let r = post_stripe(&t, &stripe_event("evt_b"), &stripe_secret()).await;
     assert_eq!(r.status(), 503);
@@ -510,9 +488,7 @@ async fn store_down_means_503_and_nothing_acknowledged_is_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_loses_no_acknowledged_webhook() {
     let store = Arc::new(InMemoryStore::new());
-    let mut c = Components::in_memory().await.unwrap();
-    c.webhook_store = store.clone();
-    let t = TestServer::start_with(config(None), c).await;
+    let t = start_with_store(config(None), store.clone()).await;
     let mut acked = Vec::new();
     for i in 0..5 {
         let r = post_stripe(
@@ -522,12 +498,7 @@ async fn graceful_shutdown_loses_no_acknowledged_webhook() {
         )
         .await;
         assert_eq!(r.status(), 200);
-        acked.push(
-            r.json::<serde_json::Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        acked.push(delivery_id(r).await);
     }
     let t = Arc::new(t);
     acked.extend(post_while_shutting_down(&t).await);

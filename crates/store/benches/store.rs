@@ -27,7 +27,8 @@ use wedsync_store::testing::try_fresh_postgres;
 use wedsync_store::{PgConfig, PgStore};
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, AttemptTrigger, EncryptedBody, NewDelivery, Priority, Verdict, WebhookStore,
+    AttemptRecord, AttemptTrigger, Claim, EncryptedBody, NewDelivery, Priority, Verdict,
+    WebhookStore,
 };
 
 fn pgbench_path() -> Option<std::path::PathBuf> {
@@ -297,7 +298,7 @@ async fn bench(secs: u64, quick: bool) {
             while Instant::now() < deadline {
                 let now = OffsetDateTime::now_utc();
                 let claimed = store
-                    .claim(&worker, now, Duration::from_secs(60), 64)
+                    .claim(Claim::new(&worker, now, Duration::from_secs(60), 64))
                     .await
                     .unwrap();
                 if claimed.is_empty() {

@@ -6,7 +6,6 @@ use wedsync_probe::store::{
     Incident, IncidentChange, IncidentState, IncidentStore, Notification, NotificationKind,
     OpenOutcome, OutboxState, OutboxStore,
 };
-use wedsync_probe::ProbeStatus;
 use wedsync_store::testing::fresh_postgres;
 use wedsync_store::{PgConfig, PgStore};
 
@@ -39,26 +38,21 @@ async fn one_open_incident_across_stores() {
 
 #[tokio::test]
 async fn probe_conformance_on_sqlite() {
+    let (_dir, store) = temp_sqlite().await;
+    wedsync_probe::conformance::run_all(&store).await;
+}
+
+/// A migrated SQLite store in a temporary directory (deleted when the guard drops).
+async fn temp_sqlite() -> (tempfile::TempDir, wedsync_store::SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = wedsync_store::SqliteStore::open(dir.path().join("p.db"))
         .await
         .unwrap();
-    wedsync_probe::conformance::run_all(&store).await;
+    (dir, store)
 }
 
 fn incident(service: &str, at: i64) -> Incident {
-    Incident {
-        dedup_key: Incident::dedup_key_for(service, at),
-        service: service.into(),
-        state: IncidentState::Open,
-        status: ProbeStatus::Unhealthy,
-        opened_at_ms: at,
-        updated_at_ms: at,
-        resolved_at_ms: None,
-        last_notified_at_ms: None,
-        wedding_day: false,
-        summary: "HTTP 503".into(),
-    }
+    wedsync_probe::conformance::open_incident(service, at, false)
 }
 
 fn notification(incident: &Incident, suffix: &str) -> Notification {
@@ -140,10 +134,7 @@ async fn failed_enqueue_rolls_back_on_postgres() {
 #[tokio::test]
 async fn failed_enqueue_rolls_back_on_sqlite() {
     use diesel::RunQueryDsl;
-    let dir = tempfile::tempdir().unwrap();
-    let store = wedsync_store::SqliteStore::open(dir.path().join("p.db"))
-        .await
-        .unwrap();
+    let (_dir, store) = temp_sqlite().await;
     store
         .with_conn(|c| {
             diesel::sql_query(

@@ -15,7 +15,7 @@ use wedsync_store::testing::fresh_postgres;
 use wedsync_store::{PgConfig, PgStore, SqliteStore};
 use wedsync_webhooks::store::conformance::{self, sample};
 use wedsync_webhooks::store::{
-    AttemptRecord, AttemptTrigger, ClaimToken, DeliveryStatus, InsertOutcome, WebhookStore,
+    AttemptRecord, AttemptTrigger, Claim, ClaimToken, DeliveryStatus, InsertOutcome, WebhookStore,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -96,7 +96,10 @@ async fn concurrent_claimers_on_separate_connections() {
             let mut got = Vec::new();
             loop {
                 let now = OffsetDateTime::now_utc();
-                let batch = store.claim(&worker, now, LEASE, 10).await.unwrap();
+                let batch = store
+                    .claim(Claim::new(&worker, now, LEASE, 10))
+                    .await
+                    .unwrap();
                 if batch.is_empty() {
                     break;
                 }
@@ -182,7 +185,7 @@ async fn two_stores_racing_on_one_event_record_one_owner() {
     // only the owners are queued
     let claimed = pg
         .store
-        .claim("w", conformance::t0(), LEASE, 1000)
+        .claim(Claim::new("w", conformance::t0(), LEASE, 1000))
         .await
         .unwrap();
     assert_eq!(claimed.len(), 20);
@@ -200,7 +203,7 @@ async fn queue_worker_process() {
     let mut idle = 0;
     while idle < 3 {
         let batch = store
-            .claim(&worker, OffsetDateTime::now_utc(), LEASE, 5)
+            .claim(Claim::new(&worker, OffsetDateTime::now_utc(), LEASE, 5))
             .await
             .unwrap();
         if batch.is_empty() {
@@ -319,7 +322,7 @@ async fn sqlite_claimers_never_share_a_delivery() {
             let mut got = Vec::new();
             loop {
                 let batch = s
-                    .claim(&worker, OffsetDateTime::now_utc(), LEASE, 7)
+                    .claim(Claim::new(&worker, OffsetDateTime::now_utc(), LEASE, 7))
                     .await
                     .unwrap();
                 if batch.is_empty() {

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::server::Reply;
+use crate::server::{Reply, Server};
 use crate::{FakeHandle, Scenario};
 
 /// State a fake shares with its responder (what it accepted, its settings), behind one lock that
@@ -65,6 +65,22 @@ pub(crate) fn started<T>(what: &str, result: io::Result<T>) -> T {
         Ok(fake) => fake,
         Err(err) => panic!("cannot start {what} on 127.0.0.1: {err}"),
     }
+}
+
+/// A fake's `Debug`: its name, `base_url`, then `fields` in order (secrets already masked by the
+/// caller, e.g. `("api_key", &"re_***")`), closed as non-exhaustive.
+pub(crate) fn fmt_fake(
+    f: &mut std::fmt::Formatter<'_>,
+    name: &str,
+    server: &Server,
+    fields: &[(&str, &dyn std::fmt::Debug)],
+) -> std::fmt::Result {
+    let mut out = f.debug_struct(name);
+    out.field("base_url", &server.base_url());
+    for (field, value) in fields {
+        out.field(field, value);
+    }
+    out.finish_non_exhaustive()
 }
 
 /// The answer to the generic error scenarios every provider answers in its own error shape
@@ -140,3 +156,35 @@ macro_rules! fake_accessors {
 }
 
 pub(crate) use fake_accessors;
+
+/// The panicking `start()` of a fake whose `try_start()` takes no arguments; `$what` names the
+/// fake in the panic message (e.g. `"fake Slack"`). Used inside the fake's `impl` block.
+macro_rules! fake_start {
+    ($what:literal) => {
+        /// Start the fake.
+        ///
+        /// # Panics
+        /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
+        pub async fn start() -> Self {
+            $crate::fake::started($what, Self::try_start().await)
+        }
+    };
+}
+
+pub(crate) use fake_start;
+
+/// The `Debug` impl of fake `$fake` (with a `server: Server` field): its `base_url`, then each
+/// `"name": value` in order, where `$this` stands for the fake (mask secrets, e.g.
+/// `"api_key": &"re_***"`). See [`fmt_fake`].
+macro_rules! fake_debug {
+    ($fake:ident, $this:ident => { $($name:literal: $value:expr),* $(,)? }) => {
+        impl std::fmt::Debug for $fake {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let $this = self;
+                $crate::fake::fmt_fake(f, stringify!($fake), &$this.server, &[$(($name, $value)),*])
+            }
+        }
+    };
+}
+
+pub(crate) use fake_debug;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake::{fake_accessors, generic_error, started, Recorder};
+use crate::fake::{fake_accessors, fake_debug, fake_start, generic_error, started, Recorder};
 use crate::server::{Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, RecordedRequest, Scenario};
 
@@ -37,16 +37,11 @@ pub struct FakeWebhookHandler {
 /// Checks a delivery's signature (feature `signed-webhooks`).
 type Check = Box<dyn Fn(&Incoming) -> bool + Send + Sync>;
 
-impl std::fmt::Debug for FakeWebhookHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeWebhookHandler")
-            .field("base_url", &self.server.base_url())
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("verifying", &self.verifying)
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeWebhookHandler, fake => {
+    "token": &fake.token.as_ref().map(|_| "***"),
+    "verifying": &fake.verifying,
+    "handle": &fake.handle,
+});
 
 impl FakeWebhookHandler {
     /// Start a handler that needs no credentials.
@@ -62,10 +57,10 @@ impl FakeWebhookHandler {
     /// # Panics
     /// If no loopback port can be bound.
     pub async fn start_with_token(token: &str) -> Self {
-        match Self::try_start(Some(token.to_owned())).await {
-            Ok(fake) => fake,
-            Err(err) => panic!("cannot start fake webhook handler on 127.0.0.1: {err}"),
-        }
+        started(
+            "fake webhook handler",
+            Self::try_start(Some(token.to_owned())).await,
+        )
     }
 
     /// Start a handler, requiring `Authorization: Bearer <token>` when `token` is given.
@@ -101,14 +96,13 @@ impl FakeWebhookHandler {
 
     async fn start_inner(token: Option<String>, check: Option<Check>) -> io::Result<Self> {
         let delivered = Recorder::default();
-        let handle = FakeHandle::new("webhook-handler");
         let verifying = check.is_some();
         let responder = HandlerResponder {
             token: token.clone(),
             check,
             delivered: delivered.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "webhook-handler").await?;
         Ok(Self {
             server,
             handle,
@@ -216,21 +210,14 @@ pub struct FakeHttp {
 }
 
 impl FakeHttp {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake HTTP endpoint", Self::try_start().await)
-    }
+    fake_start!("fake HTTP endpoint");
 
     /// Start the fake.
     ///
     /// # Errors
     /// When binding `127.0.0.1:0` fails.
     pub async fn try_start() -> io::Result<Self> {
-        let handle = FakeHandle::new("http");
-        let server = Server::start(HttpResponder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(HttpResponder, "http").await?;
         Ok(Self { server, handle })
     }
 

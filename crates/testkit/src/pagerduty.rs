@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::fake::{fake_accessors, started, Shared};
+use crate::fake::{fake_accessors, fake_debug, fake_start, Shared};
 use crate::server::{random_hex, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -48,15 +48,10 @@ pub struct FakePagerDuty {
     state: Shared<PdState>,
 }
 
-impl std::fmt::Debug for FakePagerDuty {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakePagerDuty")
-            .field("base_url", &self.server.base_url())
-            .field("routing_key", &"***")
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakePagerDuty, fake => {
+    "routing_key": &"***",
+    "handle": &fake.handle,
+});
 
 #[derive(Debug, Default)]
 struct PdState {
@@ -65,13 +60,7 @@ struct PdState {
 }
 
 impl FakePagerDuty {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake PagerDuty", Self::try_start().await)
-    }
+    fake_start!("fake PagerDuty");
 
     /// Start the fake.
     ///
@@ -80,12 +69,11 @@ impl FakePagerDuty {
     pub async fn try_start() -> io::Result<Self> {
         let routing_key = random_hex(32);
         let state = Shared::<PdState>::default();
-        let handle = FakeHandle::new("pagerduty");
         let responder = PdResponder {
             routing_key: routing_key.clone(),
             state: state.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "pagerduty").await?;
         Ok(Self {
             server,
             handle,

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::fake::{fake_accessors, started, Shared};
+use crate::fake::{fake_accessors, fake_debug, fake_start, Shared};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -38,16 +38,11 @@ pub struct FakeResend {
     limiter: Shared<Limiter>,
 }
 
-impl std::fmt::Debug for FakeResend {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeResend")
-            .field("base_url", &self.server.base_url())
-            .field("api_key", &"re_***")
-            .field("sending_key", &"re_***")
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeResend, fake => {
+    "api_key": &"re_***",
+    "sending_key": &"re_***",
+    "handle": &fake.handle,
+});
 
 /// Fixed one-second windows, like Resend's per-second team limit.
 #[derive(Debug)]
@@ -77,13 +72,7 @@ impl Limiter {
 }
 
 impl FakeResend {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake Resend", Self::try_start().await)
-    }
+    fake_start!("fake Resend");
 
     /// Start the fake.
     ///
@@ -92,7 +81,6 @@ impl FakeResend {
     pub async fn try_start() -> io::Result<Self> {
         let api_key = format!("{}{}", "re_", random_token(32));
         let sending_key = format!("{}{}", "re_", random_token(32));
-        let handle = FakeHandle::new("resend");
         let limiter = Shared::new(Limiter {
             enabled: false,
             window_start: None,
@@ -103,7 +91,7 @@ impl FakeResend {
             sending_key: sending_key.clone(),
             limiter: limiter.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "resend").await?;
         Ok(Self {
             server,
             handle,

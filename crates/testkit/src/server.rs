@@ -409,6 +409,15 @@ impl Reply {
         self
     }
 
+    /// This reply, with `WWW-Authenticate: Basic realm="<realm>"` when it is a 401.
+    pub(crate) fn basic_challenge(self, realm: &str) -> Self {
+        if self.status == 401 {
+            self.with("www-authenticate", format!("Basic realm=\"{realm}\""))
+        } else {
+            self
+        }
+    }
+
     fn into_response(self) -> Response<Full<Bytes>> {
         let mut response = Response::new(Full::new(self.body));
         *response.status_mut() =
@@ -506,6 +515,16 @@ impl Server {
         let shared = Arc::new(Shared { responder, handles });
         let task = tokio::spawn(accept_loop(listener, shared));
         Ok(Self { addr, task })
+    }
+
+    /// [`start`](Self::start) with one scripting handle, named `name`: the server and its handle.
+    pub(crate) async fn start_single<R: Responder>(
+        responder: R,
+        name: &'static str,
+    ) -> io::Result<(Self, FakeHandle)> {
+        let handle = FakeHandle::new(name);
+        let server = Self::start(responder, vec![handle.clone()]).await?;
+        Ok((server, handle))
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {

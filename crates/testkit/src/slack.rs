@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::fake::{fake_accessors, started, Recorder};
+use crate::fake::{fake_accessors, fake_debug, fake_start, Recorder};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -29,24 +29,13 @@ pub struct FakeSlack {
     messages: Recorder<Value>,
 }
 
-impl std::fmt::Debug for FakeSlack {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeSlack")
-            .field("base_url", &self.server.base_url())
-            .field("webhook_path", &"/services/***")
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeSlack, fake => {
+    "webhook_path": &"/services/***",
+    "handle": &fake.handle,
+});
 
 impl FakeSlack {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake Slack", Self::try_start().await)
-    }
+    fake_start!("fake Slack");
 
     /// Start the fake.
     ///
@@ -60,12 +49,11 @@ impl FakeSlack {
             random_token(24)
         );
         let messages = Recorder::default();
-        let handle = FakeHandle::new("slack");
         let responder = SlackResponder {
             path: path.clone(),
             messages: messages.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "slack").await?;
         Ok(Self {
             server,
             handle,

@@ -85,7 +85,6 @@ impl FakeStatuspage {
     pub async fn try_start_with(page_name: &str, components: &[&str]) -> io::Result<Self> {
         let components: Vec<String> = components.iter().map(|c| (*c).to_owned()).collect();
         let affected = Shared::new(components.iter().take(1).cloned().collect());
-        let handle = FakeHandle::new("statuspage");
         let responder = StatusResponder {
             page_id: random_token(12).to_ascii_lowercase(),
             page_name: page_name.to_owned(),
@@ -95,7 +94,7 @@ impl FakeStatuspage {
                 .collect(),
             affected: affected.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "statuspage").await?;
         Ok(Self {
             server,
             handle,

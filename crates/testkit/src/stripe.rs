@@ -4,7 +4,7 @@ use std::io;
 
 use serde_json::json;
 
-use crate::fake::{fake_accessors, started};
+use crate::fake::{fake_accessors, fake_debug, started};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -30,17 +30,12 @@ pub struct FakeStripe {
     live: bool,
 }
 
-impl std::fmt::Debug for FakeStripe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeStripe")
-            .field("base_url", &self.server.base_url())
-            .field("secret_key", &"sk_***")
-            .field("restricted_key", &"rk_***")
-            .field("livemode", &self.live)
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeStripe, fake => {
+    "secret_key": &"sk_***",
+    "restricted_key": &"rk_***",
+    "livemode": &fake.live,
+    "handle": &fake.handle,
+});
 
 impl FakeStripe {
     /// Start a test-mode fake (`sk_test_…` keys, `livemode: false`).
@@ -69,14 +64,13 @@ impl FakeStripe {
         let secret_key = format!("{}{}_51{}", "sk_", mode, random_token(32));
         let restricted_key = format!("{}{}_51{}", "rk_", mode, random_token(32));
         let account_id = format!("acct_1{}", random_token(15));
-        let handle = FakeHandle::new("stripe");
         let responder = StripeResponder {
             secret_key: secret_key.clone(),
             restricted_key: restricted_key.clone(),
             account_id: account_id.clone(),
             live,
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "stripe").await?;
         Ok(Self {
             server,
             handle,
@@ -320,11 +314,8 @@ fn status_error(code: u16) -> Reply {
 
 impl Responder for StripeResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        let mut reply = self.route(req, scenario);
-        if reply.status == 401 {
-            reply = reply.with("www-authenticate", "Basic realm=\"Stripe\"");
-        }
-        reply
+        self.route(req, scenario)
+            .basic_challenge("Stripe")
             .with("request-id", format!("req_{}", random_token(14)))
             .with("stripe-version", API_VERSION)
             .with("server", "nginx")

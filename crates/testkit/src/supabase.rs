@@ -5,7 +5,7 @@ use std::io;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::fake::{fake_accessors, started};
+use crate::fake::{fake_accessors, fake_debug, fake_start};
 use crate::server::{random_token, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, RecordedRequest, Scenario};
 
@@ -41,26 +41,15 @@ pub struct FakeSupabase {
     legacy_anon_key: String,
 }
 
-impl std::fmt::Debug for FakeSupabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeSupabase")
-            .field("base_url", &self.server.base_url())
-            .field("project_ref", &self.project_ref)
-            .field("keys", &"***")
-            .field("auth", &self.auth)
-            .field("rest", &self.rest)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeSupabase, fake => {
+    "project_ref": &fake.project_ref,
+    "keys": &"***",
+    "auth": &fake.auth,
+    "rest": &fake.rest,
+});
 
 impl FakeSupabase {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake Supabase", Self::try_start().await)
-    }
+    fake_start!("fake Supabase");
 
     /// Start the fake.
     ///

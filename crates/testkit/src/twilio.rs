@@ -4,7 +4,7 @@ use std::io;
 
 use serde_json::json;
 
-use crate::fake::{fake_accessors, generic_error, started};
+use crate::fake::{fake_accessors, fake_debug, fake_start, generic_error};
 use crate::server::{random_hex, Incoming, Reply, Responder, Server};
 use crate::{FakeHandle, Scenario};
 
@@ -35,26 +35,15 @@ pub struct FakeTwilio {
     api_key_secret: String,
 }
 
-impl std::fmt::Debug for FakeTwilio {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTwilio")
-            .field("base_url", &self.server.base_url())
-            .field("account_sid", &self.account_sid)
-            .field("auth_token", &"***")
-            .field("api_key_secret", &"***")
-            .field("handle", &self.handle)
-            .finish_non_exhaustive()
-    }
-}
+fake_debug!(FakeTwilio, fake => {
+    "account_sid": &fake.account_sid,
+    "auth_token": &"***",
+    "api_key_secret": &"***",
+    "handle": &fake.handle,
+});
 
 impl FakeTwilio {
-    /// Start the fake.
-    ///
-    /// # Panics
-    /// If no loopback port can be bound (see [`try_start`](Self::try_start)).
-    pub async fn start() -> Self {
-        started("fake Twilio", Self::try_start().await)
-    }
+    fake_start!("fake Twilio");
 
     /// Start the fake.
     ///
@@ -65,14 +54,13 @@ impl FakeTwilio {
         let auth_token = random_hex(32);
         let api_key_sid = format!("SK{}", random_hex(32));
         let api_key_secret = random_hex(32);
-        let handle = FakeHandle::new("twilio");
         let responder = TwilioResponder {
             account_sid: account_sid.clone(),
             auth_token: auth_token.clone(),
             api_key_sid: api_key_sid.clone(),
             api_key_secret: api_key_secret.clone(),
         };
-        let server = Server::start(responder, vec![handle.clone()]).await?;
+        let (server, handle) = Server::start_single(responder, "twilio").await?;
         Ok(Self {
             server,
             handle,
@@ -233,11 +221,8 @@ impl TwilioResponder {
 
 impl Responder for TwilioResponder {
     fn respond(&self, req: &Incoming, scenario: &Scenario) -> Reply {
-        let mut reply = self.route(req, scenario);
-        if reply.status == 401 {
-            reply = reply.with("www-authenticate", "Basic realm=\"Twilio API\"");
-        }
-        reply
+        self.route(req, scenario)
+            .basic_challenge("Twilio API")
             .with("twilio-request-id", format!("RQ{}", random_hex(32)))
             .with("twilio-concurrent-requests", "1")
     }

@@ -4,24 +4,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, client_with_timeout, send};
+use common::{client, client_with_timeout, post_json, send};
 use serde_json::json;
 use wedsync_testkit::{FakeHttp, FakePagerDuty, FakeSlack, FakeWebhookHandler, Scenario};
 
 #[tokio::test]
 async fn slack_accepts_text_and_blocks() {
     let slack = FakeSlack::start().await;
-    let a = send(
-        client()
-            .post(slack.webhook_url())
-            .json(&json!({"text": "Stripe is down"})),
-    )
-    .await;
+    let a = post_json(slack.webhook_url(), &json!({"text": "Stripe is down"})).await;
     assert_eq!((a.status, a.body.as_str()), (200, "ok"));
-    let a = send(
-        client()
-            .post(slack.webhook_url())
-            .json(&json!({"blocks": [{"type": "section"}]})),
+    let a = post_json(
+        slack.webhook_url(),
+        &json!({"blocks": [{"type": "section"}]}),
     )
     .await;
     assert_eq!(a.status, 200);
@@ -35,12 +29,7 @@ async fn slack_rejects_bad_payloads_and_paths() {
     let slack = FakeSlack::start().await;
     let a = send(client().post(slack.webhook_url()).body("{nope")).await;
     assert_eq!((a.status, a.body.as_str()), (400, "invalid_payload"));
-    let a = send(
-        client()
-            .post(slack.webhook_url())
-            .json(&json!({"username": "x"})),
-    )
-    .await;
+    let a = post_json(slack.webhook_url(), &json!({"username": "x"})).await;
     assert_eq!((a.status, a.body.as_str()), (400, "no_text"));
     let a = send(
         client()
@@ -64,33 +53,18 @@ async fn slack_scripted_failures() {
         (500, "internal_error"),
     ] {
         slack.set_scenario(Scenario::Status(code));
-        let a = send(
-            client()
-                .post(slack.webhook_url())
-                .json(&json!({"text": "x"})),
-        )
-        .await;
+        let a = post_json(slack.webhook_url(), &json!({"text": "x"})).await;
         assert_eq!((a.status, a.body.as_str()), (code, body));
     }
     slack.set_scenario(Scenario::rate_limited(3));
-    let a = send(
-        client()
-            .post(slack.webhook_url())
-            .json(&json!({"text": "x"})),
-    )
-    .await;
+    let a = post_json(slack.webhook_url(), &json!({"text": "x"})).await;
     assert_eq!((a.status, a.header("retry-after")), (429, Some("3")));
     assert_eq!(a.body, "rate_limited");
     // fail twice, then accept
     slack.set_scenario(Scenario::fail_times(2, Scenario::ServerError));
     let mut statuses = Vec::new();
     for i in 0..3 {
-        let a = send(
-            client()
-                .post(slack.webhook_url())
-                .json(&json!({"text": format!("m{i}")})),
-        )
-        .await;
+        let a = post_json(slack.webhook_url(), &json!({"text": format!("m{i}")})).await;
         statuses.push(a.status);
     }
     assert_eq!(statuses, [500, 500, 200]);
@@ -109,24 +83,14 @@ fn trigger(pd: &FakePagerDuty, dedup: &str) -> serde_json::Value {
 #[tokio::test]
 async fn pagerduty_trigger_and_resolve() {
     let pd = FakePagerDuty::start().await;
-    let a = send(
-        client()
-            .post(pd.enqueue_url())
-            .json(&trigger(&pd, "stripe/1")),
-    )
-    .await;
+    let a = post_json(pd.enqueue_url(), &trigger(&pd, "stripe/1")).await;
     assert_eq!(a.status, 202);
     assert_eq!(a.json()["status"], "success");
     assert_eq!(a.json()["message"], "Event processed");
     assert_eq!(a.json()["dedup_key"], "stripe/1");
     assert_eq!(pd.open_dedup_keys(), ["stripe/1"]);
     let resolve = json!({"routing_key": pd.routing_key(), "event_action": "resolve", "dedup_key": "stripe/1"});
-    assert_eq!(
-        send(client().post(pd.enqueue_url()).json(&resolve))
-            .await
-            .status,
-        202
-    );
+    assert_eq!(post_json(pd.enqueue_url(), &resolve).await.status, 202);
     assert!(pd.open_dedup_keys().is_empty());
     let alert = &pd.alerts()["stripe/1"];
     assert_eq!((alert.triggers, alert.resolves), (1, 1));
@@ -140,7 +104,7 @@ async fn pagerduty_generates_a_dedup_key_when_missing() {
     let pd = FakePagerDuty::start().await;
     let mut event = trigger(&pd, "");
     event.as_object_mut().unwrap().remove("dedup_key");
-    let a = send(client().post(pd.enqueue_url()).json(&event)).await;
+    let a = post_json(pd.enqueue_url(), &event).await;
     assert_eq!(a.status, 202);
     assert_eq!(a.json()["dedup_key"].as_str().unwrap().len(), 32);
 }
@@ -167,7 +131,7 @@ async fn pagerduty_rejects_invalid_events() {
         resolve_without_key,
         wrong_key,
     ] {
-        let a = send(client().post(pd.enqueue_url()).json(&event)).await;
+        let a = post_json(pd.enqueue_url(), &event).await;
         assert_eq!(a.status, 400, "{event}");
         assert_eq!(a.json()["status"], "invalid event");
         assert!(!a.json()["errors"].as_array().unwrap().is_empty());
@@ -179,19 +143,15 @@ async fn pagerduty_rejects_invalid_events() {
 async fn pagerduty_fails_n_times_then_accepts() {
     let pd = FakePagerDuty::start().await;
     pd.set_scenario(Scenario::fail_times(1, Scenario::rate_limited(2)));
-    let a = send(client().post(pd.enqueue_url()).json(&trigger(&pd, "k"))).await;
+    let a = post_json(pd.enqueue_url(), &trigger(&pd, "k")).await;
     assert_eq!((a.status, a.header("retry-after")), (429, Some("2")));
     pd.set_scenario(Scenario::fail_times(1, Scenario::Status(502)));
     assert_eq!(
-        send(client().post(pd.enqueue_url()).json(&trigger(&pd, "k")))
-            .await
-            .status,
+        post_json(pd.enqueue_url(), &trigger(&pd, "k")).await.status,
         502
     );
     assert_eq!(
-        send(client().post(pd.enqueue_url()).json(&trigger(&pd, "k")))
-            .await
-            .status,
+        post_json(pd.enqueue_url(), &trigger(&pd, "k")).await.status,
         202
     );
     assert_eq!(pd.alerts()["k"].triggers, 1);
@@ -317,7 +277,7 @@ async fn slack_waiters_wake_when_the_message_is_recorded() {
         let waiter = {
             let slack_url = slack.webhook_url();
             let body = json!({"text": format!("alert {round}")});
-            tokio::spawn(async move { send(client().post(slack_url).json(&body)).await })
+            tokio::spawn(async move { post_json(slack_url, &body).await })
         };
         let woke = tokio::time::timeout(
             Duration::from_secs(10),

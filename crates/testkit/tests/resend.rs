@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{client, send, Answer};
+use common::{client, send, status_of, Answer};
 use wedsync_testkit::resend::SENDING_DOMAIN;
 use wedsync_testkit::{FakeResend, Scenario};
 
@@ -15,14 +15,7 @@ async fn domains(rs: &FakeResend, key: Option<&str>) -> Answer {
 }
 
 fn domain_status(a: &Answer) -> String {
-    let body = a.json();
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == SENDING_DOMAIN)
-        .map(|d| d["status"].as_str().unwrap().to_owned())
-        .unwrap()
+    status_of(&a.json()["data"], SENDING_DOMAIN)
 }
 
 #[tokio::test]

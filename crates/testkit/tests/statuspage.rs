@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{client, send, Answer};
+use common::{client, send, status_of, Answer};
 use wedsync_testkit::{FakeStatuspage, Scenario};
 
 async fn get(page: &FakeStatuspage, path: &str) -> Answer {
@@ -10,13 +10,7 @@ async fn get(page: &FakeStatuspage, path: &str) -> Answer {
 }
 
 fn component_status(summary: &serde_json::Value, name: &str) -> String {
-    summary["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .map(|c| c["status"].as_str().unwrap().to_owned())
-        .unwrap()
+    status_of(&summary["components"], name)
 }
 
 #[tokio::test]

@@ -4,16 +4,21 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{client, client_with_timeout, send};
+use common::{client, client_with_timeout, error_message, send};
 use wedsync_testkit::{FakeStripe, Scenario};
 
-async fn balance(stripe: &FakeStripe, key: &str) -> common::Answer {
+/// `GET {base_url}{path}` with `key` as the bearer token.
+async fn get(stripe: &FakeStripe, path: &str, key: &str) -> common::Answer {
     send(
         client()
-            .get(format!("{}/v1/balance", stripe.base_url()))
+            .get(format!("{}{path}", stripe.base_url()))
             .bearer_auth(key),
     )
     .await
+}
+
+async fn balance(stripe: &FakeStripe, key: &str) -> common::Answer {
+    get(stripe, "/v1/balance", key).await
 }
 
 #[tokio::test]
@@ -64,10 +69,7 @@ async fn missing_key_gets_401() {
     let stripe = FakeStripe::start().await;
     let a = send(client().get(format!("{}/v1/balance", stripe.base_url()))).await;
     assert_eq!(a.status, 401);
-    assert!(a.json()["error"]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("You did not provide an API key"));
+    assert!(error_message(&a).starts_with("You did not provide an API key"));
 }
 
 #[tokio::test]
@@ -114,17 +116,9 @@ async fn account_and_charges_disabled() {
 #[tokio::test]
 async fn unknown_route_is_stripes_404() {
     let stripe = FakeStripe::start().await;
-    let a = send(
-        client()
-            .get(format!("{}/v1/nope", stripe.base_url()))
-            .bearer_auth(stripe.secret_key()),
-    )
-    .await;
+    let a = get(&stripe, "/v1/nope", stripe.secret_key()).await;
     assert_eq!(a.status, 404);
-    assert!(a.json()["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Unrecognized request URL (GET: /v1/nope)"));
+    assert!(error_message(&a).contains("Unrecognized request URL (GET: /v1/nope)"));
 }
 
 #[tokio::test]

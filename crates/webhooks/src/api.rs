@@ -62,6 +62,17 @@ pub trait Counters: Send + Sync {
     fn set(&self, name: &'static str, help: &'static str, labels: Labels<'_>, value: f64);
 }
 
+/// The workspace's Prometheus registry counts and sets them directly.
+impl Counters for wedsync_metrics::Registry {
+    fn inc(&self, name: &'static str, help: &'static str, labels: Labels<'_>, by: f64) {
+        wedsync_metrics::Registry::inc(self, name, help, labels, by);
+    }
+
+    fn set(&self, name: &'static str, help: &'static str, labels: Labels<'_>, value: f64) {
+        wedsync_metrics::Registry::set(self, name, help, labels, value);
+    }
+}
+
 impl<C: Counters + ?Sized> Counters for Arc<C> {
     fn inc(&self, name: &'static str, help: &'static str, labels: Labels<'_>, by: f64) {
         (**self).inc(name, help, labels, by);
@@ -356,7 +367,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::BodyCipher;
-    use crate::store::{AttemptRecord, ErrorKind, InMemoryStore, ReplayJobState};
+    use crate::store::{AttemptRecord, Claim, ErrorKind, InMemoryStore, ReplayJobState};
     use crate::verify::{stripe, Verifier};
 
     #[derive(Default)]
@@ -497,7 +508,10 @@ mod tests {
     /// its id.
     async fn failed_one(api: &WebhookApi, event: &str, at: OffsetDateTime) -> Value {
         let id = ingest_one(api, event, at, at).await.unwrap()["id"].clone();
-        let claimed = api.store().claim("w", at, Duration::from_secs(30), 1).await;
+        let claimed = api
+            .store()
+            .claim(Claim::new("w", at, Duration::from_secs(30), 1));
+        let claimed = claimed.await;
         let c = claimed.unwrap().remove(0);
         let attempt = AttemptRecord {
             delivery_id: c.token.delivery_id,

@@ -39,6 +39,7 @@ use wedsync_config::{
     check_env_name, check_http_url, check_optional_env_name, require_secret, ConfigError,
 };
 
+use crate::delivery::Handler;
 use crate::keys::{EnvKey, KeySettings, OldKey};
 use crate::verify::Verifier;
 use crate::{Provider, Secret};
@@ -116,6 +117,34 @@ impl WebhookConfig {
             .map(|env| require_secret(secrets, "handler_secret_env", env))
             .transpose()
     }
+
+    /// The handler verified deliveries are forwarded to (`forward_to`; `None` when the table
+    /// forwards nothing), signed with [`WebhookConfig::handler_secret`] or, when the table names
+    /// no `handler_secret_env`, a random per-process secret
+    /// ([`crate::verify::standard::random_secret`]).
+    pub fn handler(&self, secrets: Secrets<'_>) -> Result<Option<ForwardTo>, ConfigError> {
+        let Some(url) = &self.forward_to else {
+            return Ok(None);
+        };
+        let configured = self.handler_secret(secrets)?;
+        let random_secret = configured.is_none();
+        let secret =
+            configured.unwrap_or_else(|| Secret::new(crate::verify::standard::random_secret()));
+        Ok(Some(ForwardTo {
+            handler: Handler::new(url.clone(), secret),
+            random_secret,
+        }))
+    }
+}
+
+/// Where a `[webhooks.<provider>]` table forwards to ([`WebhookConfig::handler`]).
+#[derive(Debug, Clone)]
+pub struct ForwardTo {
+    /// The handler at `forward_to` and the secret its deliveries are signed with.
+    pub handler: Handler,
+    /// The table names no `handler_secret_env`: the secret is random and lives as long as the
+    /// process, so the handler cannot check the signatures (worth a warning).
+    pub random_secret: bool,
 }
 
 /// `#[serde(deserialize_with = "wedsync_webhooks::config::deserialize_webhooks")]` for the

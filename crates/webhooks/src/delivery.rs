@@ -20,7 +20,7 @@ use crate::retry::{parse_retry_after, AttemptOutcome, Decision, GiveUp, RetryPol
 use crate::sanitize::{RedactSanitizer, Sanitizer};
 use crate::secret::Secret;
 use crate::store::{
-    AttemptRecord, ClaimToken, Claimed, ErrorKind, Priority, ReplayRequest, StoreError,
+    AttemptRecord, Claim, ClaimToken, Claimed, ErrorKind, Priority, ReplayRequest, StoreError,
     WebhookStore,
 };
 use crate::verify::{standard, VerifyError};
@@ -390,7 +390,7 @@ impl Worker {
         }
         let claimed = self
             .store
-            .claim(&self.id, now, self.lease, self.batch)
+            .claim(Claim::new(&self.id, now, self.lease, self.batch))
             .await?;
         let n = claimed.len();
         if n == 0 {

@@ -643,18 +643,27 @@ mod tests {
         assert!(format!("{r:?}").contains("forwarded: [Stripe]"), "{r:?}");
     }
 
+    /// A delivery from `provider` of `body` with `headers`, as the HTTP layer hands it over.
+    fn delivery<'a>(
+        provider: Provider,
+        headers: &'a [(String, String)],
+        body: &'a [u8],
+    ) -> Incoming<'a> {
+        Incoming {
+            provider,
+            headers,
+            body,
+            url: None,
+        }
+    }
+
     #[tokio::test]
     async fn unconfigured_rejected_and_recorded_only() {
         let store = Arc::new(InMemoryStore::new());
         let r = receiver(store.clone()).retention(Duration::from_secs(60));
         assert!(format!("{r:?}").contains("Stripe"));
         let none: Vec<(String, String)> = Vec::new();
-        let twilio = Incoming {
-            provider: Provider::Twilio,
-            headers: &none,
-            body: b"",
-            url: None,
-        };
+        let twilio = delivery(Provider::Twilio, &none, b"");
         assert!(matches!(
             r.receive(&twilio, at(1000)).await,
             Err(ReceiveError::NotConfigured(Provider::Twilio))
@@ -665,12 +674,7 @@ mod tests {
             "Stripe-Signature".to_owned(),
             stripe::sign(&secret(), 1000, BODY),
         )];
-        let ok = Incoming {
-            provider: Provider::Stripe,
-            headers: &headers,
-            body: BODY,
-            url: None,
-        };
+        let ok = delivery(Provider::Stripe, &headers, BODY);
         let receipt = r.receive(&ok, at(1000)).await.unwrap();
         assert!(receipt.accepted());
         assert_eq!(receipt.status, DeliveryStatus::Received);
@@ -731,12 +735,7 @@ mod tests {
         let bad = vec![("Stripe-Signature".to_owned(), "t=1000,v1=00".to_owned())];
         let none: Vec<(String, String)> = Vec::new();
         for headers in [&bad, &none] {
-            let incoming = Incoming {
-                provider: Provider::Stripe,
-                headers,
-                body: not_json,
-                url: None,
-            };
+            let incoming = delivery(Provider::Stripe, headers, not_json);
             let answer = r.answer(&incoming, at(1000)).await;
             assert_eq!(answer.status(), 401, "{answer:?}");
             assert_eq!(answer.body()["error"]["code"], "invalid_signature");
@@ -752,12 +751,7 @@ mod tests {
             assert_eq!(d.event_type, None);
         }
         // a forged copy of a genuine event reveals nothing of it either
-        let forged = Incoming {
-            provider: Provider::Stripe,
-            headers: &bad,
-            body: BODY,
-            url: None,
-        };
+        let forged = delivery(Provider::Stripe, &bad, BODY);
         let receipt = r.receive(&forged, at(1000)).await.unwrap();
         assert_eq!(
             (receipt.event.event_id, receipt.event.event_type),
@@ -767,12 +761,7 @@ mod tests {
 
         // signed: now the form is checked, and nothing is recorded
         let headers = signed(not_json);
-        let incoming = Incoming {
-            provider: Provider::Stripe,
-            headers: &headers,
-            body: not_json,
-            url: None,
-        };
+        let incoming = delivery(Provider::Stripe, &headers, not_json);
         let answer = r.answer(&incoming, at(1000)).await;
         assert_eq!(answer.status(), 400);
         assert_eq!(
@@ -832,12 +821,7 @@ mod tests {
     async fn answers_for_unconfigured_providers_and_budgets() {
         let r = receiver(Arc::new(InMemoryStore::new()));
         let none: Vec<(String, String)> = Vec::new();
-        let twilio = Incoming {
-            provider: Provider::Twilio,
-            headers: &none,
-            body: b"{}",
-            url: None,
-        };
+        let twilio = delivery(Provider::Twilio, &none, b"{}");
         let answer = r.answer(&twilio, at(1)).await;
         assert_eq!((answer.status(), answer.result()), (404, None));
         assert_eq!(answer.body()["error"]["code"], "not_found");

@@ -216,6 +216,12 @@ pub fn parse_retry_after(value: &str, now: OffsetDateTime) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// `p`'s decision for a normal-priority, retryable delivery after attempt `n` ended with
+    /// `outcome` (jitter at its midpoint).
+    fn normal(p: &RetryPolicy, n: u32, outcome: &AttemptOutcome) -> Decision {
+        p.decide(Priority::Normal, n, false, outcome, 0.5)
+    }
+
     fn st(status: u16) -> AttemptOutcome {
         AttemptOutcome::Status {
             status,
@@ -230,65 +236,41 @@ mod tests {
         for (i, w) in want.iter().enumerate() {
             let n = i as u32 + 1;
             let lo = p.decide(Priority::Normal, n, false, &st(500), 0.0);
-            let mid = p.decide(Priority::Normal, n, false, &st(500), 0.5);
+            let mid = normal(&p, n, &st(500));
             let hi = p.decide(Priority::Normal, n, false, &st(500), 1.0);
             assert_eq!(mid, Decision::RetryIn(s(*w)));
             assert_eq!(lo, Decision::RetryIn(s(*w).mul_f64(0.8)));
             assert_eq!(hi, Decision::RetryIn(s(*w).mul_f64(1.2)));
         }
-        assert_eq!(
-            p.decide(Priority::Normal, 8, false, &st(500), 0.5),
-            Decision::GiveUp(GiveUp::Exhausted)
-        );
-        assert_eq!(
-            p.decide(Priority::Normal, 1, false, &st(204), 0.5),
-            Decision::Delivered
-        );
-        assert_eq!(
-            p.decide(Priority::Normal, 1, false, &st(302), 0.5),
-            Decision::RetryIn(s(5))
-        );
+        assert_eq!(normal(&p, 8, &st(500)), Decision::GiveUp(GiveUp::Exhausted));
+        assert_eq!(normal(&p, 1, &st(204)), Decision::Delivered);
+        assert_eq!(normal(&p, 1, &st(302)), Decision::RetryIn(s(5)));
     }
 
     #[test]
     fn special_statuses() {
         let p = RetryPolicy::default();
-        assert_eq!(
-            p.decide(Priority::Normal, 1, false, &st(410), 0.5),
-            Decision::GiveUp(GiveUp::Gone)
-        );
+        assert_eq!(normal(&p, 1, &st(410)), Decision::GiveUp(GiveUp::Gone));
         assert_eq!(
             p.decide(Priority::Normal, 1, true, &st(500), 0.5),
             Decision::GiveUp(GiveUp::SingleAttempt)
         );
+        assert_eq!(normal(&p, 1, &st(429)), Decision::RetryIn(s(60)));
         assert_eq!(
-            p.decide(Priority::Normal, 1, false, &st(429), 0.5),
+            normal(&p, 1, &AttemptOutcome::Timeout),
             Decision::RetryIn(s(60))
         );
         assert_eq!(
-            p.decide(Priority::Normal, 1, false, &AttemptOutcome::Timeout, 0.5),
-            Decision::RetryIn(s(60))
-        );
-        assert_eq!(
-            p.decide(Priority::Normal, 2, false, &AttemptOutcome::Timeout, 0.5),
+            normal(&p, 2, &AttemptOutcome::Timeout),
             Decision::RetryIn(s(300))
         );
         let ra = |secs| AttemptOutcome::Status {
             status: 503,
             retry_after: Some(s(secs)),
         };
-        assert_eq!(
-            p.decide(Priority::Normal, 2, false, &ra(1), 0.5),
-            Decision::RetryIn(s(300))
-        );
-        assert_eq!(
-            p.decide(Priority::Normal, 2, false, &ra(450), 0.5),
-            Decision::RetryIn(s(450))
-        );
-        assert_eq!(
-            p.decide(Priority::Normal, 2, false, &ra(9999), 0.5),
-            Decision::RetryIn(s(600))
-        );
+        assert_eq!(normal(&p, 2, &ra(1)), Decision::RetryIn(s(300)));
+        assert_eq!(normal(&p, 2, &ra(450)), Decision::RetryIn(s(450)));
+        assert_eq!(normal(&p, 2, &ra(9999)), Decision::RetryIn(s(600)));
     }
 
     #[test]

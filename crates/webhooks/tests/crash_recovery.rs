@@ -18,9 +18,9 @@ use wedsync_webhooks::delivery::{
     TransportError, Worker, KEY_WAIT,
 };
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
-    SealedBody, StoreError, WebhookStore,
+    AttemptRecord, Claim, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, InMemoryStore, InsertOutcome, KeyUsage, NewDelivery, ReplayJob,
+    ReplayRequest, SealedBody, StoreError, WebhookStore,
 };
 use wedsync_webhooks::{Provider, Secret};
 
@@ -145,7 +145,12 @@ async fn the_heartbeat_keeps_a_slow_attempts_lease() {
     assert_eq!(rig.store.reclaim_expired(rig.clock.now()).await.unwrap(), 0);
     let other = rig
         .store
-        .claim("other", rig.clock.now(), Duration::from_secs(3), 16)
+        .claim(Claim::new(
+            "other",
+            rig.clock.now(),
+            Duration::from_secs(3),
+            16,
+        ))
         .await
         .unwrap();
     assert!(
@@ -187,7 +192,7 @@ async fn a_dead_workers_claims_are_attempted_again_within_one_lease() {
     let lease = Duration::from_secs(15);
     let dead = rig
         .store
-        .claim("dead", rig.clock.now(), lease, 16)
+        .claim(Claim::new("dead", rig.clock.now(), lease, 16))
         .await
         .unwrap();
     assert_eq!(dead.len(), 3);
@@ -328,7 +333,7 @@ flaky_store! {
     insert_delivery(new: NewDelivery) -> InsertOutcome;
     get_delivery(id: Uuid) -> Option<Delivery>;
     find_by_dedupe_key(provider: Provider, key: &str) -> Option<Delivery>;
-    claim(worker: &str, now: OffsetDateTime, lease: Duration, limit: usize) -> Vec<Claimed>;
+    claim(claim: Claim<'_>) -> Vec<Claimed>;
     fail(token: &ClaimToken, attempt: AttemptRecord, next: Option<OffsetDateTime>) -> ();
     reclaim_expired(now: OffsetDateTime) -> u64;
     schedule_replay(id: Uuid, req: ReplayRequest) -> Delivery;

@@ -94,8 +94,17 @@ async fn rig_with(policy: RetryPolicy, timeout: Duration, breakers: Registry) ->
 }
 
 async fn rig() -> Rig {
+    rig_with_schedule(RetryPolicy::default().schedule).await
+}
+
+/// [`rig`] whose normal-priority deliveries retry after `schedule`.
+async fn rig_with_schedule(schedule: Vec<Duration>) -> Rig {
+    let policy = RetryPolicy {
+        schedule,
+        ..RetryPolicy::default()
+    };
     rig_with(
-        RetryPolicy::default(),
+        policy,
         Duration::from_secs(5),
         Registry::new(BreakerConfig::default()),
     )
@@ -258,16 +267,7 @@ async fn retries_on_schedule_with_retry_after_then_delivers() {
 
 #[tokio::test]
 async fn gone_stops_and_exhaustion_emits_an_event() {
-    let policy = RetryPolicy {
-        schedule: vec![Duration::from_secs(1), Duration::from_secs(1)],
-        ..RetryPolicy::default()
-    };
-    let r = rig_with(
-        policy,
-        Duration::from_secs(5),
-        Registry::new(BreakerConfig::default()),
-    )
-    .await;
+    let r = rig_with_schedule(vec![Duration::from_secs(1), Duration::from_secs(1)]).await;
     r.handler.push(Answer::status(410));
     let gone = r.receive(&with_event("evt_gone", "invoice.paid")).await;
     r.worker.run_once().await.unwrap();
@@ -444,16 +444,7 @@ async fn replay_single_force_and_expired_raw_body() {
 
 #[tokio::test]
 async fn bulk_replay_is_a_tracked_job() {
-    let policy = RetryPolicy {
-        schedule: vec![],
-        ..RetryPolicy::default()
-    };
-    let r = rig_with(
-        policy,
-        Duration::from_secs(5),
-        Registry::new(BreakerConfig::default()),
-    )
-    .await;
+    let r = rig_with_schedule(vec![]).await;
     let mut ids = Vec::new();
     for i in 0..5 {
         r.handler.push(Answer::status(502));

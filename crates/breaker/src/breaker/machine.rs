@@ -246,23 +246,19 @@ impl Inner {
         let prev = self.exceeded.swap(flags, Ordering::AcqRel);
         let newly = flags & !prev;
         let at = self.clock.now();
-        if newly & 1 != 0 {
-            self.emit(
-                at,
-                Origin::Local,
+        let rate = |n: u32| n as f32 * 100.0 / c.calls as f32;
+        for (bit, kind) in [
+            (
+                1,
                 EventKind::FailureRateExceeded {
-                    rate: c.failed as f32 * 100.0 / c.calls as f32,
+                    rate: rate(c.failed),
                 },
-            );
-        }
-        if newly & 2 != 0 {
-            self.emit(
-                at,
-                Origin::Local,
-                EventKind::SlowCallRateExceeded {
-                    rate: c.slow as f32 * 100.0 / c.calls as f32,
-                },
-            );
+            ),
+            (2, EventKind::SlowCallRateExceeded { rate: rate(c.slow) }),
+        ] {
+            if newly & bit != 0 {
+                self.emit(at, Origin::Local, kind);
+            }
         }
         if state_of(cur) == State::Closed {
             self.transition_auto(cur, State::Open, OpenSpec::Trip, Origin::Local);

@@ -77,37 +77,28 @@ impl OwnedPermit {
     permit_methods!();
 }
 
-impl Drop for Permit<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.armed {
-            self.inner.release(self.ticket);
+/// `Drop` (an unrecorded permit frees its half-open slot) and `Debug` for permit type `$permit`.
+macro_rules! permit_traits {
+    ($permit:ty, $name:literal) => {
+        impl Drop for $permit {
+            #[inline]
+            fn drop(&mut self) {
+                if self.armed {
+                    self.inner.release(self.ticket);
+                }
+            }
         }
-    }
-}
 
-impl Drop for OwnedPermit {
-    fn drop(&mut self) {
-        if self.armed {
-            self.inner.release(self.ticket);
+        impl fmt::Debug for $permit {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct($name)
+                    .field("breaker", &self.inner.name)
+                    .field("state", &self.state())
+                    .finish()
+            }
         }
-    }
+    };
 }
 
-impl fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit")
-            .field("breaker", &self.inner.name)
-            .field("state", &self.state())
-            .finish()
-    }
-}
-
-impl fmt::Debug for OwnedPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit")
-            .field("breaker", &self.inner.name)
-            .field("state", &self.state())
-            .finish()
-    }
-}
+permit_traits!(Permit<'_>, "Permit");
+permit_traits!(OwnedPermit, "OwnedPermit");

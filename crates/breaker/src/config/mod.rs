@@ -380,31 +380,40 @@ pub struct BreakerConfigBuilder {
     cfg: BreakerConfig,
 }
 
+/// Builder setters that store their argument in the [`BreakerConfig`] field of the same name
+/// (wrapped in `Some` for the optional ones).
+macro_rules! setters {
+    () => {};
+    ($(#[$doc:meta])* $name:ident: Some($ty:ty); $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.cfg.$name = Some(value);
+            self
+        }
+        setters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $name:ident: $ty:ty; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.cfg.$name = value;
+            self
+        }
+        setters!($($rest)*);
+    };
+}
+
 impl BreakerConfigBuilder {
-    /// Sets `sliding_window_type` / `sliding_window_size`.
-    pub fn sliding_window(mut self, w: SlidingWindow) -> Self {
-        self.cfg.sliding_window = w;
-        self
-    }
-    /// Sets `minimum_calls`.
-    pub fn minimum_calls(mut self, n: u32) -> Self {
-        self.cfg.minimum_calls = n;
-        self
-    }
-    /// Sets `failure_rate_threshold` (percent).
-    pub fn failure_rate_threshold(mut self, pct: f32) -> Self {
-        self.cfg.failure_rate_threshold = pct;
-        self
-    }
-    /// Sets `slow_call_rate_threshold` (percent).
-    pub fn slow_call_rate_threshold(mut self, pct: f32) -> Self {
-        self.cfg.slow_call_rate_threshold = pct;
-        self
-    }
-    /// Sets `slow_call_duration_threshold` and so turns slow-call detection on.
-    pub fn slow_call_duration_threshold(mut self, d: Duration) -> Self {
-        self.cfg.slow_call_duration_threshold = Some(d);
-        self
+    setters! {
+        /// Sets `sliding_window_type` / `sliding_window_size`.
+        sliding_window: SlidingWindow;
+        /// Sets `minimum_calls`.
+        minimum_calls: u32;
+        /// Sets `failure_rate_threshold` (percent).
+        failure_rate_threshold: f32;
+        /// Sets `slow_call_rate_threshold` (percent).
+        slow_call_rate_threshold: f32;
+        /// Sets `slow_call_duration_threshold` and so turns slow-call detection on.
+        slow_call_duration_threshold: Some(Duration);
     }
     /// Sets a fixed `wait_duration_in_open`.
     pub fn wait_duration_in_open(mut self, d: Duration) -> Self {
@@ -416,30 +425,17 @@ impl BreakerConfigBuilder {
         self.cfg.wait_duration_in_open = d;
         self
     }
-    /// Sets `permitted_calls_in_half_open`.
-    pub fn permitted_calls_in_half_open(mut self, n: u32) -> Self {
-        self.cfg.permitted_calls_in_half_open = n;
-        self
-    }
-    /// Sets `max_wait_in_half_open`.
-    pub fn max_wait_in_half_open(mut self, d: Duration) -> Self {
-        self.cfg.max_wait_in_half_open = Some(d);
-        self
-    }
-    /// Sets `half_open_timeout`.
-    pub fn half_open_timeout(mut self, t: HalfOpenTimeout) -> Self {
-        self.cfg.half_open_timeout = t;
-        self
-    }
-    /// Sets `automatic_transition_to_half_open` (acts with feature `tokio`).
-    pub fn automatic_transition_to_half_open(mut self, on: bool) -> Self {
-        self.cfg.automatic_transition_to_half_open = on;
-        self
-    }
-    /// Sets the wedding-day overrides.
-    pub fn wedding_day(mut self, w: WeddingDay) -> Self {
-        self.cfg.wedding_day = Some(w);
-        self
+    setters! {
+        /// Sets `permitted_calls_in_half_open`.
+        permitted_calls_in_half_open: u32;
+        /// Sets `max_wait_in_half_open`.
+        max_wait_in_half_open: Some(Duration);
+        /// Sets `half_open_timeout`.
+        half_open_timeout: HalfOpenTimeout;
+        /// Sets `automatic_transition_to_half_open` (acts with feature `tokio`).
+        automatic_transition_to_half_open: bool;
+        /// Sets the wedding-day overrides.
+        wedding_day: Some(WeddingDay);
     }
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<BreakerConfig, ConfigError> {

@@ -81,6 +81,20 @@ pub struct ServiceSpec {
     pub wedding_interval: Duration,
 }
 
+impl From<&wedsync_probe::config::ServiceSpec> for ServiceSpec {
+    /// A configured service as the dashboard shows it: its name, whether it is public, and its
+    /// probe intervals on ordinary and wedding days.
+    fn from(spec: &wedsync_probe::config::ServiceSpec) -> Self {
+        let (interval, wedding_interval) = spec.cadence().intervals();
+        ServiceSpec {
+            name: spec.name().to_string(),
+            public: spec.common().public,
+            interval,
+            wedding_interval,
+        }
+    }
+}
+
 /// What a dashboard shows, fixed at start-up.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Spec {

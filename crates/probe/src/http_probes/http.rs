@@ -200,10 +200,7 @@ impl HealthProbe for HttpProbe {
         for (k, v) in &self.headers {
             req = req.header(k.as_str(), v.expose());
         }
-        let f = match fetch_any(&self.service, fetch(req, self.http.timeout), start).await {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let f = or_return!(fetch_any(&self.service, fetch(req, self.http.timeout), start).await);
         let accepted = if self.accepted.is_empty() {
             (200..300).contains(&f.status)
         } else {
@@ -213,26 +210,13 @@ impl HealthProbe for HttpProbe {
             if let Some(r) = classify_common(&self.service, &f) {
                 return r;
             }
-            return finish(
-                &self.service,
-                ProbeStatus::Unhealthy,
-                format!("HTTP {} not accepted", f.status),
-                &f,
-            );
+            return unhealthy(&self.service, format!("HTTP {} not accepted", f.status), &f);
         }
         if !self.conditions.is_empty() {
-            let Some(body) = f.json() else {
-                return finish(
-                    &self.service,
-                    ProbeStatus::Unhealthy,
-                    "body is not JSON",
-                    &f,
-                );
-            };
+            let body = or_return!(json_or_unhealthy(&self.service, &f, "body is not JSON"));
             if let Some(c) = self.conditions.iter().find(|c| !c.holds(&body)) {
-                return finish(
+                return unhealthy(
                     &self.service,
-                    ProbeStatus::Unhealthy,
                     format!("condition failed: {} {:?} {}", c.pointer, c.op, c.value),
                     &f,
                 );

@@ -63,10 +63,7 @@ impl HealthProbe for ResendProbe {
         }
         let url = format!("{}/domains", self.base_url);
         let fetched = self.http.get(url, |req| req.bearer_auth(self.key.expose()));
-        let f = match fetch_any(&self.service, fetched, now).await {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let f = or_return!(fetch_any(&self.service, fetched, now).await);
         {
             let mut g = self
                 .exhausted_until
@@ -89,21 +86,13 @@ impl HealthProbe for ResendProbe {
         if let Some(r) = classify_common(&self.service, &f) {
             return r;
         }
-        let Some(v) = f.json() else {
-            return finish(
-                &self.service,
-                ProbeStatus::Unhealthy,
-                "unparseable domains answer",
-                &f,
-            );
-        };
+        let v = or_return!(json_or_unhealthy(
+            &self.service,
+            &f,
+            "unparseable domains answer"
+        ));
         let Some(list) = v.get("data").and_then(Value::as_array) else {
-            return finish(
-                &self.service,
-                ProbeStatus::Unhealthy,
-                "answer has no domain list",
-                &f,
-            );
+            return unhealthy(&self.service, "answer has no domain list", &f);
         };
         let found = list.iter().find(|d| {
             d.get("name")
@@ -118,9 +107,8 @@ impl HealthProbe for ResendProbe {
                 &f,
             ),
             Some("verified") => finish(&self.service, ProbeStatus::Healthy, "domain verified", &f),
-            Some("failed") => finish(
+            Some("failed") => unhealthy(
                 &self.service,
-                ProbeStatus::Unhealthy,
                 format!("domain {} verification failed", self.domain),
                 &f,
             ),

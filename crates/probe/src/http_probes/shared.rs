@@ -274,6 +274,25 @@ pub(super) fn finish(
     r
 }
 
+/// [`finish`] with [`ProbeStatus::Unhealthy`].
+pub(super) fn unhealthy(service: &str, detail: impl AsRef<str>, f: &Fetched) -> ProbeResult {
+    finish(service, ProbeStatus::Unhealthy, detail, f)
+}
+
+/// The JSON body of `f`, or the probe's `unhealthy` result saying `unparseable` when it is not
+/// JSON.
+#[allow(
+    clippy::result_large_err,
+    reason = "the Err is the probe's final answer, returned at once, like fetch_2xx's"
+)]
+pub(super) fn json_or_unhealthy(
+    service: &str,
+    f: &Fetched,
+    unparseable: &str,
+) -> Result<Value, ProbeResult> {
+    f.json().ok_or_else(|| unhealthy(service, unparseable, f))
+}
+
 /// Downgrades a healthy result to `degraded` when it was slow.
 pub(super) fn slow_check(mut r: ProbeResult, slow_after: Duration) -> ProbeResult {
     if r.status == ProbeStatus::Healthy && r.latency > slow_after {
@@ -286,6 +305,17 @@ pub(super) fn slow_check(mut r: ProbeResult, slow_after: Duration) -> ProbeResul
         ));
     }
     r
+}
+
+/// The `Ok` value of a `Result<_, ProbeResult>`, or returns the `Err` probe result from the
+/// enclosing `check`.
+macro_rules! or_return {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(result) => return result,
+        }
+    };
 }
 
 /// The `HealthProbe` methods every HTTP probe answers the same way: its `service` field, the

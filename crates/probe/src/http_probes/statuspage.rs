@@ -71,18 +71,12 @@ impl HealthProbe for StatuspageProbe {
         let fetched = self
             .http
             .get(format!("{}{}", self.base_url, path), |req| req);
-        let f = match fetch_2xx(&self.service, fetched, start).await {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
-        let Some(v) = f.json() else {
-            return finish(
-                &self.service,
-                ProbeStatus::Unhealthy,
-                "unparseable status page",
-                &f,
-            );
-        };
+        let f = or_return!(fetch_2xx(&self.service, fetched, start).await);
+        let v = or_return!(json_or_unhealthy(
+            &self.service,
+            &f,
+            "unparseable status page"
+        ));
         let (status, detail) = match self.kind {
             StatusPageKind::StripeCurrent => {
                 let s = v.get("UptimeStatus").and_then(Value::as_str).unwrap_or("");

@@ -57,25 +57,14 @@ impl HealthProbe for StripeProbe {
     probe_identity!();
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
-        let f = match fetch_2xx(&self.service, self.get("/v1/balance"), start).await {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
-        let Some(v) = f.json() else {
-            return finish(
-                &self.service,
-                ProbeStatus::Unhealthy,
-                "unparseable balance answer",
-                &f,
-            );
-        };
+        let f = or_return!(fetch_2xx(&self.service, self.get("/v1/balance"), start).await);
+        let v = or_return!(json_or_unhealthy(
+            &self.service,
+            &f,
+            "unparseable balance answer"
+        ));
         if v.get("object").and_then(Value::as_str) != Some("balance") {
-            return finish(
-                &self.service,
-                ProbeStatus::Unhealthy,
-                "answer is not a balance object",
-                &f,
-            );
+            return unhealthy(&self.service, "answer is not a balance object", &f);
         }
         let live = v.get("livemode").and_then(Value::as_bool);
         if live != Some(self.livemode) {

@@ -30,6 +30,25 @@ impl HttpSettings {
         });
         fetch_classified(service, fetched, start, supabase_error).await
     }
+
+    /// Checks `GET url` from Supabase with `key`: healthy (saying `healthy`) when the 2xx answer
+    /// is JSON that `expected` accepts, else unhealthy (saying `unexpected`); slow answers are
+    /// degraded.
+    async fn check_supabase(
+        &self,
+        service: &str,
+        url: String,
+        key: &Secret,
+        expected: fn(&Value) -> bool,
+        (healthy, unexpected): (&str, &str),
+    ) -> ProbeResult {
+        let f = or_return!(self.fetch_supabase(service, url, key, Instant::now()).await);
+        let r = match f.json() {
+            Some(v) if expected(&v) => finish(service, ProbeStatus::Healthy, healthy, &f),
+            _ => unhealthy(service, unexpected, &f),
+        };
+        slow_check(r, self.slow_after)
+    }
 }
 
 fn supabase_error(service: &str, f: &Fetched) -> Option<ProbeResult> {
@@ -75,28 +94,17 @@ impl SupabaseAuthProbe {
 impl HealthProbe for SupabaseAuthProbe {
     probe_identity!();
     async fn check(&self) -> ProbeResult {
-        let start = Instant::now();
         let url = format!("{}/auth/v1/health", self.project_url);
-        let f = match self
-            .http
-            .fetch_supabase(&self.service, url, &self.key, start)
-            .await
-        {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
-        let r = match f.json() {
-            Some(v) if v.get("version").is_some() || v.get("name").is_some() => {
-                finish(&self.service, ProbeStatus::Healthy, "auth healthy", &f)
-            }
-            _ => finish(
+        let expected = |v: &Value| v.get("version").is_some() || v.get("name").is_some();
+        self.http
+            .check_supabase(
                 &self.service,
-                ProbeStatus::Unhealthy,
-                "unexpected auth health answer",
-                &f,
-            ),
-        };
-        slow_check(r, self.http.slow_after)
+                url,
+                &self.key,
+                expected,
+                ("auth healthy", "unexpected auth health answer"),
+            )
+            .await
     }
 }
 
@@ -130,30 +138,18 @@ impl SupabaseDataProbe {
 impl HealthProbe for SupabaseDataProbe {
     probe_identity!();
     async fn check(&self) -> ProbeResult {
-        let start = Instant::now();
         let url = format!(
             "{}/rest/v1/{}?select=id&limit=1",
             self.project_url, self.table
         );
-        let f = match self
-            .http
-            .fetch_supabase(&self.service, url, &self.key, start)
-            .await
-        {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
-        let r = match f.json() {
-            Some(Value::Array(_)) => {
-                finish(&self.service, ProbeStatus::Healthy, "table readable", &f)
-            }
-            _ => finish(
+        self.http
+            .check_supabase(
                 &self.service,
-                ProbeStatus::Unhealthy,
-                "unexpected data answer",
-                &f,
-            ),
-        };
-        slow_check(r, self.http.slow_after)
+                url,
+                &self.key,
+                Value::is_array,
+                ("table readable", "unexpected data answer"),
+            )
+            .await
     }
 }

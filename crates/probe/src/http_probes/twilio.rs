@@ -64,22 +64,14 @@ impl HealthProbe for TwilioProbe {
     async fn check(&self) -> ProbeResult {
         let start = Instant::now();
         let path = format!("/2010-04-01/Accounts/{}.json", self.account_sid);
-        let f = match fetch_2xx(&self.service, self.get(&path), start).await {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+        let f = or_return!(fetch_2xx(&self.service, self.get(&path), start).await);
         let status = f
             .json()
             .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_owned));
         let mut r = match status.as_deref() {
             Some("active") => finish(&self.service, ProbeStatus::Healthy, "account active", &f),
             Some(s @ ("suspended" | "closed")) => {
-                return finish(
-                    &self.service,
-                    ProbeStatus::Unhealthy,
-                    format!("account {s}"),
-                    &f,
-                )
+                return unhealthy(&self.service, format!("account {s}"), &f)
             }
             Some(other) => finish(
                 &self.service,
@@ -90,14 +82,7 @@ impl HealthProbe for TwilioProbe {
                 ),
                 &f,
             ),
-            None => {
-                return finish(
-                    &self.service,
-                    ProbeStatus::Unhealthy,
-                    "unparseable account answer",
-                    &f,
-                )
-            }
+            None => return unhealthy(&self.service, "unparseable account answer", &f),
         };
         if let Some(floor) = self.balance_floor {
             let path = format!("/2010-04-01/Accounts/{}/Balance.json", self.account_sid);

@@ -349,13 +349,8 @@ impl OutboxStore for MemoryStore {
         Ok(self.lock().enqueue(n))
     }
 
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Notification>, StoreError> {
+    async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, StoreError> {
+        let now_ms = claim.now_ms;
         let mut g = self.lock();
         let mut due: Vec<(i64, u64, String)> = g
             .outbox
@@ -368,12 +363,12 @@ impl OutboxStore for MemoryStore {
             .map(|(seq, n)| (n.next_attempt_at_ms, *seq, n.id.clone()))
             .collect();
         due.sort();
-        due.truncate(limit);
+        due.truncate(claim.limit);
         let mut out = Vec::with_capacity(due.len());
         for (_, _, id) in due {
             if let Some((_, n)) = g.outbox.get_mut(&id) {
-                n.lease_owner = Some(owner.to_owned());
-                n.lease_until_ms = Some(now_ms + lease_ms);
+                n.lease_owner = Some(claim.owner.to_owned());
+                n.lease_until_ms = Some(now_ms + claim.lease_ms);
                 n.attempts += 1;
                 out.push(n.clone());
             }

@@ -417,22 +417,56 @@ pub trait IncidentStore: Send + Sync {
     }
 }
 
+/// What one [`OutboxStore::claim_due`] asks for: which sender claims, at what time, for how long,
+/// and how many notifications.
+///
+/// ```
+/// use wedsync_probe::store::DueClaim;
+///
+/// // "dispatcher-1" claims at most 16 notifications due at t, each for 60 s
+/// let t = 1_780_000_000_000;
+/// let claim = DueClaim::new("dispatcher-1", t, 60_000, 16);
+/// assert_eq!((claim.owner, claim.lease_ms), ("dispatcher-1", 60_000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueClaim<'a> {
+    /// Who claims: written to each claimed notification's `lease_owner`; only this owner's
+    /// [`OutboxStore::mark_sent`] and [`OutboxStore::mark_failed`] count until the lease ends.
+    pub owner: &'a str,
+    /// The claim's time (unix ms): notifications with `next_attempt_at_ms <= now_ms` are due, and
+    /// a lease with `lease_until_ms <= now_ms` has expired (the notification is claimable again).
+    pub now_ms: i64,
+    /// How long (ms) the owner holds each claimed notification: `lease_until_ms = now_ms +
+    /// lease_ms`. It should exceed the slowest send, or another claimer may send it too.
+    pub lease_ms: i64,
+    /// The most notifications to claim; `0` claims nothing (and changes nothing).
+    pub limit: usize,
+}
+
+impl<'a> DueClaim<'a> {
+    /// A claim by `owner` at `now_ms` of at most `limit` due notifications, each leased for
+    /// `lease_ms` milliseconds.
+    pub fn new(owner: &'a str, now_ms: i64, lease_ms: i64, limit: usize) -> Self {
+        DueClaim {
+            owner,
+            now_ms,
+            lease_ms,
+            limit,
+        }
+    }
+}
+
 /// The notification outbox: enqueue, claim due with a lease, mark sent, fail with retry time.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Enqueues a notification (state pending). Returns `false` (and changes nothing) when one with
     /// the same id exists.
     async fn enqueue(&self, notification: Notification) -> Result<bool, StoreError>;
-    /// Claims up to `limit` pending notifications with `next_attempt_at_ms <= now_ms` whose lease is
-    /// free or expired, oldest `next_attempt_at_ms` first: sets `lease_owner = owner`,
-    /// `lease_until_ms = now_ms + lease_ms`, and increments `attempts`. Returns them (updated).
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Notification>, StoreError>;
+    /// Claims up to [`DueClaim::limit`] pending notifications with `next_attempt_at_ms <=
+    /// claim.now_ms` whose lease is free or expired, oldest `next_attempt_at_ms` first: sets
+    /// `lease_owner = claim.owner`, `lease_until_ms = claim.now_ms + claim.lease_ms`, and increments
+    /// `attempts`. Returns them (updated). See [`DueClaim`] for what each parameter means.
+    async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, StoreError>;
     /// Marks a claimed notification sent. Returns `false` when `owner` no longer holds its lease.
     async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, StoreError>;
     /// Records a failed attempt: back to pending with `next_attempt_at_ms` when `Some`, dead when

@@ -16,8 +16,7 @@ use http::{HeaderMap, Request, Response};
 use tokio::sync::watch;
 use wedsync_dashboard::gather::{unix_ms, ServiceSpec, Sources, Spec};
 use wedsync_dashboard::http::{
-    AuditRecord, Backend, BoxError, Caller, Dashboard, Refusal, Refused, RequestBody, Settings,
-    Unavailable,
+    AuditRecord, Backend, BoxError, Caller, Dashboard, Refusal, Refused, RequestBody, Unavailable,
 };
 use wedsync_dashboard::Route;
 
@@ -43,28 +42,12 @@ pub fn new(
     app: Weak<App>,
     stop: watch::Receiver<bool>,
 ) -> Dashboard {
-    let services = cfg.services.iter().map(|s| {
-        let (interval, wedding_interval) = s.cadence().intervals();
-        ServiceSpec {
-            name: s.name().to_string(),
-            public: s.common().public,
-            interval,
-            wedding_interval,
-        }
-    });
-    let providers = cfg.webhooks.keys().map(|p| p.as_str().to_string());
-    let settings = Settings {
-        secret,
-        session_ttl: cfg.dashboard.session_ttl,
-        secure_cookies: cfg.dashboard.secure_cookies,
-        public_status: cfg.dashboard.public_status,
-        spec: Spec {
-            zone: cfg.wedding_days.timezone.clone(),
-            services: services.collect(),
-            providers: providers.collect(),
-        },
+    let spec = Spec {
+        zone: cfg.wedding_days.timezone.clone(),
+        services: cfg.services.iter().map(ServiceSpec::from).collect(),
+        providers: cfg.webhooks.keys().map(|p| p.as_str().into()).collect(),
     };
-    Dashboard::new(settings, app, stop)
+    Dashboard::new(cfg.dashboard.settings(secret, spec), app, stop)
 }
 
 fn caller(id: String, scopes: &[String]) -> Caller {

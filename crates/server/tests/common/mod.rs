@@ -191,6 +191,20 @@ timeout = "5s"
     cfg
 }
 
+/// The start of a webhook test's configuration (TOML): a store in memory, a worker polling every
+/// 100 ms, and Stripe webhooks verified with the secret `T_STRIPE_WHSEC` (see [`stripe_secret`]);
+/// the `[webhooks.stripe]` table is left open for more keys.
+pub const STRIPE_WEBHOOKS_IN_MEMORY: &str = r#"
+[store]
+url = "sqlite::memory:"
+
+[worker]
+poll_interval = "100ms"
+
+[webhooks.stripe]
+secret_env = "T_STRIPE_WHSEC"
+"#;
+
 /// The Stripe webhook signing secret the tests configure (assembled at run time).
 pub fn stripe_secret() -> String {
     concat!("whsec_", "c3RyaXBlLXRlc3Qtc2VjcmV0LXBsYW50ZWQ").to_string()
@@ -203,6 +217,14 @@ pub fn stripe_event(id: &str) -> String {
             .unwrap();
     v["id"] = serde_json::Value::String(id.to_string());
     v.to_string()
+}
+
+/// The id of the delivery the ingress recorded, from its answer `r`.
+pub async fn delivery_id(r: reqwest::Response) -> String {
+    r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// POSTs `body` to `/webhooks/stripe`, signed now with `secret`.

@@ -281,6 +281,27 @@ pub struct StoreHealth {
     pub pool_max: usize,
 }
 
+/// What a health `ping` bounded by `timeout` gave: `None` when it answered OK, else why not.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) async fn ping_error<E: fmt::Display>(
+    timeout: Duration,
+    ping: impl std::future::Future<Output = std::result::Result<(), E>>,
+) -> Option<String> {
+    match tokio::time::timeout(timeout, ping).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(format!("no answer within {timeout:?}")),
+    }
+}
+
+/// The names of the migration versions a harness applied or reverted.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn migration_names(
+    versions: Vec<diesel::migration::MigrationVersion<'_>>,
+) -> Vec<String> {
+    versions.iter().map(ToString::to_string).collect()
+}
+
 /// Health check.
 #[async_trait]
 pub trait StoreHealthCheck: Send + Sync {

@@ -326,7 +326,7 @@ impl PgStore {
     pub async fn run_migrations(&self) -> Result<Vec<String>> {
         self.with_migration_conn(|conn| {
             conn.run_pending_migrations(MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map(crate::admin::migration_names)
         })
         .await
     }
@@ -335,7 +335,7 @@ impl PgStore {
     pub async fn revert_all_migrations(&self) -> Result<Vec<String>> {
         self.with_migration_conn(|conn| {
             conn.revert_all_migrations(MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map(crate::admin::migration_names)
         })
         .await
     }
@@ -388,12 +388,7 @@ impl PgStore {
 impl StoreHealthCheck for PgStore {
     async fn health(&self, timeout: Duration) -> StoreHealth {
         let started = Instant::now();
-        let result = tokio::time::timeout(timeout, crate::admin::pg_ping(self)).await;
-        let error = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {timeout:?}")),
-        };
+        let error = crate::admin::ping_error(timeout, crate::admin::pg_ping(self)).await;
         let (pool_size, pool_available, pool_max) = self.pool_status();
         StoreHealth {
             backend: "postgres",

@@ -40,14 +40,10 @@ impl ResultStore for PgStore {
     }
 
     async fn prune_results(&self, before_ms: i64) -> Result<u64, ProbeError> {
-        let mut total = 0u64;
-        loop {
-            let n = prune_batch_on(&mut *conn(self).await?, before_ms).await?;
-            total += n as u64;
-            if n < sql::PRUNE_BATCH {
-                return Ok(total);
-            }
-        }
+        sql::prune_in_batches(|| async {
+            Ok::<_, ProbeError>(prune_batch_on(&mut *conn(self).await?, before_ms).await?)
+        })
+        .await
     }
 
     async fn hourly_history(
@@ -116,14 +112,8 @@ impl OutboxStore for PgStore {
         Ok(enqueue_on(&mut *conn(self).await?, &n).await?)
     }
 
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Notification>, ProbeError> {
-        Ok(claim_due_on(&mut *conn(self).await?, owner, now_ms, lease_ms, limit).await?)
+    async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, ProbeError> {
+        Ok(claim_due_on(&mut *conn(self).await?, claim).await?)
     }
 
     async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, ProbeError> {

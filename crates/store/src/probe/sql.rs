@@ -6,6 +6,23 @@ use crate::dialect::{batch_sql, placeholders, Dialect};
 /// Rows deleted per `prune_results` statement.
 pub(crate) const PRUNE_BATCH: usize = 5000;
 
+/// Runs `batch` (one prune of at most [`PRUNE_BATCH`] rows, answering how many it deleted) until a
+/// batch comes back short; the total deleted.
+pub(crate) async fn prune_in_batches<E, F, Fut>(mut batch: F) -> Result<u64, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, E>>,
+{
+    let mut total = 0u64;
+    loop {
+        let n = batch().await?;
+        total += n as u64;
+        if n < PRUNE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// The columns of a probe result (`m` is `service_health_metrics`' alias).
 const RESULT_COLUMNS: &str = "m.service, m.status, m.checked_at, m.latency_ms, m.http_status, \
      m.detail, CAST(m.result AS TEXT) AS result";
@@ -233,7 +250,7 @@ macro_rules! probe_ops {
     ($($async_kw:ident)?; $($aw:tt)*) => {
         use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
         use wedsync_probe::store::{
-            ChangeOutcome, HourlyHealth, Incident, IncidentChange, IncidentState, Notification,
+            ChangeOutcome, DueClaim, HourlyHealth, Incident, IncidentChange, IncidentState, Notification,
             NotificationKind, OpenOutcome, OutboxState, StoreError as ProbeError,
         };
         use wedsync_probe::{ProbeResult, ProbeStatus};
@@ -599,16 +616,13 @@ macro_rules! probe_ops {
 
         $($async_kw)? fn claim_due_on(
             c: &mut Conn,
-            owner: &str,
-            now_ms: i64,
-            lease_ms: i64,
-            limit: usize,
+            claim: DueClaim<'_>,
         ) -> Result<Vec<Notification>, OpError> {
             let mut rows: Vec<NotificationRow> = stmt!(sql::claim_due::<D>())
-                .bind::<Text, _>(owner)
-                .bind::<Ts, _>(ts(now_ms))
-                .bind::<Ts, _>(ts(now_ms.saturating_add(lease_ms)))
-                .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+                .bind::<Text, _>(claim.owner)
+                .bind::<Ts, _>(ts(claim.now_ms))
+                .bind::<Ts, _>(ts(claim.now_ms.saturating_add(claim.lease_ms)))
+                .bind::<BigInt, _>(i64::try_from(claim.limit).unwrap_or(i64::MAX))
                 .load(c)$($aw)*?;
             rows.sort_by_key(|r| (r.next_attempt_at, r.seq));
             Ok(notifications(rows)?)

@@ -50,14 +50,7 @@ impl ResultStore for SqliteStore {
     }
 
     async fn prune_results(&self, before_ms: i64) -> Result<u64, ProbeError> {
-        let mut total = 0u64;
-        loop {
-            let n = run(self, move |c| prune_batch_on(c, before_ms)).await?;
-            total += n as u64;
-            if n < sql::PRUNE_BATCH {
-                return Ok(total);
-            }
-        }
+        sql::prune_in_batches(|| run(self, move |c| prune_batch_on(c, before_ms))).await
     }
 
     async fn hourly_history(
@@ -132,16 +125,11 @@ impl OutboxStore for SqliteStore {
         run(self, move |c| enqueue_on(c, &n)).await
     }
 
-    async fn claim_due(
-        &self,
-        owner: &str,
-        now_ms: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<Notification>, ProbeError> {
-        let owner = owner.to_owned();
+    async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, ProbeError> {
+        let (now_ms, lease_ms, limit) = (claim.now_ms, claim.lease_ms, claim.limit);
+        let owner = claim.owner.to_owned();
         run(self, move |c| {
-            claim_due_on(c, &owner, now_ms, lease_ms, limit)
+            claim_due_on(c, DueClaim::new(&owner, now_ms, lease_ms, limit))
         })
         .await
     }

@@ -129,7 +129,7 @@ impl SqliteStore {
     pub async fn revert_all_migrations(&self) -> Result<Vec<String>> {
         self.with_conn(|c| {
             c.revert_all_migrations(MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map(crate::admin::migration_names)
                 .map_err(|e| StoreError::Migration(e.to_string()))
         })
         .await
@@ -139,7 +139,7 @@ impl SqliteStore {
     pub async fn run_migrations(&self) -> Result<Vec<String>> {
         self.with_conn(|c| {
             c.run_pending_migrations(MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect())
+                .map(crate::admin::migration_names)
                 .map_err(|e| StoreError::Migration(e.to_string()))
         })
         .await
@@ -150,12 +150,7 @@ impl SqliteStore {
 impl StoreHealthCheck for SqliteStore {
     async fn health(&self, timeout: Duration) -> StoreHealth {
         let started = Instant::now();
-        let result = tokio::time::timeout(timeout, crate::admin::sqlite_ping(self)).await;
-        let error = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {timeout:?}")),
-        };
+        let error = crate::admin::ping_error(timeout, crate::admin::sqlite_ping(self)).await;
         StoreHealth {
             backend: "sqlite",
             ok: error.is_none(),

@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
-    StoreError as WebhookError, Verdict, WebhookStore,
+    AttemptRecord, Claim, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
+    SealedBody, StoreError as WebhookError, Verdict, WebhookStore,
 };
 
 use super::{
@@ -609,22 +609,16 @@ impl WebhookStore for PgStore {
         Ok(self.load_deliveries(q).await?.pop())
     }
 
-    async fn claim(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: usize,
-    ) -> WResult<Vec<Claimed>> {
-        if limit == 0 {
+    async fn claim(&self, claim: Claim<'_>) -> WResult<Vec<Claimed>> {
+        if claim.limit == 0 {
             return Ok(Vec::new());
         }
         let q = CLAIM
             .query()
-            .bind::<Text, _>(worker.to_owned())
-            .bind::<Timestamptz, _>(now)
-            .bind::<Timestamptz, _>(lease_until(now, lease))
-            .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
+            .bind::<Text, _>(claim.worker.to_owned())
+            .bind::<Timestamptz, _>(claim.now)
+            .bind::<Timestamptz, _>(lease_until(claim.now, claim.lease))
+            .bind::<BigInt, _>(i64::try_from(claim.limit).unwrap_or(i64::MAX));
         into_claims(self.load_deliveries(q).await?)
     }
 

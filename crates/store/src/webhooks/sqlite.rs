@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 use wedsync_webhooks::provider::Provider;
 use wedsync_webhooks::store::{
-    AttemptRecord, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery, DeliveryStatus,
-    EncryptedBody, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest, SealedBody,
-    StoreError as WebhookError, Verdict, WebhookStore,
+    AttemptRecord, Claim, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, InsertOutcome, KeyUsage, NewDelivery, ReplayJob, ReplayRequest,
+    SealedBody, StoreError as WebhookError, Verdict, WebhookStore,
 };
 
 use super::{
@@ -303,14 +303,9 @@ impl WebhookStore for SqliteStore {
             .await?)
     }
 
-    async fn claim(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: usize,
-    ) -> WResult<Vec<Claimed>> {
-        let worker = worker.to_owned();
+    async fn claim(&self, claim: Claim<'_>) -> WResult<Vec<Claimed>> {
+        let (now, lease, limit) = (claim.now, claim.lease, claim.limit);
+        let worker = claim.worker.to_owned();
         let claimed = self
             .tx(move |c| {
                 let ids: Vec<IdRow> = diesel::sql_query(CLAIMABLE_SQL)

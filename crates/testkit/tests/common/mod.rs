@@ -50,3 +50,27 @@ pub async fn send(req: reqwest::RequestBuilder) -> Answer {
         body,
     }
 }
+
+/// `POST` `body` as JSON to `url`.
+pub async fn post_json(url: impl reqwest::IntoUrl, body: &serde_json::Value) -> Answer {
+    send(client().post(url).json(body)).await
+}
+
+/// The `status` of the entry named `name` in the JSON array `list` (entries with `name` and
+/// `status`, as status pages list components and Resend lists domains).
+pub fn status_of(list: &serde_json::Value, name: &str) -> String {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["name"] == name)
+        .map(|entry| entry["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+/// The `error.message` of an error answer (Stripe's shape).
+pub fn error_message(answer: &Answer) -> String {
+    answer.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

@@ -135,6 +135,37 @@ fn verifiers_and_handler_secrets_come_from_the_environment() {
 }
 
 #[test]
+fn a_forwarding_table_builds_its_handler() {
+    let s = sections(
+        "[webhooks.stripe]\nsecret_env = \"S\"\n\
+         [webhooks.resend]\nsecret_env = \"R\"\nforward_to = \"http://h.test/r\"\n\
+         [webhooks.twilio]\nsecret_env = \"T\"\nforward_to = \"http://h.test/t\"\nhandler_secret_env = \"H\"\n",
+    )
+    .unwrap();
+    let none = secrets(&[]);
+    assert!(s.webhooks[&Provider::Stripe]
+        .handler(&none)
+        .unwrap()
+        .is_none());
+    let random = s.webhooks[&Provider::Resend]
+        .handler(&none)
+        .unwrap()
+        .unwrap();
+    assert!(random.random_secret);
+    assert_eq!(random.handler.url, "http://h.test/r");
+    assert!(random.handler.signing_secret.expose().starts_with("whsec_"));
+    let e = s.webhooks[&Provider::Twilio].handler(&none).unwrap_err();
+    assert_eq!(e.key(), "handler_secret_env");
+    let set = secrets(&[("H", "whsec_h".into())]);
+    let configured = s.webhooks[&Provider::Twilio]
+        .handler(&set)
+        .unwrap()
+        .unwrap();
+    assert!(!configured.random_secret);
+    assert_eq!(configured.handler.signing_secret.expose(), "whsec_h");
+}
+
+#[test]
 fn worker_limits_name_their_key() {
     let e = sections("[worker]\nconcurrency = 0")
         .unwrap()

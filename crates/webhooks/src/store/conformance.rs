@@ -17,9 +17,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttemptRecord, AttemptTrigger, DeliveryCount, DeliveryQuery, DeliveryStatus, EncryptedBody,
-    ErrorKind, InsertOutcome, KeyUsage, NewDelivery, Priority, ReplayJob, ReplayJobState,
-    ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
+    AttemptRecord, AttemptTrigger, Claim, Claimed, Delivery, DeliveryCount, DeliveryQuery,
+    DeliveryStatus, EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, Priority,
+    ReplayJob, ReplayJobState, ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -81,6 +81,31 @@ pub fn sample(dedupe_key: &str) -> NewDelivery {
         priority: Priority::Normal,
         next_attempt_at: Some(t0()),
     }
+}
+
+/// What `worker` claims at `at` (at most `limit`, leased for [`LEASE`]).
+async fn claim(
+    s: &dyn WebhookStore,
+    worker: &str,
+    at: OffsetDateTime,
+    limit: usize,
+) -> Vec<Claimed> {
+    s.claim(Claim::new(worker, at, LEASE, limit)).await.unwrap()
+}
+
+/// Inserts `d`; its id.
+async fn insert(s: &dyn WebhookStore, d: NewDelivery) -> Uuid {
+    let id = d.id;
+    s.insert_delivery(d).await.unwrap();
+    id
+}
+
+/// The stored delivery `id`, which must exist.
+async fn stored(s: &dyn WebhookStore, id: Uuid) -> Delivery {
+    s.get_delivery(id)
+        .await
+        .unwrap()
+        .expect("the delivery is stored")
 }
 
 fn attempt(token: &super::ClaimToken, at: OffsetDateTime, status: Option<u16>) -> AttemptRecord {
@@ -158,7 +183,7 @@ pub async fn dedupe(s: &dyn WebhookStore) {
             ..
         }
     ));
-    let fd = s.get_delivery(f.id()).await.unwrap().unwrap();
+    let fd = stored(s, f.id()).await;
     assert!(
         fd.raw_body.is_none(),
         "rejected deliveries keep no raw body"
@@ -183,7 +208,7 @@ pub async fn dedupe(s: &dyn WebhookStore) {
             original: first_id
         }
     );
-    let dup = s.get_delivery(second_id).await.unwrap().unwrap();
+    let dup = stored(s, second_id).await;
     assert_eq!(dup.status, DeliveryStatus::Duplicate);
     assert_eq!(dup.duplicate_of, Some(first_id));
     assert!(dup.raw_body.is_none());
@@ -210,14 +235,14 @@ pub async fn dedupe(s: &dyn WebhookStore) {
         .is_none());
 
     // Only the original is ever claimed.
-    let claimed = s.claim("w", t0(), LEASE, 10).await.unwrap();
+    let claimed = claim(s, "w", t0(), 10).await;
     let ids: Vec<Uuid> = claimed.iter().map(|c| c.delivery.id).collect();
     assert!(ids.contains(&first_id));
     assert!(!ids.contains(&second_id));
     assert!(!ids.contains(&f.id()));
 }
 
-/// Critical first, then earliest due; future deliveries wait; `limit` holds.
+/// Critical first, then earliest due; future deliveries wait; `limit` holds (`0` claims nothing).
 pub async fn claim_order(s: &dyn WebhookStore) {
     let mut late_normal = sample("n1");
     late_normal.next_attempt_at = Some(t0() - secs(100));
@@ -235,17 +260,19 @@ pub async fn claim_order(s: &dyn WebhookStore) {
         s.insert_delivery(d).await.unwrap();
     }
     let hour = Duration::from_secs(3600);
-    let first = s.claim("w", t0(), hour, 2).await.unwrap();
+    let none = s.claim(Claim::new("w", t0(), hour, 0)).await.unwrap();
+    assert!(none.is_empty(), "a limit of 0 claims nothing");
+    let first = s.claim(Claim::new("w", t0(), hour, 2)).await.unwrap();
     assert_eq!(
         first.iter().map(|c| c.delivery.id).collect::<Vec<_>>(),
         ids[..2].to_vec()
     );
-    let rest = s.claim("w", t0(), hour, 10).await.unwrap();
+    let rest = s.claim(Claim::new("w", t0(), hour, 10)).await.unwrap();
     assert_eq!(
         rest.iter().map(|c| c.delivery.id).collect::<Vec<_>>(),
         vec![ids[2]]
     );
-    let later = s.claim("w", t0() + secs(60), LEASE, 10).await.unwrap();
+    let later = claim(s, "w", t0() + secs(60), 10).await;
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].delivery.id, future_id);
 }
@@ -253,22 +280,16 @@ pub async fn claim_order(s: &dyn WebhookStore) {
 /// A held lease blocks other claims; an expired one is re-claimed with the next attempt number and
 /// the first holder's report is refused.
 pub async fn lease_is_exclusive(s: &dyn WebhookStore) {
-    let new = sample("evt_lease");
-    let id = new.id;
-    s.insert_delivery(new).await.unwrap();
-    let a = s.claim("a", t0(), LEASE, 10).await.unwrap();
+    let id = insert(s, sample("evt_lease")).await;
+    let a = claim(s, "a", t0(), 10).await;
     assert_eq!(a.len(), 1);
     let a = a[0].clone();
     assert_eq!(a.token.attempt, 1);
     assert_eq!(a.trigger, AttemptTrigger::Scheduled);
     assert_eq!(a.delivery.lease_owner.as_deref(), Some("a"));
-    assert!(s
-        .claim("b", t0() + secs(29), LEASE, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claim(s, "b", t0() + secs(29), 10).await.is_empty());
 
-    let b = s.claim("b", t0() + secs(30), LEASE, 10).await.unwrap();
+    let b = claim(s, "b", t0() + secs(30), 10).await;
     assert_eq!(b.len(), 1, "an expired lease is claimable");
     let b = b[0].clone();
     assert_eq!(b.token.attempt, 2);
@@ -289,15 +310,12 @@ pub async fn lease_is_exclusive(s: &dyn WebhookStore) {
         )
         .await;
     assert!(matches!(late, Err(StoreError::LeaseLost)));
-    assert_eq!(
-        s.get_delivery(id).await.unwrap().unwrap().status,
-        DeliveryStatus::Pending
-    );
+    assert_eq!(stored(s, id).await.status, DeliveryStatus::Pending);
 
     s.complete(&b.token, attempt(&b.token, t0() + secs(31), Some(204)))
         .await
         .unwrap();
-    let d = s.get_delivery(id).await.unwrap().unwrap();
+    let d = stored(s, id).await;
     assert_eq!(d.status, DeliveryStatus::Delivered);
     assert!(d.delivered_at.is_some());
     assert!(d.lease_token.is_none());
@@ -313,19 +331,13 @@ pub async fn lease_is_exclusive(s: &dyn WebhookStore) {
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].attempt, 2);
     assert_eq!(attempts[0].response_status, Some(204));
-    assert!(s
-        .claim("c", t0() + secs(100), LEASE, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claim(s, "c", t0() + secs(100), 10).await.is_empty());
 }
 
 /// `fail` with a next time retries then; without one the delivery is failed.
 pub async fn fail_then_retry(s: &dyn WebhookStore) {
-    let new = sample("evt_retry");
-    let id = new.id;
-    s.insert_delivery(new).await.unwrap();
-    let c = s.claim("w", t0(), LEASE, 1).await.unwrap().remove(0);
+    let id = insert(s, sample("evt_retry")).await;
+    let c = claim(s, "w", t0(), 1).await.remove(0);
     s.fail(
         &c.token,
         attempt(&c.token, t0(), Some(503)),
@@ -333,55 +345,41 @@ pub async fn fail_then_retry(s: &dyn WebhookStore) {
     )
     .await
     .unwrap();
-    let d = s.get_delivery(id).await.unwrap().unwrap();
+    let d = stored(s, id).await;
     assert_eq!(d.status, DeliveryStatus::Retrying);
     assert_eq!(d.next_attempt_at, Some(t0() + secs(5)));
     assert_eq!(d.last_error, Some(ErrorKind::Http5xx));
-    assert!(s
-        .claim("w", t0() + secs(4), LEASE, 1)
-        .await
-        .unwrap()
-        .is_empty());
-    let c2 = s
-        .claim("w", t0() + secs(5), LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
+    assert!(claim(s, "w", t0() + secs(4), 1).await.is_empty());
+    let c2 = claim(s, "w", t0() + secs(5), 1).await.remove(0);
     assert_eq!(c2.token.attempt, 2);
     assert_eq!(c2.delivery.run_attempts, 2);
     s.fail(&c2.token, attempt(&c2.token, t0() + secs(5), None), None)
         .await
         .unwrap();
-    let d = s.get_delivery(id).await.unwrap().unwrap();
+    let d = stored(s, id).await;
     assert_eq!(d.status, DeliveryStatus::Failed);
     assert!(d.next_attempt_at.is_none());
     assert_eq!(s.list_attempts(id).await.unwrap().len(), 2);
-    assert!(s
-        .claim("w", t0() + secs(3600), LEASE, 1)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claim(s, "w", t0() + secs(3600), 1).await.is_empty());
 }
 
 /// `reclaim_expired` releases exactly the expired leases and records `lease_expired`.
 pub async fn reclaim_expired(s: &dyn WebhookStore) {
     let mut a = sample("r1");
     a.next_attempt_at = Some(t0() - secs(1));
-    let b = sample("r2");
-    let a_id = a.id;
-    s.insert_delivery(a).await.unwrap();
-    s.insert_delivery(b).await.unwrap();
+    let a_id = insert(s, a).await;
+    insert(s, sample("r2")).await;
     let short = s
-        .claim("w", t0(), Duration::from_secs(10), 1)
+        .claim(Claim::new("w", t0(), Duration::from_secs(10), 1))
         .await
         .unwrap();
     assert_eq!(short[0].delivery.id, a_id);
-    s.claim("w", t0(), Duration::from_secs(100), 1)
+    s.claim(Claim::new("w", t0(), Duration::from_secs(100), 1))
         .await
         .unwrap();
     assert_eq!(s.reclaim_expired(t0() + secs(9)).await.unwrap(), 0);
     assert_eq!(s.reclaim_expired(t0() + secs(10)).await.unwrap(), 1);
-    let d = s.get_delivery(a_id).await.unwrap().unwrap();
+    let d = stored(s, a_id).await;
     assert!(d.lease_token.is_none());
     assert_eq!(d.status, DeliveryStatus::Retrying);
     assert_eq!(d.last_error, Some(ErrorKind::LeaseExpired));
@@ -392,16 +390,14 @@ pub async fn reclaim_expired(s: &dyn WebhookStore) {
         .complete(&short[0].token, attempt(&short[0].token, t0(), Some(200)))
         .await;
     assert!(matches!(stale, Err(StoreError::LeaseLost)));
-    let again = s.claim("w2", t0() + secs(10), LEASE, 10).await.unwrap();
+    let again = claim(s, "w2", t0() + secs(10), 10).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].token.attempt, 2);
 }
 
 /// Replay preconditions and effects.
 pub async fn replay_rules(s: &dyn WebhookStore) {
-    let new = sample("evt_replay");
-    let id = new.id;
-    s.insert_delivery(new).await.unwrap();
+    let id = insert(s, sample("evt_replay")).await;
     let req = |force| ReplayRequest {
         at: t0() + secs(60),
         trigger: AttemptTrigger::Manual,
@@ -409,7 +405,7 @@ pub async fn replay_rules(s: &dyn WebhookStore) {
         force,
         now: t0() + secs(60),
     };
-    let c = s.claim("w", t0(), LEASE, 1).await.unwrap().remove(0);
+    let c = claim(s, "w", t0(), 1).await.remove(0);
     let r = s
         .schedule_replay(
             id,
@@ -432,11 +428,7 @@ pub async fn replay_rules(s: &dyn WebhookStore) {
     assert_eq!(d.run_attempts, 0);
     assert!(d.single_attempt);
     assert_eq!(d.next_trigger, AttemptTrigger::Manual);
-    let c = s
-        .claim("w", t0() + secs(60), LEASE, 1)
-        .await
-        .unwrap()
-        .remove(0);
+    let c = claim(s, "w", t0() + secs(60), 1).await.remove(0);
     assert_eq!(c.trigger, AttemptTrigger::Manual);
     assert_eq!(c.token.attempt, 2);
     assert_eq!(c.delivery.run_attempts, 1);
@@ -484,26 +476,12 @@ pub async fn replay_rules(s: &dyn WebhookStore) {
 pub async fn purge_raw_bodies(s: &dyn WebhookStore) {
     let mut a = sample("p1");
     a.raw_body_expires_at = Some(t0() + secs(10));
-    let b = sample("p2");
-    let (a_id, b_id) = (a.id, b.id);
-    s.insert_delivery(a).await.unwrap();
-    s.insert_delivery(b).await.unwrap();
+    let a_id = insert(s, a).await;
+    let b_id = insert(s, sample("p2")).await;
     assert_eq!(s.purge_raw_bodies(t0() + secs(9)).await.unwrap(), 0);
     assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 1);
-    assert!(s
-        .get_delivery(a_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .raw_body
-        .is_none());
-    assert!(s
-        .get_delivery(b_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .raw_body
-        .is_some());
+    assert!(stored(s, a_id).await.raw_body.is_none());
+    assert!(stored(s, b_id).await.raw_body.is_some());
     assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 0);
 }
 
@@ -522,7 +500,7 @@ pub async fn renew_leases(s: &dyn WebhookStore) {
     let (a_id, b_id, c_id) = (ids[0], ids[1], ids[2]);
     let claim_one = |lease: u64| async move {
         let c = s
-            .claim("w", t0(), Duration::from_secs(lease), 1)
+            .claim(Claim::new("w", t0(), Duration::from_secs(lease), 1))
             .await
             .unwrap();
         assert_eq!(c.len(), 1);
@@ -539,7 +517,7 @@ pub async fn renew_leases(s: &dyn WebhookStore) {
     s.complete(&b, attempt(&b, t0() + secs(5), Some(200)))
         .await
         .unwrap();
-    let again = s.claim("w2", t0() + secs(10), LEASE, 10).await.unwrap();
+    let again = claim(s, "w2", t0() + secs(10), 10).await;
     assert_eq!(again.len(), 1);
     let c = again[0].token;
     assert_eq!((c.delivery_id, c.attempt), (c_id, 2));
@@ -560,7 +538,7 @@ pub async fn renew_leases(s: &dyn WebhookStore) {
     for bad in [b, c_stale, wrong_lease, wrong_attempt, missing] {
         assert_eq!(s.renew_leases(&[bad], until).await.unwrap(), 0, "{bad:?}");
     }
-    let unchanged = s.get_delivery(a_id).await.unwrap().unwrap();
+    let unchanged = stored(s, a_id).await;
     assert_eq!(unchanged.lease_expires_at, Some(t0() + secs(30)));
     let tokens = [b, wrong_lease, c_stale, a, wrong_attempt, missing];
     assert_eq!(
@@ -568,16 +546,16 @@ pub async fn renew_leases(s: &dyn WebhookStore) {
         1,
         "only the current claim of a is renewed"
     );
-    let d = s.get_delivery(a_id).await.unwrap().unwrap();
+    let d = stored(s, a_id).await;
     assert_eq!(d.lease_expires_at, Some(until));
     assert_eq!(d.lease_token, Some(a.lease_token));
     assert_eq!(d.lease_owner.as_deref(), Some("w"));
     assert_eq!(d.attempt_count, 1);
     assert_eq!(d.status, DeliveryStatus::Pending);
-    let d = s.get_delivery(b_id).await.unwrap().unwrap();
+    let d = stored(s, b_id).await;
     assert_eq!(d.status, DeliveryStatus::Delivered);
     assert!(d.lease_token.is_none() && d.lease_expires_at.is_none());
-    let d = s.get_delivery(c_id).await.unwrap().unwrap();
+    let d = stored(s, c_id).await;
     assert_eq!(
         d.lease_expires_at,
         Some(t0() + secs(10) + secs(30)),
@@ -587,40 +565,21 @@ pub async fn renew_leases(s: &dyn WebhookStore) {
 
     // a's old expiry (t0 + 30) passes: nothing is reclaimed and nobody else can claim it
     assert_eq!(s.reclaim_expired(t0() + secs(30)).await.unwrap(), 0);
-    assert!(s
-        .claim("w3", t0() + secs(30), LEASE, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claim(s, "w3", t0() + secs(30), 10).await.is_empty());
     // c (not renewed) expires at t0 + 40
     assert_eq!(s.reclaim_expired(t0() + secs(40)).await.unwrap(), 1);
-    assert!(s
-        .get_delivery(c_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .lease_token
-        .is_none());
-    assert_eq!(
-        s.get_delivery(a_id).await.unwrap().unwrap().lease_token,
-        Some(a.lease_token)
-    );
+    assert!(stored(s, c_id).await.lease_token.is_none());
+    assert_eq!(stored(s, a_id).await.lease_token, Some(a.lease_token));
     // renewing the current claims again, with c's now released: only a
     assert_eq!(s.renew_leases(&[c, a], t0() + secs(120)).await.unwrap(), 1);
     assert_eq!(s.reclaim_expired(t0() + secs(119)).await.unwrap(), 0);
     assert_eq!(s.reclaim_expired(t0() + secs(120)).await.unwrap(), 1);
-    let d = s.get_delivery(a_id).await.unwrap().unwrap();
+    let d = stored(s, a_id).await;
     assert!(d.lease_token.is_none());
     assert_eq!(d.status, DeliveryStatus::Retrying);
     assert_eq!(d.last_error, Some(ErrorKind::LeaseExpired));
     assert_eq!(s.renew_leases(&[a], t0() + secs(500)).await.unwrap(), 0);
-    assert!(s
-        .get_delivery(a_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .lease_expires_at
-        .is_none());
+    assert!(stored(s, a_id).await.lease_expires_at.is_none());
     let late = s
         .complete(&a, attempt(&a, t0() + secs(121), Some(200)))
         .await;
@@ -701,7 +660,7 @@ pub async fn raw_body_keys(s: &dyn WebhookStore) {
         "queue_depth counts pending and retrying (received, duplicate and rejected are not queued)"
     );
 
-    let claims = s.claim("w", t0(), LEASE, 3).await.unwrap();
+    let claims = claim(s, "w", t0(), 3).await;
     assert_eq!(claims.len(), 3);
     s.complete(&claims[0].token, attempt(&claims[0].token, t0(), Some(200)))
         .await
@@ -856,28 +815,37 @@ pub async fn sealed_bodies(s: &dyn WebhookStore) {
     assert!(s.sealed_bodies("K1", None, 100).await.unwrap().is_empty());
 }
 
+/// `id` has no raw body to replace (whatever key id is expected) and keeps none.
+async fn assert_no_body_to_replace(s: &dyn WebhookStore, id: Uuid, n: u8) {
+    for expected in ["k1", ""] {
+        assert!(!s
+            .replace_raw_body(id, expected, sealed("k2", n))
+            .await
+            .unwrap());
+    }
+    assert!(stored(s, id).await.raw_body.is_none());
+}
+
 /// `replace_raw_body` re-seals a kept body only while it is still sealed with the expected key:
 /// not with another key id, not after it was re-sealed or purged (a purged body stays gone), not
 /// for a duplicate or an unknown id. Nothing else of the delivery changes.
 pub async fn replace_raw_body(s: &dyn WebhookStore) {
     let mut short = sample("replace-short");
     short.raw_body_expires_at = Some(t0() + secs(10));
-    let new = sample("replace");
-    let (id, short_id) = (new.id, short.id);
-    s.insert_delivery(new).await.unwrap();
-    s.insert_delivery(short).await.unwrap();
-    let before = s.get_delivery(id).await.unwrap().unwrap();
+    let id = insert(s, sample("replace")).await;
+    let short_id = insert(s, short).await;
+    let before = stored(s, id).await;
     let resealed = sealed("k2", 42);
 
     assert!(!s.replace_raw_body(id, "k2", sealed("k3", 1)).await.unwrap());
     assert!(!s.replace_raw_body(id, "K1", sealed("k3", 1)).await.unwrap());
-    assert_eq!(s.get_delivery(id).await.unwrap().unwrap(), before);
+    assert_eq!(stored(s, id).await, before);
 
     assert!(s
         .replace_raw_body(id, "k1", resealed.clone())
         .await
         .unwrap());
-    let after = s.get_delivery(id).await.unwrap().unwrap();
+    let after = stored(s, id).await;
     assert_eq!(after.raw_body.as_ref(), Some(&resealed));
     assert_eq!(
         after,
@@ -902,26 +870,11 @@ pub async fn replace_raw_body(s: &dyn WebhookStore) {
         .any(|b| b.delivery_id == id));
     // re-sealed meanwhile: the old key id no longer matches
     assert!(!s.replace_raw_body(id, "k1", sealed("k3", 1)).await.unwrap());
-    assert_eq!(
-        s.get_delivery(id).await.unwrap().unwrap().raw_body,
-        Some(resealed.clone())
-    );
+    assert_eq!(stored(s, id).await.raw_body, Some(resealed.clone()));
 
     // purged: nothing to replace, and nothing comes back
     assert_eq!(s.purge_raw_bodies(t0() + secs(10)).await.unwrap(), 1);
-    for expected in ["k1", ""] {
-        assert!(!s
-            .replace_raw_body(short_id, expected, sealed("k2", 2))
-            .await
-            .unwrap());
-    }
-    assert!(s
-        .get_delivery(short_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .raw_body
-        .is_none());
+    assert_no_body_to_replace(s, short_id, 2).await;
 
     // a duplicate keeps no body; an unknown id has none
     let dup = sample("replace");
@@ -930,19 +883,7 @@ pub async fn replace_raw_body(s: &dyn WebhookStore) {
         s.insert_delivery(dup).await.unwrap(),
         InsertOutcome::Duplicate { .. }
     ));
-    for expected in ["k1", ""] {
-        assert!(!s
-            .replace_raw_body(dup_id, expected, sealed("k2", 3))
-            .await
-            .unwrap());
-    }
-    assert!(s
-        .get_delivery(dup_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .raw_body
-        .is_none());
+    assert_no_body_to_replace(s, dup_id, 3).await;
     assert!(!s
         .replace_raw_body(Uuid::new_v4(), "k1", sealed("k2", 4))
         .await
@@ -1031,7 +972,7 @@ pub async fn count_deliveries(s: &dyn WebhookStore) {
         }
         s.insert_delivery(d).await.unwrap();
     }
-    let claims = s.claim("w", t0() + secs(60), LEASE, 2).await.unwrap();
+    let claims = claim(s, "w", t0() + secs(60), 2).await;
     let done = attempt(&claims[0].token, t0() + secs(60), Some(200));
     s.complete(&claims[0].token, done).await.unwrap();
     let failed = attempt(&claims[1].token, t0() + secs(60), Some(500));
@@ -1118,8 +1059,12 @@ pub async fn concurrent_claims(s: &dyn WebhookStore) {
         s.insert_delivery(sample(&format!("cc{i}"))).await.unwrap();
     }
     let workers: Vec<String> = (0..8).map(|i| format!("w{i}")).collect();
-    let claims =
-        futures_util::future::join_all(workers.iter().map(|w| s.claim(w, t0(), LEASE, 7))).await;
+    let claims = futures_util::future::join_all(
+        workers
+            .iter()
+            .map(|w| s.claim(Claim::new(w, t0(), LEASE, 7))),
+    )
+    .await;
     let mut seen = std::collections::HashSet::new();
     let mut total = 0;
     for c in claims {
@@ -1250,7 +1195,12 @@ pub async fn interleaving(s: &dyn WebhookStore, ops: &[Op]) {
             }
             Op::Claim { worker, limit } => {
                 for c in s
-                    .claim(&format!("w{worker}"), now, lease, limit as usize)
+                    .claim(Claim::new(
+                        &format!("w{worker}"),
+                        now,
+                        lease,
+                        limit as usize,
+                    ))
                     .await
                     .unwrap()
                 {
@@ -1317,7 +1267,7 @@ pub async fn interleaving(s: &dyn WebhookStore, ops: &[Op]) {
     // Drain: nothing may be stuck.
     for _ in 0..1000 {
         now += secs(3600);
-        let claims = s.claim("drain", now, lease, 64).await.unwrap();
+        let claims = s.claim(Claim::new("drain", now, lease, 64)).await.unwrap();
         if claims.is_empty() {
             break;
         }
@@ -1328,7 +1278,7 @@ pub async fn interleaving(s: &dyn WebhookStore, ops: &[Op]) {
         }
     }
     for (key, id) in &originals {
-        let d = s.get_delivery(*id).await.unwrap().unwrap();
+        let d = stored(s, *id).await;
         let want = if gave_up.contains(id) {
             DeliveryStatus::Failed
         } else {

@@ -9,9 +9,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AttemptRecord, AttemptTrigger, ClaimToken, Claimed, Delivery, DeliveryCount, DeliveryQuery,
-    DeliveryStatus, EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery, ReplayJob,
-    ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
+    AttemptRecord, AttemptTrigger, Claim, ClaimToken, Claimed, Delivery, DeliveryCount,
+    DeliveryQuery, DeliveryStatus, EncryptedBody, ErrorKind, InsertOutcome, KeyUsage, NewDelivery,
+    ReplayJob, ReplayRequest, SealedBody, StoreError, Verdict, WebhookStore,
 };
 use crate::provider::Provider;
 
@@ -140,13 +140,8 @@ impl WebhookStore for InMemoryStore {
             .cloned())
     }
 
-    async fn claim(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    async fn claim(&self, claim: Claim<'_>) -> Result<Vec<Claimed>, StoreError> {
+        let now = claim.now;
         let mut g = self.lock();
         let mut due: Vec<&Delivery> = g
             .deliveries
@@ -164,7 +159,7 @@ impl WebhookStore for InMemoryStore {
                 .then(a.received_at.cmp(&b.received_at))
                 .then(a.id.cmp(&b.id))
         });
-        let ids: Vec<Uuid> = due.iter().take(limit).map(|d| d.id).collect();
+        let ids: Vec<Uuid> = due.iter().take(claim.limit).map(|d| d.id).collect();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(d) = g.deliveries.get_mut(&id) else {
@@ -178,8 +173,8 @@ impl WebhookStore for InMemoryStore {
                 lease_token: Uuid::new_v4(),
             };
             d.lease_token = Some(token.lease_token);
-            d.lease_owner = Some(worker.to_owned());
-            d.lease_expires_at = Some(add(now, lease));
+            d.lease_owner = Some(claim.worker.to_owned());
+            d.lease_expires_at = Some(add(now, claim.lease));
             d.updated_at = now;
             out.push(Claimed {
                 delivery: d.clone(),

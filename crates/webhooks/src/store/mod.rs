@@ -445,6 +445,44 @@ pub struct Claimed {
     pub trigger: AttemptTrigger,
 }
 
+/// What one [`WebhookStore::claim`] asks for: who claims, at what time, for how long, and how many.
+///
+/// ```
+/// use std::time::Duration;
+/// use time::OffsetDateTime;
+/// use wedsync_webhooks::store::Claim;
+///
+/// let claim = Claim::new("worker-1", OffsetDateTime::now_utc(), Duration::from_secs(30), 32);
+/// assert_eq!(claim.limit, 32);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim<'a> {
+    /// The claiming worker's id, written to each claimed delivery's `lease_owner`.
+    pub worker: &'a str,
+    /// The claim's "now": deliveries with `next_attempt_at <= now` are due, leases that expire
+    /// after it are still held, and it becomes each claimed delivery's `updated_at`.
+    pub now: OffsetDateTime,
+    /// How long the worker holds each claimed delivery: `lease_expires_at = now + lease`. Until
+    /// then no other claim takes the delivery; after it the lease has expired, the delivery is
+    /// claimable again (with the next attempt number) and [`WebhookStore::reclaim_expired`]
+    /// releases it. A worker extends it with [`WebhookStore::renew_leases`] while it works.
+    pub lease: Duration,
+    /// The most deliveries to claim; `0` claims nothing (and changes nothing).
+    pub limit: usize,
+}
+
+impl<'a> Claim<'a> {
+    /// A claim by `worker` at `now` of at most `limit` deliveries, each leased for `lease`.
+    pub fn new(worker: &'a str, now: OffsetDateTime, lease: Duration, limit: usize) -> Self {
+        Claim {
+            worker,
+            now,
+            lease,
+            limit,
+        }
+    }
+}
+
 /// One forwarding attempt, as reported by the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttemptRecord {
@@ -664,17 +702,12 @@ pub trait WebhookStore: Send + Sync {
         dedupe_key: &str,
     ) -> Result<Option<Delivery>, StoreError>;
 
-    /// Claim up to `limit` due deliveries (`status` queued, `next_attempt_at <= now`, no unexpired
-    /// lease), critical first, then by `next_attempt_at`, then `received_at`. Each claim increments
-    /// `attempt_count` and `run_attempts`, sets a new random lease token, `lease_owner = worker`
-    /// and `lease_expires_at = now + lease`.
-    async fn claim(
-        &self,
-        worker: &str,
-        now: OffsetDateTime,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<Claimed>, StoreError>;
+    /// Claim up to [`Claim::limit`] due deliveries (`status` queued, `next_attempt_at <=
+    /// claim.now`, no unexpired lease), critical first, then by `next_attempt_at`, then
+    /// `received_at`. Each claim increments `attempt_count` and `run_attempts`, sets a new random
+    /// lease token, `lease_owner = claim.worker` and `lease_expires_at = claim.now + claim.lease`.
+    /// See [`Claim`] for what each parameter means.
+    async fn claim(&self, claim: Claim<'_>) -> Result<Vec<Claimed>, StoreError>;
 
     /// Report a successful attempt: status `delivered`, `delivered_at = attempt.started_at +
     /// duration`, lease cleared, the attempt recorded. [`StoreError::LeaseLost`] (and no change)

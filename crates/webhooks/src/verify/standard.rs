@@ -66,6 +66,22 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Strin
     standard_webhooks::sign(secret, id, timestamp, body).map_err(|e| invalid_secret(0, e))
 }
 
+/// A fresh random secret (`whsec_<base64>` of 32 random bytes), for a handler that names no
+/// secret of its own.
+///
+/// ```
+/// use wedsync_webhooks::verify::standard;
+/// let secret = standard::random_secret();
+/// assert!(secret.starts_with("whsec_") && secret != standard::random_secret());
+/// assert!(standard::decode_secret(&secret, 0).is_ok());
+/// ```
+pub fn random_secret() -> String {
+    format!(
+        "whsec_{}",
+        B64.encode(crate::crypto::BodyCipher::generate_key())
+    )
+}
+
 /// The three headers a sender emits, in `style`'s names.
 pub fn headers(
     style: HeaderStyle,
