@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::store::Notification;
 use crate::store::{
     ChangeOutcome, DueClaim, HourlyHealth, Incident, IncidentChange, IncidentState,
-    NotificationKind, OpenOutcome, OutboxState, ProbeStore, StoreError, HOUR_MS,
+    NotificationKind, OpenOutcome, OutboxState, ProbeStore, SendFailure, StoreError, HOUR_MS,
 };
 use crate::{PhaseTimings, ProbeResult, ProbeStatus};
 
@@ -437,7 +437,11 @@ pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
         "not the holder"
     );
     assert!(store
-        .mark_failed("conf-n-1", "p1", "HTTP 503", Some(base + 5_000))
+        .mark_failed(
+            "conf-n-1",
+            "p1",
+            SendFailure::retry_at("HTTP 503", base + 5_000)
+        )
         .await
         .expect("mark_failed"));
     let n = stored(store, "conf-n-1").await;
@@ -475,7 +479,7 @@ pub async fn outbox_claim_lease_and_retry<S: ProbeStore + ?Sized>(store: &S) {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].id, "conf-n-2");
     assert!(store
-        .mark_failed("conf-n-2", "p1", "HTTP 404", None)
+        .mark_failed("conf-n-2", "p1", SendFailure::dead("HTTP 404"))
         .await
         .expect("mark_failed"));
     let n = stored(store, "conf-n-2").await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::alert::Alert;
 use crate::clock::WallClock;
 use crate::sink::{AlertSink, SendError};
-use crate::store::{DueClaim, ProbeStore, StoreError};
+use crate::store::{DueClaim, ProbeStore, SendFailure, StoreError};
 
 /// Retry schedule for failed sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ impl Dispatcher {
                     let next = now + self.retry.delay(n.attempts, retry_after).as_millis() as i64;
                     tracing::info!(id = %n.id, attempts = n.attempts, %message, "alert send failed; will retry");
                     self.store
-                        .mark_failed(&n.id, &self.owner, &message, Some(next))
+                        .mark_failed(&n.id, &self.owner, SendFailure::retry_at(&message, next))
                         .await?;
                     report.retried += 1;
                 }
@@ -164,7 +164,7 @@ impl Dispatcher {
                     let message = e.to_string();
                     tracing::error!(id = %n.id, attempts = n.attempts, %message, "alert send failed for good");
                     self.store
-                        .mark_failed(&n.id, &self.owner, &message, None)
+                        .mark_failed(&n.id, &self.owner, SendFailure::dead(&message))
                         .await?;
                     report.dead += 1;
                 }

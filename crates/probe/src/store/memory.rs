@@ -395,8 +395,7 @@ impl OutboxStore for MemoryStore {
         &self,
         id: &str,
         owner: &str,
-        error: &str,
-        next_attempt_at_ms: Option<i64>,
+        fail: SendFailure<'_>,
     ) -> Result<bool, StoreError> {
         let mut g = self.lock();
         match g.outbox.get_mut(id) {
@@ -405,8 +404,8 @@ impl OutboxStore for MemoryStore {
             {
                 n.lease_owner = None;
                 n.lease_until_ms = None;
-                n.last_error = Some(error.to_owned());
-                match next_attempt_at_ms {
+                n.last_error = Some(fail.error.to_owned());
+                match fail.retry_at_ms {
                     Some(t) => n.next_attempt_at_ms = t,
                     None => n.state = OutboxState::Dead,
                 }

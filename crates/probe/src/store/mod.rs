@@ -456,6 +456,43 @@ impl<'a> DueClaim<'a> {
     }
 }
 
+/// A failed send of a claimed notification: why, and when to try again (for
+/// [`OutboxStore::mark_failed`]).
+///
+/// ```
+/// use wedsync_probe::store::SendFailure;
+///
+/// let later = SendFailure::retry_at("HTTP 503", 1_780_000_060_000);
+/// assert_eq!(later.retry_at_ms, Some(1_780_000_060_000));
+/// assert_eq!(SendFailure::dead("HTTP 404").retry_at_ms, None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendFailure<'a> {
+    /// What went wrong (kept as the notification's `last_error`; already free of secrets).
+    pub error: &'a str,
+    /// When to try again (unix ms): the notification goes back to pending with this
+    /// `next_attempt_at_ms`. `None`: it is dead (never tried again).
+    pub retry_at_ms: Option<i64>,
+}
+
+impl<'a> SendFailure<'a> {
+    /// Failed with `error`; try again at `at_ms`.
+    pub fn retry_at(error: &'a str, at_ms: i64) -> Self {
+        SendFailure {
+            error,
+            retry_at_ms: Some(at_ms),
+        }
+    }
+
+    /// Failed with `error` for good.
+    pub fn dead(error: &'a str) -> Self {
+        SendFailure {
+            error,
+            retry_at_ms: None,
+        }
+    }
+}
+
 /// The notification outbox: enqueue, claim due with a lease, mark sent, fail with retry time.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -469,14 +506,13 @@ pub trait OutboxStore: Send + Sync {
     async fn claim_due(&self, claim: DueClaim<'_>) -> Result<Vec<Notification>, StoreError>;
     /// Marks a claimed notification sent. Returns `false` when `owner` no longer holds its lease.
     async fn mark_sent(&self, id: &str, owner: &str, now_ms: i64) -> Result<bool, StoreError>;
-    /// Records a failed attempt: back to pending with `next_attempt_at_ms` when `Some`, dead when
-    /// `None`; clears the lease. Returns `false` when `owner` no longer holds the lease.
+    /// Records a failed attempt (see [`SendFailure`]): back to pending at its retry time, or dead;
+    /// clears the lease. Returns `false` when `owner` no longer holds the lease.
     async fn mark_failed(
         &self,
         id: &str,
         owner: &str,
-        error: &str,
-        next_attempt_at_ms: Option<i64>,
+        fail: SendFailure<'_>,
     ) -> Result<bool, StoreError>;
     /// The notification with this id.
     async fn get_notification(&self, id: &str) -> Result<Option<Notification>, StoreError>;

@@ -124,11 +124,10 @@ impl OutboxStore for PgStore {
         &self,
         id: &str,
         owner: &str,
-        error: &str,
-        next_attempt_at_ms: Option<i64>,
+        fail: SendFailure<'_>,
     ) -> Result<bool, ProbeError> {
         let mut c = conn(self).await?;
-        Ok(mark_failed_on(&mut c, id, owner, error, next_attempt_at_ms).await?)
+        Ok(mark_failed_on(&mut c, id, owner, fail.error, fail.retry_at_ms).await?)
     }
 
     async fn get_notification(&self, id: &str) -> Result<Option<Notification>, ProbeError> {

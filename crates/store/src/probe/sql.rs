@@ -250,7 +250,7 @@ macro_rules! probe_ops {
     ($($async_kw:ident)?; $($aw:tt)*) => {
         use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
         use wedsync_probe::store::{
-            ChangeOutcome, DueClaim, HourlyHealth, Incident, IncidentChange, IncidentState, Notification,
+            ChangeOutcome, DueClaim, SendFailure, HourlyHealth, Incident, IncidentChange, IncidentState, Notification,
             NotificationKind, OpenOutcome, OutboxState, StoreError as ProbeError,
         };
         use wedsync_probe::{ProbeResult, ProbeStatus};

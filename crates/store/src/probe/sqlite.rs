@@ -143,12 +143,12 @@ impl OutboxStore for SqliteStore {
         &self,
         id: &str,
         owner: &str,
-        error: &str,
-        next_attempt_at_ms: Option<i64>,
+        fail: SendFailure<'_>,
     ) -> Result<bool, ProbeError> {
-        let (id, owner, error) = (id.to_owned(), owner.to_owned(), error.to_owned());
+        let (id, owner, error) = (id.to_owned(), owner.to_owned(), fail.error.to_owned());
+        let retry_at_ms = fail.retry_at_ms;
         run(self, move |c| {
-            mark_failed_on(c, &id, &owner, &error, next_attempt_at_ms)
+            mark_failed_on(c, &id, &owner, &error, retry_at_ms)
         })
         .await
     }
