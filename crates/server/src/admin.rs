@@ -130,6 +130,11 @@ impl AdminStore {
         self.keys.verify_api_key(&key).await
     }
 
+    /// The key with this id when it is live (not revoked, not expired): one indexed read.
+    pub async fn live_key(&self, id: &str) -> Result<Option<VerifiedKey>, StoreError> {
+        self.keys.live_api_key(id).await
+    }
+
     /// Appends to the audit log (the result is kept in the entry's detail).
     pub async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let new = wedsync_store::NewAuditEntry {
@@ -205,6 +210,28 @@ mod tests {
         assert!(store.revoke_key(&k.info.id).await.unwrap());
         assert!(!store.revoke_key("missing").await.unwrap());
         assert!(store.verify_key(k.secret.expose()).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_check_by_id_sees_revoked_and_expired_keys_as_gone() {
+        use wedsync_store::ApiKeyStore as _;
+        let sqlite = Arc::new(wedsync_store::SqliteStore::open_in_memory().await.unwrap());
+        let store = AdminStore::new(sqlite.clone());
+        let live = store.create_key("ops", &[Scope::Read]).await.unwrap();
+        let hour = time::Duration::hours(1);
+        let expired = sqlite
+            .create_api_key(wedsync_store::NewApiKey {
+                name: "old".into(),
+                scopes: vec![Scope::Admin.as_str().into()],
+                expires_at: Some(OffsetDateTime::now_utc() - hour),
+            })
+            .await
+            .unwrap();
+        let found = store.live_key(&live.info.id).await.unwrap().unwrap();
+        assert_eq!(found.scopes, ["monitoring:read"]);
+        assert!(store.live_key(&expired.info.id).await.unwrap().is_none());
+        assert!(store.revoke_key(&live.info.id).await.unwrap());
+        assert!(store.live_key(&live.info.id).await.unwrap().is_none());
     }
 
     #[tokio::test]

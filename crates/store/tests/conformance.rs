@@ -91,6 +91,11 @@ async fn api_keys(s: &impl Store) {
         .await
         .unwrap();
     assert!(s.verify_api_key(&expired.secret).await.unwrap().is_none());
+    // by id: live keys only, the same rule as verifying
+    let live = s.live_api_key(&created.info.id).await.unwrap().unwrap();
+    assert_eq!(live, v);
+    assert!(s.live_api_key(&expired.info.id).await.unwrap().is_none());
+    assert!(s.live_api_key("no-such-key").await.unwrap().is_none());
     let list = s.list_api_keys().await.unwrap();
     assert_eq!(list.len(), 2);
     let info = list.iter().find(|k| k.id == created.info.id).unwrap();
@@ -99,6 +104,7 @@ async fn api_keys(s: &impl Store) {
     assert!(s.revoke_api_key(&created.info.id).await.unwrap());
     assert!(!s.revoke_api_key(&created.info.id).await.unwrap());
     assert!(s.verify_api_key(&created.secret).await.unwrap().is_none());
+    assert!(s.live_api_key(&created.info.id).await.unwrap().is_none());
 }
 
 async fn audit(s: &impl Store) {

@@ -86,10 +86,9 @@ impl Backend for App {
     }
 
     async fn key_by_id(&self, id: &str) -> Option<Caller> {
-        match self.admin.list_keys().await {
-            Ok(keys) => keys
-                .into_iter()
-                .find(|k| k.id == id && k.revoked_at.is_none())
+        match self.admin.live_key(id).await {
+            Ok(key) => key
+                .filter(|k| Scope::Read.granted_by(&k.scopes))
                 .map(|k| caller(k.id, &k.scopes)),
             Err(e) => {
                 tracing::error!(error = %e, "API key lookup failed");

@@ -91,6 +91,10 @@ impl<S: ApiKeyStore + ?Sized> ApiKeyStore for KeyCache<S> {
         revoked
     }
 
+    async fn live_api_key(&self, id: &str) -> Result<Option<VerifiedKey>> {
+        self.store.live_api_key(id).await
+    }
+
     async fn verify_api_key(&self, key: &ApiKeySecret) -> Result<Option<VerifiedKey>> {
         let digest: [u8; 32] = Sha256::digest(key.expose().as_bytes()).into();
         if let Some((v, at)) = self.cache().get(&digest) {

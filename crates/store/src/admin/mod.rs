@@ -157,6 +157,10 @@ pub trait ApiKeyStore: Send + Sync {
     async fn revoke_api_key(&self, id: &str) -> Result<bool>;
     /// Checks a presented key: `Some` when it exists, is not revoked and has not expired.
     async fn verify_api_key(&self, key: &ApiKeySecret) -> Result<Option<VerifiedKey>>;
+    /// The key with this id when it is live (exists, not revoked, not expired), like
+    /// [`verify_api_key`](Self::verify_api_key) but by id: what a session started from a key
+    /// re-checks on each request. One indexed read; it does not record a use.
+    async fn live_api_key(&self, id: &str) -> Result<Option<VerifiedKey>>;
 }
 
 /// An audit-log entry to append.

@@ -42,6 +42,10 @@ impl ApiKeyStore for PgStore {
         let hash = super::keys::hash_key(key);
         verify_key_on(&mut *self.conn().await?, &hash, OffsetDateTime::now_utc()).await
     }
+
+    async fn live_api_key(&self, id: &str) -> Result<Option<VerifiedKey>> {
+        live_key_on(&mut *self.conn().await?, id, OffsetDateTime::now_utc()).await
+    }
 }
 
 #[async_trait]

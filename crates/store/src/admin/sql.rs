@@ -48,15 +48,26 @@ pub(crate) fn revoke_key<D: Dialect>() -> String {
     )
 }
 
-/// The live key with a hash. Binds: hash, now.
-pub(crate) fn verify_key<D: Dialect>() -> String {
+/// The live key (unrevoked, unexpired) whose `column` equals the first bind. Binds: the
+/// looked-up value, now.
+fn live_key_by<D: Dialect>(column: &str) -> String {
     format!(
         "SELECT id, key_hash, {}, last_used_at FROM api_keys \
-         WHERE key_hash = {} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {})",
+         WHERE {column} = {} AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > {})",
         D::words_out("scopes"),
         D::p(1),
         D::p(2)
     )
+}
+
+/// The live key with a hash. Binds: hash, now.
+pub(crate) fn verify_key<D: Dialect>() -> String {
+    live_key_by::<D>("key_hash")
+}
+
+/// The live key with an id. Binds: id, now.
+pub(crate) fn live_key<D: Dialect>() -> String {
+    live_key_by::<D>("id")
 }
 
 /// Records a key's use. Binds: now, id.
@@ -253,6 +264,21 @@ macro_rules! admin_ops {
                     .execute(c)$($aw)*?;
             }
             Ok(Some(VerifiedKey {
+                id: row.id,
+                scopes: $crate::admin::sql::split_words(&row.scopes),
+            }))
+        }
+
+        $($async_kw)? fn live_key_on(
+            c: &mut Conn,
+            id: &str,
+            now: OffsetDateTime,
+        ) -> Result<Option<VerifiedKey>> {
+            let rows: Vec<VerifyRow> = stmt!(sql::live_key::<D>())
+                .bind::<Text, _>(id)
+                .bind::<Ts, _>(ts(now))
+                .load(c)$($aw)*?;
+            Ok(rows.into_iter().next().map(|row| VerifiedKey {
                 id: row.id,
                 scopes: $crate::admin::sql::split_words(&row.scopes),
             }))

@@ -40,6 +40,12 @@ impl ApiKeyStore for SqliteStore {
         self.with_conn(move |c| verify_key_on(c, &hash, OffsetDateTime::now_utc()))
             .await
     }
+
+    async fn live_api_key(&self, id: &str) -> Result<Option<VerifiedKey>> {
+        let id = id.to_owned();
+        self.with_conn(move |c| live_key_on(c, &id, OffsetDateTime::now_utc()))
+            .await
+    }
 }
 
 #[async_trait]
