@@ -164,6 +164,12 @@ macro_rules! admin_ops {
             last_used_at: Option<TsRs>,
         }
 
+        impl From<VerifyRow> for VerifiedKey {
+            fn from(row: VerifyRow) -> Self {
+                VerifiedKey { id: row.id, scopes: $crate::admin::sql::split_words(&row.scopes) }
+            }
+        }
+
         #[derive(diesel::QueryableByName)]
         struct AuditRow {
             #[diesel(sql_type = BigInt)]
@@ -263,25 +269,13 @@ macro_rules! admin_ops {
                     .bind::<Text, _>(&row.id)
                     .execute(c)$($aw)*?;
             }
-            Ok(Some(VerifiedKey {
-                id: row.id,
-                scopes: $crate::admin::sql::split_words(&row.scopes),
-            }))
+            Ok(Some(VerifiedKey::from(row)))
         }
 
-        $($async_kw)? fn live_key_on(
-            c: &mut Conn,
-            id: &str,
-            now: OffsetDateTime,
-        ) -> Result<Option<VerifiedKey>> {
-            let rows: Vec<VerifyRow> = stmt!(sql::live_key::<D>())
-                .bind::<Text, _>(id)
-                .bind::<Ts, _>(ts(now))
-                .load(c)$($aw)*?;
-            Ok(rows.into_iter().next().map(|row| VerifiedKey {
-                id: row.id,
-                scopes: $crate::admin::sql::split_words(&row.scopes),
-            }))
+        $($async_kw)? fn live_key_on(c: &mut Conn, id: &str, at: OffsetDateTime) -> Result<Option<VerifiedKey>> {
+            let rows: Vec<VerifyRow> =
+                stmt!(sql::live_key::<D>()).bind::<Text, _>(id).bind::<Ts, _>(ts(at)).load(c)$($aw)*?;
+            Ok(rows.into_iter().next().map(VerifiedKey::from))
         }
 
         $($async_kw)? fn append_audit_on(
