@@ -9,7 +9,7 @@ use std::sync::Arc;
 use wedsync_breaker::Registry;
 use wedsync_probe::config::{monitor_settings, ServiceSpec};
 use wedsync_probe::store::ProbeStore;
-use wedsync_probe::{HealthProbe, Monitor, WeddingDayPolicy};
+use wedsync_probe::{HealthProbe, Monitor};
 use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::delivery::handler_breakers;
 use wedsync_webhooks::keys::KeySettings;
@@ -19,17 +19,6 @@ use crate::metrics::Metrics;
 use crate::{bodykeys, Components, StartError};
 
 impl Config {
-    /// The wedding-day policy `[wedding_days]` describes ([`WeddingDaysConfig::policy`]); an error
-    /// names the offending key (`wedding_days.weekdays[2]`).
-    ///
-    /// [`WeddingDaysConfig::policy`]: wedsync_probe::config::WeddingDaysConfig::policy
-    pub fn wedding_day_policy(&self) -> Result<WeddingDayPolicy, ConfigError> {
-        Ok(self
-            .wedding_days
-            .policy()
-            .map_err(|e| e.under("wedding_days"))?)
-    }
-
     /// What the retention job deletes and when: the store's defaults, with raw webhook bodies kept
     /// for `ingress.raw_body_retention`.
     pub fn retention_policy(&self) -> wedsync_store::RetentionPolicy {
