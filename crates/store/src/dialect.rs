@@ -65,8 +65,15 @@ pub(crate) trait Dialect {
     fn p(n: usize) -> String;
     /// Placeholder `n` compared with (or stored into) a UUID column.
     fn uuid(n: usize) -> String;
+    /// A fresh random UUID per row (a claim's lease token): `gen_random_uuid()` on PostgreSQL, a
+    /// version-4 UUID's text built from `randomblob` on SQLite.
+    const NEW_UUID: &'static str;
     /// Placeholder `n` stored into a JSON column.
-    fn json(n: usize) -> String;
+    fn json(n: usize) -> String {
+        Self::json_of(&Self::p(n))
+    }
+    /// The text expression `expr` stored into a JSON column.
+    fn json_of(expr: &str) -> String;
     /// Placeholder `n` holding a timestamp, where nothing around it implies its type
     /// (`CASE WHEN $n IS NULL`).
     fn ts(n: usize) -> String;
@@ -85,7 +92,11 @@ pub(crate) trait Dialect {
     /// A row source `alias(columns)` from placeholders `1..=columns.len()` (`(name, PostgreSQL
     /// element type)`): on PostgreSQL `unnest` over arrays, so one statement handles every row
     /// bound; on SQLite (no arrays) a single row of scalars, one statement per row.
-    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String;
+    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String {
+        Self::rows_from(alias, 1, columns)
+    }
+    /// [`Dialect::rows_of`] with the placeholders numbered from `first`.
+    fn rows_from(alias: &str, first: usize, columns: &[(&str, &str)]) -> String;
 }
 
 /// PostgreSQL.
@@ -101,8 +112,9 @@ impl Dialect for PgDialect {
     fn uuid(n: usize) -> String {
         format!("CAST(${n} AS UUID)")
     }
-    fn json(n: usize) -> String {
-        format!("CAST(${n} AS JSONB)")
+    const NEW_UUID: &'static str = "gen_random_uuid()";
+    fn json_of(expr: &str) -> String {
+        format!("CAST({expr} AS JSONB)")
     }
     fn ts(n: usize) -> String {
         format!("CAST(${n} AS TIMESTAMPTZ)")
@@ -119,8 +131,8 @@ impl Dialect for PgDialect {
     fn join_first(table: &str, alias: &str, rest: &str) -> String {
         format!("CROSS JOIN LATERAL (SELECT * FROM {table} m {rest} LIMIT 1) {alias}")
     }
-    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String {
-        let arrays: Vec<String> = (1..=columns.len())
+    fn rows_from(alias: &str, first: usize, columns: &[(&str, &str)]) -> String {
+        let arrays: Vec<String> = (first..)
             .zip(columns)
             .map(|(n, (_, ty))| format!("${n}::{ty}[]"))
             .collect();
@@ -146,8 +158,11 @@ impl Dialect for SqliteDialect {
     fn uuid(n: usize) -> String {
         Self::p(n)
     }
-    fn json(n: usize) -> String {
-        Self::p(n)
+    const NEW_UUID: &'static str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' \
+        || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) \
+        || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+    fn json_of(expr: &str) -> String {
+        expr.to_owned()
     }
     fn ts(n: usize) -> String {
         Self::p(n)
@@ -164,8 +179,8 @@ impl Dialect for SqliteDialect {
     fn join_first(table: &str, alias: &str, rest: &str) -> String {
         format!("JOIN {table} {alias} ON {alias}.id = (SELECT m.id FROM {table} m {rest} LIMIT 1)")
     }
-    fn rows_of(alias: &str, columns: &[(&str, &str)]) -> String {
-        let values: Vec<String> = (1..=columns.len())
+    fn rows_from(alias: &str, first: usize, columns: &[(&str, &str)]) -> String {
+        let values: Vec<String> = (first..)
             .zip(columns)
             .map(|(n, (name, _))| format!("?{n} AS {name}"))
             .collect();

@@ -55,16 +55,17 @@ pub(crate) fn count(what: &str, v: i32) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| corrupt(what, &v.to_string()))
 }
 
-/// The columns every delivery query selects (`d` is the table's alias). Identical on both
-/// dialects: the casts turn PostgreSQL's `uuid`/`jsonb`/`smallint` into what SQLite stores.
+/// The columns every delivery query selects or returns. Identical on both dialects: the casts
+/// turn PostgreSQL's `uuid`/`jsonb`/`smallint` into what SQLite stores. Unqualified, as SQLite's
+/// `RETURNING` takes no table names (statements that join name the other side's columns apart).
 pub(crate) const DELIVERY_COLUMNS: &str = "\
-CAST(d.id AS TEXT) AS id, d.provider, d.event_id, d.dedupe_key, d.event_type, d.received_at, \
-d.verdict, d.verdict_reason, CAST(d.sanitized_headers AS TEXT) AS sanitized_headers, \
-d.sanitized_body, d.content_type, d.raw_body_key_id, d.raw_body_nonce, d.raw_body, \
-d.raw_body_expires_at, CAST(d.priority AS INTEGER) AS priority, d.status, \
-CAST(d.duplicate_of AS TEXT) AS duplicate_of, d.attempt_count, d.run_attempts, \
-d.next_attempt_at, d.next_trigger, d.single_attempt, CAST(d.lease_token AS TEXT) AS lease_token, \
-d.lease_owner, d.lease_expires_at, d.delivered_at, d.last_error, d.last_status, d.updated_at";
+CAST(id AS TEXT) AS id, provider, event_id, dedupe_key, event_type, received_at, verdict, \
+verdict_reason, CAST(sanitized_headers AS TEXT) AS sanitized_headers, sanitized_body, \
+content_type, raw_body_key_id, raw_body_nonce, raw_body, raw_body_expires_at, \
+CAST(priority AS INTEGER) AS priority, status, CAST(duplicate_of AS TEXT) AS duplicate_of, \
+attempt_count, run_attempts, next_attempt_at, next_trigger, single_attempt, \
+CAST(lease_token AS TEXT) AS lease_token, lease_owner, lease_expires_at, delivered_at, \
+last_error, last_status, updated_at";
 
 /// The columns of an attempt.
 pub(crate) const ATTEMPT_COLUMNS: &str = "\
@@ -416,25 +417,20 @@ fn replay_conditions(force: &str, now: &str) -> String {
     )
 }
 
-/// Re-enqueue for a replay, only when the preconditions hold. Binds: id, at, trigger,
-/// single_attempt, now, force. (SQLite reads the row back afterwards; PostgreSQL returns it.)
-pub(crate) fn replay_update_sql<D: Dialect>(returning: bool) -> String {
+/// Re-enqueue for a replay, only when the preconditions hold; returns the row. Binds: id, at,
+/// trigger, single_attempt, now, force.
+pub(crate) fn replay_update_sql<D: Dialect>() -> String {
     format!(
         "UPDATE webhook_delivery_log AS d SET status = 'pending', run_attempts = 0, \
              next_attempt_at = {at}, next_trigger = {trigger}, single_attempt = {single}, \
              lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = {now} \
-         WHERE d.id = {id} AND {conds}{ret}",
+         WHERE d.id = {id} AND {conds} RETURNING {DELIVERY_COLUMNS}",
         id = D::uuid(1),
         at = D::p(2),
         trigger = D::p(3),
         single = D::p(4),
         now = D::p(5),
         conds = replay_conditions(&D::p(6), &D::p(5)),
-        ret = if returning {
-            format!(" RETURNING {DELIVERY_COLUMNS}")
-        } else {
-            String::new()
-        },
     )
 }
 
@@ -452,6 +448,269 @@ pub(crate) fn renew_sql<D: Dialect>() -> String {
             &[("id", "uuid"), ("token", "uuid"), ("attempt", "int4")]
         ),
     )
+}
+
+/// The columns of new delivery rows as [`Dialect::rows_of`] takes them; binds follow this
+/// order (one array each on PostgreSQL, one value each on SQLite).
+pub(crate) const NEW_ROWS: &[(&str, &str)] = &[
+    ("id", "uuid"),
+    ("provider", "text"),
+    ("event_id", "text"),
+    ("dedupe_key", "text"),
+    ("event_type", "text"),
+    ("received_at", "timestamptz"),
+    ("verdict", "text"),
+    ("verdict_reason", "text"),
+    ("headers", "text"),
+    ("body", "text"),
+    ("content_type", "text"),
+    ("key_id", "text"),
+    ("nonce", "bytea"),
+    ("ct", "bytea"),
+    ("expires", "timestamptz"),
+    ("priority", "int2"),
+    ("status", "text"),
+    ("next_at", "timestamptz"),
+];
+
+/// Inserts new deliveries ([`NEW_ROWS`]), returning the ids written.
+///
+/// Without `duplicates`: new owners of their dedupe key, rejected and unqueued rows; a row whose
+/// key already has an owner is skipped (`ON CONFLICT … DO NOTHING`, so concurrent writers of one
+/// key never both own it). With `duplicates`: the skipped rows again, each stored as a duplicate
+/// of the key's owner (committed by then, so visible), returning `id, duplicate_of`; a row whose
+/// owner was deleted in between returns nothing and goes round again.
+pub(crate) fn insert_sql<D: Dialect>(duplicates: bool) -> String {
+    let columns = "id, provider, event_id, dedupe_key, event_type, received_at, verdict, \
+        verdict_reason, sanitized_headers, sanitized_body, content_type, raw_body_key_id, \
+        raw_body_nonce, raw_body, raw_body_expires_at, priority, status, next_attempt_at, \
+        updated_at";
+    let values = format!(
+        "i.id, i.provider, i.event_id, i.dedupe_key, i.event_type, i.received_at, i.verdict, \
+         i.verdict_reason, {headers}, i.body, i.content_type, i.key_id, i.nonce, i.ct, \
+         i.expires, i.priority, i.status, i.next_at, i.received_at",
+        headers = D::json_of("i.headers")
+    );
+    let rows = D::rows_of("i", NEW_ROWS);
+    if duplicates {
+        format!(
+            "INSERT INTO webhook_delivery_log ({columns}, duplicate_of) \
+             SELECT {values}, o.id FROM {rows} \
+             JOIN webhook_delivery_log o ON o.provider = i.provider \
+                 AND o.dedupe_key = i.dedupe_key AND o.status NOT IN ('duplicate', 'rejected') \
+             RETURNING CAST(id AS TEXT) AS id, CAST(duplicate_of AS TEXT) AS duplicate_of"
+        )
+    } else {
+        // `WHERE true`: SQLite reads `ON` after a bare `FROM` as a join's
+        format!(
+            "INSERT INTO webhook_delivery_log ({columns}) SELECT {values} FROM {rows} WHERE true \
+             ON CONFLICT (provider, dedupe_key) WHERE status NOT IN ('duplicate', 'rejected') \
+             DO NOTHING RETURNING CAST(id AS TEXT) AS id"
+        )
+    }
+}
+
+/// Claims due deliveries in claim order and leases them, returning the rows. Binds: worker,
+/// now, lease expiry, limit. Rows another worker is locking are skipped on PostgreSQL
+/// ([`Dialect::SKIP_LOCKED`]); each row gets its own fresh lease token.
+pub(crate) fn claim_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET attempt_count = d.attempt_count + 1, \
+             run_attempts = d.run_attempts + 1, lease_token = {token}, lease_owner = {worker}, \
+             lease_expires_at = {until}, updated_at = {now} \
+         FROM (SELECT id AS pick FROM webhook_delivery_log \
+               WHERE status IN ('pending', 'retrying') AND next_attempt_at <= {now} \
+                 AND (lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= {now}) \
+               ORDER BY priority DESC, next_attempt_at, received_at, id \
+               LIMIT {limit}{lock}) AS c \
+         WHERE d.id = c.pick RETURNING {DELIVERY_COLUMNS}",
+        token = D::NEW_UUID,
+        worker = D::p(1),
+        now = D::p(2),
+        until = D::p(3),
+        limit = D::p(4),
+        lock = D::SKIP_LOCKED,
+    )
+}
+
+/// The columns of attempt reports as [`Dialect::rows_of`] takes them (binds in this order).
+pub(crate) const REPORT_ROWS: &[(&str, &str)] = &[
+    ("delivery", "uuid"),
+    ("token", "uuid"),
+    ("attempt", "int4"),
+    ("status", "text"),
+    ("next_at", "timestamptz"),
+    ("finished", "timestamptz"),
+    ("err", "text"),
+    ("st", "int4"),
+];
+
+/// Ends attempts ([`REPORT_ROWS`]) whose lease still holds: the new status, the next attempt
+/// time, the lease released. Returns the ids updated; their attempts are recorded with
+/// [`attempt_insert_sql`] in the same transaction (SQLite) or the same statement
+/// ([`report_and_record_sql`], PostgreSQL).
+pub(crate) fn report_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET status = r.status, next_attempt_at = r.next_at, \
+             next_trigger = CASE WHEN r.status = 'retrying' THEN 'scheduled' \
+                 ELSE d.next_trigger END, \
+             delivered_at = CASE WHEN r.status = 'delivered' THEN r.finished \
+                 ELSE d.delivered_at END, \
+             lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, \
+             last_error = r.err, last_status = r.st, updated_at = r.finished \
+         FROM {rows} \
+         WHERE d.id = r.delivery AND d.lease_token = r.token AND d.attempt_count = r.attempt \
+         RETURNING CAST(id AS TEXT) AS id",
+        rows = D::rows_of("r", REPORT_ROWS)
+    )
+}
+
+/// [`report_sql`] and [`attempt_insert_sql`] as one statement (data-modifying `WITH`, which
+/// PostgreSQL has and SQLite has not): a batch of reports is one round trip. Binds the reports,
+/// then their attempts; returns the ids updated, and records only their attempts.
+pub(crate) fn report_and_record_sql<D: Dialect>() -> String {
+    format!(
+        "WITH u AS ({report}), w AS ({record}) SELECT id FROM u",
+        report = report_sql::<D>(),
+        record = attempt_insert_sql::<D>(true, Some("u"))
+    )
+}
+
+/// The columns of attempt records as [`Dialect::rows_of`] takes them (binds in this order).
+pub(crate) const ATTEMPT_ROWS: &[(&str, &str)] = &[
+    ("delivery", "uuid"),
+    ("attempt", "int4"),
+    ("trig", "text"),
+    ("worker", "text"),
+    ("started", "timestamptz"),
+    ("dur", "int8"),
+    ("st", "int4"),
+    ("err", "text"),
+    ("excerpt", "text"),
+];
+
+/// Records attempts ([`ATTEMPT_ROWS`]); an attempt already recorded is overwritten (a report)
+/// or kept (a reclaimed lease: the worker's own report wins). With `updated`, the name of a
+/// `WITH` query of [`report_sql`] before it, the attempts are bound after the reports and only
+/// those of the deliveries it updated are written.
+pub(crate) fn attempt_insert_sql<D: Dialect>(overwrite: bool, updated: Option<&str>) -> String {
+    let conflict = if overwrite {
+        "UPDATE SET trigger = excluded.trigger, worker = excluded.worker, \
+         started_at = excluded.started_at, duration_ms = excluded.duration_ms, \
+         response_status = excluded.response_status, error_kind = excluded.error_kind, \
+         response_excerpt = excluded.response_excerpt"
+    } else {
+        "NOTHING"
+    };
+    let (first, only) = match updated {
+        Some(cte) => (
+            REPORT_ROWS.len() + 1,
+            format!("CAST(a.delivery AS TEXT) IN (SELECT id FROM {cte})"),
+        ),
+        None => (1, "true".to_owned()),
+    };
+    format!(
+        "INSERT INTO webhook_delivery_attempts (delivery_id, attempt, trigger, worker, \
+             started_at, duration_ms, response_status, error_kind, response_excerpt) \
+         SELECT a.delivery, a.attempt, a.trig, a.worker, a.started, a.dur, a.st, a.err, \
+             a.excerpt FROM {rows} WHERE {only} \
+         ON CONFLICT (delivery_id, attempt) DO {conflict}",
+        rows = D::rows_from("a", first, ATTEMPT_ROWS)
+    )
+}
+
+/// Which of the given deliveries exist (a refused report: lease lost, or the row deleted).
+/// Binds: the ids ([`Dialect::rows_of`]).
+pub(crate) fn existing_sql<D: Dialect>() -> String {
+    format!(
+        "SELECT CAST(id AS TEXT) AS id FROM webhook_delivery_log \
+         WHERE id IN (SELECT e.delivery FROM {rows})",
+        rows = D::rows_of("e", &[("delivery", "uuid")])
+    )
+}
+
+/// Queued deliveries whose lease ran out, locked for [`release_sql`] in the same transaction
+/// (rows another process is reclaiming are skipped on PostgreSQL). Binds: now.
+pub(crate) fn expired_sql<D: Dialect>() -> String {
+    format!(
+        "SELECT CAST(id AS TEXT) AS id, attempt_count, next_trigger, lease_owner \
+         FROM webhook_delivery_log \
+         WHERE status IN ('pending', 'retrying') AND lease_token IS NOT NULL \
+           AND lease_expires_at <= {now}{lock}",
+        now = D::p(1),
+        lock = D::SKIP_LOCKED
+    )
+}
+
+/// Releases expired leases ([`expired_sql`]'s rows): due again now, as a retry. Binds: the ids
+/// ([`Dialect::rows_of`]), now.
+pub(crate) fn release_sql<D: Dialect>() -> String {
+    format!(
+        "UPDATE webhook_delivery_log AS d SET lease_token = NULL, lease_owner = NULL, \
+             lease_expires_at = NULL, last_error = 'lease_expired', last_status = NULL, \
+             updated_at = {now}, \
+             status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'retrying' \
+                 ELSE d.status END, \
+             next_attempt_at = CASE WHEN d.status IN ('pending', 'retrying') THEN {now} \
+                 ELSE d.next_attempt_at END \
+         FROM {rows} WHERE d.id = e.delivery",
+        rows = D::rows_of("e", &[("delivery", "uuid")]),
+        now = D::p(2)
+    )
+}
+
+/// The row stored for a duplicate of `d` ([`insert_sql`] with `duplicates` sets its
+/// `duplicate_of`): never forwarded, so no raw body and no due time.
+pub(crate) fn as_duplicate(d: &Delivery) -> Delivery {
+    Delivery {
+        status: DeliveryStatus::Duplicate,
+        raw_body: None,
+        next_attempt_at: None,
+        ..d.clone()
+    }
+}
+
+/// A row of [`expired_sql`]: what the `lease_expired` attempt of a reclaimed delivery
+/// records (the attempt that ran out, its trigger, the worker that held the lease).
+#[derive(diesel::QueryableByName)]
+pub(crate) struct ExpiredRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub(crate) id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub(crate) lease_owner: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub(crate) attempt_count: i32,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub(crate) next_trigger: String,
+}
+
+/// A row of the statements that return delivery ids.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub(crate) id: String,
+}
+
+/// A row of [`insert_sql`] with `duplicates`.
+#[derive(diesel::QueryableByName)]
+pub(crate) struct DupRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub(crate) id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub(crate) duplicate_of: String,
+}
+
+impl ExpiredRow {
+    /// The `lease_expired` attempt recorded for this row.
+    pub(crate) fn attempt(&self, now: OffsetDateTime) -> Result<AttemptRecord, StoreError> {
+        Ok(lease_expired_attempt(
+            parse_uuid(&self.id)?,
+            u32::try_from(self.attempt_count).unwrap_or(0),
+            parse("attempt trigger", &self.next_trigger)?,
+            self.lease_owner.clone().unwrap_or_default(),
+            now,
+        ))
+    }
 }
 
 /// One delivery by id. Binds: id.
@@ -520,7 +779,8 @@ pub(crate) fn job_update_sql<D: Dialect>() -> String {
 }
 
 /// Raw bodies whose retention ran out, in bounded batches. Binds: now, batch size.
-pub(crate) fn purge_sql<D: Dialect>(key: &str) -> String {
+pub(crate) fn purge_sql<D: Dialect>() -> String {
+    let key = D::row_key("id");
     format!(
         "UPDATE webhook_delivery_log SET raw_body = NULL, raw_body_nonce = NULL, \
              raw_body_key_id = NULL \

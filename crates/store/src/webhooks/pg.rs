@@ -18,11 +18,16 @@ use wedsync_webhooks::store::{
     SealedBody, StoreError as WebhookError, Verdict, WebhookStore,
 };
 
+use diesel_async::scoped_futures::ScopedFutureExt;
+use diesel_async::AsyncConnection;
+
 use super::{
-    attempts_sql, count_sql, filter_json, finished_at, get_sql, headers_json, into_claims, job_sql,
-    job_update_sql, key_usage, lease_until, list_sql, owner_sql, purge_sql, replace_body_sql,
-    replay_refusal, replay_update_sql, sealed_body, sealed_sql, Count, CountRow, KeyRow, Outcome,
-    Param, Report, WResult, DELIVERY_COLUMNS, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    as_duplicate, attempt_insert_sql, attempts_sql, claim_sql, count_sql, existing_sql,
+    expired_sql, filter_json, finished_at, get_sql, headers_json, insert_sql, into_claims, job_sql,
+    job_update_sql, key_usage, lease_until, list_sql, owner_sql, parse_uuid, purge_sql,
+    release_sql, replace_body_sql, replay_refusal, replay_update_sql, report_and_record_sql,
+    sealed_body, sealed_sql, Count, CountRow, DupRow, ExpiredRow, IdRow, KeyRow, Outcome, Param,
+    Report, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
@@ -91,62 +96,16 @@ async fn conn(inner: &Inner) -> Result<crate::pg::PooledConnection> {
 // insert: one statement per batch (plus one for the duplicates, when there are any)
 // ------------------------------------------------------------------------------------------------
 
-const INSERT_COLUMNS: &str = "id, provider, event_id, dedupe_key, event_type, received_at, \
-    verdict, verdict_reason, sanitized_headers, sanitized_body, content_type, raw_body_key_id, \
-    raw_body_nonce, raw_body, raw_body_expires_at, priority, status, next_attempt_at, updated_at";
-
-const INPUT: &str = "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
-    $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-    $13::bytea[], $14::bytea[], $15::timestamptz[], $16::int2[], $17::text[], $18::timestamptz[]) \
-    AS i(id, provider, event_id, dedupe_key, event_type, received_at, verdict, verdict_reason, \
-    headers, body, content_type, key_id, nonce, ct, expires, priority, status, next_at)";
-
-const INPUT_VALUES: &str = "i.id, i.provider, i.event_id, i.dedupe_key, i.event_type, \
-    i.received_at, i.verdict, i.verdict_reason, i.headers::jsonb, i.body, i.content_type, \
-    i.key_id, i.nonce, i.ct, i.expires, i.priority, i.status, i.next_at, i.received_at";
-
-/// New owners, rejected and unqueued rows; a verified row whose key is owned is skipped.
-static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO webhook_delivery_log ({INSERT_COLUMNS}) SELECT {INPUT_VALUES} FROM {INPUT} \
-         ON CONFLICT (provider, dedupe_key) WHERE status NOT IN ('duplicate', 'rejected') \
-         DO NOTHING RETURNING id"
-    )
-});
+/// New owners, rejected and unqueued rows ([`super::insert_sql`]).
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<PgDialect>(false));
 static INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&INSERT_SQL));
-
-/// The skipped rows, as duplicates of the key's owner (committed by then, so visible).
-static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO webhook_delivery_log ({INSERT_COLUMNS}, duplicate_of) \
-         SELECT {INPUT_VALUES}, o.id FROM {INPUT} \
-         JOIN webhook_delivery_log o ON o.provider = i.provider AND o.dedupe_key = i.dedupe_key \
-             AND o.status NOT IN ('duplicate', 'rejected') \
-         RETURNING id, duplicate_of"
-    )
-});
+/// The skipped rows, as duplicates of the key's owner.
+static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<PgDialect>(true));
 static INSERT_DUPLICATES: LazyLock<Statement> =
     LazyLock::new(|| Statement::new(&INSERT_DUPLICATES_SQL));
 
-#[derive(diesel::QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: PgUuid,
-}
-
-#[derive(diesel::QueryableByName)]
-struct DupRow {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: PgUuid,
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    duplicate_of: PgUuid,
-}
-
-/// Binds `rows` as the 18 arrays of [`INPUT`], borrowing their text and bytes.
+/// Binds `rows` as the arrays of [`super::NEW_ROWS`], borrowing their text and bytes.
 fn bind_rows<'a>(q: Cached<'a>, rows: &[&'a Delivery]) -> Result<Cached<'a>> {
-    fn col<'a, T>(rows: &[&'a Delivery], f: impl Fn(&'a Delivery) -> T) -> Vec<T> {
-        rows.iter().map(|&d| f(d)).collect()
-    }
     let headers = rows
         .iter()
         .map(|d| headers_json(&d.sanitized_headers))
@@ -174,16 +133,6 @@ fn bind_rows<'a>(q: Cached<'a>, rows: &[&'a Delivery]) -> Result<Cached<'a>> {
     )
 }
 
-/// The row stored for a duplicate of `d`.
-fn as_duplicate(d: &Delivery) -> Delivery {
-    Delivery {
-        status: DeliveryStatus::Duplicate,
-        raw_body: None,
-        next_attempt_at: None,
-        ..d.clone()
-    }
-}
-
 /// Writes `rows` (statuses decided in Rust, duplicates found by the unique index); one result
 /// per row. Errors of the whole statement are returned as `Err`.
 async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<InsertOutcome>>> {
@@ -196,9 +145,9 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
         let inserted: HashSet<Uuid> = bind_rows(INSERT.query(), &batch)?
             .load::<IdRow>(&mut conn)
             .await?
-            .into_iter()
-            .map(|r| r.id.0)
-            .collect();
+            .iter()
+            .map(|r| parse_uuid(&r.id))
+            .collect::<Result<_>>()?;
         let mut skipped = Vec::new();
         for &i in &pending {
             let d = &rows[i];
@@ -224,9 +173,9 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
         let written: HashMap<Uuid, Uuid> = bind_rows(INSERT_DUPLICATES.query(), &refs)?
             .load::<DupRow>(&mut conn)
             .await?
-            .into_iter()
-            .map(|r| (r.id.0, r.duplicate_of.0))
-            .collect();
+            .iter()
+            .map(|r| Ok((parse_uuid(&r.id)?, parse_uuid(&r.duplicate_of)?)))
+            .collect::<Result<_>>()?;
         pending.clear();
         for i in skipped {
             let id = rows[i].id;
@@ -300,116 +249,71 @@ async fn flush_inserts(
 // attempt reports (complete / fail): one statement per batch
 // ------------------------------------------------------------------------------------------------
 
-const REPORT_SQL: &str = "\
-WITH i AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::timestamptz[],
-                         $6::timestamptz[], $7::text[], $8::int4[], $9::int4[], $10::text[],
-                         $11::text[], $12::timestamptz[], $13::int8[], $14::text[])
-        AS t(id, token, attempt, status, next_at, finished, err, st, rec_attempt, trig, worker,
-             started, dur, excerpt)
-), u AS (
-    UPDATE webhook_delivery_log AS d SET
-        status = i.status,
-        next_attempt_at = i.next_at,
-        next_trigger = CASE WHEN i.status = 'retrying' THEN 'scheduled' ELSE d.next_trigger END,
-        delivered_at = CASE WHEN i.status = 'delivered' THEN i.finished ELSE d.delivered_at END,
-        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-        last_error = i.err, last_status = i.st, updated_at = i.finished
-    FROM i
-    WHERE d.id = i.id AND d.lease_token = i.token AND d.attempt_count = i.attempt
-    RETURNING d.id
-), a AS (
-    INSERT INTO webhook_delivery_attempts AS x (delivery_id, attempt, trigger, worker, started_at,
-        duration_ms, response_status, error_kind, response_excerpt)
-    SELECT u.id, i.rec_attempt, i.trig, i.worker, i.started, i.dur, i.st, i.err, i.excerpt
-    FROM u JOIN i ON i.id = u.id
-    ON CONFLICT (delivery_id, attempt) DO UPDATE SET trigger = excluded.trigger,
-        worker = excluded.worker, started_at = excluded.started_at,
-        duration_ms = excluded.duration_ms, response_status = excluded.response_status,
-        error_kind = excluded.error_kind, response_excerpt = excluded.response_excerpt
-)
-SELECT id FROM u";
-static REPORT: LazyLock<Statement> = LazyLock::new(|| Statement::new(REPORT_SQL));
-
-/// Which of the refused reports' deliveries exist (the others were deleted).
-static EXISTING: LazyLock<Statement> = LazyLock::new(|| {
-    Statement::new("SELECT id FROM webhook_delivery_log WHERE id = ANY($1::uuid[])")
-});
+static REPORT_SQL: LazyLock<String> = LazyLock::new(report_and_record_sql::<PgDialect>);
+static REPORT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPORT_SQL));
+static EXISTING_SQL: LazyLock<String> = LazyLock::new(existing_sql::<PgDialect>);
+static EXISTING: LazyLock<Statement> = LazyLock::new(|| Statement::new(&EXISTING_SQL));
 
 fn i32_of(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
+/// One array to bind: `f` of each of `items` (references, so what `f` borrows outlives the
+/// slice).
+fn col<T: Copy, U>(items: &[T], f: impl Fn(T) -> U) -> Vec<U> {
+    items.iter().map(|&t| f(t)).collect()
+}
+
+/// Binds `reports` as the arrays of [`super::REPORT_ROWS`].
+fn bind_reports<'a>(q: Cached<'a>, reports: &[&'a Report]) -> Cached<'a> {
+    q.bind::<Array<diesel::sql_types::Uuid>, _>(col(reports, |r| PgUuid(r.token.delivery_id)))
+        .bind::<Array<diesel::sql_types::Uuid>, _>(col(reports, |r| PgUuid(r.token.lease_token)))
+        .bind::<Array<Integer>, _>(col(reports, |r| i32_of(r.token.attempt)))
+        .bind::<Array<Text>, _>(col(reports, |r| r.outcome.status().as_str()))
+        .bind::<Array<Nullable<Timestamptz>>, _>(col(reports, |r| r.outcome.next_attempt_at()))
+        .bind::<Array<Timestamptz>, _>(col(reports, |r| finished_at(&r.attempt)))
+        .bind::<Array<Nullable<Text>>, _>(col(reports, |r| {
+            r.attempt.error_kind.map(|e| e.as_str())
+        }))
+        .bind::<Array<Nullable<Integer>>, _>(col(reports, |r| {
+            r.attempt.response_status.map(i32::from)
+        }))
+}
+
+/// Binds `attempts` as the arrays of [`super::ATTEMPT_ROWS`].
+fn bind_attempts<'a>(q: Cached<'a>, attempts: &[&'a AttemptRecord]) -> Cached<'a> {
+    q.bind::<Array<diesel::sql_types::Uuid>, _>(col(attempts, |a| PgUuid(a.delivery_id)))
+        .bind::<Array<Integer>, _>(col(attempts, |a| i32_of(a.attempt)))
+        .bind::<Array<Text>, _>(col(attempts, |a| a.trigger.as_str()))
+        .bind::<Array<Text>, _>(col(attempts, |a| &*a.worker))
+        .bind::<Array<Timestamptz>, _>(col(attempts, |a| a.started_at))
+        .bind::<Array<BigInt>, _>(col(attempts, |a| {
+            i64::try_from(a.duration_ms).unwrap_or(i64::MAX)
+        }))
+        .bind::<Array<Nullable<Integer>>, _>(col(attempts, |a| a.response_status.map(i32::from)))
+        .bind::<Array<Nullable<Text>>, _>(col(attempts, |a| a.error_kind.map(|e| e.as_str())))
+        .bind::<Array<Nullable<Text>>, _>(col(attempts, |a| a.response_excerpt.as_deref()))
+}
+
+/// Loads the delivery ids a statement returned.
+async fn load_ids(
+    q: Cached<'_>,
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> Result<HashSet<Uuid>> {
+    q.load::<IdRow>(conn)
+        .await?
+        .iter()
+        .map(|r| parse_uuid(&r.id))
+        .collect()
+}
+
+/// Writes a batch of reports (each delivery at most once) in one statement: the deliveries
+/// whose lease still holds are updated and their attempts recorded.
 async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<()>>> {
     let mut conn = conn(inner).await?;
-    let col = |f: &dyn Fn(&Report) -> &'static str| items.iter().map(|r| f(r)).collect::<Vec<_>>();
-    let ids = |f: &dyn Fn(&Report) -> Uuid| items.iter().map(|r| PgUuid(f(r))).collect::<Vec<_>>();
-    let updated: HashSet<Uuid> = REPORT
-        .query()
-        .bind::<Array<diesel::sql_types::Uuid>, _>(ids(&|r| r.token.delivery_id))
-        .bind::<Array<diesel::sql_types::Uuid>, _>(ids(&|r| r.token.lease_token))
-        .bind::<Array<Integer>, _>(
-            items
-                .iter()
-                .map(|r| i32_of(r.token.attempt))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Text>, _>(col(&|r| r.outcome.status().as_str()))
-        .bind::<Array<Nullable<Timestamptz>>, _>(
-            items
-                .iter()
-                .map(|r| r.outcome.next_attempt_at())
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Timestamptz>, _>(
-            items
-                .iter()
-                .map(|r| finished_at(&r.attempt))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(
-            items
-                .iter()
-                .map(|r| r.attempt.error_kind.map(|e| e.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Integer>>, _>(
-            items
-                .iter()
-                .map(|r| r.attempt.response_status.map(i32::from))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Integer>, _>(
-            items
-                .iter()
-                .map(|r| i32_of(r.attempt.attempt))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Text>, _>(col(&|r| r.attempt.trigger.as_str()))
-        .bind::<Array<Text>, _>(items.iter().map(|r| &*r.attempt.worker).collect::<Vec<_>>())
-        .bind::<Array<Timestamptz>, _>(
-            items
-                .iter()
-                .map(|r| r.attempt.started_at)
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<BigInt>, _>(
-            items
-                .iter()
-                .map(|r| i64::try_from(r.attempt.duration_ms).unwrap_or(i64::MAX))
-                .collect::<Vec<_>>(),
-        )
-        .bind::<Array<Nullable<Text>>, _>(
-            items
-                .iter()
-                .map(|r| r.attempt.response_excerpt.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .load::<IdRow>(&mut conn)
-        .await?
-        .into_iter()
-        .map(|r| r.id.0)
-        .collect();
+    let attempts: Vec<&AttemptRecord> = items.iter().map(|r| &r.attempt).collect();
+    let q = bind_attempts(bind_reports(REPORT.query(), items), &attempts);
+    let updated = load_ids(q, &mut conn).await?;
     let refused: Vec<PgUuid> = items
         .iter()
         .map(|r| r.token.delivery_id)
@@ -419,14 +323,10 @@ async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<(
     let existing: HashSet<Uuid> = if refused.is_empty() {
         HashSet::new()
     } else {
-        EXISTING
+        let q = EXISTING
             .query()
-            .bind::<Array<diesel::sql_types::Uuid>, _>(refused)
-            .load::<IdRow>(&mut conn)
-            .await?
-            .into_iter()
-            .map(|r| r.id.0)
-            .collect()
+            .bind::<Array<diesel::sql_types::Uuid>, _>(refused);
+        load_ids(q, &mut conn).await?
     };
     Ok(items
         .iter()
@@ -484,45 +384,15 @@ async fn flush_reports(inner: Arc<Inner>, items: Vec<Report>) -> Vec<Result<WRes
 // the trait
 // ------------------------------------------------------------------------------------------------
 
-static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE webhook_delivery_log AS d SET attempt_count = d.attempt_count + 1, \
-             run_attempts = d.run_attempts + 1, lease_token = gen_random_uuid(), \
-             lease_owner = $1, lease_expires_at = $3, updated_at = $2 \
-         FROM (SELECT id FROM webhook_delivery_log \
-               WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $2 \
-                 AND (lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= $2) \
-               ORDER BY priority DESC, next_attempt_at, received_at, id \
-               LIMIT $4 FOR UPDATE SKIP LOCKED) AS c \
-         WHERE d.id = c.id RETURNING {DELIVERY_COLUMNS}"
-    )
-});
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(claim_sql::<PgDialect>);
 static CLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(&CLAIM_SQL));
-
-const RECLAIM_SQL: &str = "\
-WITH e AS (
-    SELECT id, lease_owner FROM webhook_delivery_log
-    WHERE status IN ('pending', 'retrying') AND lease_token IS NOT NULL
-      AND lease_expires_at <= $1
-    FOR UPDATE SKIP LOCKED
-), u AS (
-    UPDATE webhook_delivery_log AS d SET
-        lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-        last_error = 'lease_expired', last_status = NULL, updated_at = $1,
-        status = CASE WHEN d.status IN ('pending', 'retrying') THEN 'retrying' ELSE d.status END,
-        next_attempt_at = CASE WHEN d.status IN ('pending', 'retrying') THEN $1
-                               ELSE d.next_attempt_at END
-    FROM e WHERE d.id = e.id
-    RETURNING d.id, d.attempt_count, d.next_trigger, e.lease_owner
-), a AS (
-    INSERT INTO webhook_delivery_attempts (delivery_id, attempt, trigger, worker, started_at,
-        duration_ms, error_kind)
-    SELECT id, attempt_count, next_trigger, coalesce(lease_owner, ''), $1, 0, 'lease_expired'
-    FROM u
-    ON CONFLICT (delivery_id, attempt) DO NOTHING
-)
-SELECT count(*) AS n FROM u";
-static RECLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(RECLAIM_SQL));
+static EXPIRED_SQL: LazyLock<String> = LazyLock::new(expired_sql::<PgDialect>);
+static EXPIRED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&EXPIRED_SQL));
+static RELEASE_SQL: LazyLock<String> = LazyLock::new(release_sql::<PgDialect>);
+static RELEASE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RELEASE_SQL));
+static RECORD_EXPIRED_SQL: LazyLock<String> =
+    LazyLock::new(|| attempt_insert_sql::<PgDialect>(false, None));
+static RECORD_EXPIRED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RECORD_EXPIRED_SQL));
 
 /// Lease renewal ([`super::renew_sql`]): every token in one statement.
 static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<PgDialect>);
@@ -535,9 +405,9 @@ static OWNER_SQL: LazyLock<String> = LazyLock::new(owner_sql::<PgDialect>);
 static OWNER: LazyLock<Statement> = LazyLock::new(|| Statement::new(&OWNER_SQL));
 static ATTEMPTS_SQL: LazyLock<String> = LazyLock::new(attempts_sql::<PgDialect>);
 static ATTEMPTS: LazyLock<Statement> = LazyLock::new(|| Statement::new(&ATTEMPTS_SQL));
-static REPLAY_SQL: LazyLock<String> = LazyLock::new(|| replay_update_sql::<PgDialect>(true));
+static REPLAY_SQL: LazyLock<String> = LazyLock::new(replay_update_sql::<PgDialect>);
 static REPLAY: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPLAY_SQL));
-static PURGE_SQL: LazyLock<String> = LazyLock::new(|| purge_sql::<PgDialect>("id"));
+static PURGE_SQL: LazyLock<String> = LazyLock::new(purge_sql::<PgDialect>);
 static PURGE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&PURGE_SQL));
 static JOB_SQL: LazyLock<String> = LazyLock::new(job_sql::<PgDialect>);
 static JOB: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_SQL));
@@ -647,17 +517,40 @@ impl WebhookStore for PgStore {
 
     async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
         let mut conn = self.conn().await?;
-        let row: Count = RECLAIM
-            .query()
-            .bind::<Timestamptz, _>(now)
-            .get_result(&mut conn)
-            .await
-            .map_err(StoreError::from)?;
+        let n = conn
+            .transaction::<_, StoreError, _>(|c| {
+                async move {
+                    let rows: Vec<ExpiredRow> =
+                        EXPIRED.query().bind::<Timestamptz, _>(now).load(c).await?;
+                    if rows.is_empty() {
+                        return Ok(0);
+                    }
+                    let attempts = rows
+                        .iter()
+                        .map(|r| r.attempt(now))
+                        .collect::<Result<Vec<_>>>()?;
+                    let refs: Vec<&AttemptRecord> = attempts.iter().collect();
+                    RELEASE
+                        .query()
+                        .bind::<Array<diesel::sql_types::Uuid>, _>(col(&refs, |a| {
+                            PgUuid(a.delivery_id)
+                        }))
+                        .bind::<Timestamptz, _>(now)
+                        .execute(c)
+                        .await?;
+                    bind_attempts(RECORD_EXPIRED.query(), &refs)
+                        .execute(c)
+                        .await?;
+                    Ok(rows.len() as u64)
+                }
+                .scope_boxed()
+            })
+            .await?;
         drop(conn);
-        if row.n > 0 {
+        if n > 0 {
             crate::pg::wake_workers(&self.inner);
         }
-        Ok(u64::try_from(row.n).unwrap_or(0))
+        Ok(n)
     }
 
     async fn renew_leases(&self, tokens: &[ClaimToken], until: OffsetDateTime) -> WResult<u64> {

@@ -1,6 +1,7 @@
 //! `WebhookStore` on SQLite: the same semantics for one process. Every operation is one
 //! `BEGIN IMMEDIATE` transaction on the store's single connection.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,68 +18,38 @@ use wedsync_webhooks::store::{
 };
 
 use super::{
-    attempts_sql, count_sql, filter_json, finished_at, get_sql, headers_json, into_claims,
-    job_insert_sql, job_sql, job_update_sql, key_usage, lease_expired_attempt, lease_until,
-    list_sql, owner_sql, parse, parse_uuid, purge_sql, replace_body_sql, replay_refusal,
-    replay_update_sql, sealed_body, sealed_sql, Count, CountRow, KeyRow, Outcome, Param, WResult,
-    QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    as_duplicate, attempt_insert_sql, attempts_sql, claim_sql, count_sql, existing_sql,
+    expired_sql, filter_json, finished_at, get_sql, headers_json, insert_sql, into_claims,
+    job_insert_sql, job_sql, job_update_sql, key_usage, lease_until, list_sql, owner_sql,
+    parse_uuid, purge_sql, release_sql, replace_body_sql, replay_refusal, replay_update_sql,
+    report_sql, sealed_body, sealed_sql, Count, CountRow, DupRow, ExpiredRow, IdRow, KeyRow,
+    Outcome, Param, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::SqliteDialect;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::sqlite::{us, SqliteStore};
 
 type Ts = BigInt;
 type TsRs = i64;
 super::rows!();
 
-const INSERT_SQL: &str = "\
-INSERT INTO webhook_delivery_log (id, provider, event_id, dedupe_key, event_type, received_at,
-    verdict, verdict_reason, sanitized_headers, sanitized_body, content_type, raw_body_key_id,
-    raw_body_nonce, raw_body, raw_body_expires_at, priority, status, next_attempt_at, updated_at,
-    duplicate_of)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?6, ?19)";
-
-const CLAIMABLE_SQL: &str = "\
-SELECT id FROM webhook_delivery_log
-WHERE status IN ('pending', 'retrying') AND next_attempt_at <= ?1
-  AND (lease_token IS NULL OR lease_expires_at IS NULL OR lease_expires_at <= ?1)
-ORDER BY priority DESC, next_attempt_at, received_at, id LIMIT ?2";
-
-const LEASE_SQL: &str = "\
-UPDATE webhook_delivery_log SET attempt_count = attempt_count + 1,
-    run_attempts = run_attempts + 1, lease_token = ?2, lease_owner = ?3, lease_expires_at = ?4,
-    updated_at = ?5
-WHERE id = ?1";
-
-const REPORT_SQL: &str = "\
-UPDATE webhook_delivery_log SET status = ?4, next_attempt_at = ?5,
-    next_trigger = CASE WHEN ?4 = 'retrying' THEN 'scheduled' ELSE next_trigger END,
-    delivered_at = CASE WHEN ?4 = 'delivered' THEN ?6 ELSE delivered_at END,
-    lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-    last_error = ?7, last_status = ?8, updated_at = ?6
-WHERE id = ?1 AND lease_token = ?2 AND attempt_count = ?3";
-
-const ATTEMPT_SQL: &str = "\
-INSERT INTO webhook_delivery_attempts (delivery_id, attempt, trigger, worker, started_at,
-    duration_ms, response_status, error_kind, response_excerpt)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-ON CONFLICT (delivery_id, attempt) DO ";
-
-const EXPIRED_SQL: &str = "\
-SELECT CAST(id AS TEXT) AS id, attempt_count, next_trigger, lease_owner FROM webhook_delivery_log
-WHERE status IN ('pending', 'retrying') AND lease_token IS NOT NULL AND lease_expires_at <= ?1";
-
-const RELEASE_SQL: &str = "\
-UPDATE webhook_delivery_log SET lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
-    last_error = 'lease_expired', last_status = NULL, updated_at = ?2,
-    next_attempt_at = CASE WHEN status IN ('pending', 'retrying') THEN ?2 ELSE next_attempt_at END,
-    status = CASE WHEN status IN ('pending', 'retrying') THEN 'retrying' ELSE status END
-WHERE id = ?1";
+/// The statements of this backend, built once from the shared SQL of `super`.
+static INSERT_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<SqliteDialect>(false));
+static INSERT_DUPLICATE_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<SqliteDialect>(true));
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(claim_sql::<SqliteDialect>);
+static REPORT_SQL: LazyLock<String> = LazyLock::new(report_sql::<SqliteDialect>);
+static EXISTING_SQL: LazyLock<String> = LazyLock::new(existing_sql::<SqliteDialect>);
+static RECORD_SQL: LazyLock<String> =
+    LazyLock::new(|| attempt_insert_sql::<SqliteDialect>(true, None));
+static RECORD_EXPIRED_SQL: LazyLock<String> =
+    LazyLock::new(|| attempt_insert_sql::<SqliteDialect>(false, None));
+static EXPIRED_SQL: LazyLock<String> = LazyLock::new(expired_sql::<SqliteDialect>);
+static RELEASE_SQL: LazyLock<String> = LazyLock::new(release_sql::<SqliteDialect>);
+static REPLAY_SQL: LazyLock<String> = LazyLock::new(replay_update_sql::<SqliteDialect>);
 
 /// One lease renewal ([`super::renew_sql`]); `renew_leases` runs one per token in one
 /// transaction.
-static RENEW_SQL: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(super::renew_sql::<SqliteDialect>);
+static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<SqliteDialect>);
 
 /// A row of [`super::sealed_sql`].
 #[derive(diesel::QueryableByName)]
@@ -89,24 +60,6 @@ struct SealedRow {
     raw_body_nonce: Option<Vec<u8>>,
     #[diesel(sql_type = Binary)]
     raw_body: Vec<u8>,
-}
-
-#[derive(diesel::QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-}
-
-#[derive(diesel::QueryableByName)]
-struct ExpiredRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Integer)]
-    attempt_count: i32,
-    #[diesel(sql_type = Text)]
-    next_trigger: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    lease_owner: Option<String>,
 }
 
 /// Rows per purge statement.
@@ -127,9 +80,14 @@ fn get(c: &mut SqliteConnection, id: Uuid) -> Result<Option<Delivery>> {
     Ok(load_deliveries(c, q)?.pop())
 }
 
-fn insert_row(c: &mut SqliteConnection, d: &Delivery) -> Result<()> {
+/// Runs `sql` ([`super::insert_sql`]) for `d` ([`super::NEW_ROWS`] as one row of values).
+fn insert_row<R: diesel::QueryableByName<Sqlite> + 'static>(
+    c: &mut SqliteConnection,
+    sql: &str,
+    d: &Delivery,
+) -> Result<Vec<R>> {
     let body = d.raw_body.as_ref();
-    diesel::sql_query(INSERT_SQL)
+    Ok(diesel::sql_query(sql)
         .bind::<Text, _>(d.id.to_string())
         .bind::<Text, _>(d.provider.as_str())
         .bind::<Nullable<Text>, _>(d.event_id.as_deref())
@@ -148,21 +106,17 @@ fn insert_row(c: &mut SqliteConnection, d: &Delivery) -> Result<()> {
         .bind::<Integer, _>(i32::from(d.priority.rank()))
         .bind::<Text, _>(d.status.as_str())
         .bind::<Nullable<BigInt>, _>(d.next_attempt_at.map(us))
-        .bind::<Nullable<Text>, _>(d.duplicate_of.map(|u| u.to_string()))
-        .execute(c)?;
-    Ok(())
+        .load(c)?)
 }
 
+/// Records `a` ([`super::attempt_insert_sql`]).
 fn insert_attempt(c: &mut SqliteConnection, a: &AttemptRecord, overwrite: bool) -> Result<()> {
-    let conflict = if overwrite {
-        "UPDATE SET trigger = excluded.trigger, worker = excluded.worker, \
-         started_at = excluded.started_at, duration_ms = excluded.duration_ms, \
-         response_status = excluded.response_status, error_kind = excluded.error_kind, \
-         response_excerpt = excluded.response_excerpt"
+    let sql = if overwrite {
+        &RECORD_SQL
     } else {
-        "NOTHING"
+        &RECORD_EXPIRED_SQL
     };
-    diesel::sql_query(format!("{ATTEMPT_SQL}{conflict}"))
+    diesel::sql_query(sql.as_str())
         .bind::<Text, _>(a.delivery_id.to_string())
         .bind::<Integer, _>(i32::try_from(a.attempt).unwrap_or(i32::MAX))
         .bind::<Text, _>(a.trigger.as_str())
@@ -176,27 +130,32 @@ fn insert_attempt(c: &mut SqliteConnection, a: &AttemptRecord, overwrite: bool) 
     Ok(())
 }
 
+/// One report ([`super::report_sql`], then the attempt recorded), in the caller's transaction.
 fn report(
     c: &mut SqliteConnection,
     token: &ClaimToken,
     attempt: &AttemptRecord,
     outcome: Outcome,
 ) -> Result<WResult<()>> {
-    let finished = us(finished_at(attempt));
-    let n = diesel::sql_query(REPORT_SQL)
-        .bind::<Text, _>(token.delivery_id.to_string())
+    let id = token.delivery_id.to_string();
+    let updated: Vec<IdRow> = diesel::sql_query(REPORT_SQL.as_str())
+        .bind::<Text, _>(&id)
         .bind::<Text, _>(token.lease_token.to_string())
         .bind::<Integer, _>(i32::try_from(token.attempt).unwrap_or(i32::MAX))
         .bind::<Text, _>(outcome.status().as_str())
         .bind::<Nullable<BigInt>, _>(outcome.next_attempt_at().map(us))
-        .bind::<BigInt, _>(finished)
+        .bind::<BigInt, _>(us(finished_at(attempt)))
         .bind::<Nullable<Text>, _>(attempt.error_kind.map(|e| e.as_str()))
         .bind::<Nullable<Integer>, _>(attempt.response_status.map(i32::from))
-        .execute(c)?;
-    if n == 0 {
-        return Ok(Err(match get(c, token.delivery_id)? {
-            Some(_) => WebhookError::LeaseLost,
-            None => WebhookError::NotFound,
+        .load(c)?;
+    if updated.is_empty() {
+        let existing: Vec<IdRow> = diesel::sql_query(EXISTING_SQL.as_str())
+            .bind::<Text, _>(&id)
+            .load(c)?;
+        return Ok(Err(if existing.is_empty() {
+            WebhookError::NotFound
+        } else {
+            WebhookError::LeaseLost
         }));
     }
     insert_attempt(c, attempt, true)?;
@@ -250,26 +209,27 @@ impl WebhookStore for SqliteStore {
         let out = self
             .tx(move |c| {
                 let status = Delivery::initial_status(&new);
-                if new.verdict == Verdict::Verified {
-                    let owner = diesel::sql_query(owner_sql::<SqliteDialect>())
-                        .into_boxed()
-                        .bind::<Text, _>(new.provider.as_str())
-                        .bind::<Text, _>(new.dedupe_key.clone());
-                    if let Some(original) = load_deliveries(c, owner)?.pop() {
-                        let d =
-                            Delivery::from_new(new, DeliveryStatus::Duplicate, Some(original.id));
-                        insert_row(c, &d)?;
-                        return Ok(InsertOutcome::Duplicate {
-                            id: d.id,
-                            original: original.id,
-                        });
-                    }
-                }
                 let d = Delivery::from_new(new, status, None);
-                insert_row(c, &d)?;
-                Ok(InsertOutcome::Inserted { id: d.id, status })
+                if !insert_row::<IdRow>(c, &INSERT_SQL, &d)?.is_empty() {
+                    return Ok(Ok(InsertOutcome::Inserted { id: d.id, status }));
+                }
+                if d.verdict != Verdict::Verified {
+                    return Ok(Err(WebhookError::Backend(Box::new(StoreError::Query(
+                        "the delivery was not inserted".into(),
+                    )))));
+                }
+                // the key has an owner (this is the only writer): a duplicate of it
+                let dup = as_duplicate(&d);
+                let written = insert_row::<DupRow>(c, &INSERT_DUPLICATE_SQL, &dup)?;
+                match written.first() {
+                    Some(row) => Ok(Ok(InsertOutcome::Duplicate {
+                        id: d.id,
+                        original: parse_uuid(&row.duplicate_of)?,
+                    })),
+                    None => Err(StoreError::Query("the duplicate was not inserted".into())),
+                }
             })
-            .await?;
+            .await??;
         if matches!(
             out,
             InsertOutcome::Inserted {
@@ -304,29 +264,20 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn claim(&self, claim: Claim<'_>) -> WResult<Vec<Claimed>> {
+        if claim.limit == 0 {
+            return Ok(Vec::new());
+        }
         let (now, lease, limit) = (claim.now, claim.lease, claim.limit);
         let worker = claim.worker.to_owned();
         let claimed = self
             .tx(move |c| {
-                let ids: Vec<IdRow> = diesel::sql_query(CLAIMABLE_SQL)
+                let q = diesel::sql_query(CLAIM_SQL.as_str())
+                    .into_boxed()
+                    .bind::<Text, _>(worker)
                     .bind::<BigInt, _>(us(now))
-                    .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .load(c)?;
-                let mut out = Vec::with_capacity(ids.len());
-                for row in ids {
-                    let id = parse_uuid(&row.id)?;
-                    diesel::sql_query(LEASE_SQL)
-                        .bind::<Text, _>(&row.id)
-                        .bind::<Text, _>(Uuid::new_v4().to_string())
-                        .bind::<Text, _>(&worker)
-                        .bind::<BigInt, _>(us(lease_until(now, lease)))
-                        .bind::<BigInt, _>(us(now))
-                        .execute(c)?;
-                    if let Some(d) = get(c, id)? {
-                        out.push(d);
-                    }
-                }
-                Ok(out)
+                    .bind::<BigInt, _>(us(lease_until(now, lease)))
+                    .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX));
+                load_deliveries(c, q)
             })
             .await?;
         into_claims(claimed)
@@ -358,22 +309,15 @@ impl WebhookStore for SqliteStore {
     async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
         let n = self
             .tx(move |c| {
-                let rows: Vec<ExpiredRow> = diesel::sql_query(EXPIRED_SQL)
+                let rows: Vec<ExpiredRow> = diesel::sql_query(EXPIRED_SQL.as_str())
                     .bind::<BigInt, _>(us(now))
                     .load(c)?;
                 for r in &rows {
-                    diesel::sql_query(RELEASE_SQL)
+                    diesel::sql_query(RELEASE_SQL.as_str())
                         .bind::<Text, _>(&r.id)
                         .bind::<BigInt, _>(us(now))
                         .execute(c)?;
-                    let attempt = lease_expired_attempt(
-                        parse_uuid(&r.id)?,
-                        u32::try_from(r.attempt_count).unwrap_or(0),
-                        parse("attempt trigger", &r.next_trigger)?,
-                        r.lease_owner.clone().unwrap_or_default(),
-                        now,
-                    );
-                    insert_attempt(c, &attempt, false)?;
+                    insert_attempt(c, &r.attempt(now)?, false)?;
                 }
                 Ok(rows.len() as u64)
             })
@@ -486,15 +430,18 @@ impl WebhookStore for SqliteStore {
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {
         let (updated, current) = self
             .tx(move |c| {
-                let n = diesel::sql_query(replay_update_sql::<SqliteDialect>(false))
+                let q = diesel::sql_query(REPLAY_SQL.as_str())
+                    .into_boxed()
                     .bind::<Text, _>(id.to_string())
                     .bind::<BigInt, _>(us(req.at))
                     .bind::<Text, _>(req.trigger.as_str())
                     .bind::<Bool, _>(req.single_attempt)
                     .bind::<BigInt, _>(us(req.now))
-                    .bind::<Bool, _>(req.force)
-                    .execute(c)?;
-                Ok((n > 0, get(c, id)?))
+                    .bind::<Bool, _>(req.force);
+                match load_deliveries(c, q)?.pop() {
+                    Some(d) => Ok((true, Some(d))),
+                    None => Ok((false, get(c, id)?)),
+                }
             })
             .await?;
         match current {
@@ -539,7 +486,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {
-        let sql = purge_sql::<SqliteDialect>("rowid");
+        let sql = purge_sql::<SqliteDialect>();
         let mut total = 0u64;
         loop {
             let sql = sql.clone();
