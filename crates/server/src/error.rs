@@ -5,9 +5,10 @@ use std::panic::Location;
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
+use wedsync_dashboard::http::{refusal, with_retry_after, BodyError};
 
 /// The response body type every handler returns: a whole body, or a stream (Server-Sent Events).
-pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+pub use wedsync_dashboard::http::Body;
 
 /// A body of `bytes`, all at once.
 pub fn full(bytes: impl Into<Bytes>) -> Body {
@@ -111,19 +112,10 @@ impl ApiError {
                 code,
                 message,
                 retry_after,
-            } => {
-                let body = serde_json::json!({"error": {"code": code, "message": message}});
-                let mut resp = json_response(status, &body);
-                if let Some(secs) = retry_after {
-                    resp.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                }
-                if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
-                    resp.headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                }
-                resp
-            }
+            } => match retry_after {
+                Some(secs) => with_retry_after(refusal(status, code, &message), secs),
+                None => refusal(status, code, &message),
+            },
             ApiError::Internal { detail, location } => {
                 tracing::error!(
                     error = %detail,
@@ -139,6 +131,13 @@ impl ApiError {
                 resp
             }
         }
+    }
+}
+
+/// A body that could not be read under the limit: 413 `payload_too_large` or 400 `bad_request`.
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        ApiError::client(e.status(), e.code(), e.to_string())
     }
 }
 

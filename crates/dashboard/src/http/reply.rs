@@ -81,8 +81,16 @@ pub(super) fn with_security_headers(mut r: Response<Body>) -> Response<Body> {
 }
 
 /// A refusal: `{"error":{"code","message"}}` with `status` (a 401 `unauthorized` also carries
-/// `WWW-Authenticate: Bearer`).
-pub(super) fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+/// `WWW-Authenticate: Bearer`). Every JSON refusal of the dashboard and of its embedder's API is
+/// built here.
+///
+/// ```
+/// use http::StatusCode;
+/// let r = wedsync_dashboard::http::refusal(StatusCode::UNAUTHORIZED, "unauthorized", "no key");
+/// assert_eq!(r.headers()["www-authenticate"], "Bearer");
+/// assert_eq!(r.headers()["content-type"], "application/json");
+/// ```
+pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": {"code": code, "message": message}});
     let mut r = respond(
         status,
@@ -98,7 +106,7 @@ pub(super) fn refusal(status: StatusCode, code: &str, message: &str) -> Response
 }
 
 /// Adds `Retry-After: secs`.
-pub(super) fn with_retry_after(mut r: Response<Body>, secs: u64) -> Response<Body> {
+pub fn with_retry_after(mut r: Response<Body>, secs: u64) -> Response<Body> {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r
