@@ -132,7 +132,8 @@ impl Jobs {
         metrics: Arc<Metrics>,
     ) {
         self.handles.push(tokio::spawn(async move {
-            if let Err(e) = bodykeys::check_stored_keys(&*store, &ring, &metrics).await {
+            let events = bodykeys::WorkerEvents::new(metrics);
+            if let Err(e) = events.stored_keys_check(&*store, &ring).await {
                 tracing::warn!(error = %e, "could not check the stored raw bodies' keys");
             }
         }));
