@@ -55,7 +55,7 @@ use reply::{
 };
 
 pub use body::{read_limited, BodyError};
-pub use reply::{refusal, with_retry_after};
+pub use reply::{json, refusal, text, with_retry_after};
 
 mod body;
 mod events;

@@ -92,17 +92,35 @@ pub(super) fn with_security_headers(mut r: Response<Body>) -> Response<Body> {
 /// ```
 pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": {"code": code, "message": message}});
-    let mut r = respond(
-        status,
-        &[(header::CONTENT_TYPE, "application/json")],
-        &[],
-        full(body.to_string()),
-    );
+    let mut r = json(status, &body);
     if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
         let bearer = HeaderValue::from_static("Bearer");
         r.headers_mut().insert(header::WWW_AUTHENTICATE, bearer);
     }
     r
+}
+
+/// A JSON response with `status`: `value` serialised (`{}` when it cannot be).
+pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    let mut bytes = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes = b"{}".to_vec();
+    }
+    text(status, "application/json", bytes)
+}
+
+/// A whole `body` of `content_type` with `status`.
+pub fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    respond(
+        status,
+        &[(header::CONTENT_TYPE, content_type)],
+        &[],
+        full(body),
+    )
 }
 
 /// Adds `Retry-After: secs`.
