@@ -87,7 +87,7 @@
 //! | — | — | the renderer needs only serde, serde_json and jiff |
 //! | `session` | no | `session`: signed session cookies, CSRF tokens and every `Set-Cookie` value (hmac, sha2, subtle, base64) |
 //! | `gather` | no | `gather`: builds the views from a `wedsync-probe` monitor and probe store and a `wedsync-webhooks` store, caching the slow parts |
-//! | `http` | no | `http`: serves every route ([`Route`]) from an `http::Request` over the embedder's `http::Backend` (API keys, audit log, replay, rate limits); implies `session` and `gather` (async-trait, bytes, http, http-body-util, hyper, tokio, tracing, url, uuid) |
+//! | `http` | no | `http`: serves every route ([`Route`]) from an `http::Request` over the embedder's `http::Backend` (API keys, audit log, replay, rate limits); implies `session` and `gather` (async-trait, bytes, http, http-body-util, hyper, thiserror, tokio, tracing, url, uuid) |
 
 pub mod config;
 #[cfg(feature = "gather")]

@@ -51,6 +51,8 @@
 
 pub mod alert;
 mod cadence;
+#[cfg(feature = "http")]
+pub mod check;
 pub mod clock;
 pub mod config;
 #[cfg(feature = "http")]

@@ -449,6 +449,31 @@ async fn snapshot_and_subscribers_see_results() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn each_new_result_is_seen_once() {
+    let monitor = Monitor::builder()
+        .service(ServiceConfig::new(steady("a", ProbeStatus::Healthy)))
+        .service(ServiceConfig::new(steady("b", ProbeStatus::Degraded)))
+        .config(never())
+        .build()
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let into = seen.clone();
+    let follow = monitor.each_new_result(move |r| into.lock().unwrap().push(r.service.clone()));
+    let follow = tokio::spawn(follow);
+    let handle = monitor.start().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    handle.shutdown().await;
+    drop(monitor);
+    follow.await.unwrap();
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["a", "b"], "each first result once");
+}
+
+#[tokio::test(start_paused = true)]
 async fn monitor_reconciles_incidents_at_start_up() {
     use wedsync_probe::store::{Incident, IncidentState, IncidentStore, MemoryStore, ProbeStore};
     let store = Arc::new(MemoryStore::new());

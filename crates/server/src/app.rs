@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
 
+use wedsync_dashboard::http::read_limited;
 use wedsync_store::StoreHealthCheck;
 use wedsync_webhooks::analysis::{Timeframe, TimeframeError};
 
@@ -195,7 +195,8 @@ impl App {
             }
             RouteId::IngestWebhook => {
                 let (parts, body) = req.into_parts();
-                let body = self.read_body(&parts.headers, body).await?;
+                let limit = self.cfg.server.body_limit_bytes;
+                let body = read_limited(&parts.headers, body, limit).await?;
                 let provider = param.unwrap_or_default();
                 self.webhooks
                     .ingest(&provider, &parts.uri, &parts.headers, body)
@@ -273,7 +274,8 @@ impl App {
             .authorize(req.headers(), Scope::Admin, Some(Budget::Strict))
             .await?;
         let (parts, body) = req.into_parts();
-        let body = self.read_body(&parts.headers, body).await?;
+        let limit = self.cfg.server.body_limit_bytes;
+        let body = read_limited(&parts.headers, body, limit).await?;
         let v = serde_json::from_slice(&body).map_err(|_| ApiError::bad_request(invalid))?;
         Ok((caller, v))
     }
@@ -394,67 +396,7 @@ impl App {
         }
         tracing::info!(key_id = %entry.key_id, action, target = %entry.target, result = %entry.result, "admin action");
     }
-
-    pub(crate) async fn read_body<B>(&self, headers: &HeaderMap, body: B) -> Result<Bytes, ApiError>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        let limit = usize::try_from(self.cfg.server.body_limit_bytes).unwrap_or(usize::MAX);
-        let too_large = || {
-            ApiError::client(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body exceeds the limit of {limit} bytes"),
-            )
-        };
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let mut body = std::pin::pin!(body);
-        let mut seen = 0usize;
-        if declared.is_none_or(|len| len <= self.cfg.server.body_limit_bytes) {
-            let mut buf = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(limit));
-            loop {
-                match body.frame().await {
-                    None => return Ok(Bytes::from(buf)),
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            seen += data.len();
-                            if seen > limit {
-                                break;
-                            }
-                            buf.extend_from_slice(&data);
-                        }
-                    }
-                    Some(Err(_)) => {
-                        return Err(ApiError::bad_request("could not read the request body"))
-                    }
-                }
-            }
-        }
-        // Too large. Read and discard a bounded amount more before answering: closing a
-        // connection with unread bytes makes the kernel reset it, and the client would see a
-        // broken connection instead of the 413.
-        let cap = limit.saturating_mul(DRAIN_FACTOR);
-        let _ = tokio::time::timeout(DRAIN_TIME, async {
-            while seen <= cap {
-                match body.frame().await {
-                    Some(Ok(frame)) => seen += frame.data_ref().map_or(0, Bytes::len),
-                    _ => break,
-                }
-            }
-        })
-        .await;
-        Err(too_large())
-    }
 }
-
-/// A body above the limit is drained up to this many times the limit before the 413 is sent.
-const DRAIN_FACTOR: usize = 8;
-/// ... and for at most this long.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An action's result as the audit log records it: `ok`, a refusal's code, `internal_error`, or
 /// the status of an unsuccessful response.

@@ -1,7 +1,7 @@
 //! The raw-body key ring from `[ingress]` (the policy lives in [`wedsync_webhooks::keys`], the
-//! settings in [`wedsync_webhooks::config::IngressConfig::key_settings`]), the
-//! start-up check of the stored bodies against it, and the delivery worker's events (reclaimed
-//! leases, bodies no key opens) turned into log lines and metrics.
+//! settings in [`wedsync_webhooks::config::IngressConfig::key_settings`]), and the delivery
+//! worker's events (reclaimed leases, bodies no key opens, the start-up check of the stored
+//! bodies against the ring) turned into log lines and metrics.
 //!
 //! A 2xx to a provider promises that the webhook reaches the handler, so the key that sealed its
 //! body must outlive the process: an embedded store keeps a generated key in a file beside its
@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 
-use wedsync_webhooks::crypto::BodyCipher;
 use wedsync_webhooks::keys::{self, KeyError};
 use wedsync_webhooks::store::WebhookStore;
 
@@ -57,37 +56,6 @@ pub async fn refuse_to_replace_a_lost_key(
     keys::refuse_to_replace_a_lost_key(&crate::build::key_settings(cfg)?, home, store)
         .await
         .map_err(start_error)
-}
-
-/// Compares the stored bodies' key ids with the ring: bodies sealed with a key that is not
-/// configured are an error in the log and the gauge `wedsync_webhook_bodies_without_key`. Their
-/// deliveries wait for the key (they are not given up); `wedsync-monitor keys check` lists them.
-pub async fn check_stored_keys(
-    store: &dyn WebhookStore,
-    ring: &BodyCipher,
-    metrics: &Metrics,
-) -> Result<u64, wedsync_webhooks::store::StoreError> {
-    let mut missing = 0;
-    for usage in keys::keys_not_configured(store, ring).await? {
-        missing += usage.bodies;
-        metrics.set(
-            "wedsync_webhook_bodies_without_key",
-            "Stored raw webhook bodies whose key id is not configured, by key id, at start-up \
-             (queued ones cannot be forwarded)",
-            &[("key_id", &usage.key_id)],
-            usage.bodies as f64,
-        );
-        tracing::error!(
-            key_id = %usage.key_id,
-            bodies = usage.bodies,
-            queued = usage.queued,
-            configured = ?ring.key_ids().collect::<Vec<_>>(),
-            "stored raw webhook bodies were sealed with a key that is not configured: their \
-             deliveries wait until it is added to ingress.old_encryption_keys (see \
-             `wedsync-monitor keys check`)"
-        );
-    }
-    Ok(missing)
 }
 
 /// The delivery worker's events, as log lines and metrics.

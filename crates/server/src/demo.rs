@@ -4,12 +4,12 @@
 //! [`wedsync_testkit::demo`] plays out over HTTP and is narrated in the terminal.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use time::OffsetDateTime;
-use wedsync_testkit::demo::{play_story, DemoTarget, Narrator};
+use wedsync_testkit::demo::{tour, DemoTarget, Narrator};
 use wedsync_testkit::FakeProviders;
 use wedsync_webhooks::crypto::BodyCipher;
 
@@ -64,9 +64,8 @@ pub fn demo_config(
 
 /// Runs the demo; ends after `duration` or on Ctrl-C.
 pub async fn run(duration: Option<Duration>, port: u16) -> anyhow::Result<()> {
-    let story = story(port, duration, true);
     tokio::select! {
-        r = story => r,
+        r = story(port, duration, true) => r,
         () = crate::server::shutdown_signal() => {
             println!("\ninterrupted; bye");
             Ok(())
@@ -80,53 +79,30 @@ pub async fn play(port: u16) -> anyhow::Result<()> {
     story(port, None, false).await
 }
 
-/// The running demo: the fakes, the server on its SQLite file, and the story's target.
+/// The running demo server on its SQLite file.
 struct Demo {
-    fakes: FakeProviders,
     dir: tempfile::TempDir,
     server: RunningServer,
-    target: DemoTarget,
 }
 
+/// [`tour`] with this server: see [`start`] and [`stop`].
 async fn story(port: u16, duration: Option<Duration>, linger: bool) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let deadline = duration.map(|d| started + d);
-    let mut n = Narrator::new(started);
-    println!("wedsync-monitor {} — demo", env!("CARGO_PKG_VERSION"));
-    println!("Everything runs on 127.0.0.1: fake providers, a fake Slack, a fake internal handler, and the real server.");
-    let demo = start(port, &mut n).await?;
-    let result = async {
-        let played = play_story(&demo.target, &demo.fakes, &mut n).await;
-        played.map_err(anyhow::Error::from)
-    };
-    let outcome = match deadline {
-        Some(d) => tokio::time::timeout_at(d.into(), result)
-            .await
-            .unwrap_or_else(|_| {
-                println!("\n(--duration reached before the story ended)");
-                Ok(())
-            }),
-        None => result.await,
-    };
-    if let Err(e) = &outcome {
-        println!("\nthe demo could not finish a step: {e:#}");
-    }
-    if outcome.is_ok() && linger {
-        keep_running(deadline).await;
-    }
-    stop(demo).await;
-    outcome
+    let title = format!("wedsync-monitor {} — demo", env!("CARGO_PKG_VERSION"));
+    let start = async |fakes: &FakeProviders, n: &mut Narrator| start(port, fakes, n).await;
+    tour(&title, duration, linger, start, stop).await
 }
 
-/// Starts the fakes and the server on a fresh SQLite file, creates the demo's admin key.
-async fn start(port: u16, n: &mut Narrator) -> anyhow::Result<Demo> {
-    n.step("starting fake Stripe, Twilio, Resend, Supabase, Slack and an internal webhook handler");
-    let fakes = FakeProviders::try_start().await?;
+/// Starts the server on the fakes and a fresh SQLite file, creates the demo's admin key.
+async fn start(
+    port: u16,
+    fakes: &FakeProviders,
+    n: &mut Narrator,
+) -> anyhow::Result<(Demo, DemoTarget)> {
     let whsec = crate::build::random_whsec();
     // the embedded store, as `serve` uses by default: a SQLite file, here in a directory of its own
     let dir = tempfile::Builder::new().prefix("wedsync-demo-").tempdir()?;
     let db_path = dir.path().join("wedsync-monitor.db");
-    let cfg = demo_config(&fakes, &whsec, &format!("sqlite://{}", db_path.display()))?;
+    let cfg = demo_config(fakes, &whsec, &format!("sqlite://{}", db_path.display()))?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let components = Components::build(&cfg).await?;
     let admin = Arc::clone(&components.admin);
@@ -142,37 +118,13 @@ async fn start(port: u16, n: &mut Narrator) -> anyhow::Result<Demo> {
         api_key: key.secret.expose().to_string(),
         stripe_webhook_secret: whsec,
     };
-    n.show_links(&target);
-    Ok(Demo {
-        fakes,
-        dir,
-        server,
-        target,
-    })
+    Ok((Demo { dir, server }, target))
 }
 
-/// After the story: keeps the server and its fakes up until `deadline`, or forever (Ctrl-C).
-async fn keep_running(deadline: Option<Instant>) {
-    println!();
-    println!("The story is over; the server keeps running with its fakes so you can explore.");
-    match deadline {
-        Some(d) => {
-            println!("It stops by itself (--duration).");
-            tokio::time::sleep_until(d.into()).await;
-        }
-        None => {
-            println!("Press Ctrl-C to stop.");
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Stops the server, then the fakes, and deletes the SQLite file's directory.
+/// Stops the server and deletes the SQLite file's directory (the fakes stop after it).
 async fn stop(demo: Demo) {
     demo.server.shutdown().await;
-    drop(demo.fakes);
     if let Err(e) = demo.dir.close() {
         println!("could not delete the demo's temporary directory: {e}");
     }
-    println!("demo finished");
 }

@@ -2,17 +2,11 @@
 
 use std::panic::Location;
 
-use bytes::Bytes;
-use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full};
+use http::{Response, StatusCode};
+use wedsync_dashboard::http::{refusal, with_retry_after, BodyError};
 
 /// The response body type every handler returns: a whole body, or a stream (Server-Sent Events).
-pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
-
-/// A body of `bytes`, all at once.
-pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed()
-}
+pub use wedsync_dashboard::http::Body;
 
 /// An error a handler returns; converted to a response by [`ApiError::into_response`].
 #[derive(Debug)]
@@ -94,7 +88,6 @@ impl ApiError {
         }
     }
 
-    /// Builds the response (and logs internal errors).
     /// What the client is told: the message of a client error, a fixed text for ours.
     pub fn client_message(&self) -> &str {
         match self {
@@ -103,7 +96,7 @@ impl ApiError {
         }
     }
 
-    /// The response for this error.
+    /// The response for this error (an internal error's detail is logged).
     pub fn into_response(self) -> Response<Body> {
         match self {
             ApiError::Client {
@@ -111,71 +104,38 @@ impl ApiError {
                 code,
                 message,
                 retry_after,
-            } => {
-                let body = serde_json::json!({"error": {"code": code, "message": message}});
-                let mut resp = json_response(status, &body);
-                if let Some(secs) = retry_after {
-                    resp.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                }
-                if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
-                    resp.headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                }
-                resp
-            }
+            } => match retry_after {
+                Some(secs) => with_retry_after(refusal(status, code, &message), secs),
+                None => refusal(status, code, &message),
+            },
             ApiError::Internal { detail, location } => {
                 tracing::error!(
                     error = %detail,
                     at = %format_args!("{}:{}", location.file(), location.line()),
                     "internal error"
                 );
-                let mut resp = Response::new(full(Bytes::from_static(b"Internal Server Error")));
-                *resp.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                resp.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                );
-                resp
+                let status = StatusCode::INTERNAL_SERVER_ERROR;
+                text_response(status, "text/plain; charset=utf-8", "Internal Server Error")
             }
         }
     }
 }
 
-/// A JSON response with the given status: a `serde_json::Value` or any typed view.
-pub fn json_response<T: serde::Serialize + ?Sized>(
-    status: StatusCode,
-    value: &T,
-) -> Response<Body> {
-    let mut bytes = Vec::with_capacity(1024);
-    if serde_json::to_writer(&mut bytes, value).is_err() {
-        bytes = b"{}".to_vec();
+/// A body that could not be read under the limit: 413 `payload_too_large` or 400 `bad_request`.
+impl From<BodyError> for ApiError {
+    fn from(e: BodyError) -> Self {
+        ApiError::client(e.status(), e.code(), e.to_string())
     }
-    let mut resp = Response::new(full(bytes));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
 }
 
-/// A plain-text response with the given status and content type.
-pub fn text_response(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Body> {
-    let mut resp = Response::new(full(body));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
+/// A JSON response with the given status (a `serde_json::Value` or any typed view), and a
+/// whole body of a content type: the dashboard library's response builders.
+pub use wedsync_dashboard::http::{json as json_response, text as text_response};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header;
     use http_body_util::BodyExt;
 
     async fn body_of(resp: Response<Body>) -> String {

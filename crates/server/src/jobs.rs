@@ -2,7 +2,6 @@
 //! the breaker follower, the rate-limit sweeper, the monitor with its metrics, the stored-key check,
 //! the delivery workers and retention.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,25 +111,12 @@ impl Jobs {
             .start()
             .await
             .map_err(|e| StartError::Store(format!("cannot start the monitor: {e}")))?;
-        let mut rx = monitor.subscribe();
+        let results = monitor.each_new_result(move |r| Integrations::observe(&metrics, r));
         let stop = self.stopped();
         self.handles.push(tokio::spawn(async move {
-            tokio::pin!(stop);
-            let mut seen: BTreeMap<String, i64> = BTreeMap::new();
-            loop {
-                tokio::select! {
-                    changed = rx.changed() => {
-                        if changed.is_err() { break; }
-                        let snap = rx.borrow_and_update().clone();
-                        for (name, h) in &snap.services {
-                            let Some(last) = &h.last else { continue };
-                            if seen.insert(name.clone(), last.checked_at_ms) != Some(last.checked_at_ms) {
-                                Integrations::observe(&metrics, last);
-                            }
-                        }
-                    }
-                    () = &mut stop => break,
-                }
+            tokio::select! {
+                () = results => {}
+                () = stop => {}
             }
             handle.shutdown().await;
         }));
@@ -146,7 +132,8 @@ impl Jobs {
         metrics: Arc<Metrics>,
     ) {
         self.handles.push(tokio::spawn(async move {
-            if let Err(e) = bodykeys::check_stored_keys(&*store, &ring, &metrics).await {
+            let events = bodykeys::WorkerEvents::new(metrics);
+            if let Err(e) = events.stored_keys_check(&*store, &ring).await {
                 tracing::warn!(error = %e, "could not check the stored raw bodies' keys");
             }
         }));

@@ -34,8 +34,8 @@
 //!   serves until SIGTERM/Ctrl-C and shuts down gracefully. [`start`] does the same but returns a
 //!   [`RunningServer`] handle, so tests run the real server in-process on `127.0.0.1:0`.
 //! - The accept loop ([`server::serve`]) follows the project's hyper checklist: header-read timeout
-//!   with a timer, no `?` on `accept()`, bounded graceful shutdown, every body through
-//!   `http_body_util::Limited` (413 above `server.body_limit_bytes`).
+//!   with a timer, no `?` on `accept()`, bounded graceful shutdown, every body read by
+//!   `wedsync_dashboard::http::read_limited` (413 above `server.body_limit_bytes`).
 //! - Routes live in one table ([`routes::ROUTES`]); `/openapi.json` is tested against it.
 //! - Errors are JSON `{"error":{"code","message"}}`; internal errors are a bare 500 whose detail goes
 //!   only to the log, and every log line passes through the redactor.

@@ -14,7 +14,9 @@
 //! 6. an admin replays one delivery, and the webhook reliability stats are read.
 //!
 //! Every wait is bounded; the first thing that does not happen in time ends the story with a
-//! [`DemoError`] naming it.
+//! [`DemoError`] naming it. [`tour`] is the whole demo around the story: it starts the fakes,
+//! has the caller start its server on them, plays the story within an optional deadline, may
+//! keep everything running afterwards, and stops the server, then the fakes.
 //!
 //! ```no_run
 //! use std::time::Instant;
@@ -90,6 +92,9 @@ pub enum DemoError {
     /// A compiled-in fixture is not JSON.
     #[error("a fixture is not JSON")]
     Fixture(#[from] serde_json::Error),
+    /// The fake providers could not start (no loopback port to bind).
+    #[error("could not start the fake providers")]
+    Fakes(#[source] std::io::Error),
 }
 
 /// Prints the story to stdout: numbered steps and lines, each stamped with the seconds since
@@ -194,6 +199,71 @@ pub async fn play_story(
     story.retries_delivered(narrator, &outage).await?;
     story.stripe_recovers(narrator).await?;
     story.replay(narrator, &outage.ids).await
+}
+
+/// The whole demo, narrated on stdout under `title`: starts the fakes, then the server with
+/// `start` (which narrates what it started and returns the server with the story's target), plays
+/// the story (within `duration` when one is given), keeps everything running afterwards when
+/// `linger` (until `duration` is up, or forever: the caller ends it, e.g. on Ctrl-C), and stops
+/// the server with `stop`, then the fakes.
+///
+/// # Errors
+/// `start`'s error, or the story's first step that did not happen (also printed).
+pub async fn tour<S, E>(
+    title: &str,
+    duration: Option<Duration>,
+    linger: bool,
+    start: impl AsyncFnOnce(&FakeProviders, &mut Narrator) -> Result<(S, DemoTarget), E>,
+    stop: impl AsyncFnOnce(S),
+) -> Result<(), E>
+where
+    E: From<DemoError> + std::fmt::Display,
+{
+    let started = Instant::now();
+    let deadline = duration.map(|d| started + d);
+    let mut n = Narrator::new(started);
+    println!("{title}");
+    println!("Everything runs on 127.0.0.1: fake providers, a fake Slack, a fake internal handler, and the real server.");
+    n.step("starting fake Stripe, Twilio, Resend, Supabase, Slack and an internal webhook handler");
+    let fakes = FakeProviders::try_start().await.map_err(DemoError::Fakes)?;
+    let (server, target) = start(&fakes, &mut n).await?;
+    n.show_links(&target);
+    let played = async { play_story(&target, &fakes, &mut n).await.map_err(E::from) };
+    let outcome = match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), played)
+            .await
+            .unwrap_or_else(|_| {
+                println!("\n(--duration reached before the story ended)");
+                Ok(())
+            }),
+        None => played.await,
+    };
+    if let Err(e) = &outcome {
+        println!("\nthe demo could not finish a step: {e:#}");
+    }
+    if outcome.is_ok() && linger {
+        keep_running(deadline).await;
+    }
+    stop(server).await;
+    drop(fakes);
+    println!("demo finished");
+    outcome
+}
+
+/// After the story: keeps the server and its fakes up until `deadline`, or forever (Ctrl-C).
+async fn keep_running(deadline: Option<Instant>) {
+    println!();
+    println!("The story is over; the server keeps running with its fakes so you can explore.");
+    match deadline {
+        Some(d) => {
+            println!("It stops by itself (--duration).");
+            tokio::time::sleep_until(d.into()).await;
+        }
+        None => {
+            println!("Press Ctrl-C to stop.");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// What the story plays with.
@@ -512,6 +582,16 @@ mod tests {
             !shown.contains("the-key") && !shown.contains("whsec_"),
             "{shown}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_tour_whose_server_does_not_start_ends_with_its_error() {
+        let start = async |_: &FakeProviders, n: &mut Narrator| {
+            n.say("the server refuses to start");
+            Err::<((), DemoTarget), _>(DemoError::TimedOut("the server"))
+        };
+        let e = tour("demo", None, true, start, async |()| {}).await;
+        assert!(matches!(e, Err(DemoError::TimedOut("the server"))), "{e:?}");
     }
 
     #[tokio::test]

@@ -139,6 +139,40 @@ impl<C: Counters> LoggedEvents<C> {
     pub fn new(counters: C) -> Self {
         LoggedEvents { counters }
     }
+
+    /// Compares the stored bodies' key ids with `ring` ([`keys_not_configured`], at start-up):
+    /// bodies sealed with a key that is not configured are an error in the log and the gauge
+    /// `wedsync_webhook_bodies_without_key{key_id}`. Their deliveries wait for the key (they are
+    /// not given up). Returns how many bodies wait.
+    ///
+    /// [`keys_not_configured`]: crate::keys::keys_not_configured
+    pub async fn stored_keys_check(
+        &self,
+        store: &dyn crate::store::WebhookStore,
+        ring: &crate::crypto::BodyCipher,
+    ) -> Result<u64, crate::store::StoreError> {
+        let mut missing = 0;
+        for usage in crate::keys::keys_not_configured(store, ring).await? {
+            missing += usage.bodies;
+            self.counters.set(
+                "wedsync_webhook_bodies_without_key",
+                "Stored raw webhook bodies whose key id is not configured, by key id, at start-up \
+                 (queued ones cannot be forwarded)",
+                &[("key_id", &usage.key_id)],
+                usage.bodies as f64,
+            );
+            tracing::error!(
+                key_id = %usage.key_id,
+                bodies = usage.bodies,
+                queued = usage.queued,
+                configured = ?ring.key_ids().collect::<Vec<_>>(),
+                "stored raw webhook bodies were sealed with a key that is not configured: their \
+                 deliveries wait until it is added to ingress.old_encryption_keys (see \
+                 `wedsync-monitor keys check`)"
+            );
+        }
+        Ok(missing)
+    }
 }
 
 impl<C: Counters> EventSink for LoggedEvents<C> {
@@ -211,7 +245,38 @@ mod tests {
             v.push((name.to_owned(), labels.join(","), by));
         }
 
-        fn set(&self, _: &'static str, _: &'static str, _: &[(&'static str, &str)], _: f64) {}
+        fn set(&self, name: &'static str, help: &'static str, l: &[(&'static str, &str)], v: f64) {
+            self.inc(name, help, l, v);
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_sealed_with_a_key_not_configured_are_counted_by_key_id() {
+        use crate::crypto::BodyCipher;
+        use crate::store::{InMemoryStore, NewDelivery, WebhookStore as _};
+        let store = InMemoryStore::new();
+        let (old, new) = (BodyCipher::generate_key(), BodyCipher::generate_key());
+        let sealed_with_old = BodyCipher::new("k0", &old);
+        for _ in 0..2 {
+            let (id, now) = (uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+            let body = sealed_with_old.seal(id, b"{}").unwrap();
+            let d =
+                NewDelivery::verified(id, crate::Provider::Stripe, id.to_string(), Some(body), now);
+            store.insert_delivery(d).await.unwrap();
+        }
+        let counters = Arc::new(Recorded::default());
+        let events = LoggedEvents::new(counters.clone());
+        let ring = BodyCipher::new("k1", &new);
+        assert_eq!(events.stored_keys_check(&store, &ring).await.unwrap(), 2);
+        let got = counters.0.lock().unwrap().clone();
+        let gauge = (
+            "wedsync_webhook_bodies_without_key".into(),
+            "key_id=k0".into(),
+            2.0,
+        );
+        assert_eq!(got, [gauge]);
+        let ring = ring.with_old_key("k0", &old);
+        assert_eq!(events.stored_keys_check(&store, &ring).await.unwrap(), 0);
     }
 
     #[test]

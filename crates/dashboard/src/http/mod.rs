@@ -50,10 +50,14 @@ use crate::gather::{now_ms, Gatherer, Sources, Spec};
 use crate::session::{self, Sessions, FLASH_COOKIE, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::{DashboardView, Route};
 use reply::{
-    cookie, cross_site, field, forbidden, form, html, not_found, public, redirect, refusal,
+    cookie, cross_site, field, forbidden, form, html, not_found, public, redirect,
     with_security_headers, HTML,
 };
 
+pub use body::{read_limited, BodyError};
+pub use reply::{json, refusal, text, with_retry_after};
+
+mod body;
 mod events;
 mod reply;
 #[cfg(test)]
@@ -62,10 +66,10 @@ mod tests;
 /// The response body of every route: a whole body, or the event stream.
 pub type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
-/// The error of a request body as the [`Backend`] reads it.
+/// The error of a request body.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A request body handed to [`Backend::read_body`].
+/// A request body as the dashboard reads it.
 pub type RequestBody<'a> =
     std::pin::Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = BoxError> + Send + 'a>>;
 
@@ -110,8 +114,7 @@ pub struct Refused {
     pub message: String,
 }
 
-/// A response of the [`Backend`]'s that refuses a request (a body too large, a budget spent),
-/// sent as it is.
+/// A response of the [`Backend`]'s that refuses a request (a budget spent), sent as it is.
 #[derive(Debug)]
 pub struct Refusal(Box<Response<Body>>);
 
@@ -153,10 +156,9 @@ pub trait Backend: Send + Sync {
     /// of a session and every few heartbeats of a stream, so a revoked key ends its sessions).
     async fn key_by_id(&self, id: &str) -> Option<Caller>;
 
-    /// A form's body, read under the embedder's size limit; `Err` is the response that refuses
-    /// the request (too large, unreadable).
-    async fn read_body(&self, headers: &HeaderMap, body: RequestBody<'_>)
-        -> Result<Bytes, Refusal>;
+    /// The largest form body accepted, in bytes (a larger one is refused with 413, see
+    /// [`read_limited`]).
+    fn body_limit(&self) -> u64;
 
     /// Draws from `caller`'s budget for a replay; `Err` is the response that refuses it (rate
     /// limited).
@@ -374,9 +376,9 @@ impl Inner {
         if cross_site(&parts.headers) {
             return self.login_page(Some("Sign in from this page."));
         }
-        let body = match b.read_body(&parts.headers, body).await {
+        let body = match read_limited(&parts.headers, body, b.body_limit()).await {
             Ok(body) => body,
-            Err(r) => return r.into_response(),
+            Err(e) => return e.into_response(),
         };
         let f = form(&body);
         if !self
@@ -413,8 +415,8 @@ impl Inner {
         let Some((caller, cookie)) = self.session_caller(b, &parts.headers).await else {
             return Err(redirect(Route::Login, &[]));
         };
-        let body = b.read_body(&parts.headers, body).await;
-        let f = form(&body.map_err(Refusal::into_response)?);
+        let body = read_limited(&parts.headers, body, b.body_limit()).await;
+        let f = form(&body.map_err(BodyError::into_response)?);
         if cross_site(&parts.headers) || !self.sessions.keys().csrf_ok(&cookie, field(&f, "csrf")) {
             let msg = "the form's CSRF token is missing or wrong; reload the page";
             return Err(forbidden("csrf", msg.into()));

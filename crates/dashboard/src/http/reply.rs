@@ -81,15 +81,18 @@ pub(super) fn with_security_headers(mut r: Response<Body>) -> Response<Body> {
 }
 
 /// A refusal: `{"error":{"code","message"}}` with `status` (a 401 `unauthorized` also carries
-/// `WWW-Authenticate: Bearer`).
-pub(super) fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+/// `WWW-Authenticate: Bearer`). Every JSON refusal of the dashboard and of its embedder's API is
+/// built here.
+///
+/// ```
+/// use http::StatusCode;
+/// let r = wedsync_dashboard::http::refusal(StatusCode::UNAUTHORIZED, "unauthorized", "no key");
+/// assert_eq!(r.headers()["www-authenticate"], "Bearer");
+/// assert_eq!(r.headers()["content-type"], "application/json");
+/// ```
+pub fn refusal(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({"error": {"code": code, "message": message}});
-    let mut r = respond(
-        status,
-        &[(header::CONTENT_TYPE, "application/json")],
-        &[],
-        full(body.to_string()),
-    );
+    let mut r = json(status, &body);
     if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
         let bearer = HeaderValue::from_static("Bearer");
         r.headers_mut().insert(header::WWW_AUTHENTICATE, bearer);
@@ -97,8 +100,31 @@ pub(super) fn refusal(status: StatusCode, code: &str, message: &str) -> Response
     r
 }
 
+/// A JSON response with `status`: `value` serialised (`{}` when it cannot be).
+pub fn json<T: serde::Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Body> {
+    let mut bytes = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes = b"{}".to_vec();
+    }
+    text(status, "application/json", bytes)
+}
+
+/// A whole `body` of `content_type` with `status`.
+pub fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Body> {
+    respond(
+        status,
+        &[(header::CONTENT_TYPE, content_type)],
+        &[],
+        full(body),
+    )
+}
+
 /// Adds `Retry-After: secs`.
-pub(super) fn with_retry_after(mut r: Response<Body>, secs: u64) -> Response<Body> {
+pub fn with_retry_after(mut r: Response<Body>, secs: u64) -> Response<Body> {
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     r

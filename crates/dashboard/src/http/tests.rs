@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{header, HeaderMap, Request, Response, StatusCode};
+use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Empty, Full};
 use tokio::sync::watch;
 use wedsync_probe::store::MemoryStore;
@@ -60,12 +60,8 @@ impl Backend for Fake {
         keys.values().find(|c| c.id == id).cloned()
     }
 
-    async fn read_body(&self, _: &HeaderMap, body: RequestBody<'_>) -> Result<Bytes, Refusal> {
-        let unreadable = || reply::refusal(StatusCode::BAD_REQUEST, "bad_request", "unreadable");
-        match body.collect().await {
-            Ok(b) => Ok(b.to_bytes()),
-            Err(_) => Err(unreadable().into()),
-        }
+    fn body_limit(&self) -> u64 {
+        1024
     }
 
     fn replay_budget(&self, _: &Caller) -> Result<(), Refusal> {
@@ -259,6 +255,17 @@ async fn sign_in_sets_a_strict_cookie_and_opens_the_page() {
     let form = [("api_key", "admin"), ("csrf", "forged")];
     let r = Browser::new(&d).post("/dashboard/login", &form).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_form_above_the_backends_body_limit_is_refused_with_413() {
+    let (fake, (_stop, rx)) = (Fake::new(), watch::channel(false));
+    let mut b = Browser::new(&dashboard(&fake, rx));
+    let big = "x".repeat(2048);
+    let r = b.post("/dashboard/login", &[("api_key", &big)]).await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+    assert_eq!(error_code(r).await, "payload_too_large");
 }
 
 #[tokio::test]

@@ -166,6 +166,31 @@ impl Monitor {
         self.inner.tx.subscribe()
     }
 
+    /// Calls `each` once with every new result the published snapshots carry (each service's
+    /// latest, see [`subscribe`](Self::subscribe)), from now until the monitor is dropped; a
+    /// server counts them into its metrics. Await (or spawn) the returned future.
+    pub fn each_new_result<F>(
+        &self,
+        mut each: F,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        F: FnMut(&ProbeResult) + Send + 'static,
+    {
+        let mut rx = self.subscribe();
+        async move {
+            let mut seen: BTreeMap<String, i64> = BTreeMap::new();
+            while rx.changed().await.is_ok() {
+                let snap = rx.borrow_and_update().clone();
+                for (name, h) in &snap.services {
+                    let Some(last) = &h.last else { continue };
+                    if seen.insert(name.clone(), last.checked_at_ms) != Some(last.checked_at_ms) {
+                        each(last);
+                    }
+                }
+            }
+        }
+    }
+
     /// The breaker registry; each service's breaker is `breakers().get(service)`.
     pub fn breakers(&self) -> &Registry {
         &self.inner.breakers

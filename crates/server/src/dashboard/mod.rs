@@ -12,11 +12,11 @@ use std::sync::Weak;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response};
+use http::{Request, Response};
 use tokio::sync::watch;
 use wedsync_dashboard::gather::{unix_ms, ServiceSpec, Sources, Spec};
 use wedsync_dashboard::http::{
-    AuditRecord, Backend, BoxError, Caller, Dashboard, Refusal, Refused, RequestBody, Unavailable,
+    AuditRecord, Backend, BoxError, Caller, Dashboard, Refusal, Refused, Unavailable,
 };
 use wedsync_dashboard::Route;
 
@@ -97,13 +97,8 @@ impl Backend for App {
         }
     }
 
-    async fn read_body(
-        &self,
-        headers: &HeaderMap,
-        body: RequestBody<'_>,
-    ) -> Result<Bytes, Refusal> {
-        let body = App::read_body(self, headers, body).await;
-        body.map_err(|e| e.into_response().into())
+    fn body_limit(&self) -> u64 {
+        self.cfg.server.body_limit_bytes
     }
 
     fn replay_budget(&self, caller: &Caller) -> Result<(), Refusal> {
