@@ -450,6 +450,19 @@ pub(crate) fn renew_sql<D: Dialect>() -> String {
     )
 }
 
+/// Raw bodies whose retention ran out, in bounded batches. Binds: now, batch size.
+pub(crate) fn purge_sql<D: Dialect>() -> String {
+    let key = D::row_key("id");
+    format!(
+        "UPDATE webhook_delivery_log SET raw_body = NULL, raw_body_nonce = NULL, \
+             raw_body_key_id = NULL \
+         WHERE {key} IN (SELECT {key} FROM webhook_delivery_log \
+             WHERE raw_body IS NOT NULL AND raw_body_expires_at <= {now} LIMIT {n})",
+        now = D::p(1),
+        n = D::p(2)
+    )
+}
+
 /// The columns of new delivery rows as [`Dialect::rows_of`] takes them; binds follow this
 /// order (one array each on PostgreSQL, one value each on SQLite).
 pub(crate) const NEW_ROWS: &[(&str, &str)] = &[
@@ -775,19 +788,6 @@ pub(crate) fn job_update_sql<D: Dialect>() -> String {
         D::p(6),
         D::p(7),
         D::uuid(1)
-    )
-}
-
-/// Raw bodies whose retention ran out, in bounded batches. Binds: now, batch size.
-pub(crate) fn purge_sql<D: Dialect>() -> String {
-    let key = D::row_key("id");
-    format!(
-        "UPDATE webhook_delivery_log SET raw_body = NULL, raw_body_nonce = NULL, \
-             raw_body_key_id = NULL \
-         WHERE {key} IN (SELECT {key} FROM webhook_delivery_log \
-             WHERE raw_body IS NOT NULL AND raw_body_expires_at <= {now} LIMIT {n})",
-        now = D::p(1),
-        n = D::p(2)
     )
 }
 
