@@ -855,27 +855,38 @@ pub(crate) fn sealed_sql<D: Dialect>(after: bool) -> String {
         (String::new(), D::p(2))
     };
     format!(
-        "SELECT id, raw_body_nonce, raw_body FROM webhook_delivery_log \
+        "SELECT CAST(id AS TEXT) AS id, raw_body_nonce, raw_body FROM webhook_delivery_log \
          WHERE raw_body IS NOT NULL AND COALESCE(raw_body_key_id, '') = {key}{after} \
-         ORDER BY id LIMIT {limit}",
+         ORDER BY webhook_delivery_log.id LIMIT {limit}",
         key = D::p(1)
     )
 }
 
-/// One row of [`sealed_sql`] as a [`SealedBody`] (sealed with `key_id`, the key asked for).
-pub(crate) fn sealed_body(
-    delivery_id: Uuid,
-    key_id: &str,
-    nonce: Option<Vec<u8>>,
-    ciphertext: Vec<u8>,
-) -> SealedBody {
-    SealedBody {
-        delivery_id,
-        body: EncryptedBody {
-            key_id: key_id.to_owned(),
-            nonce: nonce.unwrap_or_default(),
-            ciphertext,
-        },
+/// Rows per raw-body purge statement.
+pub(crate) const PURGE_BATCH: i64 = 5_000;
+
+/// A row of [`sealed_sql`] (the id as text: the order is the column's, `ORDER BY` names it).
+#[derive(diesel::QueryableByName)]
+pub(crate) struct SealedRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Binary>)]
+    raw_body_nonce: Option<Vec<u8>>,
+    #[diesel(sql_type = diesel::sql_types::Binary)]
+    raw_body: Vec<u8>,
+}
+
+impl SealedRow {
+    /// As a [`SealedBody`] sealed with `key_id` (the key asked for).
+    pub(crate) fn into_sealed(self, key_id: &str) -> Result<SealedBody, StoreError> {
+        Ok(SealedBody {
+            delivery_id: parse_uuid(&self.id)?,
+            body: EncryptedBody {
+                key_id: key_id.to_owned(),
+                nonce: self.raw_body_nonce.unwrap_or_default(),
+                ciphertext: self.raw_body,
+            },
+        })
     }
 }
 

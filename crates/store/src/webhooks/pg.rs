@@ -26,8 +26,8 @@ use super::{
     expired_sql, filter_json, finished_at, get_sql, headers_json, insert_sql, into_claims, job_sql,
     job_update_sql, key_usage, lease_until, list_sql, owner_sql, parse_uuid, purge_sql,
     release_sql, replace_body_sql, replay_refusal, replay_update_sql, report_and_record_sql,
-    sealed_body, sealed_sql, Count, CountRow, DupRow, ExpiredRow, IdRow, KeyRow, Outcome, Param,
-    Report, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    sealed_sql, Count, CountRow, DupRow, ExpiredRow, IdRow, KeyRow, Outcome, Param, Report,
+    SealedRow, WResult, PURGE_BATCH, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
@@ -424,20 +424,6 @@ static SEALED_AFTER: LazyLock<Statement> = LazyLock::new(|| Statement::new(&SEAL
 static REPLACE_BODY_SQL: LazyLock<String> = LazyLock::new(replace_body_sql::<PgDialect>);
 static REPLACE_BODY: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPLACE_BODY_SQL));
 
-/// A row of [`super::sealed_sql`].
-#[derive(diesel::QueryableByName)]
-struct SealedRow {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: PgUuid,
-    #[diesel(sql_type = Nullable<Binary>)]
-    raw_body_nonce: Option<Vec<u8>>,
-    #[diesel(sql_type = Binary)]
-    raw_body: Vec<u8>,
-}
-
-/// Rows per purge statement.
-const PURGE_BATCH: i64 = 5_000;
-
 impl PgStore {
     /// Waits until deliveries may be due (a wake-up from any process sharing the database) or
     /// `timeout` passes (the polling backstop). Returns `true` on a wake-up.
@@ -615,8 +601,8 @@ impl WebhookStore for PgStore {
             .map_err(StoreError::from)?;
         Ok(rows
             .into_iter()
-            .map(|r| sealed_body(r.id.0, key_id, r.raw_body_nonce, r.raw_body))
-            .collect())
+            .map(|r| r.into_sealed(key_id))
+            .collect::<Result<_>>()?)
     }
 
     async fn replace_raw_body(

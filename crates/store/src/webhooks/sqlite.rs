@@ -22,8 +22,8 @@ use super::{
     expired_sql, filter_json, finished_at, get_sql, headers_json, insert_sql, into_claims,
     job_insert_sql, job_sql, job_update_sql, key_usage, lease_until, list_sql, owner_sql,
     parse_uuid, purge_sql, release_sql, replace_body_sql, replay_refusal, replay_update_sql,
-    report_sql, sealed_body, sealed_sql, Count, CountRow, DupRow, ExpiredRow, IdRow, KeyRow,
-    Outcome, Param, WResult, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
+    report_sql, sealed_sql, Count, CountRow, DupRow, ExpiredRow, IdRow, KeyRow, Outcome, Param,
+    SealedRow, WResult, PURGE_BATCH, QUEUE_DEPTH_SQL, RAW_BODY_KEYS_SQL,
 };
 use crate::dialect::SqliteDialect;
 use crate::error::{Result, StoreError};
@@ -50,20 +50,6 @@ static REPLAY_SQL: LazyLock<String> = LazyLock::new(replay_update_sql::<SqliteDi
 /// One lease renewal ([`super::renew_sql`]); `renew_leases` runs one per token in one
 /// transaction.
 static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<SqliteDialect>);
-
-/// A row of [`super::sealed_sql`].
-#[derive(diesel::QueryableByName)]
-struct SealedRow {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = Nullable<Binary>)]
-    raw_body_nonce: Option<Vec<u8>>,
-    #[diesel(sql_type = Binary)]
-    raw_body: Vec<u8>,
-}
-
-/// Rows per purge statement.
-const PURGE_BATCH: i64 = 5_000;
 
 fn load_deliveries(
     c: &mut SqliteConnection,
@@ -392,16 +378,7 @@ impl WebhookStore for SqliteStore {
                 let rows: Vec<SealedRow> = q
                     .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
                     .load(c)?;
-                rows.into_iter()
-                    .map(|r| {
-                        Ok(sealed_body(
-                            parse_uuid(&r.id)?,
-                            &key_id,
-                            r.raw_body_nonce,
-                            r.raw_body,
-                        ))
-                    })
-                    .collect()
+                rows.into_iter().map(|r| r.into_sealed(&key_id)).collect()
             })
             .await?)
     }
