@@ -2,7 +2,7 @@
 //! per batch of concurrent callers); claims lock with `FOR UPDATE SKIP LOCKED` and lease.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +32,7 @@ use super::{
 use crate::dialect::PgDialect;
 use crate::error::{Result, StoreError};
 use crate::pg::batch::{same_error, Batcher};
-use crate::pg::cached::{Cached, PgUuid, Statement};
+use crate::pg::cached::{fixed, stmt, Cached, PgUuid};
 use crate::pg::{Inner, PgStore};
 
 type Ts = Timestamptz;
@@ -96,14 +96,6 @@ async fn conn(inner: &Inner) -> Result<crate::pg::PooledConnection> {
 // insert: one statement per batch (plus one for the duplicates, when there are any)
 // ------------------------------------------------------------------------------------------------
 
-/// New owners, rejected and unqueued rows ([`super::insert_sql`]).
-static INSERT_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<PgDialect>(false));
-static INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&INSERT_SQL));
-/// The skipped rows, as duplicates of the key's owner.
-static INSERT_DUPLICATES_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<PgDialect>(true));
-static INSERT_DUPLICATES: LazyLock<Statement> =
-    LazyLock::new(|| Statement::new(&INSERT_DUPLICATES_SQL));
-
 /// Binds `rows` as the arrays of [`super::NEW_ROWS`], borrowing their text and bytes.
 fn bind_rows<'a>(q: Cached<'a>, rows: &[&'a Delivery]) -> Result<Cached<'a>> {
     let headers = rows
@@ -142,7 +134,7 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
     // A key's owner can disappear between the two statements (retention): go round again.
     for _ in 0..3 {
         let batch: Vec<&Delivery> = pending.iter().map(|&i| &rows[i]).collect();
-        let inserted: HashSet<Uuid> = bind_rows(INSERT.query(), &batch)?
+        let inserted: HashSet<Uuid> = bind_rows(stmt!(insert_sql::<PgDialect>(false)), &batch)?
             .load::<IdRow>(&mut conn)
             .await?
             .iter()
@@ -170,7 +162,7 @@ async fn write_inserts(inner: &Inner, rows: &[Delivery]) -> Result<Vec<WResult<I
         }
         let dups: Vec<Delivery> = skipped.iter().map(|&i| as_duplicate(&rows[i])).collect();
         let refs: Vec<&Delivery> = dups.iter().collect();
-        let written: HashMap<Uuid, Uuid> = bind_rows(INSERT_DUPLICATES.query(), &refs)?
+        let written: HashMap<Uuid, Uuid> = bind_rows(stmt!(insert_sql::<PgDialect>(true)), &refs)?
             .load::<DupRow>(&mut conn)
             .await?
             .iter()
@@ -249,11 +241,6 @@ async fn flush_inserts(
 // attempt reports (complete / fail): one statement per batch
 // ------------------------------------------------------------------------------------------------
 
-static REPORT_SQL: LazyLock<String> = LazyLock::new(report_and_record_sql::<PgDialect>);
-static REPORT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPORT_SQL));
-static EXISTING_SQL: LazyLock<String> = LazyLock::new(existing_sql::<PgDialect>);
-static EXISTING: LazyLock<Statement> = LazyLock::new(|| Statement::new(&EXISTING_SQL));
-
 fn i32_of(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -312,7 +299,10 @@ async fn load_ids(
 async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<()>>> {
     let mut conn = conn(inner).await?;
     let attempts: Vec<&AttemptRecord> = items.iter().map(|r| &r.attempt).collect();
-    let q = bind_attempts(bind_reports(REPORT.query(), items), &attempts);
+    let q = bind_attempts(
+        bind_reports(stmt!(report_and_record_sql::<PgDialect>()), items),
+        &attempts,
+    );
     let updated = load_ids(q, &mut conn).await?;
     let refused: Vec<PgUuid> = items
         .iter()
@@ -323,9 +313,8 @@ async fn write_reports(inner: &Inner, items: &[&Report]) -> Result<Vec<WResult<(
     let existing: HashSet<Uuid> = if refused.is_empty() {
         HashSet::new()
     } else {
-        let q = EXISTING
-            .query()
-            .bind::<Array<diesel::sql_types::Uuid>, _>(refused);
+        let q =
+            stmt!(existing_sql::<PgDialect>()).bind::<Array<diesel::sql_types::Uuid>, _>(refused);
         load_ids(q, &mut conn).await?
     };
     Ok(items
@@ -384,46 +373,6 @@ async fn flush_reports(inner: Arc<Inner>, items: Vec<Report>) -> Vec<Result<WRes
 // the trait
 // ------------------------------------------------------------------------------------------------
 
-static CLAIM_SQL: LazyLock<String> = LazyLock::new(claim_sql::<PgDialect>);
-static CLAIM: LazyLock<Statement> = LazyLock::new(|| Statement::new(&CLAIM_SQL));
-static EXPIRED_SQL: LazyLock<String> = LazyLock::new(expired_sql::<PgDialect>);
-static EXPIRED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&EXPIRED_SQL));
-static RELEASE_SQL: LazyLock<String> = LazyLock::new(release_sql::<PgDialect>);
-static RELEASE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RELEASE_SQL));
-static RECORD_EXPIRED_SQL: LazyLock<String> =
-    LazyLock::new(|| attempt_insert_sql::<PgDialect>(false, None));
-static RECORD_EXPIRED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RECORD_EXPIRED_SQL));
-
-/// Lease renewal ([`super::renew_sql`]): every token in one statement.
-static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<PgDialect>);
-static RENEW: LazyLock<Statement> = LazyLock::new(|| Statement::new(&RENEW_SQL));
-
-/// The fixed statements built from the shared SQL of `super`.
-static GET_SQL: LazyLock<String> = LazyLock::new(get_sql::<PgDialect>);
-static GET: LazyLock<Statement> = LazyLock::new(|| Statement::new(&GET_SQL));
-static OWNER_SQL: LazyLock<String> = LazyLock::new(owner_sql::<PgDialect>);
-static OWNER: LazyLock<Statement> = LazyLock::new(|| Statement::new(&OWNER_SQL));
-static ATTEMPTS_SQL: LazyLock<String> = LazyLock::new(attempts_sql::<PgDialect>);
-static ATTEMPTS: LazyLock<Statement> = LazyLock::new(|| Statement::new(&ATTEMPTS_SQL));
-static REPLAY_SQL: LazyLock<String> = LazyLock::new(replay_update_sql::<PgDialect>);
-static REPLAY: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPLAY_SQL));
-static PURGE_SQL: LazyLock<String> = LazyLock::new(purge_sql::<PgDialect>);
-static PURGE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&PURGE_SQL));
-static JOB_SQL: LazyLock<String> = LazyLock::new(job_sql::<PgDialect>);
-static JOB: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_SQL));
-static JOB_INSERT_SQL: LazyLock<String> = LazyLock::new(super::job_insert_sql::<PgDialect>);
-static JOB_INSERT: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_INSERT_SQL));
-static JOB_UPDATE_SQL: LazyLock<String> = LazyLock::new(job_update_sql::<PgDialect>);
-static JOB_UPDATE: LazyLock<Statement> = LazyLock::new(|| Statement::new(&JOB_UPDATE_SQL));
-static RAW_BODY_KEYS: LazyLock<Statement> = LazyLock::new(|| Statement::new(RAW_BODY_KEYS_SQL));
-static QUEUE_DEPTH: LazyLock<Statement> = LazyLock::new(|| Statement::new(QUEUE_DEPTH_SQL));
-static SEALED_SQL: LazyLock<String> = LazyLock::new(|| sealed_sql::<PgDialect>(false));
-static SEALED: LazyLock<Statement> = LazyLock::new(|| Statement::new(&SEALED_SQL));
-static SEALED_AFTER_SQL: LazyLock<String> = LazyLock::new(|| sealed_sql::<PgDialect>(true));
-static SEALED_AFTER: LazyLock<Statement> = LazyLock::new(|| Statement::new(&SEALED_AFTER_SQL));
-static REPLACE_BODY_SQL: LazyLock<String> = LazyLock::new(replace_body_sql::<PgDialect>);
-static REPLACE_BODY: LazyLock<Statement> = LazyLock::new(|| Statement::new(&REPLACE_BODY_SQL));
-
 impl PgStore {
     /// Waits until deliveries may be due (a wake-up from any process sharing the database) or
     /// `timeout` passes (the polling backstop). Returns `true` on a wake-up.
@@ -449,7 +398,7 @@ impl WebhookStore for PgStore {
     }
 
     async fn get_delivery(&self, id: Uuid) -> WResult<Option<Delivery>> {
-        let q = GET.query().bind::<Text, _>(id.to_string());
+        let q = stmt!(get_sql::<PgDialect>()).bind::<Text, _>(id.to_string());
         Ok(self.load_deliveries(q).await?.pop())
     }
 
@@ -458,8 +407,7 @@ impl WebhookStore for PgStore {
         provider: Provider,
         dedupe_key: &str,
     ) -> WResult<Option<Delivery>> {
-        let q = OWNER
-            .query()
+        let q = stmt!(owner_sql::<PgDialect>())
             .bind::<Text, _>(provider.as_str())
             .bind::<Text, _>(dedupe_key.to_owned());
         Ok(self.load_deliveries(q).await?.pop())
@@ -469,8 +417,7 @@ impl WebhookStore for PgStore {
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
-        let q = CLAIM
-            .query()
+        let q = stmt!(claim_sql::<PgDialect>())
             .bind::<Text, _>(claim.worker.to_owned())
             .bind::<Timestamptz, _>(claim.now)
             .bind::<Timestamptz, _>(lease_until(claim.now, claim.lease))
@@ -506,8 +453,10 @@ impl WebhookStore for PgStore {
         let n = conn
             .transaction::<_, StoreError, _>(|c| {
                 async move {
-                    let rows: Vec<ExpiredRow> =
-                        EXPIRED.query().bind::<Timestamptz, _>(now).load(c).await?;
+                    let rows: Vec<ExpiredRow> = stmt!(expired_sql::<PgDialect>())
+                        .bind::<Timestamptz, _>(now)
+                        .load(c)
+                        .await?;
                     if rows.is_empty() {
                         return Ok(0);
                     }
@@ -516,15 +465,14 @@ impl WebhookStore for PgStore {
                         .map(|r| r.attempt(now))
                         .collect::<Result<Vec<_>>>()?;
                     let refs: Vec<&AttemptRecord> = attempts.iter().collect();
-                    RELEASE
-                        .query()
+                    stmt!(release_sql::<PgDialect>())
                         .bind::<Array<diesel::sql_types::Uuid>, _>(col(&refs, |a| {
                             PgUuid(a.delivery_id)
                         }))
                         .bind::<Timestamptz, _>(now)
                         .execute(c)
                         .await?;
-                    bind_attempts(RECORD_EXPIRED.query(), &refs)
+                    bind_attempts(stmt!(attempt_insert_sql::<PgDialect>(false, None)), &refs)
                         .execute(c)
                         .await?;
                     Ok(rows.len() as u64)
@@ -545,8 +493,7 @@ impl WebhookStore for PgStore {
         }
         let ids = |f: fn(&ClaimToken) -> Uuid| tokens.iter().map(|t| PgUuid(f(t))).collect();
         let mut conn = self.conn().await?;
-        let n = RENEW
-            .query()
+        let n = stmt!(super::renew_sql::<PgDialect>())
             .bind::<Array<diesel::sql_types::Uuid>, Vec<PgUuid>>(ids(|t| t.delivery_id))
             .bind::<Array<diesel::sql_types::Uuid>, Vec<PgUuid>>(ids(|t| t.lease_token))
             .bind::<Array<Integer>, _>(tokens.iter().map(|t| i32_of(t.attempt)).collect::<Vec<_>>())
@@ -559,8 +506,7 @@ impl WebhookStore for PgStore {
 
     async fn queue_depth(&self) -> WResult<u64> {
         let mut conn = self.conn().await?;
-        let row: Count = QUEUE_DEPTH
-            .query()
+        let row: Count = fixed!(QUEUE_DEPTH_SQL)
             .get_result(&mut conn)
             .await
             .map_err(StoreError::from)?;
@@ -569,8 +515,7 @@ impl WebhookStore for PgStore {
 
     async fn raw_body_keys(&self) -> WResult<Vec<KeyUsage>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<KeyRow> = RAW_BODY_KEYS
-            .query()
+        let rows: Vec<KeyRow> = fixed!(RAW_BODY_KEYS_SQL)
             .load(&mut conn)
             .await
             .map_err(StoreError::from)?;
@@ -587,9 +532,8 @@ impl WebhookStore for PgStore {
             return Ok(Vec::new());
         }
         let q = match after {
-            None => SEALED.query().bind::<Text, _>(key_id),
-            Some(after) => SEALED_AFTER
-                .query()
+            None => stmt!(sealed_sql::<PgDialect>(false)).bind::<Text, _>(key_id),
+            Some(after) => stmt!(sealed_sql::<PgDialect>(true))
                 .bind::<Text, _>(key_id)
                 .bind::<diesel::sql_types::Uuid, _>(PgUuid(after)),
         };
@@ -612,8 +556,7 @@ impl WebhookStore for PgStore {
         body: EncryptedBody,
     ) -> WResult<bool> {
         let mut conn = self.conn().await?;
-        let n = REPLACE_BODY
-            .query()
+        let n = stmt!(replace_body_sql::<PgDialect>())
             .bind::<diesel::sql_types::Uuid, _>(PgUuid(id))
             .bind::<Text, _>(expected_key_id)
             .bind::<Text, _>(&*body.key_id)
@@ -626,8 +569,7 @@ impl WebhookStore for PgStore {
     }
 
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {
-        let q = REPLAY
-            .query()
+        let q = stmt!(replay_update_sql::<PgDialect>())
             .bind::<Text, _>(id.to_string())
             .bind::<Timestamptz, _>(req.at)
             .bind::<Text, _>(req.trigger.as_str())
@@ -643,8 +585,7 @@ impl WebhookStore for PgStore {
 
     async fn list_attempts(&self, delivery_id: Uuid) -> WResult<Vec<AttemptRecord>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<AttemptRow> = ATTEMPTS
-            .query()
+        let rows: Vec<AttemptRow> = stmt!(attempts_sql::<PgDialect>())
             .bind::<Text, _>(delivery_id.to_string())
             .load(&mut conn)
             .await
@@ -681,8 +622,7 @@ impl WebhookStore for PgStore {
         let mut total = 0u64;
         loop {
             let mut conn = self.conn().await?;
-            let n = PURGE
-                .query()
+            let n = stmt!(purge_sql::<PgDialect>())
                 .bind::<Timestamptz, _>(now)
                 .bind::<BigInt, _>(PURGE_BATCH)
                 .execute(&mut conn)
@@ -697,7 +637,7 @@ impl WebhookStore for PgStore {
 
     async fn insert_replay_job(&self, job: ReplayJob) -> WResult<()> {
         let mut conn = self.conn().await?;
-        bind_job(JOB_INSERT.query(), &job, true)?
+        bind_job(stmt!(super::job_insert_sql::<PgDialect>()), &job, true)?
             .execute(&mut conn)
             .await
             .map_err(StoreError::from)?;
@@ -706,7 +646,7 @@ impl WebhookStore for PgStore {
 
     async fn update_replay_job(&self, job: &ReplayJob) -> WResult<()> {
         let mut conn = self.conn().await?;
-        let n = bind_job(JOB_UPDATE.query(), job, false)?
+        let n = bind_job(stmt!(job_update_sql::<PgDialect>()), job, false)?
             .execute(&mut conn)
             .await
             .map_err(StoreError::from)?;
@@ -718,8 +658,7 @@ impl WebhookStore for PgStore {
 
     async fn get_replay_job(&self, id: Uuid) -> WResult<Option<ReplayJob>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<JobRow> = JOB
-            .query()
+        let rows: Vec<JobRow> = stmt!(job_sql::<PgDialect>())
             .bind::<Text, _>(id.to_string())
             .load(&mut conn)
             .await

@@ -1,7 +1,6 @@
 //! `WebhookStore` on SQLite: the same semantics for one process. Every operation is one
 //! `BEGIN IMMEDIATE` transaction on the store's single connection.
 
-use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,29 +26,11 @@ use super::{
 };
 use crate::dialect::SqliteDialect;
 use crate::error::{Result, StoreError};
-use crate::sqlite::{us, SqliteStore};
+use crate::sqlite::{stmt, us, SqliteStore};
 
 type Ts = BigInt;
 type TsRs = i64;
 super::rows!();
-
-/// The statements of this backend, built once from the shared SQL of `super`.
-static INSERT_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<SqliteDialect>(false));
-static INSERT_DUPLICATE_SQL: LazyLock<String> = LazyLock::new(|| insert_sql::<SqliteDialect>(true));
-static CLAIM_SQL: LazyLock<String> = LazyLock::new(claim_sql::<SqliteDialect>);
-static REPORT_SQL: LazyLock<String> = LazyLock::new(report_sql::<SqliteDialect>);
-static EXISTING_SQL: LazyLock<String> = LazyLock::new(existing_sql::<SqliteDialect>);
-static RECORD_SQL: LazyLock<String> =
-    LazyLock::new(|| attempt_insert_sql::<SqliteDialect>(true, None));
-static RECORD_EXPIRED_SQL: LazyLock<String> =
-    LazyLock::new(|| attempt_insert_sql::<SqliteDialect>(false, None));
-static EXPIRED_SQL: LazyLock<String> = LazyLock::new(expired_sql::<SqliteDialect>);
-static RELEASE_SQL: LazyLock<String> = LazyLock::new(release_sql::<SqliteDialect>);
-static REPLAY_SQL: LazyLock<String> = LazyLock::new(replay_update_sql::<SqliteDialect>);
-
-/// One lease renewal ([`super::renew_sql`]); `renew_leases` runs one per token in one
-/// transaction.
-static RENEW_SQL: LazyLock<String> = LazyLock::new(super::renew_sql::<SqliteDialect>);
 
 fn load_deliveries(
     c: &mut SqliteConnection,
@@ -60,21 +41,20 @@ fn load_deliveries(
 }
 
 fn get(c: &mut SqliteConnection, id: Uuid) -> Result<Option<Delivery>> {
-    let q = diesel::sql_query(get_sql::<SqliteDialect>())
+    let q = stmt!(get_sql::<SqliteDialect>())
         .into_boxed()
         .bind::<Text, _>(id.to_string());
     Ok(load_deliveries(c, q)?.pop())
 }
 
-/// Runs `sql` ([`super::insert_sql`]) for `d` ([`super::NEW_ROWS`] as one row of values).
+/// Runs `q` ([`super::insert_sql`]) for `d` ([`super::NEW_ROWS`] as one row of values).
 fn insert_row<R: diesel::QueryableByName<Sqlite> + 'static>(
     c: &mut SqliteConnection,
-    sql: &str,
+    q: SqlQuery,
     d: &Delivery,
 ) -> Result<Vec<R>> {
     let body = d.raw_body.as_ref();
-    Ok(diesel::sql_query(sql)
-        .bind::<Text, _>(d.id.to_string())
+    Ok(q.bind::<Text, _>(d.id.to_string())
         .bind::<Text, _>(d.provider.as_str())
         .bind::<Nullable<Text>, _>(d.event_id.as_deref())
         .bind::<Text, _>(&d.dedupe_key)
@@ -97,13 +77,12 @@ fn insert_row<R: diesel::QueryableByName<Sqlite> + 'static>(
 
 /// Records `a` ([`super::attempt_insert_sql`]).
 fn insert_attempt(c: &mut SqliteConnection, a: &AttemptRecord, overwrite: bool) -> Result<()> {
-    let sql = if overwrite {
-        &RECORD_SQL
+    let q = if overwrite {
+        stmt!(attempt_insert_sql::<SqliteDialect>(true, None))
     } else {
-        &RECORD_EXPIRED_SQL
+        stmt!(attempt_insert_sql::<SqliteDialect>(false, None))
     };
-    diesel::sql_query(sql.as_str())
-        .bind::<Text, _>(a.delivery_id.to_string())
+    q.bind::<Text, _>(a.delivery_id.to_string())
         .bind::<Integer, _>(i32::try_from(a.attempt).unwrap_or(i32::MAX))
         .bind::<Text, _>(a.trigger.as_str())
         .bind::<Text, _>(&a.worker)
@@ -124,7 +103,7 @@ fn report(
     outcome: Outcome,
 ) -> Result<WResult<()>> {
     let id = token.delivery_id.to_string();
-    let updated: Vec<IdRow> = diesel::sql_query(REPORT_SQL.as_str())
+    let updated: Vec<IdRow> = stmt!(report_sql::<SqliteDialect>())
         .bind::<Text, _>(&id)
         .bind::<Text, _>(token.lease_token.to_string())
         .bind::<Integer, _>(i32::try_from(token.attempt).unwrap_or(i32::MAX))
@@ -135,7 +114,7 @@ fn report(
         .bind::<Nullable<Integer>, _>(attempt.response_status.map(i32::from))
         .load(c)?;
     if updated.is_empty() {
-        let existing: Vec<IdRow> = diesel::sql_query(EXISTING_SQL.as_str())
+        let existing: Vec<IdRow> = stmt!(existing_sql::<SqliteDialect>())
             .bind::<Text, _>(&id)
             .load(c)?;
         return Ok(Err(if existing.is_empty() {
@@ -196,7 +175,8 @@ impl WebhookStore for SqliteStore {
             .tx(move |c| {
                 let status = Delivery::initial_status(&new);
                 let d = Delivery::from_new(new, status, None);
-                if !insert_row::<IdRow>(c, &INSERT_SQL, &d)?.is_empty() {
+                let fresh = stmt!(insert_sql::<SqliteDialect>(false));
+                if !insert_row::<IdRow>(c, fresh, &d)?.is_empty() {
                     return Ok(Ok(InsertOutcome::Inserted { id: d.id, status }));
                 }
                 if d.verdict != Verdict::Verified {
@@ -206,7 +186,8 @@ impl WebhookStore for SqliteStore {
                 }
                 // the key has an owner (this is the only writer): a duplicate of it
                 let dup = as_duplicate(&d);
-                let written = insert_row::<DupRow>(c, &INSERT_DUPLICATE_SQL, &dup)?;
+                let as_dup = stmt!(insert_sql::<SqliteDialect>(true));
+                let written = insert_row::<DupRow>(c, as_dup, &dup)?;
                 match written.first() {
                     Some(row) => Ok(Ok(InsertOutcome::Duplicate {
                         id: d.id,
@@ -240,7 +221,7 @@ impl WebhookStore for SqliteStore {
         let key = dedupe_key.to_owned();
         Ok(self
             .with_conn(move |c| {
-                let q = diesel::sql_query(owner_sql::<SqliteDialect>())
+                let q = stmt!(owner_sql::<SqliteDialect>())
                     .into_boxed()
                     .bind::<Text, _>(provider.as_str())
                     .bind::<Text, _>(key);
@@ -257,7 +238,7 @@ impl WebhookStore for SqliteStore {
         let worker = claim.worker.to_owned();
         let claimed = self
             .tx(move |c| {
-                let q = diesel::sql_query(CLAIM_SQL.as_str())
+                let q = stmt!(claim_sql::<SqliteDialect>())
                     .into_boxed()
                     .bind::<Text, _>(worker)
                     .bind::<BigInt, _>(us(now))
@@ -295,11 +276,11 @@ impl WebhookStore for SqliteStore {
     async fn reclaim_expired(&self, now: OffsetDateTime) -> WResult<u64> {
         let n = self
             .tx(move |c| {
-                let rows: Vec<ExpiredRow> = diesel::sql_query(EXPIRED_SQL.as_str())
+                let rows: Vec<ExpiredRow> = stmt!(expired_sql::<SqliteDialect>())
                     .bind::<BigInt, _>(us(now))
                     .load(c)?;
                 for r in &rows {
-                    diesel::sql_query(RELEASE_SQL.as_str())
+                    stmt!(release_sql::<SqliteDialect>())
                         .bind::<Text, _>(&r.id)
                         .bind::<BigInt, _>(us(now))
                         .execute(c)?;
@@ -326,7 +307,7 @@ impl WebhookStore for SqliteStore {
             .tx(move |c| {
                 let mut n = 0u64;
                 for t in &tokens {
-                    n += diesel::sql_query(RENEW_SQL.as_str())
+                    n += stmt!(super::renew_sql::<SqliteDialect>())
                         .bind::<Text, _>(t.delivery_id.to_string())
                         .bind::<Text, _>(t.lease_token.to_string())
                         .bind::<Integer, _>(i32::try_from(t.attempt).unwrap_or(i32::MAX))
@@ -368,12 +349,14 @@ impl WebhookStore for SqliteStore {
         let key_id = key_id.to_owned();
         Ok(self
             .with_conn(move |c| {
-                let q = diesel::sql_query(sealed_sql::<SqliteDialect>(after.is_some()))
-                    .into_boxed()
-                    .bind::<Text, _>(&*key_id);
                 let q = match after {
-                    Some(after) => q.bind::<Text, _>(after.to_string()),
-                    None => q,
+                    None => stmt!(sealed_sql::<SqliteDialect>(false))
+                        .into_boxed()
+                        .bind::<Text, _>(&*key_id),
+                    Some(after) => stmt!(sealed_sql::<SqliteDialect>(true))
+                        .into_boxed()
+                        .bind::<Text, _>(&*key_id)
+                        .bind::<Text, _>(after.to_string()),
                 };
                 let rows: Vec<SealedRow> = q
                     .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -392,7 +375,7 @@ impl WebhookStore for SqliteStore {
         let expected = expected_key_id.to_owned();
         let n = self
             .with_conn(move |c| {
-                Ok(diesel::sql_query(replace_body_sql::<SqliteDialect>())
+                Ok(stmt!(replace_body_sql::<SqliteDialect>())
                     .bind::<Text, _>(id.to_string())
                     .bind::<Text, _>(&expected)
                     .bind::<Text, _>(&body.key_id)
@@ -407,7 +390,7 @@ impl WebhookStore for SqliteStore {
     async fn schedule_replay(&self, id: Uuid, req: ReplayRequest) -> WResult<Delivery> {
         let (updated, current) = self
             .tx(move |c| {
-                let q = diesel::sql_query(REPLAY_SQL.as_str())
+                let q = stmt!(replay_update_sql::<SqliteDialect>())
                     .into_boxed()
                     .bind::<Text, _>(id.to_string())
                     .bind::<BigInt, _>(us(req.at))
@@ -433,7 +416,7 @@ impl WebhookStore for SqliteStore {
     async fn list_attempts(&self, delivery_id: Uuid) -> WResult<Vec<AttemptRecord>> {
         Ok(self
             .with_conn(move |c| {
-                let rows: Vec<AttemptRow> = diesel::sql_query(attempts_sql::<SqliteDialect>())
+                let rows: Vec<AttemptRow> = stmt!(attempts_sql::<SqliteDialect>())
                     .bind::<Text, _>(delivery_id.to_string())
                     .load(c)?;
                 rows.into_iter().map(AttemptRow::into_attempt).collect()
@@ -463,14 +446,12 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {
-        let sql = purge_sql::<SqliteDialect>();
         let mut total = 0u64;
         loop {
-            let sql = sql.clone();
             // one batch per call: the connection is released between batches
             let n = self
                 .with_conn(move |c| {
-                    Ok(diesel::sql_query(sql)
+                    Ok(stmt!(purge_sql::<SqliteDialect>())
                         .bind::<BigInt, _>(us(now))
                         .bind::<BigInt, _>(PURGE_BATCH)
                         .execute(c)?)
@@ -486,7 +467,7 @@ impl WebhookStore for SqliteStore {
     async fn insert_replay_job(&self, job: ReplayJob) -> WResult<()> {
         self.with_conn(move |c| {
             bind_job(
-                diesel::sql_query(job_insert_sql::<SqliteDialect>()).into_boxed(),
+                stmt!(job_insert_sql::<SqliteDialect>()).into_boxed(),
                 &job,
                 true,
             )?
@@ -502,7 +483,7 @@ impl WebhookStore for SqliteStore {
         let n = self
             .with_conn(move |c| {
                 Ok(bind_job(
-                    diesel::sql_query(job_update_sql::<SqliteDialect>()).into_boxed(),
+                    stmt!(job_update_sql::<SqliteDialect>()).into_boxed(),
                     &job,
                     false,
                 )?
@@ -518,7 +499,7 @@ impl WebhookStore for SqliteStore {
     async fn get_replay_job(&self, id: Uuid) -> WResult<Option<ReplayJob>> {
         Ok(self
             .with_conn(move |c| {
-                let rows: Vec<JobRow> = diesel::sql_query(job_sql::<SqliteDialect>())
+                let rows: Vec<JobRow> = stmt!(job_sql::<SqliteDialect>())
                     .bind::<Text, _>(id.to_string())
                     .load(c)?;
                 rows.into_iter().next().map(JobRow::into_job).transpose()
