@@ -30,8 +30,12 @@ def backend_files(root: pathlib.Path):
 
 def main() -> int:
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "crates/store/src")
+    files = list(backend_files(root))
+    if not files:
+        print(f"error: no backend files (pg.rs, sqlite.rs, pg/, sqlite/) under {root}", file=sys.stderr)
+        return 2
     found = []
-    for path in backend_files(root):
+    for path in files:
         text = path.read_text()
         # test code may spell statements out (the statement cache's own tests do)
         text = text.split("#[cfg(test)]", 1)[0]
