@@ -380,6 +380,20 @@ impl PgStore {
         self.inner.listener.wait_queue(timeout).await
     }
 
+    /// The rows of a statement built per filter ([`bound`]), each turned into `T` by `into`.
+    async fn load_filtered<R, T>(
+        &self,
+        (sql, params): (String, Vec<Param>),
+        into: fn(R) -> Result<T>,
+    ) -> Result<Vec<T>>
+    where
+        R: diesel::QueryableByName<Pg> + Send + 'static,
+    {
+        let mut conn = self.conn().await?;
+        let rows: Vec<R> = bound(sql, params).load(&mut conn).await?;
+        rows.into_iter().map(into).collect()
+    }
+
     async fn load_deliveries(&self, q: Cached<'_>) -> Result<Vec<Delivery>> {
         let mut conn = self.conn().await?;
         let rows: Vec<DeliveryRow> = q.load(&mut conn).await?;
@@ -597,25 +611,13 @@ impl WebhookStore for PgStore {
     }
 
     async fn list_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<Delivery>> {
-        let (sql, params) = list_sql::<PgDialect>(query);
-        let q = bound(sql, params);
-        let mut conn = self.conn().await?;
-        let rows: Vec<DeliveryRow> = q.load(&mut conn).await.map_err(StoreError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(DeliveryRow::into_delivery)
-            .collect::<Result<_>>()?)
+        let q = list_sql::<PgDialect>(query);
+        Ok(self.load_filtered(q, DeliveryRow::into_delivery).await?)
     }
 
     async fn count_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<DeliveryCount>> {
-        let (sql, params) = count_sql::<PgDialect>(query);
-        let q = bound(sql, params);
-        let mut conn = self.conn().await?;
-        let rows: Vec<CountRow> = q.load(&mut conn).await.map_err(StoreError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(CountRow::into_count)
-            .collect::<Result<_>>()?)
+        let q = count_sql::<PgDialect>(query);
+        Ok(self.load_filtered(q, CountRow::into_count).await?)
     }
 
     async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {

@@ -158,6 +158,23 @@ impl SqliteStore {
             .is_ok()
     }
 
+    /// The rows of a statement built per filter ([`bound`]), each turned into `T` by `into`.
+    async fn load_filtered<R, T>(
+        &self,
+        (sql, params): (String, Vec<Param>),
+        into: fn(R) -> Result<T>,
+    ) -> Result<Vec<T>>
+    where
+        R: diesel::QueryableByName<Sqlite> + 'static,
+        T: Send + 'static,
+    {
+        self.with_conn(move |c| {
+            let rows: Vec<R> = bound(sql, params).load(c)?;
+            rows.into_iter().map(into).collect()
+        })
+        .await
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction.
     async fn tx<T, F>(&self, f: F) -> Result<T>
     where
@@ -425,24 +442,13 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn list_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<Delivery>> {
-        let (sql, params) = list_sql::<SqliteDialect>(query);
-        Ok(self
-            .with_conn(move |c| {
-                let q = bound(sql, params);
-                load_deliveries(c, q)
-            })
-            .await?)
+        let q = list_sql::<SqliteDialect>(query);
+        Ok(self.load_filtered(q, DeliveryRow::into_delivery).await?)
     }
 
     async fn count_deliveries(&self, query: &DeliveryQuery) -> WResult<Vec<DeliveryCount>> {
-        let (sql, params) = count_sql::<SqliteDialect>(query);
-        Ok(self
-            .with_conn(move |c| {
-                let q = bound(sql, params);
-                let rows: Vec<CountRow> = q.load(c)?;
-                rows.into_iter().map(CountRow::into_count).collect()
-            })
-            .await?)
+        let q = count_sql::<SqliteDialect>(query);
+        Ok(self.load_filtered(q, CountRow::into_count).await?)
     }
 
     async fn purge_raw_bodies(&self, now: OffsetDateTime) -> WResult<u64> {
